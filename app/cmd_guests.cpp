@@ -1,0 +1,53 @@
+// `kvmscope guests [NAME] [--source]`: the guest catalog.
+#include <cstdio>
+
+#include "app/commands.h"
+#include "app/exit_codes.h"
+#include "vmm/guests/catalog.h"
+
+namespace kvmscope::app {
+
+int CmdGuests(const GuestsArgs& args) {
+  using namespace vmm;
+  if (args.name.empty()) {
+    std::printf("%-11s %-10s %-5s %s\n", "GUEST", "MODE", "vCPUs", "DESCRIPTION");
+    for (const GuestInfo& g : Catalog()) {
+      std::optional<std::string> why = UnsupportedReason(g);
+      std::printf("%-11s %-10s %-5d %s%s\n", std::string(g.name).c_str(),
+                  std::string(CpuModeName(g.mode)).c_str(), g.vcpus,
+                  std::string(g.description).c_str(),
+                  why ? (" [unsupported here: " + *why + "]").c_str() : "");
+    }
+    std::printf("\nRun one with 'kvmscope run --guest NAME'; details with 'kvmscope guests NAME'.\n");
+    return kExitOk;
+  }
+  const GuestInfo* g = FindGuest(args.name);
+  if (!g) {
+    std::fprintf(stderr, "kvmscope: unknown guest '%s' (known: %s)\n", args.name.c_str(),
+                 GuestNames().c_str());
+    return kExitUsage;
+  }
+  auto line = [](const char* label, std::string_view text) {
+    std::printf("%-14s %.*s\n", label, static_cast<int>(text.size()), text.data());
+  };
+  line("guest", g->name);
+  line("description", g->description);
+  line("cpu mode", CpuModeName(g->mode));
+  std::printf("%-14s %d%s\n", "vcpus", g->vcpus,
+              g->in_kernel_irqchip ? " (in-kernel irqchip and PIT)" : "");
+  line("exits", g->exits);
+  line("kernel paths", g->kernel_paths);
+  line("self-check", g->self_check);
+  if (!g->param_meaning.empty()) {
+    std::printf("%-14s %.*s, default %llu (--param)\n", "parameter",
+                static_cast<int>(g->param_meaning.size()), g->param_meaning.data(),
+                static_cast<unsigned long long>(g->default_param));
+  }
+  std::printf("%-14s %zu bytes, source vmm/guests/%s.S\n", "image", g->image.size(),
+              std::string(g->name == "pio-loop" ? "pio_loop" : g->name).c_str());
+  if (auto why = UnsupportedReason(*g)) line("unsupported", *why);
+  if (args.source) std::printf("\n%.*s", static_cast<int>(g->source.size()), g->source.data());
+  return kExitOk;
+}
+
+}  // namespace kvmscope::app

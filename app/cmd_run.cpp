@@ -1,0 +1,220 @@
+// `kvmscope run`: builds a machine for a catalog or custom guest, runs it
+// with the live printer, and reports the verdict.
+#include <signal.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <fmt/format.h>
+#include <iostream>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/exit_codes.h"
+#include "app/live_printer.h"
+#include "vmm/error.h"
+#include "vmm/guest_image.h"
+#include "vmm/guests/catalog.h"
+
+namespace kvmscope::app {
+
+namespace {
+// Parses decimal or 0x-hex; nullopt for anything else.
+std::optional<uint64_t> ParseNumber(const std::string& text) {
+  std::string_view s = text;
+  int base = 10;
+  if (s.starts_with("0x") || s.starts_with("0X")) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+struct UsageFailure {
+  std::string message;
+};
+
+uint64_t NumberOption(const std::string& text, const char* what) {
+  std::optional<uint64_t> v = ParseNumber(text);
+  if (!v) throw UsageFailure{fmt::format("bad {} '{}': expected a number (decimal or 0x-hex)", what, text)};
+  return *v;
+}
+
+struct Prepared {
+  vmm::MachineConfig config;
+  const vmm::GuestInfo* guest = nullptr;  // null for custom guests
+};
+
+Prepared Prepare(const RunArgs& args) {
+  Prepared p;
+  bool custom = !args.guest_bin.empty() || !args.guest_asm.empty();
+  if (!custom) {
+    if (!args.mode.empty() || !args.load.empty() || !args.expect.empty()) {
+      throw UsageFailure{"--mode, --load and --expect apply to --guest-bin/--guest-asm only"};
+    }
+    p.guest = vmm::FindGuest(args.guest);
+    if (!p.guest) {
+      throw UsageFailure{fmt::format("unknown guest '{}' (known: {})", args.guest, vmm::GuestNames())};
+    }
+    std::optional<uint64_t> param;
+    if (!args.param.empty()) {
+      if (p.guest->param_meaning.empty()) {
+        throw UsageFailure{fmt::format("guest '{}' takes no --param", p.guest->name)};
+      }
+      param = NumberOption(args.param, "--param");
+      if (*param > UINT32_MAX) throw UsageFailure{"--param must fit in 32 bits"};
+    }
+    p.config = vmm::ConfigFor(*p.guest, param);
+    return p;
+  }
+  std::string mode_name = args.mode.empty() ? "real" : args.mode;
+  std::optional<vmm::CpuMode> mode = vmm::ParseCpuMode(mode_name);
+  if (!mode) throw UsageFailure{fmt::format("unknown mode '{}' (real, protected, long)", mode_name)};
+  p.config.mode = *mode;
+  if (!args.load.empty()) {
+    std::optional<uint64_t> load = ParseNumber(args.load);
+    if (!load) throw UsageFailure{fmt::format("bad load address '{}': expected a number", args.load)};
+    p.config.load_addr = *load;
+  }
+  if (!args.expect.empty()) {
+    uint64_t v = NumberOption(args.expect, "--expect");
+    if (v > UINT32_MAX) throw UsageFailure{"--expect must fit in 32 bits"};
+    p.config.expected_status = static_cast<uint32_t>(v);
+  }
+  if (!args.param.empty()) p.config.param = NumberOption(args.param, "--param");
+  if (!args.guest_bin.empty()) {
+    p.config.name = args.guest_bin;
+    p.config.image = vmm::LoadGuestBinary(args.guest_bin, p.config.ram_size);
+  } else {
+    p.config.name = args.guest_asm;
+    p.config.image = vmm::AssembleGuest(args.guest_asm, *mode, p.config.load_addr);
+  }
+  return p;
+}
+
+// SIGINT/SIGTERM stop the machine cleanly: they are blocked in every thread
+// and taken here with sigtimedwait.
+class InterruptWatcher {
+ public:
+  explicit InterruptWatcher(vmm::Machine& machine) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    m_thread = std::thread([this, &machine, set] {
+      timespec tick{0, 50'000'000};
+      while (!m_done) {
+        int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig > 0) machine.Stop(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+      }
+    });
+  }
+  ~InterruptWatcher() {
+    m_done = true;
+    m_thread.join();
+  }
+
+ private:
+  std::atomic<bool> m_done{false};
+  std::thread m_thread;
+};
+
+void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
+  std::fprintf(stderr, "step mode: Enter = one KVM_RUN, c = continue, q = quit\n");
+  std::string line;
+  while (!machine.finished()) {
+    std::fprintf(stderr, "step> ");
+    if (!std::getline(std::cin, line)) {
+      machine.Stop("standard input closed in step mode");
+      return;
+    }
+    if (line == "q") {
+      machine.Stop("quit in step mode");
+      return;
+    }
+    if (line == "c") {
+      machine.Resume();
+      return;
+    }
+    uint64_t before = printer.exits();
+    machine.Step(1);
+    printer.WaitForExits(before + 1, [&] { return machine.finished() || machine.exits() > before; });
+    printer.WaitForExits(before + 1, [&] { return machine.finished(); });
+  }
+}
+}  // namespace
+
+int CmdRun(const RunArgs& args) {
+  Prepared p;
+  try {
+    p = Prepare(args);
+  } catch (const UsageFailure& e) {
+    std::fprintf(stderr, "kvmscope: %s\n", e.message.c_str());
+    return kExitUsage;
+  } catch (const vmm::Error& e) {
+    std::fprintf(stderr, "kvmscope: %s\n", e.what());
+    return e.kind() == vmm::ErrorKind::Environment ? kExitEnvironment : kExitUsage;
+  }
+  if (p.guest) {
+    if (auto why = vmm::UnsupportedReason(*p.guest)) {
+      std::fprintf(stderr, "kvmscope: guest '%s' is skipped on this host: %s\n",
+                   std::string(p.guest->name).c_str(), why->c_str());
+      return kExitEnvironment;
+    }
+  }
+
+  vmm::RunOptions options;
+  if (args.timeout_s) {
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*args.timeout_s * 1000));
+  } else if (p.guest && p.guest->timeout_ms) {
+    options.timeout = std::chrono::milliseconds(p.guest->timeout_ms);
+  }
+  if (args.max_exits) options.max_exits = *args.max_exits;
+  options.slow_motion = std::chrono::milliseconds(args.slow_ms);
+  options.start_paused = args.step;
+  options.capture_regs = args.regs;
+
+  LivePrinter printer(stdout, !args.quiet);
+  try {
+    vmm::Machine machine(p.config, &printer);
+    std::printf("kvmscope: running %s (%s mode, %d vCPU%s, %zu-byte image at %#llx)\n",
+                p.config.name.c_str(), std::string(vmm::CpuModeName(p.config.mode)).c_str(),
+                p.config.vcpus, p.config.vcpus > 1 ? "s" : "", p.config.image.size(),
+                static_cast<unsigned long long>(p.config.load_addr));
+    if (!args.quiet) {
+      std::printf("%15s  %-5s  %-7s %-24s %-44s %s\n", "time", "vcpu", "run", "exit reason",
+                  "details", "");
+    }
+    std::fflush(stdout);
+    InterruptWatcher interrupts(machine);
+    machine.Start(options);
+    if (args.step) StepLoop(machine, printer);
+    vmm::Outcome out = machine.Wait();
+
+    std::printf("\n--- guest console ---\n%s%s--- end of console ---\n", out.console.c_str(),
+                out.console.empty() || out.console.back() == '\n' ? "" : "\n");
+    double ms = (out.end_ns - out.start_ns) / 1e6;
+    std::printf("%llu KVM_RUN calls, %llu exits in %.3f ms\n",
+                static_cast<unsigned long long>(out.runs),
+                static_cast<unsigned long long>(out.exits), ms);
+    bool expected_watchdog = p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
+    bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;
+    std::printf("verdict: %s — %s%s\n", std::string(vmm::VerdictName(out.verdict)).c_str(),
+                out.detail.c_str(), expected_watchdog ? " (as this guest expects)" : "");
+    return pass ? kExitOk : kExitGuestFailed;
+  } catch (const vmm::Error& e) {
+    std::fprintf(stderr, "kvmscope: %s\n", e.what());
+    switch (e.kind()) {
+      case vmm::ErrorKind::Usage: return kExitUsage;
+      case vmm::ErrorKind::Environment: return kExitEnvironment;
+      case vmm::ErrorKind::Internal: return kExitInternal;
+    }
+    return kExitInternal;
+  }
+}
+
+}  // namespace kvmscope::app

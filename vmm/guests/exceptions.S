@@ -1,0 +1,5 @@
+#include "vmm/guests/abi.h"
+	.code16
+	.globl _start
+_start:
+	hlt
