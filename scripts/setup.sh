@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set-up for kvmscope on Debian 12, idempotent: installs the Debian packages
+# that are missing (apt-get, as root), then configures and builds in Release
+# into ./build. Used by both commands of README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config  # compilers and build
+  binutils                                      # as/ld/objcopy: guests, --guest-asm
+  libfmt-dev libcli11-dev                       # formatting, command line
+  googletest libgtest-dev                       # tests
+  util-linux                                    # unshare/setpriv for the environment tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing packages and not root: run as root or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+echo "setup: configuring and building (Release) in ./build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build
+echo "setup: done: ./build/app/kvmscope"
