@@ -18,7 +18,8 @@ int CmdGuests(const GuestsArgs& args) {
                   std::string(g.description).c_str(),
                   why ? (" [unsupported here: " + *why + "]").c_str() : "");
     }
-    std::printf("\nRun one with 'kvmscope run --guest NAME'; details with 'kvmscope guests NAME'.\n");
+    std::printf(
+        "\nRun one with 'kvmscope run --guest NAME'; details with 'kvmscope guests NAME'.\n");
     return kExitOk;
   }
   const GuestInfo* g = FindGuest(args.name);

@@ -1,11 +1,11 @@
 // `kvmscope run`: builds a machine for a catalog or custom guest, runs it
 // with the live printer, and reports the verdict.
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <atomic>
 #include <charconv>
 #include <cstdio>
-#include <fmt/format.h>
 #include <iostream>
 #include <thread>
 
@@ -39,7 +39,9 @@ struct UsageFailure {
 
 uint64_t NumberOption(const std::string& text, const char* what) {
   std::optional<uint64_t> v = ParseNumber(text);
-  if (!v) throw UsageFailure{fmt::format("bad {} '{}': expected a number (decimal or 0x-hex)", what, text)};
+  if (!v)
+    throw UsageFailure{
+        fmt::format("bad {} '{}': expected a number (decimal or 0x-hex)", what, text)};
   return *v;
 }
 
@@ -57,7 +59,8 @@ Prepared Prepare(const RunArgs& args) {
     }
     p.guest = vmm::FindGuest(args.guest);
     if (!p.guest) {
-      throw UsageFailure{fmt::format("unknown guest '{}' (known: {})", args.guest, vmm::GuestNames())};
+      throw UsageFailure{
+          fmt::format("unknown guest '{}' (known: {})", args.guest, vmm::GuestNames())};
     }
     std::optional<uint64_t> param;
     if (!args.param.empty()) {
@@ -72,11 +75,13 @@ Prepared Prepare(const RunArgs& args) {
   }
   std::string mode_name = args.mode.empty() ? "real" : args.mode;
   std::optional<vmm::CpuMode> mode = vmm::ParseCpuMode(mode_name);
-  if (!mode) throw UsageFailure{fmt::format("unknown mode '{}' (real, protected, long)", mode_name)};
+  if (!mode)
+    throw UsageFailure{fmt::format("unknown mode '{}' (real, protected, long)", mode_name)};
   p.config.mode = *mode;
   if (!args.load.empty()) {
     std::optional<uint64_t> load = ParseNumber(args.load);
-    if (!load) throw UsageFailure{fmt::format("bad load address '{}': expected a number", args.load)};
+    if (!load)
+      throw UsageFailure{fmt::format("bad load address '{}': expected a number", args.load)};
     p.config.load_addr = *load;
   }
   if (!args.expect.empty()) {
@@ -142,7 +147,8 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
     }
     uint64_t before = printer.exits();
     machine.Step(1);
-    printer.WaitForExits(before + 1, [&] { return machine.finished() || machine.exits() > before; });
+    printer.WaitForExits(before + 1,
+                         [&] { return machine.finished() || machine.exits() > before; });
     printer.WaitForExits(before + 1, [&] { return machine.finished(); });
   }
 }
@@ -201,7 +207,8 @@ int CmdRun(const RunArgs& args) {
     std::printf("%llu KVM_RUN calls, %llu exits in %.3f ms\n",
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
-    bool expected_watchdog = p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
+    bool expected_watchdog =
+        p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;
     std::printf("verdict: %s — %s%s\n", std::string(vmm::VerdictName(out.verdict)).c_str(),
                 out.detail.c_str(), expected_watchdog ? " (as this guest expects)" : "");

@@ -15,8 +15,8 @@ int CmdGuests(const GuestsArgs& args);
 
 struct RunArgs {
   std::string guest, guest_bin, guest_asm;
-  std::string mode;   // for custom guests; default real
-  std::string load;   // parsed by CmdRun so a bad address gets its own message
+  std::string mode;  // for custom guests; default real
+  std::string load;  // parsed by CmdRun so a bad address gets its own message
   std::string expect;
   std::string param;
   bool step = false;

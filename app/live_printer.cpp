@@ -1,8 +1,9 @@
 // Live one-line-per-exit printing for `kvmscope run`.
 #include "app/live_printer.h"
 
-#include <cctype>
 #include <fmt/format.h>
+
+#include <cctype>
 
 #include "vmm/guests/abi.h"
 
@@ -13,9 +14,7 @@ void LivePrinter::OnEvent(const vmm::Event& ev) {
   if (m_origin_ns == 0) m_origin_ns = ev.time_ns;
   double t_ms = (ev.time_ns - m_origin_ns) / 1e6;
   switch (ev.kind) {
-    case vmm::EventKind::RunEnter:
-      m_enter_ns[ev.vcpu] = ev.time_ns;
-      break;
+    case vmm::EventKind::RunEnter: m_enter_ns[ev.vcpu] = ev.time_ns; break;
     case vmm::EventKind::RunExit: {
       ++m_exits;
       m_cv.notify_all();
@@ -25,8 +24,8 @@ void LivePrinter::OnEvent(const vmm::Event& ev) {
           ev.exit.direction == vmm::IoDirection::Out) {
         char c = static_cast<char>(ev.exit.data);
         details += std::isprint(static_cast<unsigned char>(c)) ? fmt::format(" '{}'", c)
-                   : c == '\n'                                  ? std::string(" '\\n'")
-                                                                : std::string();
+                   : c == '\n'                                 ? std::string(" '\\n'")
+                                                               : std::string();
       } else if (ev.exit.reason == KVM_EXIT_IO && ev.exit.port == KVMSCOPE_STATUS_PORT) {
         details += " (status report)";
       }
@@ -48,8 +47,7 @@ void LivePrinter::OnEvent(const vmm::Event& ev) {
         std::fprintf(m_out, "%12.6f ms  vcpu%d  done: %s\n", t_ms, ev.vcpu, ev.detail.c_str());
       }
       break;
-    default:
-      break;
+    default: break;
   }
   std::fflush(m_out);
 }

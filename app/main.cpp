@@ -1,7 +1,6 @@
 // kvmscope: the command line. Parses arguments, wires the VMM to a printer,
 // and turns outcomes and errors into exit statuses. No logic of its own.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -22,13 +21,15 @@ int main(int argc, char** argv) {
   RunArgs run_args;
   GuestsArgs guests_args;
 
-  CLI::App* guests = cli.add_subcommand("guests", "List the built-in guest catalog, or describe one");
+  CLI::App* guests =
+      cli.add_subcommand("guests", "List the built-in guest catalog, or describe one");
   guests->add_option("name", guests_args.name, "Describe this guest in full");
   guests->add_flag("--source", guests_args.source, "Also print the guest's assembly source");
 
   CLI::App* run = cli.add_subcommand("run", "Run a guest and print each exit live");
   run->footer(kExitCodeHelp);
-  auto* g = run->add_option("--guest", run_args.guest, "A guest from the catalog (see 'kvmscope guests')");
+  auto* g = run->add_option("--guest", run_args.guest,
+                            "A guest from the catalog (see 'kvmscope guests')");
   auto* bin = run->add_option("--guest-bin", run_args.guest_bin, "Run your own flat binary FILE");
   auto* as = run->add_option("--guest-asm", run_args.guest_asm,
                              "Assemble your own GNU-as FILE.S with 'as' and run it");

@@ -21,8 +21,11 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result Kvmscope(const std::string& args, const std::string& prefix = "") {
-  std::string cmd = prefix + " " KVMSCOPE_BIN " " + args + " 2>&1 </dev/null";
+// Runs kvmscope ARGS with `input` on its standard input.
+Result Kvmscope(const std::string& args, const std::string& prefix = "",
+                const std::string& input = "") {
+  std::string in = input.empty() ? "</dev/null" : "<<'KVMSCOPE_IN'\n" + input + "KVMSCOPE_IN\n";
+  std::string cmd = prefix + " " KVMSCOPE_BIN " " + args + " 2>&1 " + in;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -78,8 +81,7 @@ TEST_F(Cli, UsageErrorsSayWhatIsWrongOnOneLine) {
       {"run --guest-bin " + Write("g2.bin", "\xf4") + " --load zz", "bad load address 'zz'"},
       {"run --guest-bin " + Write("g3.bin", "\xf4") + " --mode long --load 0x1000",
        "bad load address 0x1000"},
-      {"run --guest-bin " + Write("big.bin", std::string(0x100000, '\x90')),
-       "too large"},
+      {"run --guest-bin " + Write("big.bin", std::string(0x100000, '\x90')), "too large"},
       {"run --guest-bin " + Write("empty.bin", ""), "is empty"},
       {"run --guest-asm " + Write("bad.S", "\tnop\n\tmov %eax\n"), "bad.S:2"},
       {"run --guest hello --param 5", "takes no --param"},
@@ -117,10 +119,22 @@ TEST_F(Cli, NoArgumentsRunsTheDefaultGuest) {
   EXPECT_NE(r.output.find("verdict: passed"), std::string::npos);
 }
 
+TEST_F(Cli, StepModeRunsOneKvmRunPerEnter) {
+  KVMSCOPE_REQUIRE_KVM();
+  Result r = Kvmscope("run --guest hello --step", "", "\n\n\nq\n");
+  EXPECT_EQ(r.status, 1) << r.output;  // quit before the guest could pass
+  EXPECT_NE(r.output.find("#2 "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("#3 "), std::string::npos) << "a fourth KVM_RUN ran:\n" << r.output;
+  EXPECT_NE(r.output.find("verdict: stopped"), std::string::npos) << r.output;
+  // 'c' continues to the end.
+  Result c = Kvmscope("run --guest hello --step", "", "\nc\n");
+  EXPECT_EQ(c.status, 0) << c.output;
+}
+
 TEST_F(Cli, CustomGuestsPassOnTheirExpectedValue) {
   KVMSCOPE_REQUIRE_KVM();
-  std::string src = Write("mine.S",
-                          "\tmov $0x500, %dx\n\tmov $0x2a, %eax\n\tout %eax, %dx\n\thlt\n");
+  std::string src =
+      Write("mine.S", "\tmov $0x500, %dx\n\tmov $0x2a, %eax\n\tout %eax, %dx\n\thlt\n");
   EXPECT_EQ(Kvmscope("run --guest-asm " + src + " --mode long --expect 42").status, 0);
   Result wrong = Kvmscope("run --guest-asm " + src + " --mode long --expect 43");
   EXPECT_EQ(wrong.status, 1) << wrong.output;
@@ -148,7 +162,8 @@ TEST_F(Cli, GuestFailureAndWatchdogHaveTheirStatus) {
 // No /dev/kvm: a private mount namespace with an empty /dev.
 TEST_F(Cli, WithoutDevKvmTheEnvironmentStatusAndAHint) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a mount namespace";
-  if (system("unshare --mount true 2>/dev/null") != 0) GTEST_SKIP() << "unshare --mount unavailable";
+  if (system("unshare --mount true 2>/dev/null") != 0)
+    GTEST_SKIP() << "unshare --mount unavailable";
   std::string cmd = "unshare --mount sh -c 'mount -t tmpfs none /dev && exec " KVMSCOPE_BIN
                     " run --guest hello' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

@@ -16,10 +16,10 @@ inline std::string KvmMissingReason() {
   return "";
 }
 
-#define KVMSCOPE_REQUIRE_KVM()                                      \
-  do {                                                              \
-    std::string why = ::kvmscope::test::KvmMissingReason();         \
-    if (!why.empty()) GTEST_SKIP() << "needs KVM: " << why;         \
+#define KVMSCOPE_REQUIRE_KVM()                              \
+  do {                                                      \
+    std::string why = ::kvmscope::test::KvmMissingReason(); \
+    if (!why.empty()) GTEST_SKIP() << "needs KVM: " << why; \
   } while (0)
 
 }  // namespace kvmscope::test

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kvm_available.h"
@@ -47,5 +49,16 @@ class Recorder : public vmm::Observer {
   mutable std::mutex m_mutex;
   std::vector<RecordedEvent> m_events;
 };
+
+// Polls `done` every 5 ms for up to `limit`; returns its last value.
+template <typename Pred>
+bool WaitUntil(Pred done, std::chrono::milliseconds limit = std::chrono::milliseconds(1000)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 }  // namespace kvmscope::test

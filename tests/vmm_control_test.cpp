@@ -26,9 +26,7 @@ TEST(Control, StepRunsExactlyOneKvmRunPerStep) {
   EXPECT_EQ(rec.Of(EventKind::RunEnter).size(), 0u) << "ran before the first step";
   for (size_t step = 1; step <= 5; ++step) {
     m.Step(1);
-    for (int i = 0; i < 200 && rec.Of(EventKind::RunExit).size() < step; ++i) {
-      std::this_thread::sleep_for(5ms);
-    }
+    test::WaitUntil([&] { return rec.Of(EventKind::RunExit).size() >= step; });
     std::this_thread::sleep_for(30ms);  // room for a wrong extra run to show up
     EXPECT_EQ(rec.Of(EventKind::RunEnter).size(), step);
     EXPECT_EQ(rec.Of(EventKind::RunExit).size(), step);
@@ -66,7 +64,7 @@ TEST(Control, PauseKicksASpinningVcpuOutAndResumeGoesOn) {
   m.Start(options);
   std::this_thread::sleep_for(100ms);
   m.Pause();
-  for (int i = 0; i < 200 && rec.Of(EventKind::RunExit).empty(); ++i) std::this_thread::sleep_for(5ms);
+  test::WaitUntil([&] { return !rec.Of(EventKind::RunExit).empty(); });
   ASSERT_EQ(rec.Of(EventKind::RunExit).size(), 1u) << "pause did not kick the vCPU out";
   // Paused time does not count against the budget: still running after 500 ms.
   std::this_thread::sleep_for(500ms);

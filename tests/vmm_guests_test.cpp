@@ -56,7 +56,8 @@ std::vector<std::string> AllGuestNames() {
 INSTANTIATE_TEST_SUITE_P(Catalog, EveryGuest, ::testing::ValuesIn(AllGuestNames()),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (c == '-') c = '_';
                            return n;
                          });
 
@@ -86,7 +87,8 @@ TEST(GuestExits, HelloMakesOneIoExitPerByteThenStatusThenHlt) {
   EXPECT_EQ(out.runs, greeting.size() + 2);
   // Console bytes are reported as their own events, in order.
   std::string from_events;
-  for (const Event& e : rec.Of(EventKind::ConsoleByte)) from_events.push_back(static_cast<char>(e.byte));
+  for (const Event& e : rec.Of(EventKind::ConsoleByte))
+    from_events.push_back(static_cast<char>(e.byte));
   EXPECT_EQ(from_events, greeting);
 }
 
@@ -178,7 +180,8 @@ TEST(GuestExits, MmioReadsAndWritesTheDeviceWithTheirData) {
   // The device saw them too, by name.
   int device_accesses = 0;
   for (const test::RecordedEvent& r : rec.Events()) {
-    if (r.event.kind == EventKind::DeviceAccess && r.device == "mmio-test-device") ++device_accesses;
+    if (r.event.kind == EventKind::DeviceAccess && r.device == "mmio-test-device")
+      ++device_accesses;
   }
   EXPECT_EQ(device_accesses, 4);
 }
@@ -248,7 +251,8 @@ TEST(RandomGuests, EndWithAClassifiedVerdictInEveryMode) {
       EXPECT_LT(out.end_ns - out.start_ns, 3'000'000'000) << "seed " << seed;
     }
   }
-  for (auto [verdict, n] : seen) std::printf("random guests: %-24s %d\n", VerdictName(verdict).data(), n);
+  for (auto [verdict, n] : seen)
+    std::printf("random guests: %-24s %d\n", VerdictName(verdict).data(), n);
 }
 
 }  // namespace

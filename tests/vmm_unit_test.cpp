@@ -278,7 +278,8 @@ TEST_F(TempFiles, AssembleGuestUsesTheModeAndReportsErrorsWithTheLine) {
   std::string src = Write("g.S", "\tinc %ax\n\thlt\n");
   // 16-bit code needs no operand-size prefix for %ax; 64-bit code does.
   EXPECT_EQ(AssembleGuest(src, CpuMode::Real, 0x8000), (std::vector<uint8_t>{0x40, 0xf4}));
-  EXPECT_EQ(AssembleGuest(src, CpuMode::Long, 0x8000), (std::vector<uint8_t>{0x66, 0xff, 0xc0, 0xf4}));
+  EXPECT_EQ(AssembleGuest(src, CpuMode::Long, 0x8000),
+            (std::vector<uint8_t>{0x66, 0xff, 0xc0, 0xf4}));
   std::string bad = Write("bad.S", "\tnop\n\tfrobnicate %eax\n");
   std::string msg = ErrorOf([&] { AssembleGuest(bad, CpuMode::Long, 0x8000); }, ErrorKind::Usage);
   EXPECT_NE(msg.find("bad.S:2"), std::string::npos) << msg;

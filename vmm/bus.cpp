@@ -1,8 +1,9 @@
 // Address-range dispatch for the port and MMIO buses.
 #include "vmm/bus.h"
 
-#include <cstring>
 #include <fmt/format.h>
+
+#include <cstring>
 
 #include "vmm/error.h"
 
@@ -11,9 +12,8 @@ namespace kvmscope::vmm {
 void AddressBus::Register(uint64_t base, uint64_t length, Device* device) {
   for (const Range& r : m_ranges) {
     if (base < r.base + r.length && r.base < base + length) {
-      throw Error(ErrorKind::Internal,
-                  fmt::format("{} at {:#x} overlaps {} at {:#x}", device->Name(), base,
-                              r.device->Name(), r.base));
+      throw Error(ErrorKind::Internal, fmt::format("{} at {:#x} overlaps {} at {:#x}",
+                                                   device->Name(), base, r.device->Name(), r.base));
     }
   }
   m_ranges.push_back({base, length, device});
@@ -28,9 +28,7 @@ Device* AddressBus::Find(uint64_t addr) const {
 
 void AddressBus::Access(uint64_t addr, uint8_t* data, uint32_t size, bool write, int vcpu,
                         Observer* observer) {
-  Event ev;
-  ev.kind = EventKind::DeviceAccess;
-  ev.vcpu = vcpu;
+  Event ev = MakeEvent(EventKind::DeviceAccess, vcpu);
   ev.access.bus = m_kind;
   ev.access.addr = addr;
   ev.access.size = size;

@@ -22,17 +22,17 @@ constexpr uint64_t EFER_LME = 1u << 8;    // long mode enable
 constexpr uint64_t EFER_LMA = 1u << 10;   // long mode active
 
 // Page-table entry bits.
-constexpr uint64_t PTE_P = 1u << 0;   // present
-constexpr uint64_t PTE_RW = 1u << 1;  // writable
-constexpr uint64_t PTE_US = 1u << 2;  // user-accessible
+constexpr uint64_t PTE_P = 1u << 0;     // present
+constexpr uint64_t PTE_RW = 1u << 1;    // writable
+constexpr uint64_t PTE_US = 1u << 2;    // user-accessible
 constexpr uint64_t PDE64_PS = 1u << 7;  // 2 MiB page in a page directory
 
 constexpr uint64_t kRflagsReserved = 1u << 1;  // bit 1 of RFLAGS is always set
 
 // Segment types (S=1 code/data, S=0 system).
-constexpr uint8_t kTypeDataRW = 0x3;    // read/write, accessed
-constexpr uint8_t kTypeCodeRX = 0xb;    // execute/read, accessed
-constexpr uint8_t kTypeTss64Busy = 0xb; // system: 64-bit TSS (busy)
+constexpr uint8_t kTypeDataRW = 0x3;     // read/write, accessed
+constexpr uint8_t kTypeCodeRX = 0xb;     // execute/read, accessed
+constexpr uint8_t kTypeTss64Busy = 0xb;  // system: 64-bit TSS (busy)
 
 kvm_segment Segment(uint16_t selector, uint8_t type, uint8_t dpl, bool code64, bool db) {
   kvm_segment s{};
@@ -65,7 +65,9 @@ uint64_t Descriptor(const kvm_segment& s) {
   return d;
 }
 
-void Put64(std::span<uint8_t> ram, uint64_t addr, uint64_t v) { std::memcpy(&ram[addr], &v, 8); }
+void Put64(std::span<uint8_t> ram, uint64_t addr, uint64_t v) {
+  std::memcpy(&ram[addr], &v, 8);
+}
 
 void SetDataSegments(kvm_sregs& sregs, const kvm_segment& data) {
   sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
@@ -174,12 +176,8 @@ void SetupCpuMode(CpuMode mode, std::span<uint8_t> ram, uint64_t entry, kvm_sreg
         s->selector = 0;
       }
       break;
-    case CpuMode::Protected:
-      SetupProtected(ram, sregs);
-      break;
-    case CpuMode::Long:
-      SetupLong(ram, sregs);
-      break;
+    case CpuMode::Protected: SetupProtected(ram, sregs); break;
+    case CpuMode::Long: SetupLong(ram, sregs); break;
   }
 }
 

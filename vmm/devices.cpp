@@ -6,17 +6,19 @@
 namespace kvmscope::vmm {
 
 namespace {
-constexpr uint64_t kUartThr = 0;          // transmit holding register (write)
-constexpr uint64_t kUartLsr = 5;          // line status register
-constexpr uint8_t kLsrThrEmpty = 0x20;    // THRE: ready to take a byte
-constexpr uint8_t kLsrTxEmpty = 0x40;     // TEMT: nothing being shifted out
+constexpr uint64_t kUartThr = 0;        // transmit holding register (write)
+constexpr uint64_t kUartLsr = 5;        // line status register
+constexpr uint8_t kLsrThrEmpty = 0x20;  // THRE: ready to take a byte
+constexpr uint8_t kLsrTxEmpty = 0x40;   // TEMT: nothing being shifted out
 
 uint64_t Load(const uint8_t* data, uint32_t size) {
   uint64_t v = 0;
   std::memcpy(&v, data, size < 8 ? size : 8);
   return v;
 }
-void Store(uint8_t* data, uint32_t size, uint64_t v) { std::memcpy(data, &v, size < 8 ? size : 8); }
+void Store(uint8_t* data, uint32_t size, uint64_t v) {
+  std::memcpy(data, &v, size < 8 ? size : 8);
+}
 }  // namespace
 
 void Serial16550::Read(uint64_t offset, uint8_t* data, uint32_t size) {
@@ -35,7 +37,9 @@ void Serial16550::Write(uint64_t offset, const uint8_t* data, uint32_t size) {
   }
 }
 
-void StatusPort::Read(uint64_t, uint8_t* data, uint32_t size) { std::memset(data, 0, size); }
+void StatusPort::Read(uint64_t, uint8_t* data, uint32_t size) {
+  std::memset(data, 0, size);
+}
 
 void StatusPort::Write(uint64_t offset, const uint8_t* data, uint32_t size) {
   if (offset == 0) {  // KVMSCOPE_STATUS_PORT; offset 1 is KVMSCOPE_TICK_PORT

@@ -2,8 +2,9 @@
 // exactly as in <linux/kvm.h> so that a student can grep for them.
 #include "vmm/event.h"
 
-#include <ctime>
 #include <fmt/format.h>
+
+#include <ctime>
 
 namespace kvmscope::vmm {
 
@@ -57,23 +58,19 @@ std::string DescribeExit(const ExitInfo& e) {
   switch (e.reason) {
     case KVM_EXIT_IO:
       return fmt::format("{} port={:#x} size={} data={:#x}{}",
-                         e.direction == IoDirection::Out ? "out" : "in", e.port, e.size,
-                         e.data, e.count > 1 ? fmt::format(" count={}", e.count) : "");
+                         e.direction == IoDirection::Out ? "out" : "in", e.port, e.size, e.data,
+                         e.count > 1 ? fmt::format(" count={}", e.count) : "");
     case KVM_EXIT_MMIO:
       return fmt::format("{} addr={:#x} len={} data={:#x}", e.mmio_write ? "write" : "read",
                          e.mmio_addr, e.mmio_len, e.mmio_data);
-    case KVM_EXIT_HYPERCALL:
-      return fmt::format("nr={}", e.hypercall_nr);
+    case KVM_EXIT_HYPERCALL: return fmt::format("nr={}", e.hypercall_nr);
     case KVM_EXIT_INTERNAL_ERROR:
       return fmt::format("suberror={} ({})", e.suberror, InternalErrorName(e.suberror));
     case KVM_EXIT_FAIL_ENTRY:
       return fmt::format("hardware_entry_failure_reason={:#x}", e.hardware_reason);
-    case KVM_EXIT_SYSTEM_EVENT:
-      return fmt::format("type={}", e.system_event);
-    case KVM_EXIT_INTR:
-      return e.run_errno ? "KVM_RUN returned EINTR (vCPU kicked)" : "";
-    default:
-      return "";
+    case KVM_EXIT_SYSTEM_EVENT: return fmt::format("type={}", e.system_event);
+    case KVM_EXIT_INTR: return e.run_errno ? "KVM_RUN returned EINTR (vCPU kicked)" : "";
+    default: return "";
   }
 }
 

@@ -34,7 +34,7 @@ enum class IoDirection : uint8_t { In, Out };
 // `reason` are meaningful; names follow <linux/kvm.h>.
 struct ExitInfo {
   uint32_t reason = KVM_EXIT_UNKNOWN;  // KVM_EXIT_*
-  int run_errno = 0;  // errno when KVM_RUN returned -1 (EINTR after a kick)
+  int run_errno = 0;                   // errno when KVM_RUN returned -1 (EINTR after a kick)
   // KVM_EXIT_IO
   uint16_t port = 0;
   uint8_t size = 0;  // bytes per access: 1, 2 or 4
@@ -79,9 +79,9 @@ struct Event {
 
   // RunEnter/RunExit: this vCPU's KVM_RUN sequence number, from 0.
   uint64_t run_index = 0;
-  ExitInfo exit;                      // RunExit
-  const kvm_regs* regs = nullptr;     // RunExit, when register capture is on
-  const kvm_sregs* sregs = nullptr;   // RunExit, when register capture is on
+  ExitInfo exit;                     // RunExit
+  const kvm_regs* regs = nullptr;    // RunExit, when register capture is on
+  const kvm_sregs* sregs = nullptr;  // RunExit, when register capture is on
 
   DeviceAccessInfo access;  // DeviceAccess
   uint8_t byte = 0;         // ConsoleByte
@@ -97,6 +97,15 @@ class Observer {
   virtual ~Observer() = default;
   virtual void OnEvent(const Event& event) = 0;
 };
+
+// An event of `kind` on `vcpu`, stamped now.
+inline Event MakeEvent(EventKind kind, int vcpu = -1) {
+  Event ev;
+  ev.kind = kind;
+  ev.vcpu = vcpu;
+  ev.time_ns = NowNs();
+  return ev;
+}
 
 // Names as spelled in <linux/kvm.h>, for printing.
 std::string_view ExitReasonName(uint32_t reason);

@@ -2,6 +2,7 @@
 #include "vmm/guest_image.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
@@ -23,7 +23,9 @@ namespace kvmscope::vmm {
 namespace fs = std::filesystem;
 
 namespace {
-Error UsageError(const std::string& m) { return Error(ErrorKind::Usage, m); }
+Error UsageError(const std::string& m) {
+  return Error(ErrorKind::Usage, m);
+}
 
 std::string ReadText(const fs::path& p) {
   std::ifstream in(p);
@@ -114,8 +116,9 @@ std::vector<uint8_t> AssembleGuest(const std::string& path, CpuMode mode, uint64
   fs::path prologue = tmp.path / "mode.s";
   {
     std::ofstream out(prologue);
-    out << (mode == CpuMode::Real ? ".code16\n" : mode == CpuMode::Protected ? ".code32\n"
-                                                                                : ".code64\n");
+    out << (mode == CpuMode::Real        ? ".code16\n"
+            : mode == CpuMode::Protected ? ".code32\n"
+                                         : ".code64\n");
   }
   fs::path obj = tmp.path / "guest.o", elf = tmp.path / "guest.elf", bin = tmp.path / "guest.bin";
   fs::path log = tmp.path / "log.txt";
@@ -133,7 +136,8 @@ std::vector<uint8_t> AssembleGuest(const std::string& path, CpuMode mode, uint64
   rc = RunTool({"objcopy", "-O", "binary", elf.string(), bin.string()}, log);
   if (rc != 0) throw UsageError("objcopy error: " + ReadText(log).substr(0, 300));
   std::error_code ec;
-  if (fs::file_size(bin, ec) == 0) throw UsageError("guest source " + path + " assembled to nothing");
+  if (fs::file_size(bin, ec) == 0)
+    throw UsageError("guest source " + path + " assembled to nothing");
   return LoadGuestBinary(bin.string(), UINT64_MAX);
 }
 

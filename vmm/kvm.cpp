@@ -28,13 +28,10 @@ Fd::~Fd() {
   if (m_fd >= 0) close(m_fd);
 }
 
-long IoctlReporter::Call(int fd, unsigned long request, std::string_view name,
-                         unsigned long arg, int vcpu, bool may_fail) const {
-  Event ev;
-  ev.kind = EventKind::Ioctl;
-  ev.vcpu = vcpu;
+long IoctlReporter::Call(int fd, unsigned long request, std::string_view name, unsigned long arg,
+                         int vcpu, bool may_fail) const {
+  Event ev = MakeEvent(EventKind::Ioctl, vcpu);
   ev.ioctl = name;
-  ev.time_ns = NowNs();
   long rc = ioctl(fd, request, arg);
   int err = errno;
   ev.result = rc < 0 ? -err : rc;
@@ -56,18 +53,16 @@ Fd OpenKvm(const IoctlReporter& io, const char* path) {
                       "or enable virtualization in the firmware / nested virtualization)");
     }
     if (err == EACCES || err == EPERM) {
-      throw Error(ErrorKind::Environment,
-                  ErrnoMessage(std::string("cannot open ") + path, err) +
-                      " (run as root or add your user to the 'kvm' group)");
+      throw Error(ErrorKind::Environment, ErrnoMessage(std::string("cannot open ") + path, err) +
+                                              " (run as root or add your user to the 'kvm' group)");
     }
     throw Error(ErrorKind::Environment, ErrnoMessage(std::string("cannot open ") + path, err));
   }
   Fd kvm(fd);
   long version = io.Call(kvm.get(), KVM_GET_API_VERSION, "KVM_GET_API_VERSION", 0UL);
   if (version != KVM_API_VERSION) {
-    throw Error(ErrorKind::Environment,
-                "KVM_GET_API_VERSION returned " + std::to_string(version) + ", expected " +
-                    std::to_string(KVM_API_VERSION));
+    throw Error(ErrorKind::Environment, "KVM_GET_API_VERSION returned " + std::to_string(version) +
+                                            ", expected " + std::to_string(KVM_API_VERSION));
   }
   return kvm;
 }

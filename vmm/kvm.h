@@ -47,10 +47,10 @@ class IoctlReporter {
   explicit IoctlReporter(Observer* observer) : m_observer(observer) {}
   // Returns the ioctl's result; on failure throws Error(Internal) naming the
   // request, unless `may_fail`, in which case it returns -errno.
-  long Call(int fd, unsigned long request, std::string_view name, unsigned long arg,
-            int vcpu = -1, bool may_fail = false) const;
-  long Call(int fd, unsigned long request, std::string_view name, const void* arg,
-            int vcpu = -1, bool may_fail = false) const {
+  long Call(int fd, unsigned long request, std::string_view name, unsigned long arg, int vcpu = -1,
+            bool may_fail = false) const;
+  long Call(int fd, unsigned long request, std::string_view name, const void* arg, int vcpu = -1,
+            bool may_fail = false) const {
     return Call(fd, request, name, reinterpret_cast<unsigned long>(arg), vcpu, may_fail);
   }
   void Emit(const Event& event) const {

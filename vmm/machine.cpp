@@ -1,6 +1,7 @@
 // The VM, its vCPU threads and their run loop, and the watchdog.
 #include "vmm/machine.h"
 
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -8,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "vmm/error.h"
 
@@ -37,12 +37,12 @@ void InstallKickHandler() {
 constexpr uint64_t kIdentityMapAddr = 0xfeffc000;
 constexpr uint64_t kTssAddr = kIdentityMapAddr + 0x1000;
 
-constexpr uint64_t kRealModeLimit = 0x100000;   // 1 MiB
-constexpr uint64_t kRealModeMinLoad = 0x500;    // past the IVT and BIOS data area
-constexpr long kNoHypercall = -1000;            // -KVM_ENOSYS
+constexpr uint64_t kRealModeLimit = 0x100000;  // 1 MiB
+constexpr uint64_t kRealModeMinLoad = 0x500;   // past the IVT and BIOS data area
+constexpr long kNoHypercall = -1000;           // -KVM_ENOSYS
 
-thread_local int t_vcpu = -1;                   // the vCPU this thread runs
-thread_local bool t_reported = false;           // it reported a status this exit
+thread_local int t_vcpu = -1;          // the vCPU this thread runs
+thread_local bool t_reported = false;  // it reported a status this exit
 }  // namespace
 
 struct Machine::Vcpu {
@@ -75,7 +75,9 @@ std::string_view VerdictName(Verdict v) {
   return "?";
 }
 
-bool IsSuccess(Verdict v) { return v == Verdict::Passed || v == Verdict::Halted; }
+bool IsSuccess(Verdict v) {
+  return v == Verdict::Passed || v == Verdict::Halted;
+}
 
 void Machine::ValidateConfig() const {
   const MachineConfig& c = m_config;
@@ -94,11 +96,11 @@ void Machine::ValidateConfig() const {
         c.load_addr, CpuModeName(c.mode), min_load, limit, min_load));
   }
   if (c.image.size() > limit - c.load_addr) {
-    throw usage(fmt::format("the guest image is too large: {} bytes at {:#x} pass the {} limit "
-                            "of {:#x} ({} bytes available)",
-                            c.image.size(), c.load_addr,
-                            c.mode == CpuMode::Real ? "real-mode" : "RAM", limit,
-                            limit - c.load_addr));
+    throw usage(
+        fmt::format("the guest image is too large: {} bytes at {:#x} pass the {} limit "
+                    "of {:#x} ({} bytes available)",
+                    c.image.size(), c.load_addr, c.mode == CpuMode::Real ? "real-mode" : "RAM",
+                    limit, limit - c.load_addr));
   }
 }
 
@@ -111,8 +113,8 @@ Machine::Machine(MachineConfig config, Observer* observer)
 
   m_vm = Fd(static_cast<int>(m_io.Call(kvm, KVM_CREATE_VM, "KVM_CREATE_VM", 0UL)));
   // Optional on VMX only; other backends may refuse.
-  m_io.Call(m_vm.get(), KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR",
-            &kIdentityMapAddr, -1, true);
+  m_io.Call(m_vm.get(), KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", &kIdentityMapAddr,
+            -1, true);
   m_io.Call(m_vm.get(), KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", kTssAddr, -1, true);
   if (m_config.in_kernel_irqchip) {
     m_io.Call(m_vm.get(), KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", 0UL);
@@ -121,7 +123,7 @@ Machine::Machine(MachineConfig config, Observer* observer)
   }
 
   void* ram_map = mmap(nullptr, m_config.ram_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (ram_map == MAP_FAILED) {
     throw Error(ErrorKind::Internal, ErrnoMessage("mmap guest RAM", errno));
   }
@@ -135,11 +137,8 @@ Machine::Machine(MachineConfig config, Observer* observer)
   std::memcpy(m_ram + m_config.load_addr, m_config.image.data(), m_config.image.size());
 
   m_serial = std::make_unique<Serial16550>([this](uint8_t byte) {
-    Event ev;
-    ev.kind = EventKind::ConsoleByte;
-    ev.vcpu = t_vcpu;
+    Event ev = MakeEvent(EventKind::ConsoleByte, t_vcpu);
     ev.byte = byte;
-    ev.time_ns = NowNs();
     {
       std::lock_guard lock(m_mutex);
       m_console.push_back(static_cast<char>(byte));
@@ -147,11 +146,8 @@ Machine::Machine(MachineConfig config, Observer* observer)
     m_io.Emit(ev);
   });
   m_status_port = std::make_unique<StatusPort>([this](uint32_t value) {
-    Event ev;
-    ev.kind = EventKind::Status;
-    ev.vcpu = t_vcpu;
+    Event ev = MakeEvent(EventKind::Status, t_vcpu);
     ev.status = value;
-    ev.time_ns = NowNs();
     {
       std::lock_guard lock(m_mutex);
       m_status = value;
@@ -175,8 +171,8 @@ Machine::Machine(MachineConfig config, Observer* observer)
   for (int i = 0; i < m_config.vcpus; ++i) {
     auto v = std::make_unique<Vcpu>();
     v->id = i;
-    v->fd = Fd(static_cast<int>(
-        m_io.Call(m_vm.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", static_cast<unsigned long>(i), i)));
+    v->fd = Fd(static_cast<int>(m_io.Call(m_vm.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU",
+                                          static_cast<unsigned long>(i), i)));
     void* run = mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd.get(), 0);
     if (run == MAP_FAILED) throw Error(ErrorKind::Internal, ErrnoMessage("mmap kvm_run", errno));
     v->run = static_cast<kvm_run*>(run);
@@ -211,9 +207,7 @@ Machine::~Machine() {
 }
 
 void Machine::EmitControl(std::string detail, EventKind kind) {
-  Event ev;
-  ev.kind = kind;
-  ev.time_ns = NowNs();
+  Event ev = MakeEvent(kind);
   ev.detail = std::move(detail);
   m_io.Emit(ev);
 }
@@ -242,11 +236,8 @@ void Machine::VcpuLoop(Vcpu& vcpu) {
   pthread_setname_np(pthread_self(), thread_name.c_str());
   std::string why = "stopped";
   while (m_control.AwaitPermission()) {
-    Event enter;
-    enter.kind = EventKind::RunEnter;
-    enter.vcpu = vcpu.id;
+    Event enter = MakeEvent(EventKind::RunEnter, vcpu.id);
     enter.run_index = vcpu.run_index;
-    enter.time_ns = NowNs();
     m_io.Emit(enter);
     m_runs.fetch_add(1);
 
@@ -302,10 +293,7 @@ void Machine::VcpuLoop(Vcpu& vcpu) {
     if (!keep_running) break;
     if (rc < 0) vcpu.run->immediate_exit = 0;  // kicked for pause: clear and go on
   }
-  Event done;
-  done.kind = EventKind::VcpuDone;
-  done.vcpu = vcpu.id;
-  done.time_ns = NowNs();
+  Event done = MakeEvent(EventKind::VcpuDone, vcpu.id);
   done.detail = why;
   m_io.Emit(done);
   std::lock_guard lock(m_mutex);
@@ -332,21 +320,18 @@ bool Machine::HandleExit(Vcpu& vcpu, ExitInfo& info) {
       info.mmio_addr = run->mmio.phys_addr;
       info.mmio_len = run->mmio.len;
       info.mmio_write = run->mmio.is_write;
-      m_mmio.Access(run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write,
-                    vcpu.id, m_io.observer());
+      m_mmio.Access(run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write, vcpu.id,
+                    m_io.observer());
       std::memcpy(&info.mmio_data, run->mmio.data, std::min<uint32_t>(run->mmio.len, 8));
       return true;
     }
-    case KVM_EXIT_HLT:
-      return false;
-    case KVM_EXIT_INTR:
-      return true;  // kicked: the gate decides whether to go on
+    case KVM_EXIT_HLT: return false;
+    case KVM_EXIT_INTR: return true;  // kicked: the gate decides whether to go on
     case KVM_EXIT_HYPERCALL:
       info.hypercall_nr = run->hypercall.nr;
       run->hypercall.ret = static_cast<uint64_t>(kNoHypercall);
       return true;
-    case KVM_EXIT_DEBUG:
-      return true;
+    case KVM_EXIT_DEBUG: return true;
     case KVM_EXIT_SHUTDOWN:
       Fail(Verdict::Shutdown, fmt::format("vCPU {}: KVM_EXIT_SHUTDOWN (triple fault)", vcpu.id));
       return false;
@@ -357,8 +342,8 @@ bool Machine::HandleExit(Vcpu& vcpu, ExitInfo& info) {
       return false;
     case KVM_EXIT_FAIL_ENTRY:
       info.hardware_reason = run->fail_entry.hardware_entry_failure_reason;
-      Fail(Verdict::FailEntry, fmt::format("vCPU {}: KVM_EXIT_FAIL_ENTRY {}", vcpu.id,
-                                           DescribeExit(info)));
+      Fail(Verdict::FailEntry,
+           fmt::format("vCPU {}: KVM_EXIT_FAIL_ENTRY {}", vcpu.id, DescribeExit(info)));
       return false;
     case KVM_EXIT_SYSTEM_EVENT:
       info.system_event = run->system_event.type;
@@ -411,9 +396,7 @@ void Machine::WatchdogLoop() {
     last = now;
     if (m_running_vcpus > 0 && active > m_options.timeout && !m_failure) {
       lock.unlock();
-      Event ev;
-      ev.kind = EventKind::Watchdog;
-      ev.time_ns = NowNs();
+      Event ev = MakeEvent(EventKind::Watchdog);
       ev.detail = fmt::format("time budget of {} ms used up: kicking every vCPU out of KVM_RUN",
                               m_options.timeout.count());
       m_io.Emit(ev);
@@ -488,8 +471,8 @@ Outcome Machine::Wait() {
     out.detail = fmt::format("reported {:#x} as expected", *m_status);
   } else {
     out.verdict = Verdict::WrongStatus;
-    out.detail = fmt::format("reported {:#x}, expected {:#x}", *m_status,
-                             *m_config.expected_status);
+    out.detail =
+        fmt::format("reported {:#x}, expected {:#x}", *m_status, *m_config.expected_status);
   }
   return out;
 }

@@ -7,11 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <span>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,12 +28,12 @@ namespace kvmscope::vmm {
 struct MachineConfig {
   std::string name = "guest";
   CpuMode mode = CpuMode::Real;
-  std::vector<uint8_t> image;                    // flat binary
-  uint64_t load_addr = KVMSCOPE_LOAD_ADDR;       // where `image` goes; also the entry point
+  std::vector<uint8_t> image;               // flat binary
+  uint64_t load_addr = KVMSCOPE_LOAD_ADDR;  // where `image` goes; also the entry point
   uint64_t ram_size = KVMSCOPE_RAM_SIZE;
   int vcpus = 1;
-  bool in_kernel_irqchip = false;  // KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2
-  uint64_t param = 0;              // handed to the guest in RSI
+  bool in_kernel_irqchip = false;           // KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2
+  uint64_t param = 0;                       // handed to the guest in RSI
   std::optional<uint32_t> expected_status;  // the self-check value that means "passed"
 };
 
@@ -42,7 +42,7 @@ struct RunOptions {
   uint64_t max_exits = 1'000'000;             // KVM_RUN returns, all vCPUs; 0 = no limit
   bool start_paused = false;                  // step mode: nothing runs until Step()
   std::chrono::milliseconds slow_motion{0};   // delay before each KVM_RUN
-  bool capture_regs = false;  // read registers at every exit (Event::regs/sregs)
+  bool capture_regs = false;                  // read registers at every exit (Event::regs/sregs)
 };
 
 enum class Verdict : uint8_t {
@@ -64,12 +64,12 @@ bool IsSuccess(Verdict verdict);  // Passed or Halted
 
 struct Outcome {
   Verdict verdict = Verdict::Stopped;
-  std::string detail;               // one line: why
-  std::optional<uint32_t> status;   // last self-check value reported
-  uint64_t runs = 0;                // KVM_RUN calls, all vCPUs
-  uint64_t exits = 0;               // KVM_RUN returns, all vCPUs
-  uint64_t ticks = 0;               // OUTs to KVMSCOPE_TICK_PORT
-  std::string console;              // bytes the guest wrote to COM1
+  std::string detail;              // one line: why
+  std::optional<uint32_t> status;  // last self-check value reported
+  uint64_t runs = 0;               // KVM_RUN calls, all vCPUs
+  uint64_t exits = 0;              // KVM_RUN returns, all vCPUs
+  uint64_t ticks = 0;              // OUTs to KVMSCOPE_TICK_PORT
+  std::string console;             // bytes the guest wrote to COM1
   int64_t start_ns = 0, end_ns = 0;
 };
 

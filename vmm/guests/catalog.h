@@ -20,17 +20,17 @@ struct GuestInfo {
   CpuMode mode = CpuMode::Real;
   int vcpus = 1;
   bool in_kernel_irqchip = false;
-  std::string_view exits;         // the exits it makes (to userspace or not)
-  std::string_view kernel_paths;  // the KVM code paths it exercises
-  std::string_view self_check;    // what it reports, in words
-  uint32_t expected_status = 0;   // the value that means "passed"...
-  bool expected_is_param = false; // ...or, if set, the parameter itself
-  bool expect_watchdog = false;   // never reports: the watchdog ending it is the expected end
-  uint32_t timeout_ms = 0;        // its own default time budget, 0 = the global default
-  uint64_t default_param = 0;     // handed to the guest in RSI (--param)
-  std::string_view param_meaning; // "" when the guest takes no parameter
+  std::string_view exits;          // the exits it makes (to userspace or not)
+  std::string_view kernel_paths;   // the KVM code paths it exercises
+  std::string_view self_check;     // what it reports, in words
+  uint32_t expected_status = 0;    // the value that means "passed"...
+  bool expected_is_param = false;  // ...or, if set, the parameter itself
+  bool expect_watchdog = false;    // never reports: the watchdog ending it is the expected end
+  uint32_t timeout_ms = 0;         // its own default time budget, 0 = the global default
+  uint64_t default_param = 0;      // handed to the guest in RSI (--param)
+  std::string_view param_meaning;  // "" when the guest takes no parameter
   std::span<const uint8_t> image;
-  std::string_view source;        // the .S text, for students and the inspector
+  std::string_view source;  // the .S text, for students and the inspector
 };
 
 const std::vector<GuestInfo>& Catalog();
