@@ -3,7 +3,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
-#include "vmm/guests/catalog.h"
+#include "vmm/catalog.h"
 
 namespace kvmscope::app {
 

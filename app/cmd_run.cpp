@@ -12,9 +12,9 @@
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/live_printer.h"
+#include "vmm/catalog.h"
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
-#include "vmm/guests/catalog.h"
 
 namespace kvmscope::app {
 

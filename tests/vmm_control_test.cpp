@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "support.h"
-#include "vmm/guests/catalog.h"
+#include "vmm/catalog.h"
 #include "vmm/machine.h"
 
 namespace kvmscope::vmm {

@@ -6,8 +6,8 @@
 #include <random>
 
 #include "support.h"
+#include "vmm/catalog.h"
 #include "vmm/guests/abi.h"
-#include "vmm/guests/catalog.h"
 #include "vmm/machine.h"
 
 namespace kvmscope::vmm {

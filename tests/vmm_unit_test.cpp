@@ -12,12 +12,12 @@
 
 #include "support.h"
 #include "vmm/bus.h"
+#include "vmm/catalog.h"
 #include "vmm/cpu_mode.h"
 #include "vmm/devices.h"
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
 #include "vmm/guests/abi.h"
-#include "vmm/guests/catalog.h"
 #include "vmm/machine.h"
 #include "vmm/run_control.h"
 

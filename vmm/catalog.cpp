@@ -1,5 +1,5 @@
 // The built-in guest catalog: one entry per vmm/guests/NAME.S.
-#include "vmm/guests/catalog.h"
+#include "vmm/catalog.h"
 
 #include <sys/utsname.h>
 
