@@ -186,6 +186,38 @@ TEST(GuestExits, MmioReadsAndWritesTheDeviceWithTheirData) {
   EXPECT_EQ(device_accesses, 4);
 }
 
+TEST(GuestExits, ExceptionsAreHandledInTheGuestInOrder) {
+  KVMSCOPE_REQUIRE_KVM();
+  Recorder rec;
+  Outcome out = RunGuest("exceptions", rec);
+  ASSERT_EQ(out.verdict, Verdict::Passed) << out.detail;
+  EXPECT_EQ(out.console, "#DE handled\n#BP handled\n#UD handled\n#GP handled\n");
+  // Exceptions are delivered inside KVM: only console bytes, status and HLT exit.
+  auto exits = rec.Of(EventKind::RunExit);
+  ASSERT_EQ(exits.size(), out.console.size() + 2);
+  EXPECT_EQ(exits[out.console.size()].exit.port, KVMSCOPE_STATUS_PORT);
+  EXPECT_EQ(exits.back().exit.reason, uint32_t{KVM_EXIT_HLT});
+}
+
+TEST(GuestExits, PagefaultDemandPagesFourFaultsInsideKvm) {
+  KVMSCOPE_REQUIRE_KVM();
+  Recorder rec;
+  Outcome out = RunGuest("pagefault", rec);
+  ASSERT_EQ(out.verdict, Verdict::Passed) << out.detail;
+  EXPECT_EQ(out.status, 0x1004u);
+  // The guest's #PF handler ran once per unmapped page, in address order.
+  std::string expected_faults;
+  for (int i = 0; i < 4; ++i) expected_faults += "#PF at 0x4001" + std::to_string(i) + "800\n";
+  EXPECT_NE(out.console.find(expected_faults), std::string::npos) << out.console;
+  // No fault leaves KVM: every exit is console/status I/O or the final HLT.
+  auto exits = rec.Of(EventKind::RunExit);
+  for (size_t i = 0; i + 1 < exits.size(); ++i) {
+    EXPECT_EQ(exits[i].exit.reason, uint32_t{KVM_EXIT_IO}) << i;
+  }
+  EXPECT_EQ(exits.back().exit.reason, uint32_t{KVM_EXIT_HLT});
+  EXPECT_EQ(exits.size(), out.console.size() + 2);
+}
+
 TEST(GuestExits, CpuidGuestsChecksNeverReachUserSpace) {
   KVMSCOPE_REQUIRE_KVM();
   Recorder rec;
