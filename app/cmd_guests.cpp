@@ -9,14 +9,14 @@ namespace kvmscope::app {
 
 int CmdGuests(const GuestsArgs& args) {
   using namespace vmm;
+  const KvmBackend backend = DetectKvmBackend();
   if (args.name.empty()) {
     std::printf("%-11s %-10s %-5s %s\n", "GUEST", "MODE", "vCPUs", "DESCRIPTION");
     for (const GuestInfo& g : Catalog()) {
-      std::optional<std::string> why = UnsupportedReason(g);
       std::printf("%-11s %-10s %-5d %s%s\n", std::string(g.name).c_str(),
                   std::string(CpuModeName(g.mode)).c_str(), g.vcpus,
                   std::string(g.description).c_str(),
-                  why ? (" [unsupported here: " + *why + "]").c_str() : "");
+                  LimitedReason(g, backend) ? " [limited on this host]" : "");
     }
     std::printf(
         "\nRun one with 'kvmscope run --guest NAME'; details with 'kvmscope guests NAME'.\n");
@@ -40,13 +40,15 @@ int CmdGuests(const GuestsArgs& args) {
   line("kernel paths", g->kernel_paths);
   line("self-check", g->self_check);
   if (!g->param_meaning.empty()) {
-    std::printf("%-14s %.*s, default %llu (--param)\n", "parameter",
-                static_cast<int>(g->param_meaning.size()), g->param_meaning.data(),
-                static_cast<unsigned long long>(g->default_param));
+    auto param = static_cast<unsigned long long>(DefaultParam(*g, backend));
+    std::printf("%-14s %.*s, default %llu (%#llx) (--param)\n", "parameter",
+                static_cast<int>(g->param_meaning.size()), g->param_meaning.data(), param, param);
   }
   std::printf("%-14s %zu bytes, source vmm/guests/%s.S\n", "image", g->image.size(),
               std::string(g->name == "pio-loop" ? "pio_loop" : g->name).c_str());
-  if (auto why = UnsupportedReason(*g)) line("unsupported", *why);
+  if (auto why = LimitedReason(*g, backend)) {
+    line("on this host", std::string(KvmBackendName(backend)) + ": " + std::string(*why));
+  }
   if (args.source) std::printf("\n%.*s", static_cast<int>(g->source.size()), g->source.data());
   return kExitOk;
 }

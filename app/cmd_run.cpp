@@ -165,11 +165,11 @@ int CmdRun(const RunArgs& args) {
     std::fprintf(stderr, "kvmscope: %s\n", e.what());
     return e.kind() == vmm::ErrorKind::Environment ? kExitEnvironment : kExitUsage;
   }
-  if (p.guest) {
-    if (auto why = vmm::UnsupportedReason(*p.guest)) {
-      std::fprintf(stderr, "kvmscope: guest '%s' is skipped on this host: %s\n",
-                   std::string(p.guest->name).c_str(), why->c_str());
-      return kExitEnvironment;
+  if (p.guest && args.param.empty()) {
+    vmm::KvmBackend backend = vmm::DetectKvmBackend();
+    if (auto why = vmm::LimitedReason(*p.guest, backend)) {
+      std::printf("kvmscope: note: on %s %.*s\n", std::string(vmm::KvmBackendName(backend)).c_str(),
+                  static_cast<int>(why->size()), why->data());
     }
   }
 

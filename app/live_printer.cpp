@@ -29,6 +29,7 @@ void LivePrinter::OnEvent(const vmm::Event& ev) {
       } else if (ev.exit.reason == KVM_EXIT_IO && ev.exit.port == KVMSCOPE_STATUS_PORT) {
         details += " (status report)";
       }
+      if (ev.regs) details += fmt::format(" rip={:#x}", ev.regs->rip);
       double in_run_us = (ev.time_ns - m_enter_ns[ev.vcpu]) / 1e3;
       std::fprintf(m_out, "%12.6f ms  vcpu%d  #%-6llu %-24s %-44s %10.1f us in KVM_RUN\n", t_ms,
                    ev.vcpu, static_cast<unsigned long long>(ev.run_index),

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   run->add_option("--timeout", run_args.timeout_s,
                   "Time budget in seconds of unpaused running (default 10; spin: 2)")
       ->check(CLI::Range(0.001, 86'400.0));
-  run->add_flag("--regs", run_args.regs, "Show RIP at every exit (reads registers each exit)");
+  run->add_flag("--regs", run_args.regs, "Read the registers at every exit and show RIP");
   run->add_flag("-q,--quiet", run_args.quiet, "Print only the console output and the verdict");
 
   try {

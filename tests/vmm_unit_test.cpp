@@ -18,6 +18,7 @@
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
 #include "vmm/guests/abi.h"
+#include "vmm/host.h"
 #include "vmm/machine.h"
 #include "vmm/run_control.h"
 
@@ -346,6 +347,26 @@ TEST(ExitNames, SpelledAsInLinuxKvmH) {
   io.count = 1;
   io.data = 0x48;
   EXPECT_EQ(DescribeExit(io), "out port=0x3f8 size=1 data=0x48");
+}
+
+}  // namespace
+}  // namespace kvmscope::vmm
+
+namespace kvmscope::vmm {
+namespace {
+
+TEST(Host, BackendIsNamedByItsModule) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("kvmscope-sysmod-" + std::to_string(getpid()));
+  fs::create_directories(root);
+  EXPECT_EQ(DetectKvmBackend(root.string()), KvmBackend::None);
+  fs::create_directories(root / "kvm");
+  EXPECT_EQ(DetectKvmBackend(root.string()), KvmBackend::Other);
+  fs::create_directories(root / "kvm_pvm");
+  EXPECT_EQ(DetectKvmBackend(root.string()), KvmBackend::Pvm);
+  fs::create_directories(root / "kvm_intel");
+  EXPECT_EQ(DetectKvmBackend(root.string()), KvmBackend::Vmx);
+  fs::remove_all(root);
 }
 
 }  // namespace

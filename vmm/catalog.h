@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/host.h"
 #include "vmm/machine.h"
 
 namespace kvmscope::vmm {
@@ -29,6 +30,11 @@ struct GuestInfo {
   uint32_t timeout_ms = 0;         // its own default time budget, 0 = the global default
   uint64_t default_param = 0;      // handed to the guest in RSI (--param)
   std::string_view param_meaning;  // "" when the guest takes no parameter
+  // Where a backend cannot do part of what the guest does, the guest runs
+  // there with `limited_param` instead of `default_param`, and says why.
+  KvmBackend limited_on = KvmBackend::None;
+  uint64_t limited_param = 0;
+  std::string_view limited_why;
   std::span<const uint8_t> image;
   std::string_view source;  // the .S text, for students and the inspector
 };
@@ -37,10 +43,14 @@ const std::vector<GuestInfo>& Catalog();
 const GuestInfo* FindGuest(std::string_view name);
 std::string GuestNames();  // "hello, modes, ..." for messages
 
-// A ready MachineConfig for a catalog guest. `param` overrides the default.
-MachineConfig ConfigFor(const GuestInfo& guest, std::optional<uint64_t> param = std::nullopt);
+// The parameter the guest runs with on `backend` when none is given.
+uint64_t DefaultParam(const GuestInfo& guest, KvmBackend backend);
+// Why the guest runs limited on `backend`, or nullopt when it runs in full.
+std::optional<std::string_view> LimitedReason(const GuestInfo& guest, KvmBackend backend);
 
-// Why this guest cannot run on this host, or nullopt when it can.
-std::optional<std::string> UnsupportedReason(const GuestInfo& guest);
+// A ready MachineConfig for a catalog guest on `backend`. `param` overrides
+// the default.
+MachineConfig ConfigFor(const GuestInfo& guest, std::optional<uint64_t> param = std::nullopt,
+                        KvmBackend backend = DetectKvmBackend());
 
 }  // namespace kvmscope::vmm
