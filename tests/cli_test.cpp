@@ -159,6 +159,13 @@ TEST_F(Cli, GuestFailureAndWatchdogHaveTheirStatus) {
   EXPECT_EQ(Kvmscope("run --guest spin --timeout 0.3 -q").status, 0);
 }
 
+TEST_F(Cli, InterruptStopsTheGuestCleanly) {
+  KVMSCOPE_REQUIRE_KVM();
+  Result r = Kvmscope("run --guest spin --timeout 60 -q", "timeout --preserve-status -s INT 0.5");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("verdict: stopped — interrupted (SIGINT)"), std::string::npos) << r.output;
+}
+
 // No /dev/kvm: a private mount namespace with an empty /dev.
 TEST_F(Cli, WithoutDevKvmTheEnvironmentStatusAndAHint) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a mount namespace";

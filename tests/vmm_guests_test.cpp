@@ -185,6 +185,45 @@ TEST(GuestExits, MmioReadsAndWritesTheDeviceWithTheirData) {
   EXPECT_EQ(device_accesses, 4);
 }
 
+TEST(GuestExits, ModesPollsTheLineStatusBeforeEveryByte) {
+  KVMSCOPE_REQUIRE_KVM();
+  Recorder rec;
+  Outcome out = RunGuest("modes", rec);
+  ASSERT_EQ(out.verdict, Verdict::Passed) << out.detail;
+  const std::string text = "real mode\nprotected mode\nlong mode\n";
+  EXPECT_EQ(out.console, text);
+  auto exits = rec.Of(EventKind::RunExit);
+  ASSERT_EQ(exits.size(), 2 * text.size() + 2);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const ExitInfo& poll = exits[2 * i].exit;
+    const ExitInfo& put = exits[2 * i + 1].exit;
+    EXPECT_EQ(poll.port, KVMSCOPE_COM1_LSR) << i;
+    EXPECT_EQ(poll.direction, IoDirection::In) << i;
+    EXPECT_EQ(poll.data & 0x20, 0x20u) << "the VMM reports THR empty";
+    EXPECT_EQ(put.port, KVMSCOPE_COM1_PORT) << i;
+    EXPECT_EQ(put.data, static_cast<uint8_t>(text[i])) << i;
+  }
+  EXPECT_EQ(out.status, 7u);
+}
+
+TEST(GuestExits, TimerInterruptsNeverLeaveTheKernel) {
+  KVMSCOPE_REQUIRE_KVM();
+  Recorder rec;
+  Outcome out = RunGuest("timer", rec);
+  ASSERT_EQ(out.verdict, Verdict::Passed) << out.detail;
+  // The APIC, its timer, HLT and the interrupts are all in KVM: the one exit
+  // is the status report, where the VMM ends the vCPU.
+  auto exits = rec.Of(EventKind::RunExit);
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].exit.port, KVMSCOPE_STATUS_PORT);
+  EXPECT_EQ(exits[0].exit.data, 3u);
+  int irqchip = 0;
+  for (const Event& e : rec.Of(EventKind::Ioctl)) {
+    if (e.ioctl == "KVM_CREATE_IRQCHIP" || e.ioctl == "KVM_CREATE_PIT2") ++irqchip;
+  }
+  EXPECT_EQ(irqchip, 2);
+}
+
 TEST(GuestExits, ExceptionsAreHandledInTheGuestInOrder) {
   KVMSCOPE_REQUIRE_KVM();
   Recorder rec;
