@@ -147,8 +147,6 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
     }
     uint64_t before = printer.exits();
     machine.Step(1);
-    printer.WaitForExits(before + 1,
-                         [&] { return machine.finished() || machine.exits() > before; });
     printer.WaitForExits(before + 1, [&] { return machine.finished(); });
   }
 }

@@ -297,7 +297,10 @@ void Machine::VcpuLoop(Vcpu& vcpu) {
   done.detail = why;
   m_io.Emit(done);
   std::lock_guard lock(m_mutex);
-  if (--m_running_vcpus == 0) m_cv.notify_all();
+  if (--m_running_vcpus == 0) {
+    m_finished = true;
+    m_cv.notify_all();
+  }
 }
 
 bool Machine::HandleExit(Vcpu& vcpu, ExitInfo& info) {
@@ -360,6 +363,9 @@ bool Machine::HandleExit(Vcpu& vcpu, ExitInfo& info) {
 void Machine::Fail(Verdict verdict, const std::string& detail) {
   {
     std::lock_guard lock(m_mutex);
+    // Once every vCPU has left its loop the verdict is settled: a late stop
+    // (Ctrl-C after the guest halted) must not overwrite it.
+    if (m_running_vcpus == 0 && m_started) return;
     if (!m_failure) {
       m_failure = verdict;
       m_failure_detail = detail;
@@ -444,7 +450,6 @@ Outcome Machine::Wait() {
   for (auto& v : m_vcpus) {
     if (v->thread.joinable()) v->thread.join();
   }
-  m_finished = true;
 
   std::lock_guard lock(m_mutex);
   Outcome out;

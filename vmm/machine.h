@@ -96,6 +96,7 @@ class Machine {
   void Step(int count = 1);
   void SetSlowMotion(std::chrono::milliseconds delay);
   void Stop(const std::string& why = "stopped on request");
+  // True once every vCPU thread has left its run loop (Wait() may still be due).
   bool finished() const { return m_finished.load(); }
   uint64_t exits() const { return m_exits.load(); }
 
