@@ -1,12 +1,13 @@
 // `kvmscope run`: builds a machine for a catalog or custom guest, runs it
 // with the live printer, and reports the verdict.
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
 #include <cstdio>
-#include <iostream>
 #include <thread>
 
 #include "app/commands.h"
@@ -128,13 +129,32 @@ class InterruptWatcher {
   std::thread m_thread;
 };
 
+// Reads one line from standard input, giving up when `done` turns true
+// (checked every 100 ms) so that a run stopped by a signal does not wait for
+// Enter. Returns false at end of input or when done.
+template <typename Done>
+bool ReadLine(std::string& line, Done done) {
+  line.clear();
+  while (!done()) {
+    pollfd pfd{STDIN_FILENO, POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char c;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line.push_back(c);
+  }
+  return false;
+}
+
 void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
   std::fprintf(stderr, "step mode: Enter = one KVM_RUN, c = continue, q = quit\n");
   std::string line;
+  auto finished = [&] { return machine.finished(); };
   while (!machine.finished()) {
     std::fprintf(stderr, "step> ");
-    if (!std::getline(std::cin, line)) {
-      machine.Stop("standard input closed in step mode");
+    if (!ReadLine(line, finished)) {
+      if (!machine.finished()) machine.Stop("standard input closed in step mode");
       return;
     }
     if (line == "q") {
@@ -147,7 +167,7 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
     }
     uint64_t before = printer.exits();
     machine.Step(1);
-    printer.WaitForExits(before + 1, [&] { return machine.finished(); });
+    printer.WaitForExits(before + 1, finished);
   }
 }
 }  // namespace

@@ -131,6 +131,17 @@ TEST_F(Cli, StepModeRunsOneKvmRunPerEnter) {
   Result all = Kvmscope("run --guest hello --step", "timeout 20", std::string(40, '\n'));
   EXPECT_EQ(all.status, 0) << all.output;
   EXPECT_NE(all.output.find("verdict: passed"), std::string::npos) << all.output;
+  // A signal ends a run that waits at the step prompt.
+  // (stdin is a pipe that stays open and silent for 3 s.)
+  FILE* p = popen("(sleep 3; echo) | timeout --preserve-status -s INT 0.5 " KVMSCOPE_BIN
+                  " run --guest hello --step 2>&1",
+                  "r");
+  std::string sig;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) sig += buf;
+  int st = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(st), 1) << sig;
+  EXPECT_NE(sig.find("interrupted (SIGINT)"), std::string::npos) << sig;
   // 'c' continues to the end.
   Result c = Kvmscope("run --guest hello --step", "", "\nc\n");
   EXPECT_EQ(c.status, 0) << c.output;
@@ -168,7 +179,8 @@ TEST_F(Cli, InterruptStopsTheGuestCleanly) {
   KVMSCOPE_REQUIRE_KVM();
   Result r = Kvmscope("run --guest spin --timeout 60 -q", "timeout --preserve-status -s INT 0.5");
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("verdict: stopped — interrupted (SIGINT)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("verdict: stopped — interrupted (SIGINT)"), std::string::npos)
+      << r.output;
 }
 
 // No /dev/kvm: a private mount namespace with an empty /dev.
