@@ -1,9 +1,7 @@
 // The built-in guest catalog: one entry per vmm/guests/NAME.S.
 #include "vmm/catalog.h"
 
-#include <sys/utsname.h>
 
-#include <fstream>
 
 namespace kvmscope::vmm {
 
