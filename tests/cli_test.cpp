@@ -21,11 +21,8 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-// Runs kvmscope ARGS with `input` on its standard input.
-Result Kvmscope(const std::string& args, const std::string& prefix = "",
-                const std::string& input = "") {
-  std::string in = input.empty() ? "</dev/null" : "<<'KVMSCOPE_IN'\n" + input + "KVMSCOPE_IN\n";
-  std::string cmd = prefix + " " KVMSCOPE_BIN " " + args + " 2>&1 " + in;
+// Runs a shell command and returns its exit status and output.
+Result Capture(const std::string& cmd) {
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -34,6 +31,13 @@ Result Kvmscope(const std::string& args, const std::string& prefix = "",
   int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
+}
+
+// Runs kvmscope ARGS with `input` on its standard input.
+Result Kvmscope(const std::string& args, const std::string& prefix = "",
+                const std::string& input = "") {
+  std::string in = input.empty() ? "</dev/null" : "<<'KVMSCOPE_IN'\n" + input + "KVMSCOPE_IN\n";
+  return Capture(prefix + " " KVMSCOPE_BIN " " + args + " 2>&1 " + in);
 }
 
 class Cli : public ::testing::Test {
@@ -133,15 +137,10 @@ TEST_F(Cli, StepModeRunsOneKvmRunPerEnter) {
   EXPECT_NE(all.output.find("verdict: passed"), std::string::npos) << all.output;
   // A signal ends a run that waits at the step prompt.
   // (stdin is a pipe that stays open and silent for 3 s.)
-  FILE* p = popen("(sleep 3; echo) | timeout --preserve-status -s INT 0.5 " KVMSCOPE_BIN
-                  " run --guest hello --step 2>&1",
-                  "r");
-  std::string sig;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) sig += buf;
-  int st = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(st), 1) << sig;
-  EXPECT_NE(sig.find("interrupted (SIGINT)"), std::string::npos) << sig;
+  Result sig = Capture("(sleep 3; echo) | timeout --preserve-status -s INT 0.5 " KVMSCOPE_BIN
+                       " run --guest hello --step 2>&1");
+  EXPECT_EQ(sig.status, 1) << sig.output;
+  EXPECT_NE(sig.output.find("interrupted (SIGINT)"), std::string::npos) << sig.output;
   // 'c' continues to the end.
   Result c = Kvmscope("run --guest hello --step", "", "\nc\n");
   EXPECT_EQ(c.status, 0) << c.output;
@@ -190,13 +189,9 @@ TEST_F(Cli, WithoutDevKvmTheEnvironmentStatusAndAHint) {
     GTEST_SKIP() << "unshare --mount unavailable";
   std::string cmd = "unshare --mount sh -c 'mount -t tmpfs none /dev && exec " KVMSCOPE_BIN
                     " run --guest hello' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  int st = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(st), 3) << out;
-  EXPECT_NE(out.find("/dev/kvm does not exist"), std::string::npos) << out;
+  Result r = Capture(cmd);
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("/dev/kvm does not exist"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, WithoutPermissionTheEnvironmentStatusAndAHint) {
