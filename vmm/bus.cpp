@@ -19,11 +19,16 @@ void AddressBus::Register(uint64_t base, uint64_t length, Device* device) {
   m_ranges.push_back({base, length, device});
 }
 
-Device* AddressBus::Find(uint64_t addr) const {
+const AddressBus::Range* AddressBus::Lookup(uint64_t addr) const {
   for (const Range& r : m_ranges) {
-    if (addr >= r.base && addr - r.base < r.length) return r.device;
+    if (addr >= r.base && addr - r.base < r.length) return &r;
   }
   return nullptr;
+}
+
+Device* AddressBus::Find(uint64_t addr) const {
+  const Range* r = Lookup(addr);
+  return r ? r->device : nullptr;
 }
 
 void AddressBus::Access(uint64_t addr, uint8_t* data, uint32_t size, bool write, int vcpu,
@@ -36,10 +41,7 @@ void AddressBus::Access(uint64_t addr, uint8_t* data, uint32_t size, bool write,
   {
     std::lock_guard lock(m_mutex);
     ev.time_ns = NowNs();
-    const Range* hit = nullptr;
-    for (const Range& r : m_ranges) {
-      if (addr >= r.base && addr - r.base < r.length) hit = &r;
-    }
+    const Range* hit = Lookup(addr);
     if (hit) {
       ev.access.device = hit->device->Name();
       if (write) {

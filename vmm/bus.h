@@ -39,6 +39,7 @@ class AddressBus {
     Device* device;
   };
   Bus m_kind;
+  const Range* Lookup(uint64_t addr) const;
   std::vector<Range> m_ranges;
   std::mutex m_mutex;  // serializes device state across vCPUs
 };
