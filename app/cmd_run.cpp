@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/live_printer.h"
+#include "probes/session.h"
 #include "vmm/catalog.h"
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
@@ -119,6 +120,16 @@ class InterruptWatcher {
       }
     });
   }
+  // Blocks the signals in the calling thread, so that every thread started
+  // later (vCPUs, the probe drain thread) inherits the mask and only the
+  // watcher takes them.
+  static void BlockEarly() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
   ~InterruptWatcher() {
     m_done = true;
     m_thread.join();
@@ -170,6 +181,78 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
     printer.WaitForExits(before + 1, finished);
   }
 }
+
+// Starts kernel tracing for this process, joined into the printer. Returns
+// null, after saying why, when the kernel cannot be traced: the VMM side
+// still runs.
+std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer) {
+  probes::SessionOptions options;
+  options.pid = args.system_wide ? 0 : static_cast<uint32_t>(getpid());
+  options.stacks = args.stacks == "all"    ? probes::StackMode::All
+                   : args.stacks == "none" ? probes::StackMode::None
+                                           : probes::StackMode::New;
+  if (args.ring_bytes) options.ring_bytes = *args.ring_bytes;
+  try {
+    auto session = std::make_unique<probes::Session>(options);
+    std::printf("kernel tracing: %s (stacks: %s%s)\n",
+                probes::PlanSummary(session->plan()).c_str(),
+                std::string(probes::StackModeName(options.stacks)).c_str(),
+                args.system_wide ? ", system-wide" : "");
+    if (!args.quiet) {
+      for (const std::string& line : probes::DescribePlan(session->plan())) {
+        std::printf("  %s\n", line.c_str());
+      }
+    }
+    printer.EnableKernel(&session->symbols(), &session->stacks());
+    session->Start([&printer](const traces::KernelEvent& ev) { printer.OnKernel(ev); });
+    return session;
+  } catch (const probes::ProbeError& e) {
+    std::fprintf(stderr,
+                 "kvmscope: kernel tracing is off: %s\n"
+                 "kvmscope: the VMM side still runs ('kvmscope doctor' explains; --no-probes "
+                 "hides this)\n",
+                 e.what());
+    return nullptr;
+  }
+}
+
+// What the kernel side saw, after the run: events per kind, stacks, losses,
+// and how often the vendor exit handler showed up in the stacks.
+void PrintKernelSummary(const probes::Session& session) {
+  probes::KernelCounts c = session.counts();
+  std::vector<std::string> kinds;
+  for (size_t i = 0; i < traces::kKernelEventKinds; ++i) {
+    if (!c.seen[i]) continue;
+    kinds.push_back(fmt::format("{} {}",
+                                traces::KernelEventName(static_cast<traces::KernelEventKind>(i)),
+                                c.seen[i]));
+  }
+  std::printf("kernel: %llu events (%s)\n", static_cast<unsigned long long>(c.total_seen()),
+              fmt::format("{}", fmt::join(kinds, ", ")).c_str());
+  const std::string& handler = session.capabilities().vendor_handler;
+  size_t with_handler = 0, stacks = session.stacks().size();
+  for (size_t id = 0; id < stacks; ++id) {
+    for (uint64_t addr : session.stacks().Get(static_cast<int32_t>(id))) {
+      const traces::Symbol* sym = session.symbols().Find(addr);
+      if (sym && sym->name == handler) {
+        ++with_handler;
+        break;
+      }
+    }
+  }
+  std::printf("kernel: %llu stacks taken (%llu failed), %zu distinct call paths%s\n",
+              static_cast<unsigned long long>(c.stacks_taken),
+              static_cast<unsigned long long>(c.stacks_failed), stacks,
+              handler.empty() ? ""
+                              : fmt::format(", {} of them through {}", with_handler, handler).c_str());
+  if (c.total_lost()) {
+    std::printf("kernel: %llu events LOST (ring buffer full; try --ring-size %u or --stacks none)\n",
+                static_cast<unsigned long long>(c.total_lost()), 4 * (8u << 20));
+  } else {
+    std::printf("kernel: 0 events lost (%llu delivered)\n",
+                static_cast<unsigned long long>(c.total_received()));
+  }
+}
 }  // namespace
 
 int CmdRun(const RunArgs& args) {
@@ -202,7 +285,10 @@ int CmdRun(const RunArgs& args) {
   options.start_paused = args.step;
   options.capture_regs = args.regs;
 
+  InterruptWatcher::BlockEarly();
   LivePrinter printer(stdout, !args.quiet);
+  std::unique_ptr<probes::Session> session;
+  if (!args.no_probes) session = StartProbes(args, printer);
   try {
     vmm::Machine machine(p.config, &printer);
     std::printf("kvmscope: running %s (%s mode, %d vCPU%s, %zu-byte image at %#llx)\n",
@@ -218,6 +304,8 @@ int CmdRun(const RunArgs& args) {
     machine.Start(options);
     if (args.step) StepLoop(machine, printer);
     vmm::Outcome out = machine.Wait();
+    if (session) session->Stop();  // delivers the rest of the ring buffer
+    printer.Finish();
 
     std::printf("\n--- guest console ---\n%s%s--- end of console ---\n", out.console.c_str(),
                 out.console.empty() || out.console.back() == '\n' ? "" : "\n");
@@ -225,6 +313,7 @@ int CmdRun(const RunArgs& args) {
     std::printf("%llu KVM_RUN calls, %llu exits in %.3f ms\n",
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
+    if (session) PrintKernelSummary(*session);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;

@@ -25,7 +25,14 @@ struct RunArgs {
   std::optional<double> timeout_s;
   bool regs = false;
   bool quiet = false;
+  // Kernel tracing (probes/).
+  bool no_probes = false;
+  std::string stacks = "new";  // new|all|none
+  bool system_wide = false;
+  std::optional<uint32_t> ring_bytes;
 };
 int CmdRun(const RunArgs& args);
+
+int CmdDoctor();
 
 }  // namespace kvmscope::app

@@ -12,7 +12,8 @@ using namespace kvmscope::app;
 int main(int argc, char** argv) {
   CLI::App cli{
       "kvmscope: watch Linux KVM run a virtual machine. A built-in VMM runs small real "
-      "guests on /dev/kvm and shows every KVM_RUN and exit.\n"
+      "guests on /dev/kvm and shows every KVM_RUN and exit; BPF programs show what the host "
+      "kernel did for each.\n"
       "With no command, runs the default guest (hello) in the terminal.",
       "kvmscope"};
   cli.footer(kExitCodeHelp);
@@ -52,6 +53,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.001, 86'400.0));
   run->add_flag("--regs", run_args.regs, "Read the registers at every exit and show RIP");
   run->add_flag("-q,--quiet", run_args.quiet, "Print only the console output and the verdict");
+  run->add_flag("--no-probes", run_args.no_probes,
+                "Do not trace the host kernel (by default BPF programs watch KVM in the kernel "
+                "while the guest runs; needs root)");
+  run->add_option("--stacks", run_args.stacks,
+                  "Kernel stacks: new = for call paths not seen before plus a sample (default), "
+                  "all = every event (halves the guest's speed), none")
+      ->check(CLI::IsMember({"new", "all", "none"}));
+  run->add_flag("--system-wide", run_args.system_wide,
+                "Trace KVM events of every process, not only this VMM");
+  run->add_option("--ring-size", run_args.ring_bytes,
+                  "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
+
+  CLI::App* doctor = cli.add_subcommand(
+      "doctor",
+      "What this host allows, found by trying: KVM, BPF, kprobes, fentry, each tracepoint, "
+      "and the attach plan; exit status 3 if the kernel cannot be traced");
 
   try {
     cli.parse(argc, argv);
@@ -66,6 +83,7 @@ int main(int argc, char** argv) {
 
   if (guests->parsed()) return CmdGuests(guests_args);
   if (run->parsed()) return CmdRun(run_args);
+  if (doctor->parsed()) return CmdDoctor();
   // No command: the main job. Until the GUI and the tour exist, it runs the
   // default guest in the terminal.
   RunArgs defaults;

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config  # compilers and build
   binutils                                      # as/ld/objcopy: guests, --guest-asm
   libfmt-dev libcli11-dev                       # formatting, command line
+  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev  # BPF programs and their loader
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
 )

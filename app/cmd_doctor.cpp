@@ -1,0 +1,81 @@
+// `kvmscope doctor`: what this host allows, found by trying — KVM, BPF,
+// kprobes, fentry, each tracepoint — and the attach plan kvmscope would use,
+// each line with what to do when something is missing.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "app/commands.h"
+#include "app/exit_codes.h"
+#include "probes/session.h"
+#include "vmm/error.h"
+#include "vmm/host.h"
+#include "vmm/kvm.h"
+
+namespace kvmscope::app {
+
+namespace {
+void Line(const char* what, const std::string& text) { std::printf("%-13s %s\n", what, text.c_str()); }
+
+std::string YesNo(const probes::Try& t, const char* fix) {
+  return t.ok ? std::string("yes") : fmt::format("no — {}\n{:14}→ {}", t.reason, "", fix);
+}
+}  // namespace
+
+int CmdDoctor() {
+  std::printf("kvmscope doctor: what this host lets kvmscope do\n\n");
+  Line("kernel", probes::KernelRelease());
+  vmm::KvmBackend backend = vmm::DetectKvmBackend();
+  Line("KVM backend", std::string(vmm::KvmBackendName(backend)) + " (from /sys/module)");
+  try {
+    vmm::IoctlReporter io(nullptr);
+    vmm::OpenKvm(io);
+    Line("/dev/kvm", "opens, API version 12: guests can run");
+  } catch (const vmm::Error& e) {
+    Line("/dev/kvm", fmt::format("no — {}", e.what()));
+  }
+  bool root = geteuid() == 0;
+  Line("privileges", root ? "root" : "not root → BPF tracing needs root (or CAP_BPF, CAP_PERFMON "
+                                     "and CAP_SYS_RESOURCE): run 'sudo kvmscope doctor'");
+  Line("BTF", access("/sys/kernel/btf/vmlinux", R_OK) == 0
+                  ? "/sys/kernel/btf/vmlinux"
+                  : "missing → fentry and CO-RE need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+
+  try {
+    probes::Session session(probes::SessionOptions{});
+    const probes::Capabilities& caps = session.capabilities();
+    Line("tracefs", "mounted (kvmscope mounts it when it is not)");
+    Line("exit handler", caps.vendor_handler.empty()
+                             ? "no vmx/svm/pvm_handle_exit in /proc/kallsyms"
+                             : fmt::format("{} in /proc/kallsyms ({})", caps.vendor_handler,
+                                           probes::BackendName(caps.backend)));
+    Line("kprobes", YesNo(caps.kprobe_run, "fine: kvmscope falls back to tracepoints; for the "
+                                           "function probes use a kernel with CONFIG_KPROBES=y"));
+    if (!caps.kprobe_run.ok && session.kprobes_verified()) {
+      Line("", "(the kprobe programs do pass the verifier: only attaching is impossible)");
+    }
+    Line("fentry", YesNo(caps.fentry, "fine: kprobes or tracepoints are used instead"));
+    std::printf("tracepoints\n");
+    for (const probes::TracepointState& t : caps.tracepoints) {
+      std::printf("  %-31s %s\n", t.name.c_str(),
+                  !t.exists      ? "not in this kernel"
+                  : t.attach.ok ? "attaches"
+                                : t.attach.reason.c_str());
+    }
+    std::printf("\nattach plan (what 'kvmscope run' uses here)\n");
+    for (const std::string& line : probes::DescribePlan(session.plan())) {
+      std::printf("  %s\n", line.c_str());
+    }
+    std::printf("\nverdict: kernel tracing works (%s)\n",
+                probes::PlanSummary(session.plan()).c_str());
+    return kExitOk;
+  } catch (const probes::ProbeError& e) {
+    std::printf("\nverdict: kernel tracing is impossible here: %s\n"
+                "The VMM still runs without it: kvmscope run --no-probes\n",
+                e.what());
+    return kExitEnvironment;
+  }
+}
+
+}  // namespace kvmscope::app

@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The kernel side of kvmscope: programs on KVM's tracepoints and, where the
+ * kernel allows, kprobes/fentry on the three probe points of the design
+ * (kvm_arch_vcpu_ioctl_run, the vendor exit handler, kvm_mmu_page_fault).
+ * Each event becomes one struct kvmscope_event in a ring buffer that never
+ * wakes the reader; stacks are taken for new call paths and a sample. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "kvm_trace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 targ_tgid = 0;        /* 0: every process */
+const volatile __u32 stack_mode = KS_STACKS_NEW;
+const volatile __u32 new_path_stacks = 2;  /* stacks for the first N sightings of a path */
+const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
+
+/* Set by the loader once the attach plan is settled: until then attached
+ * programs emit nothing (no duplicate spans while mechanisms are tried). */
+__u32 armed = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KVMSCOPE_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* A call path as far as the kernel side can tell without unwinding: the
+ * event kind, a kind-specific discriminator and the previous event of the
+ * same thread. Its count decides whether a stack is taken. */
+struct path_key {
+	__u16 kind;
+	__u16 prev_kind;
+	__u32 disc;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct path_key);
+	__type(value, __u64);
+} paths SEC(".maps");
+
+/* Per thread: the last event kind, and whether a syscall KVM_RUN is open. */
+struct thread_state {
+	__u16 prev_kind;
+	__u16 in_run;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &index);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool wanted(void)
+{
+	return armed && (!targ_tgid || (bpf_get_current_pid_tgid() >> 32) == targ_tgid);
+}
+
+static __always_inline struct thread_state *thread(__u32 tid, bool create)
+{
+	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
+
+	if (!ts && create) {
+		struct thread_state zero = { .prev_kind = KS_KIND_COUNT };
+
+		bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+		ts = bpf_map_lookup_elem(&threads, &tid);
+	}
+	return ts;
+}
+
+static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u16 prev_kind)
+{
+	struct path_key key = { .kind = kind, .prev_kind = prev_kind, .disc = disc };
+	__u64 one = 1, n;
+	__u64 *seen;
+	long id;
+
+	if (stack_mode == KS_STACKS_NONE)
+		return -1;
+	if (stack_mode == KS_STACKS_NEW) {
+		seen = bpf_map_lookup_elem(&paths, &key);
+		if (!seen) {
+			bpf_map_update_elem(&paths, &key, &one, BPF_ANY);
+			n = 0;
+		} else {
+			n = __sync_fetch_and_add(seen, 1);
+		}
+		if (n >= new_path_stacks && (!sample_period || n % sample_period))
+			return -1;
+	}
+	id = bpf_get_stackid(ctx, &stacks, 0);
+	count(id < 0 ? KS_CNT_STACKS_FAILED : KS_CNT_STACKS_TAKEN);
+	return id < 0 ? -1 : (__s32)id;
+}
+
+/* Reserves a record for `kind`, stamped and with its stack decided; NULL if
+ * the event is filtered out or the ring buffer is full (counted as lost). */
+static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u32 disc,
+						      bool stack)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct kvmscope_event *e;
+	struct thread_state *ts;
+	__u16 prev_kind = KS_KIND_COUNT;
+	__s32 stack_id;
+
+	if (!wanted())
+		return NULL;
+	count(KS_CNT_SEEN + kind);
+	ts = thread((__u32)pid_tgid, true);
+	if (ts) {
+		prev_kind = ts->prev_kind;
+		ts->prev_kind = kind;
+	}
+	stack_id = stack ? take_stack(ctx, kind, disc, prev_kind) : -1;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(KS_CNT_LOST + kind);
+		return NULL;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->cpu = bpf_get_smp_processor_id();
+	e->kind = kind;
+	e->flags = 0;
+	e->stack_id = stack_id;
+	e->pad = 0;
+	__builtin_memset(e->a, 0, sizeof(e->a));
+	return e;
+}
+
+static __always_inline struct kvmscope_event *begin(void *ctx, __u16 kind, __u32 disc)
+{
+	return record(ctx, kind, disc, true);
+}
+
+/* No wake-up per event: the loader drains the ring on its own clock. */
+static __always_inline void commit(struct kvmscope_event *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/* ---- KVM_RUN: kvm_arch_vcpu_ioctl_run, or the ioctl syscall around it ---- */
+
+static __always_inline int run_edge(void *ctx, __u16 kind, __u16 source, __u64 a0)
+{
+	/* The syscall edges of KVM_RUN have the same system-call stack every
+	 * time, with nothing of KVM on it: no stack for them. */
+	struct kvmscope_event *e = record(ctx, kind, source, source != KS_RUN_FROM_SYSCALL);
+
+	if (!e)
+		return 0;
+	e->flags = source;
+	e->a[0] = a0;
+	commit(e);
+	return 0;
+}
+
+SEC("kprobe/kvm_arch_vcpu_ioctl_run")
+int BPF_KPROBE(run_kprobe)
+{
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_KPROBE, 0);
+}
+
+SEC("kretprobe/kvm_arch_vcpu_ioctl_run")
+int BPF_KRETPROBE(run_kretprobe, long ret)
+{
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_KPROBE, (__u64)(__s64)(int)ret);
+}
+
+SEC("fentry/kvm_arch_vcpu_ioctl_run")
+int BPF_PROG(run_fentry, struct kvm_vcpu *vcpu)
+{
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_FENTRY, 0);
+}
+
+SEC("fexit/kvm_arch_vcpu_ioctl_run")
+int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
+{
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret);
+}
+
+SEC("tp/syscalls/sys_enter_ioctl")
+int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct thread_state *ts;
+
+	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted())
+		return 0;
+	ts = thread((__u32)bpf_get_current_pid_tgid(), true);
+	if (ts)
+		ts->in_run = 1;
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0]);
+}
+
+SEC("tp/syscalls/sys_exit_ioctl")
+int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct thread_state *ts;
+
+	if (!wanted())
+		return 0;
+	ts = thread((__u32)bpf_get_current_pid_tgid(), false);
+	if (!ts || !ts->in_run)
+		return 0;
+	ts->in_run = 0;
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret);
+}
+
+/* ---- the vendor exit handler: attached by name at run time ---- */
+
+SEC("kprobe")
+int BPF_KPROBE(handler_kprobe, void *vcpu, long fastpath)
+{
+	struct kvmscope_event *e = begin(ctx, KS_EXIT_HANDLER, 0);
+
+	if (!e)
+		return 0;
+	e->a[0] = fastpath;
+	commit(e);
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(handler_fentry, void *vcpu, long fastpath)
+{
+	struct kvmscope_event *e = begin(ctx, KS_EXIT_HANDLER, 0);
+
+	if (!e)
+		return 0;
+	e->a[0] = fastpath;
+	commit(e);
+	return 0;
+}
+
+/* ---- kvm_mmu_page_fault(vcpu, cr2_or_gpa, error_code, insn, insn_len) ---- */
+
+static __always_inline int mmu_page_fault(void *ctx, __u64 gpa, __u64 error_code)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MMU_PAGE_FAULT, (__u32)error_code);
+
+	if (!e)
+		return 0;
+	e->a[0] = gpa;
+	e->a[1] = error_code;
+	commit(e);
+	return 0;
+}
+
+SEC("kprobe/kvm_mmu_page_fault")
+int BPF_KPROBE(mmu_pf_kprobe, void *vcpu, __u64 cr2_or_gpa, __u64 error_code)
+{
+	return mmu_page_fault(ctx, cr2_or_gpa, error_code);
+}
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(mmu_pf_fentry, void *vcpu, __u64 cr2_or_gpa, __u64 error_code)
+{
+	return mmu_page_fault(ctx, cr2_or_gpa, error_code);
+}
+
+/* ---- KVM tracepoints. The context structs are local copies with a
+ * ___ks flavour: CO-RE relocates each field against the running kernel's
+ * BTF (vmlinux or the kvm module), and fields that older kernels lack are
+ * read only where bpf_core_field_exists() says they are there. ---- */
+
+struct trace_event_raw_kvm_exit___ks {
+	unsigned int exit_reason;
+	unsigned long guest_rip;
+	__u32 isa;
+	__u64 info1;
+	__u64 info2;
+	__u32 intr_info;
+	__u32 error_code;
+	unsigned int vcpu_id;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_exit")
+int tp_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_KVM_EXIT, ctx->exit_reason);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->exit_reason;
+	e->a[1] = ctx->guest_rip;
+	e->a[2] = ctx->isa;
+	e->a[3] = ctx->info1;
+	e->a[4] = ctx->info2;
+	if (bpf_core_field_exists(ctx->intr_info))
+		e->a[5] = ctx->intr_info | (__u64)ctx->error_code << 32;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_entry___ks {
+	unsigned int vcpu_id;
+	unsigned long rip;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_entry")
+int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_KVM_ENTRY, 0);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->vcpu_id;
+	if (bpf_core_field_exists(ctx->rip))
+		e->a[1] = ctx->rip;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_userspace_exit___ks {
+	__u32 reason;
+	int errno;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_userspace_exit")
+int tp_kvm_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_USERSPACE_EXIT, ctx->reason);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->reason;
+	e->a[1] = (__u64)(__s64)ctx->errno;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_pio___ks {
+	unsigned int rw;
+	unsigned int port;
+	unsigned int size;
+	unsigned int count;
+	unsigned int val;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_pio")
+int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_PIO, ctx->rw);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->rw;
+	e->a[1] = ctx->port;
+	e->a[2] = ctx->size;
+	e->a[3] = ctx->count;
+	e->a[4] = ctx->val;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_mmio___ks {
+	__u32 type;
+	__u32 len;
+	__u64 gpa;
+	__u64 val;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_mmio")
+int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MMIO, ctx->type);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->type;
+	e->a[1] = ctx->len;
+	e->a[2] = ctx->gpa;
+	e->a[3] = ctx->val;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_emulate_insn___ks {
+	__u64 rip;
+	__u32 csbase;
+	__u8 len;
+	__u8 insn[15];
+	__u8 flags;
+	__u8 failed;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_emulate_insn")
+int tp_kvm_emulate_insn(struct trace_event_raw_kvm_emulate_insn___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_EMULATE_INSN, ctx->failed);
+	__u8 bytes[16] = {};
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->rip;
+	e->a[1] = ctx->csbase;
+	e->a[2] = ctx->len | (__u64)ctx->flags << 8 | (__u64)ctx->failed << 16;
+	bpf_probe_read_kernel(bytes, 15, &ctx->insn[0]);
+	__builtin_memcpy(&e->a[3], bytes, 16);
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_inj_exception___ks {
+	__u8 exception;
+	__u8 has_error;
+	__u32 error_code;
+	bool reinjected;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_inj_exception")
+int tp_kvm_inj_exception(struct trace_event_raw_kvm_inj_exception___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_INJ_EXCEPTION, ctx->exception);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->exception;
+	e->a[1] = ctx->has_error;
+	e->a[2] = ctx->error_code;
+	if (bpf_core_field_exists(ctx->reinjected))
+		e->a[3] = ctx->reinjected;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_inj_virq___ks {
+	unsigned int vector;
+	unsigned int irq; /* the field's name before 6.6 */
+	bool soft;
+	bool reinjected;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_inj_virq")
+int tp_kvm_inj_virq(struct trace_event_raw_kvm_inj_virq___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_INJ_VIRQ, 0);
+
+	if (!e)
+		return 0;
+	/* Read through a helper: direct ctx loads of either field get merged
+	 * into one variable-offset load, which the verifier refuses. */
+	__u32 vector = 0;
+
+	if (bpf_core_field_exists(ctx->vector))
+		BPF_CORE_READ_INTO(&vector, ctx, vector);
+	else if (bpf_core_field_exists(ctx->irq))
+		BPF_CORE_READ_INTO(&vector, ctx, irq);
+	e->a[0] = vector;
+	if (bpf_core_field_exists(ctx->soft))
+		e->a[1] = ctx->soft;
+	if (bpf_core_field_exists(ctx->reinjected))
+		e->a[2] = ctx->reinjected;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_cpuid___ks {
+	unsigned int function;
+	unsigned int index;
+	unsigned long rax;
+	unsigned long rbx;
+	unsigned long rcx;
+	unsigned long rdx;
+	bool found;
+	bool used_max_basic;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_cpuid")
+int tp_kvm_cpuid(struct trace_event_raw_kvm_cpuid___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_CPUID, ctx->function);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->function;
+	if (bpf_core_field_exists(ctx->index))
+		e->a[0] |= (__u64)ctx->index << 32;
+	e->a[1] = ctx->rax;
+	e->a[2] = ctx->rbx;
+	e->a[3] = ctx->rcx;
+	e->a[4] = ctx->rdx;
+	if (bpf_core_field_exists(ctx->found))
+		e->a[5] = ctx->found;
+	if (bpf_core_field_exists(ctx->used_max_basic))
+		e->a[5] |= (__u64)ctx->used_max_basic << 1;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_msr___ks {
+	unsigned int write;
+	__u32 ecx;
+	__u64 data;
+	__u8 exception;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_msr")
+int tp_kvm_msr(struct trace_event_raw_kvm_msr___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MSR, ctx->write);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->write;
+	e->a[1] = ctx->ecx;
+	e->a[2] = ctx->data;
+	e->a[3] = ctx->exception;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_hypercall___ks {
+	unsigned long nr;
+	unsigned long a0;
+	unsigned long a1;
+	unsigned long a2;
+	unsigned long a3;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_hypercall")
+int tp_kvm_hypercall(struct trace_event_raw_kvm_hypercall___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_HYPERCALL, 0);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->nr;
+	e->a[1] = ctx->a0;
+	e->a[2] = ctx->a1;
+	e->a[3] = ctx->a2;
+	e->a[4] = ctx->a3;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_page_fault___ks {
+	unsigned int vcpu_id;
+	unsigned long guest_rip;
+	__u64 fault_address;
+	__u64 error_code;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvm/kvm_page_fault")
+int tp_kvm_page_fault(struct trace_event_raw_kvm_page_fault___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_PAGE_FAULT, (__u32)ctx->error_code);
+
+	if (!e)
+		return 0;
+	if (bpf_core_field_exists(ctx->vcpu_id))
+		e->a[0] = ctx->vcpu_id;
+	if (bpf_core_field_exists(ctx->guest_rip))
+		e->a[1] = ctx->guest_rip;
+	e->a[2] = ctx->fault_address;
+	e->a[3] = ctx->error_code;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_mmu_pagetable_walk___ks {
+	__u64 addr;
+	__u32 pferr;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvmmmu/kvm_mmu_pagetable_walk")
+int tp_kvm_mmu_pagetable_walk(struct trace_event_raw_kvm_mmu_pagetable_walk___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MMU_WALK, ctx->pferr);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->addr;
+	e->a[1] = ctx->pferr;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_mmu_set_spte___ks {
+	__u64 gfn;
+	__u64 spte;
+	__u8 level;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvmmmu/kvm_mmu_set_spte")
+int tp_kvm_mmu_set_spte(struct trace_event_raw_kvm_mmu_set_spte___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MMU_SET_SPTE, ctx->level);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->gfn;
+	e->a[1] = ctx->spte;
+	e->a[2] = ctx->level;
+	commit(e);
+	return 0;
+}
+
+struct trace_event_raw_kvm_mmu_walker_error___ks {
+	__u32 pferr;
+} __attribute__((preserve_access_index));
+
+SEC("tp/kvmmmu/kvm_mmu_walker_error")
+int tp_kvm_mmu_walker_error(struct trace_event_raw_kvm_mmu_walker_error___ks *ctx)
+{
+	struct kvmscope_event *e = begin(ctx, KS_MMU_WALKER_ERROR, ctx->pferr);
+
+	if (!e)
+		return 0;
+	e->a[0] = ctx->pferr;
+	commit(e);
+	return 0;
+}

@@ -1,0 +1,238 @@
+// The attach plan's decision rules, from DESIGN.md's probe-point table:
+// kprobe, then fentry, then a tracepoint, then the frame in captured stacks.
+#include "probes/plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace kvmscope::probes {
+
+std::string_view BackendName(Backend backend) {
+  switch (backend) {
+    case Backend::Vmx: return "VMX (Intel)";
+    case Backend::Svm: return "SVM (AMD)";
+    case Backend::Pvm: return "PVM";
+    case Backend::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::string_view VendorHandler(Backend backend) {
+  switch (backend) {
+    case Backend::Vmx: return "vmx_handle_exit";
+    case Backend::Svm: return "svm_handle_exit";
+    case Backend::Pvm: return "pvm_handle_exit";
+    case Backend::Unknown: break;
+  }
+  return "";
+}
+
+std::string_view ProbePointName(ProbePoint point) {
+  switch (point) {
+    case ProbePoint::RunLoop: return "run loop";
+    case ProbePoint::ExitHandler: return "exit handler";
+    case ProbePoint::MmuPageFault: return "page fault";
+  }
+  return "?";
+}
+
+std::string_view MechanismName(Mechanism mechanism) {
+  switch (mechanism) {
+    case Mechanism::Kprobe: return "kprobe";
+    case Mechanism::Fentry: return "fentry";
+    case Mechanism::Tracepoint: return "tracepoint";
+    case Mechanism::Stacks: return "stacks";
+    case Mechanism::None: return "none";
+  }
+  return "?";
+}
+
+const TracepointState* Capabilities::Tracepoint(std::string_view name) const {
+  auto it = std::find_if(tracepoints.begin(), tracepoints.end(),
+                         [&](const TracepointState& t) { return t.name == name; });
+  return it == tracepoints.end() ? nullptr : &*it;
+}
+
+bool Capabilities::TracepointWorks(std::string_view name) const {
+  const TracepointState* t = Tracepoint(name);
+  return t && t->exists && t->attach.ok;
+}
+
+const std::vector<std::string_view>& KvmTracepoints() {
+  static const std::vector<std::string_view> names = {
+      "kvm:kvm_entry",         "kvm:kvm_exit",        "kvm:kvm_userspace_exit",
+      "kvm:kvm_pio",           "kvm:kvm_mmio",        "kvm:kvm_emulate_insn",
+      "kvm:kvm_inj_exception", "kvm:kvm_inj_virq",    "kvm:kvm_cpuid",
+      "kvm:kvm_msr",           "kvm:kvm_hypercall",   "kvm:kvm_page_fault",
+      "kvmmmu:kvm_mmu_pagetable_walk", "kvmmmu:kvm_mmu_set_spte",
+      "kvmmmu:kvm_mmu_walker_error",
+  };
+  return names;
+}
+
+bool AttachPlan::usable() const {
+  return !entries.empty() && entries.front().mechanism != Mechanism::None;
+}
+
+const PlanEntry& AttachPlan::entry(ProbePoint point) const {
+  return entries.at(static_cast<size_t>(point));
+}
+
+namespace {
+
+std::string TracepointWhy(const Capabilities& caps, std::string_view name) {
+  const TracepointState* t = caps.Tracepoint(name);
+  if (!t || !t->exists) return fmt::format("{}: not in this kernel", name);
+  return fmt::format("{}: {}", name, t->attach.reason);
+}
+
+// Kprobe, then fentry on `function`; true when one was chosen.
+bool TryFunctionProbes(PlanEntry& e, const Capabilities& caps, const Try& kprobe,
+                       bool symbol_known, std::string_view kprobe_how,
+                       std::string_view fentry_how) {
+  if (!symbol_known) {
+    e.passed.push_back(fmt::format("kprobe, fentry: no {} in /proc/kallsyms", e.target));
+    return false;
+  }
+  if (kprobe.ok) {
+    e.mechanism = Mechanism::Kprobe;
+    e.how = kprobe_how;
+    return true;
+  }
+  e.passed.push_back(kprobe.reason);
+  if (caps.fentry.ok && caps.btf) {
+    e.mechanism = Mechanism::Fentry;
+    e.how = fentry_how;
+    return true;
+  }
+  e.passed.push_back(caps.btf ? caps.fentry.reason
+                              : std::string("fentry: no kernel BTF (/sys/kernel/btf/vmlinux)"));
+  return false;
+}
+
+bool VendorEmitsExitTracepoints(Backend backend) {
+  return backend == Backend::Vmx || backend == Backend::Svm;
+}
+
+PlanEntry PlanRunLoop(const Capabilities& caps) {
+  PlanEntry e;
+  e.point = ProbePoint::RunLoop;
+  e.target = "kvm_arch_vcpu_ioctl_run";
+  if (TryFunctionProbes(e, caps, caps.kprobe_run, true,
+                        "kprobe + kretprobe on kvm_arch_vcpu_ioctl_run",
+                        "fentry + fexit on kvm_arch_vcpu_ioctl_run")) {
+    return e;
+  }
+  if (caps.TracepointWorks("syscalls:sys_enter_ioctl") &&
+      caps.TracepointWorks("syscalls:sys_exit_ioctl")) {
+    e.mechanism = Mechanism::Tracepoint;
+    e.how = "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN: the same span at the "
+            "system-call edge";
+    return e;
+  }
+  e.passed.push_back(TracepointWhy(caps, "syscalls:sys_enter_ioctl"));
+  e.how = "KVM_RUN spans cannot be traced here";
+  return e;
+}
+
+PlanEntry PlanExitHandler(const Capabilities& caps) {
+  PlanEntry e;
+  e.point = ProbePoint::ExitHandler;
+  e.target = caps.vendor_handler.empty() ? "vmx/svm/pvm_handle_exit" : caps.vendor_handler;
+  if (TryFunctionProbes(e, caps, caps.kprobe_handler, !caps.vendor_handler.empty(),
+                        fmt::format("kprobe on {}", e.target),
+                        fmt::format("fentry on {}", e.target))) {
+    return e;
+  }
+  if (caps.TracepointWorks("kvm:kvm_exit")) {
+    if (VendorEmitsExitTracepoints(caps.backend)) {
+      e.mechanism = Mechanism::Tracepoint;
+      e.how = "kvm:kvm_exit, emitted by the vendor code on every exit";
+      return e;
+    }
+    e.passed.push_back(fmt::format(
+        "kvm:kvm_exit: attached, but only the VMX and SVM code emit it; on {} it never fires",
+        BackendName(caps.backend)));
+  } else {
+    e.passed.push_back(TracepointWhy(caps, "kvm:kvm_exit"));
+  }
+  if (!caps.vendor_handler.empty()) {
+    e.mechanism = Mechanism::Stacks;
+    e.how = fmt::format("{} frames in the captured kernel stacks (inferred: seen per call path, "
+                        "not counted per exit)",
+                        e.target);
+  } else {
+    e.how = "not observable: no vendor exit handler symbol";
+  }
+  return e;
+}
+
+PlanEntry PlanMmuPageFault(const Capabilities& caps) {
+  PlanEntry e;
+  e.point = ProbePoint::MmuPageFault;
+  e.target = "kvm_mmu_page_fault";
+  if (TryFunctionProbes(e, caps, caps.kprobe_mmu, caps.mmu_page_fault_symbol,
+                        "kprobe on kvm_mmu_page_fault (fault address, error code)",
+                        "fentry on kvm_mmu_page_fault (fault address, error code)")) {
+    return e;
+  }
+  if (caps.TracepointWorks("kvm:kvm_page_fault")) {
+    if (VendorEmitsExitTracepoints(caps.backend)) {
+      e.mechanism = Mechanism::Tracepoint;
+      e.how = "kvm:kvm_page_fault (fault address, error code)";
+      return e;
+    }
+    e.passed.push_back(fmt::format(
+        "kvm:kvm_page_fault: attached, but only the VMX and SVM code emit it; on {} it never "
+        "fires",
+        BackendName(caps.backend)));
+  } else {
+    e.passed.push_back(TracepointWhy(caps, "kvm:kvm_page_fault"));
+  }
+  if (caps.mmu_page_fault_symbol && caps.TracepointWorks("kvmmmu:kvm_mmu_pagetable_walk")) {
+    e.mechanism = Mechanism::Stacks;
+    e.how = "kvmmmu:* events whose captured stacks contain kvm_mmu_page_fault (inferred)";
+  } else {
+    e.how = "not observable here";
+  }
+  return e;
+}
+
+}  // namespace
+
+AttachPlan PlanAttach(const Capabilities& caps) {
+  AttachPlan plan;
+  plan.entries = {PlanRunLoop(caps), PlanExitHandler(caps), PlanMmuPageFault(caps)};
+  for (std::string_view name : KvmTracepoints()) {
+    if (caps.TracepointWorks(name)) {
+      plan.tracepoints.emplace_back(name);
+    } else {
+      plan.missing.push_back(TracepointWhy(caps, name));
+    }
+  }
+  return plan;
+}
+
+std::vector<std::string> DescribePlan(const AttachPlan& plan) {
+  std::vector<std::string> lines;
+  for (const PlanEntry& e : plan.entries) {
+    lines.push_back(fmt::format("{:<13} {:<24} → {}: {}", ProbePointName(e.point), e.target,
+                                MechanismName(e.mechanism), e.how));
+    for (const std::string& why : e.passed) lines.push_back(fmt::format("{:15}passed over: {}", "", why));
+  }
+  lines.push_back(fmt::format("tracepoints   {} attached: {}", plan.tracepoints.size(),
+                              fmt::join(plan.tracepoints, " ")));
+  for (const std::string& why : plan.missing) lines.push_back(fmt::format("{:15}missing: {}", "", why));
+  return lines;
+}
+
+std::string PlanSummary(const AttachPlan& plan) {
+  std::vector<std::string> parts;
+  for (const PlanEntry& e : plan.entries) {
+    parts.push_back(fmt::format("{}: {}", ProbePointName(e.point), MechanismName(e.mechanism)));
+  }
+  return fmt::format("{}", fmt::join(parts, " · "));
+}
+
+}  // namespace kvmscope::probes

@@ -1,0 +1,82 @@
+// The attach plan: for each probe point of the design (the run loop, the
+// vendor exit handler, kvm_mmu_page_fault) which mechanism kvmscope uses on
+// this kernel — kprobe, fentry, a tracepoint, or the frame seen in captured
+// stacks — and, for every mechanism passed over, why. Decided by a pure
+// function of what was found by trying, so it is tested on simulated hosts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvmscope::probes {
+
+enum class Backend : uint8_t { Unknown, Vmx, Svm, Pvm };
+std::string_view BackendName(Backend backend);  // "VMX (Intel)", "SVM (AMD)", "PVM", "unknown"
+// The vendor exit handler symbol of a backend: vmx_handle_exit, ...
+std::string_view VendorHandler(Backend backend);
+
+enum class ProbePoint : uint8_t { RunLoop, ExitHandler, MmuPageFault };
+std::string_view ProbePointName(ProbePoint point);  // "run loop", ...
+
+enum class Mechanism : uint8_t { Kprobe, Fentry, Tracepoint, Stacks, None };
+std::string_view MechanismName(Mechanism mechanism);
+
+// The outcome of one try: ok, or the errno and a sentence saying why.
+struct Try {
+  bool ok = false;
+  int error = 0;       // errno of the failure, 0 when ok or not tried
+  std::string reason;  // "kprobe attach failed: ENOENT (the kernel has no kprobes: CONFIG_KPROBES off?)"
+};
+
+struct TracepointState {
+  std::string name;     // "kvm:kvm_exit"
+  bool exists = false;  // under tracefs events/
+  Try attach;           // attaching a BPF program to it
+};
+
+// What was found on the host, by trying.
+struct Capabilities {
+  std::string kernel_release;
+  Backend backend = Backend::Unknown;
+  std::string vendor_handler;  // the vendor exit handler found in /proc/kallsyms, "" if none
+  bool mmu_page_fault_symbol = false;  // kvm_mmu_page_fault in /proc/kallsyms
+  bool btf = false;                    // /sys/kernel/btf/vmlinux
+  Try kprobe_run;       // kprobe + kretprobe on kvm_arch_vcpu_ioctl_run
+  Try kprobe_handler;   // kprobe on the vendor handler
+  Try kprobe_mmu;       // kprobe on kvm_mmu_page_fault
+  Try fentry;           // loading an fentry program
+  std::vector<TracepointState> tracepoints;
+
+  const TracepointState* Tracepoint(std::string_view name) const;
+  bool TracepointWorks(std::string_view name) const;
+};
+
+// The tracepoints kvmscope attaches wherever they exist, in display order.
+const std::vector<std::string_view>& KvmTracepoints();
+
+struct PlanEntry {
+  ProbePoint point = ProbePoint::RunLoop;
+  std::string target;  // the kernel function of the design: "pvm_handle_exit"
+  Mechanism mechanism = Mechanism::None;
+  std::string how;                  // "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN"
+  std::vector<std::string> passed;  // one line per better mechanism passed over, with why
+};
+
+struct AttachPlan {
+  std::vector<PlanEntry> entries;  // RunLoop, ExitHandler, MmuPageFault
+  std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
+  std::vector<std::string> missing;      // not attached, with why
+  // Whether the kernel side can be traced at all (the run loop is covered).
+  bool usable() const;
+  const PlanEntry& entry(ProbePoint point) const;
+};
+
+AttachPlan PlanAttach(const Capabilities& caps);
+// The plan as indented lines, for doctor, run and trace files.
+std::vector<std::string> DescribePlan(const AttachPlan& plan);
+// One badge-sized summary: "run loop: tracepoint · exit handler: stacks · mmu: stacks".
+std::string PlanSummary(const AttachPlan& plan);
+
+}  // namespace kvmscope::probes

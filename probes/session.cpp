@@ -1,0 +1,436 @@
+// The loader: open → set rodata → load → attach by trying → plan → arm, and
+// the thread that drains the ring buffer. libbpf stays inside this file.
+#include "probes/session.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "fentry_probe.skel.h"
+#include "kvm_trace.skel.h"
+#include "probes/convert.h"
+
+namespace kvmscope::probes {
+
+std::string_view StackModeName(StackMode mode) {
+  switch (mode) {
+    case StackMode::None: return "none";
+    case StackMode::New: return "new";
+    case StackMode::All: return "all";
+  }
+  return "?";
+}
+
+uint64_t KernelCounts::total_seen() const {
+  uint64_t n = 0;
+  for (uint64_t v : seen) n += v;
+  return n;
+}
+uint64_t KernelCounts::total_lost() const {
+  uint64_t n = 0;
+  for (uint64_t v : lost) n += v;
+  return n;
+}
+uint64_t KernelCounts::total_received() const {
+  uint64_t n = 0;
+  for (uint64_t v : received) n += v;
+  return n;
+}
+
+namespace {
+
+// libbpf's warnings, kept (not printed) so that a failure can quote them.
+// KVMSCOPE_LIBBPF_DEBUG=1 prints everything libbpf says to stderr instead.
+std::mutex g_log_mutex;
+std::deque<std::string> g_log;
+
+int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
+  static const bool debug = std::getenv("KVMSCOPE_LIBBPF_DEBUG") != nullptr;
+  if (debug) return std::vfprintf(stderr, format, args);
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[4096];
+  std::vsnprintf(line, sizeof line, format, args);
+  std::lock_guard lock(g_log_mutex);
+  g_log.emplace_back(line);
+  if (g_log.size() > 40) g_log.pop_front();
+  return 0;
+}
+
+std::string TakeLibbpfLog() {
+  std::lock_guard lock(g_log_mutex);
+  std::string text;
+  for (const std::string& l : g_log) text += "  libbpf: " + l;
+  g_log.clear();
+  return text;
+}
+
+std::string Describe(int err) { return fmt::format("{} ({})", ErrnoName(err), std::strerror(err)); }
+
+Try Failed(int err, std::string reason) { return Try{false, err, std::move(reason)}; }
+
+// A tracepoint program of the object and the event it belongs to.
+struct TracepointProgram {
+  std::string_view name;  // "kvm:kvm_pio"
+  bpf_program* prog;
+};
+
+}  // namespace
+
+struct Session::Impl {
+  SessionOptions options;
+  std::string tracefs;
+  traces::SymbolTable symbols;
+  traces::StackTable stacks;
+  Capabilities caps;
+  AttachPlan plan;
+  bool kprobes_verified = false;
+
+  kvm_trace_bpf* skel = nullptr;
+  std::vector<bpf_link*> links;
+  ring_buffer* ring = nullptr;
+  std::thread drain;
+  std::atomic<bool> stopping{false};
+  bool stopped = false;
+  Sink sink;
+
+  std::unordered_map<int32_t, int32_t> stack_ids;  // BPF stack id → StackTable id
+  std::array<uint64_t, traces::kKernelEventKinds> received{};
+
+  ~Impl() {
+    for (bpf_link* l : links) bpf_link__destroy(l);
+    ring_buffer__free(ring);
+    kvm_trace_bpf__destroy(skel);
+  }
+
+  std::vector<TracepointProgram> TracepointPrograms() const {
+    auto* p = &skel->progs;
+    return {
+        {"syscalls:sys_enter_ioctl", p->run_sys_enter},
+        {"syscalls:sys_exit_ioctl", p->run_sys_exit},
+        {"kvm:kvm_entry", p->tp_kvm_entry},
+        {"kvm:kvm_exit", p->tp_kvm_exit},
+        {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit},
+        {"kvm:kvm_pio", p->tp_kvm_pio},
+        {"kvm:kvm_mmio", p->tp_kvm_mmio},
+        {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn},
+        {"kvm:kvm_inj_exception", p->tp_kvm_inj_exception},
+        {"kvm:kvm_inj_virq", p->tp_kvm_inj_virq},
+        {"kvm:kvm_cpuid", p->tp_kvm_cpuid},
+        {"kvm:kvm_msr", p->tp_kvm_msr},
+        {"kvm:kvm_hypercall", p->tp_kvm_hypercall},
+        {"kvm:kvm_page_fault", p->tp_kvm_page_fault},
+        {"kvmmmu:kvm_mmu_pagetable_walk", p->tp_kvm_mmu_pagetable_walk},
+        {"kvmmmu:kvm_mmu_set_spte", p->tp_kvm_mmu_set_spte},
+        {"kvmmmu:kvm_mmu_walker_error", p->tp_kvm_mmu_walker_error},
+    };
+  }
+
+  void DetectHost() {
+    caps.kernel_release = KernelRelease();
+    tracefs = EnsureTracefs();
+    bool hidden = false;
+    symbols = LoadKallsyms("/proc/kallsyms", &hidden);
+    if (hidden) {
+      throw ProbeError(
+          "/proc/kallsyms shows only zero addresses, so kernel stacks cannot be symbolized: "
+          "run as root (or lower kernel.kptr_restrict)");
+    }
+    caps.backend = BackendFromSymbols(symbols);
+    caps.vendor_handler = std::string(VendorHandler(caps.backend));
+    caps.mmu_page_fault_symbol = symbols.Has("kvm_mmu_page_fault");
+    struct stat st;
+    caps.btf = stat("/sys/kernel/btf/vmlinux", &st) == 0;
+  }
+
+  // fentry is tried with a program of its own: a failing fentry program in
+  // the main object would fail the whole load.
+  void TryFentry() {
+    if (!caps.btf) {
+      caps.fentry = Failed(ENOENT, "no kernel BTF (/sys/kernel/btf/vmlinux)");
+      return;
+    }
+    fentry_probe_bpf* probe = fentry_probe_bpf__open_and_load();
+    if (probe) {
+      caps.fentry = Try{true, 0, "loaded"};
+      fentry_probe_bpf__destroy(probe);
+    } else {
+      int err = errno;
+      caps.fentry = Failed(err, fmt::format("loading an fentry program failed: {}: this kernel "
+                                            "does not accept BPF tracing programs",
+                                            Describe(err)));
+    }
+    TakeLibbpfLog();
+  }
+
+  void Load() {
+    skel = kvm_trace_bpf__open();
+    if (!skel) {
+      int err = errno;
+      throw ProbeError(fmt::format("opening the BPF object failed: {}\n{}", Describe(err),
+                                   TakeLibbpfLog()));
+    }
+    skel->rodata->targ_tgid = options.pid;
+    skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
+                               : options.stacks == StackMode::All ? KS_STACKS_ALL
+                                                                  : KS_STACKS_NEW;
+    if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_bytes); err) {
+      throw ProbeError(fmt::format("bad ring buffer size {}: {}", options.ring_bytes,
+                                   Describe(-err)));
+    }
+    bool fentry = caps.fentry.ok;
+    bpf_program__set_autoload(skel->progs.run_fentry, fentry);
+    bpf_program__set_autoload(skel->progs.run_fexit, fentry);
+    bpf_program__set_autoload(skel->progs.mmu_pf_fentry, fentry && caps.mmu_page_fault_symbol);
+    bool handler_fentry = fentry && !caps.vendor_handler.empty();
+    bpf_program__set_autoload(skel->progs.handler_fentry, handler_fentry);
+    if (handler_fentry) {
+      bpf_program__set_attach_target(skel->progs.handler_fentry, 0, caps.vendor_handler.c_str());
+    }
+    // A tracepoint this kernel lacks has no context type to relocate against.
+    for (const TracepointProgram& t : TracepointPrograms()) {
+      bool exists = TracepointExists(tracefs, t.name);
+      caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
+      bpf_program__set_autoload(t.prog, exists);
+    }
+    if (int err = kvm_trace_bpf__load(skel); err) {
+      int e = -err;
+      std::string log = TakeLibbpfLog();
+      bool verifier = log.find("PROG LOAD LOG") != std::string::npos;
+      std::string hint = verifier ? "the verifier refused a program (a kvmscope bug on this "
+                                    "kernel: please report the log below)"
+                         : e == EPERM || e == EACCES
+                             ? "loading BPF programs needs root (or CAP_BPF, CAP_PERFMON and "
+                               "CAP_SYS_RESOURCE): run kvmscope as root, or use --no-probes"
+                             : "see the libbpf messages below";
+      throw ProbeError(fmt::format("loading the BPF programs failed: {}: {}\n{}", Describe(e),
+                                   hint, log));
+    }
+    kprobes_verified = bpf_program__fd(skel->progs.run_kprobe) >= 0 &&
+                       bpf_program__fd(skel->progs.handler_kprobe) >= 0 &&
+                       bpf_program__fd(skel->progs.mmu_pf_kprobe) >= 0;
+  }
+
+  // Attaches `progs` (program, is-kretprobe) on `function` into `out`: all
+  // or nothing.
+  Try TryKprobe(std::initializer_list<std::pair<bpf_program*, bool>> progs,
+                const std::string& function, std::vector<bpf_link*>& out) {
+    for (auto [prog, ret] : progs) {
+      bpf_link* link = bpf_program__attach_kprobe(prog, ret, function.c_str());
+      if (!link) {
+        int err = errno;
+        Keep(out, false);
+        TakeLibbpfLog();
+        return Failed(err, fmt::format("{} on {}: attach failed: {}{}", ret ? "kretprobe" : "kprobe",
+                                       function, Describe(err),
+                                       err == ENOENT ? ": this kernel has no kprobes "
+                                                       "(CONFIG_KPROBES off?) or cannot probe it"
+                                                     : ""));
+      }
+      out.push_back(link);
+    }
+    return Try{true, 0, "attached"};
+  }
+
+  // Moves `tried` into the session's links, or detaches them.
+  void Keep(std::vector<bpf_link*>& tried, bool keep) {
+    for (bpf_link* l : tried) {
+      if (keep) {
+        links.push_back(l);
+      } else {
+        bpf_link__destroy(l);
+      }
+    }
+    tried.clear();
+  }
+
+  void AttachFentry(bpf_program* prog) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      throw ProbeError(fmt::format("{} loaded but attaching it failed: {}\n{}",
+                                   bpf_program__name(prog), Describe(err), TakeLibbpfLog()));
+    }
+    links.push_back(link);
+  }
+
+  // Tries every mechanism, records the outcome in `caps`, lets PlanAttach
+  // decide, then keeps only what the plan uses (one source of KVM_RUN spans).
+  void AttachByPlan() {
+    std::vector<bpf_link*> run_kprobes, handler_kprobe, mmu_kprobe;
+    caps.kprobe_run = TryKprobe({{skel->progs.run_kprobe, false}, {skel->progs.run_kretprobe, true}},
+                                "kvm_arch_vcpu_ioctl_run", run_kprobes);
+    caps.kprobe_handler =
+        caps.vendor_handler.empty()
+            ? Failed(ENOENT, "no vendor exit handler in /proc/kallsyms")
+            : TryKprobe({{skel->progs.handler_kprobe, false}}, caps.vendor_handler, handler_kprobe);
+    caps.kprobe_mmu = caps.mmu_page_fault_symbol
+                          ? TryKprobe({{skel->progs.mmu_pf_kprobe, false}}, "kvm_mmu_page_fault",
+                                      mmu_kprobe)
+                          : Failed(ENOENT, "no kvm_mmu_page_fault in /proc/kallsyms");
+    std::vector<bpf_link*> syscall_links, tracepoint_links;
+    std::vector<TracepointProgram> programs = TracepointPrograms();
+    for (size_t i = 0; i < programs.size(); ++i) {
+      TracepointState& state = caps.tracepoints[i];
+      if (!state.exists) continue;
+      bpf_link* link = bpf_program__attach(programs[i].prog);
+      if (!link) {
+        int err = errno;
+        state.attach = Failed(err, fmt::format("attach failed: {}", Describe(err)));
+        TakeLibbpfLog();
+        continue;
+      }
+      state.attach = Try{true, 0, "attached"};
+      (programs[i].name.starts_with("syscalls:") ? syscall_links : tracepoint_links).push_back(link);
+    }
+    plan = PlanAttach(caps);
+
+    Mechanism run = plan.entry(ProbePoint::RunLoop).mechanism;
+    Keep(run_kprobes, run == Mechanism::Kprobe);
+    Keep(syscall_links, run == Mechanism::Tracepoint);
+    Keep(handler_kprobe, true);
+    Keep(mmu_kprobe, true);
+    Keep(tracepoint_links, true);
+    if (run == Mechanism::Fentry) {
+      AttachFentry(skel->progs.run_fentry);
+      AttachFentry(skel->progs.run_fexit);
+    }
+    if (plan.entry(ProbePoint::ExitHandler).mechanism == Mechanism::Fentry) {
+      AttachFentry(skel->progs.handler_fentry);
+    }
+    if (plan.entry(ProbePoint::MmuPageFault).mechanism == Mechanism::Fentry) {
+      AttachFentry(skel->progs.mmu_pf_fentry);
+    }
+  }
+
+  int32_t InternStack(int32_t bpf_id) {
+    if (bpf_id < 0) return -1;
+    auto it = stack_ids.find(bpf_id);
+    if (it != stack_ids.end()) return it->second;
+    uint64_t frames[KVMSCOPE_STACK_DEPTH] = {};
+    int32_t id = -1;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stacks), &bpf_id, frames) == 0) {
+      traces::Stack stack;
+      for (uint64_t f : frames) {
+        if (!f) break;
+        stack.push_back(f);
+      }
+      id = stacks.Intern(stack);
+    }
+    stack_ids.emplace(bpf_id, id);
+    return id;
+  }
+
+  static int OnRecord(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Impl*>(ctx);
+    kvmscope_event raw;
+    if (size < sizeof raw) return 0;
+    std::memcpy(&raw, data, sizeof raw);  // copied out of the ring, never cast in place
+    std::optional<traces::KernelEvent> ev = ToKernelEvent(raw);
+    if (!ev) return 0;
+    ev->stack_id = self->InternStack(raw.stack_id);
+    ++self->received[static_cast<size_t>(ev->kind)];
+    if (self->sink) self->sink(*ev);
+    return 0;
+  }
+
+  void DrainLoop() {
+    while (!stopping.load()) {
+      ring_buffer__consume(ring);
+      std::this_thread::sleep_for(options.drain_period);
+    }
+    ring_buffer__consume(ring);
+  }
+};
+
+Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
+  static std::once_flag print_once;
+  std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });
+  m->options = options;
+  uint32_t size = options.ring_bytes;
+  if (size < 4096 || (size & (size - 1)) != 0) {
+    throw ProbeError(fmt::format(
+        "ring buffer size {} must be a power of two and at least 4096 bytes", size));
+  }
+  m->DetectHost();
+  m->TryFentry();
+  m->Load();
+  m->AttachByPlan();
+  if (!m->plan.usable()) {
+    throw ProbeError(fmt::format("KVM_RUN cannot be traced on this kernel: {}",
+                                 fmt::join(m->plan.entry(ProbePoint::RunLoop).passed, "; ")));
+  }
+}
+
+Session::~Session() { Stop(); }
+
+const Capabilities& Session::capabilities() const { return m->caps; }
+const AttachPlan& Session::plan() const { return m->plan; }
+bool Session::kprobes_verified() const { return m->kprobes_verified; }
+const traces::SymbolTable& Session::symbols() const { return m->symbols; }
+const traces::StackTable& Session::stacks() const { return m->stacks; }
+
+void Session::Start(Sink sink) {
+  if (m->ring || m->stopped) return;
+  m->sink = std::move(sink);
+  m->ring = ring_buffer__new(bpf_map__fd(m->skel->maps.events), &Impl::OnRecord, m.get(), nullptr);
+  if (!m->ring) {
+    int err = errno;
+    throw ProbeError(fmt::format("creating the ring buffer reader failed: {}", Describe(err)));
+  }
+  m->skel->bss->armed = 1;
+  m->drain = std::thread([this] { m->DrainLoop(); });
+}
+
+void Session::Stop() {
+  if (m->stopped) return;
+  m->stopped = true;
+  if (m->skel && m->skel->bss) m->skel->bss->armed = 0;
+  // Each detach waits for an RCU grace period (~80 ms here): detaching them
+  // side by side makes stopping take one grace period instead of seventeen.
+  std::vector<std::thread> detachers;
+  for (bpf_link* l : m->links) detachers.emplace_back([l] { bpf_link__destroy(l); });
+  for (std::thread& t : detachers) t.join();
+  m->links.clear();
+  m->stopping = true;
+  if (m->drain.joinable()) m->drain.join();
+}
+
+KernelCounts Session::counts() const {
+  KernelCounts c;
+  c.received = m->received;
+  if (!m->skel) return c;
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return c;
+  std::vector<uint64_t> values(ncpus);
+  int fd = bpf_map__fd(m->skel->maps.counters);
+  auto sum = [&](uint32_t index) {
+    uint64_t total = 0;
+    if (bpf_map_lookup_elem(fd, &index, values.data()) == 0) {
+      for (uint64_t v : values) total += v;
+    }
+    return total;
+  };
+  for (uint32_t raw = 0; raw < KS_KIND_COUNT; ++raw) {
+    std::optional<traces::KernelEventKind> kind = KindFromRaw(raw);
+    if (!kind) continue;
+    size_t i = static_cast<size_t>(*kind);
+    c.seen[i] = sum(KS_CNT_SEEN + raw);
+    c.lost[i] = sum(KS_CNT_LOST + raw);
+  }
+  c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);
+  c.stacks_failed = sum(KS_CNT_STACKS_FAILED);
+  return c;
+}
+
+}  // namespace kvmscope::probes

@@ -1,0 +1,79 @@
+// A tracing session on the host kernel: finds out by trying what this kernel
+// allows (kprobes, fentry, each tracepoint), settles the attach plan, and
+// streams every kernel event of the traced process to a sink as
+// traces::KernelEvent, with stacks interned and symbolized. Everything it
+// attaches belongs to this process (nothing is pinned), so it is gone when
+// the process exits, however it exits.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probes/host.h"
+#include "probes/plan.h"
+#include "traces/kernel_event.h"
+#include "traces/symbols.h"
+
+namespace kvmscope::probes {
+
+enum class StackMode : uint8_t { None, New, All };
+std::string_view StackModeName(StackMode mode);
+
+struct SessionOptions {
+  uint32_t pid = 0;  // the traced process (tgid); 0: every process
+  StackMode stacks = StackMode::New;
+  uint32_t ring_bytes = 8u << 20;  // a power of two, at least one page
+  std::chrono::milliseconds drain_period{10};
+};
+
+struct KernelCounts {
+  std::array<uint64_t, traces::kKernelEventKinds> seen{};      // in the kernel, after the filter
+  std::array<uint64_t, traces::kKernelEventKinds> lost{};      // ring buffer full
+  std::array<uint64_t, traces::kKernelEventKinds> received{};  // delivered to the sink
+  uint64_t stacks_taken = 0;
+  uint64_t stacks_failed = 0;
+  uint64_t total_seen() const;
+  uint64_t total_lost() const;
+  uint64_t total_received() const;
+};
+
+class Session {
+ public:
+  using Sink = std::function<void(const traces::KernelEvent&)>;
+
+  // Detects, loads and attaches according to the plan, but emits nothing
+  // until Start(). Throws ProbeError naming what is missing when the kernel
+  // cannot be traced at all (not root, no BPF, no tracefs...).
+  explicit Session(const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Capabilities& capabilities() const;
+  const AttachPlan& plan() const;
+  // Whether the BPF object's kprobe programs passed the verifier (they load
+  // even where attaching them is impossible).
+  bool kprobes_verified() const;
+
+  // Arms the programs and starts the thread that drains the ring buffer every
+  // drain_period, calling `sink` on it for each event in arrival order.
+  void Start(Sink sink);
+  // Disarms, detaches everything, delivers what is still in the ring buffer
+  // and joins the thread. Idempotent; the destructor calls it.
+  void Stop();
+
+  KernelCounts counts() const;
+  const traces::SymbolTable& symbols() const;
+  const traces::StackTable& stacks() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m;
+};
+
+}  // namespace kvmscope::probes

@@ -1,0 +1,205 @@
+// Real BPF on the real kernel while the built-in VMM runs real guests: the
+// kernel side of each KVM_RUN arrives, with stacks through the probe points,
+// nothing is lost at normal rates, losses are counted when the ring is tiny.
+// Needs root and /dev/kvm; skips with the reason elsewhere.
+#include <gtest/gtest.h>
+#include <linux/kvm.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "probes/session.h"
+#include "support.h"
+#include "vmm/catalog.h"
+#include "vmm/machine.h"
+
+namespace kvmscope {
+namespace {
+
+using traces::KernelEvent;
+using traces::KernelEventKind;
+
+#define KVMSCOPE_REQUIRE_BPF()                                               \
+  do {                                                                       \
+    KVMSCOPE_REQUIRE_KVM();                                                  \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs"; \
+  } while (0)
+
+class Collector {
+ public:
+  void Add(const KernelEvent& ev) {
+    std::lock_guard lock(m_mutex);
+    m_events.push_back(ev);
+  }
+  std::vector<KernelEvent> Of(KernelEventKind kind) const {
+    std::lock_guard lock(m_mutex);
+    std::vector<KernelEvent> out;
+    for (const KernelEvent& e : m_events) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+  std::vector<KernelEvent> All() const {
+    std::lock_guard lock(m_mutex);
+    return m_events;
+  }
+
+ private:
+  mutable std::mutex m_mutex;
+  std::vector<KernelEvent> m_events;
+};
+
+struct Traced {
+  vmm::Outcome outcome;
+  std::vector<vmm::Event> vmm_exits;
+  probes::KernelCounts counts;
+};
+
+// Runs a catalog guest with a session on this process.
+Traced RunTraced(probes::Session& session, Collector& collector, const std::string& guest,
+                 std::optional<uint64_t> param = std::nullopt) {
+  test::Recorder rec;
+  session.Start([&collector](const KernelEvent& ev) { collector.Add(ev); });
+  const vmm::GuestInfo* g = vmm::FindGuest(guest);
+  EXPECT_NE(g, nullptr);
+  vmm::Machine machine(vmm::ConfigFor(*g, param), &rec);
+  Traced t;
+  t.outcome = machine.Run({});
+  session.Stop();
+  t.vmm_exits = rec.Of(vmm::EventKind::RunExit);
+  t.counts = session.counts();
+  return t;
+}
+
+probes::SessionOptions ThisProcess() {
+  probes::SessionOptions o;
+  o.pid = static_cast<uint32_t>(getpid());
+  return o;
+}
+
+std::vector<std::string> Names(const probes::Session& s, int32_t stack_id) {
+  std::vector<std::string> names;
+  for (uint64_t addr : s.stacks().Get(stack_id)) {
+    const traces::Symbol* sym = s.symbols().Find(addr);
+    names.push_back(sym ? sym->name : "?");
+  }
+  return names;
+}
+
+bool Has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(ProbesLive, PagefaultStacksPassThroughTheRunLoopTheHandlerAndTheMmu) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  Collector c;
+  Traced t = RunTraced(session, c, "pagefault");
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  const std::string& handler = session.capabilities().vendor_handler;
+  ASSERT_FALSE(handler.empty()) << "no vendor exit handler in /proc/kallsyms";
+
+  bool through_all_three = false;
+  for (const KernelEvent& ev : c.All()) {
+    if (ev.stack_id < 0) continue;
+    std::vector<std::string> names = Names(session, ev.stack_id);
+    if (Has(names, "kvm_arch_vcpu_ioctl_run") && Has(names, handler) &&
+        Has(names, "kvm_mmu_page_fault")) {
+      through_all_three = true;
+    }
+  }
+  EXPECT_TRUE(through_all_three)
+      << "no stack with kvm_arch_vcpu_ioctl_run, " << handler << " and kvm_mmu_page_fault";
+
+  std::vector<KernelEvent> injected = c.Of(KernelEventKind::InjException);
+  EXPECT_TRUE(std::any_of(injected.begin(), injected.end(),
+                          [](const KernelEvent& e) { return e.a[0] == 14; }))
+      << "the guest's #PF was not seen as an injected exception with vector 14";
+  EXPECT_GT(c.Of(KernelEventKind::MmuSetSpte).size(), 0u);
+  EXPECT_EQ(t.counts.total_lost(), 0u);
+}
+
+TEST(ProbesLive, HelloKernelRunSpansMatchTheVmmExactly) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  Collector c;
+  Traced t = RunTraced(session, c, "hello");
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  ASSERT_GT(t.outcome.runs, 10u);
+  EXPECT_EQ(c.Of(KernelEventKind::RunEnter).size(), t.outcome.runs);
+  EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
+
+  std::vector<KernelEvent> kernel_exits = c.Of(KernelEventKind::UserspaceExit);
+  ASSERT_EQ(kernel_exits.size(), t.vmm_exits.size());
+  for (size_t i = 0; i < kernel_exits.size(); ++i) {
+    EXPECT_EQ(kernel_exits[i].a[0], t.vmm_exits[i].exit.reason) << "KVM_RUN #" << i;
+    EXPECT_GE(static_cast<int64_t>(kernel_exits[i].time_ns), 0);
+  }
+  // Every kernel event of the VMM's vCPU thread lies inside a kernel span.
+  std::vector<KernelEvent> enters = c.Of(KernelEventKind::RunEnter);
+  std::vector<KernelEvent> exits = c.Of(KernelEventKind::RunExit);
+  for (size_t i = 0; i < enters.size(); ++i) {
+    EXPECT_LE(enters[i].time_ns, exits[i].time_ns);
+    EXPECT_EQ(enters[i].tid, exits[i].tid);
+  }
+  EXPECT_EQ(t.counts.total_lost(), 0u);
+  EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
+}
+
+TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotAttach) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  EXPECT_TRUE(session.kprobes_verified());
+  const probes::Capabilities& caps = session.capabilities();
+  const probes::AttachPlan& plan = session.plan();
+  ASSERT_TRUE(plan.usable());
+  if (caps.kprobe_run.ok) {
+    EXPECT_EQ(plan.entry(probes::ProbePoint::RunLoop).mechanism, probes::Mechanism::Kprobe);
+  } else {
+    EXPECT_NE(plan.entry(probes::ProbePoint::RunLoop).mechanism, probes::Mechanism::Kprobe);
+    EXPECT_FALSE(plan.entry(probes::ProbePoint::RunLoop).passed.empty());
+    EXPECT_NE(caps.kprobe_run.error, 0);
+  }
+  EXPECT_EQ(plan.entries.size(), 3u);
+}
+
+TEST(ProbesLive, AtTheDefaultSizeAnExitHeavyGuestLosesNothing) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  Collector c;
+  Traced t = RunTraced(session, c, "pio-loop", 20'000);
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  EXPECT_EQ(t.counts.total_lost(), 0u);
+  EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
+  EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
+}
+
+TEST(ProbesLive, ATinyRingBufferLosesEventsAndCountsEveryOne) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::SessionOptions o = ThisProcess();
+  o.ring_bytes = 4096;
+  o.stacks = probes::StackMode::None;
+  o.drain_period = std::chrono::milliseconds(200);
+  probes::Session session(o);
+  Collector c;
+  Traced t = RunTraced(session, c, "pio-loop", 20'000);
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  EXPECT_GT(t.counts.total_lost(), 0u);
+  EXPECT_EQ(t.counts.total_received() + t.counts.total_lost(), t.counts.total_seen());
+  EXPECT_EQ(c.All().size(), t.counts.total_received());
+}
+
+TEST(ProbesLive, BadRingSizesAreRefusedWithAReason) {
+  probes::SessionOptions o = ThisProcess();
+  o.ring_bytes = 5000;
+  try {
+    probes::Session session(o);
+    FAIL() << "a ring of 5000 bytes was accepted";
+  } catch (const probes::ProbeError& e) {
+    EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kvmscope

@@ -1,0 +1,109 @@
+// What the host kernel did while a guest ran, as kvmscope stores it: one
+// fixed-size record per kernel event (a KVM tracepoint, a probe on a KVM
+// function, the edges of KVM_RUN), with decoders that turn its raw arguments
+// into named fields and text. No BPF, KVM or UI dependency: probes/ fills
+// these records, every front end reads them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvmscope::traces {
+
+// Where a kernel event comes from. Names are the kernel's tracepoint or
+// function names so that a student can grep for them.
+enum class KernelEventKind : uint16_t {
+  RunEnter,        // KVM_RUN entered (kvm_arch_vcpu_ioctl_run, or the ioctl syscall)
+  RunExit,         // KVM_RUN returned; a[0] = return value (negative errno)
+  ExitHandler,     // the vendor exit handler was entered (kprobe/fentry only)
+  MmuPageFault,    // kvm_mmu_page_fault entered (kprobe/fentry only)
+  KvmExit,         // kvm:kvm_exit
+  KvmEntry,        // kvm:kvm_entry
+  UserspaceExit,   // kvm:kvm_userspace_exit
+  Pio,             // kvm:kvm_pio
+  Mmio,            // kvm:kvm_mmio
+  EmulateInsn,     // kvm:kvm_emulate_insn
+  InjException,    // kvm:kvm_inj_exception
+  InjVirq,         // kvm:kvm_inj_virq
+  Cpuid,           // kvm:kvm_cpuid
+  Msr,             // kvm:kvm_msr
+  Hypercall,       // kvm:kvm_hypercall
+  PageFault,       // kvm:kvm_page_fault
+  MmuWalk,         // kvmmmu:kvm_mmu_pagetable_walk
+  MmuSetSpte,      // kvmmmu:kvm_mmu_set_spte
+  MmuWalkerError,  // kvmmmu:kvm_mmu_walker_error
+  Count
+};
+inline constexpr size_t kKernelEventKinds = static_cast<size_t>(KernelEventKind::Count);
+
+// The x86 virtualization ISA that produced a kvm_exit (the tracepoint's
+// `isa` field: KVM_ISA_VMX = 1, KVM_ISA_SVM = 2).
+enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
+
+// The raw arguments of each kind, as probes/ packs them into `a`:
+//   RunEnter       a0 = vCPU fd (syscall source) or 0
+//   RunExit        a0 = return value (int64, negative errno)
+//   ExitHandler    a0 = fastpath argument where known
+//   MmuPageFault   a0 = cr2_or_gpa, a1 = error code
+//   KvmExit        a0 = exit_reason, a1 = guest_rip, a2 = isa, a3 = info1,
+//                  a4 = info2, a5 = intr_info | error_code << 32
+//   KvmEntry       a0 = vcpu_id, a1 = rip
+//   UserspaceExit  a0 = reason (KVM_EXIT_*), a1 = errno (int32)
+//   Pio            a0 = rw (1 = out), a1 = port, a2 = size, a3 = count, a4 = val
+//   Mmio           a0 = type (0 unsatisfied read, 1 read, 2 write), a1 = len,
+//                  a2 = gpa, a3 = val
+//   EmulateInsn    a0 = rip, a1 = csbase, a2 = len | flags << 8 | failed << 16,
+//                  a3/a4 = instruction bytes 0-7 / 8-15 (little endian)
+//   InjException   a0 = vector, a1 = has_error, a2 = error code, a3 = reinjected
+//   InjVirq        a0 = vector, a1 = soft, a2 = reinjected
+//   Cpuid          a0 = function | index << 32, a1..a4 = rax, rbx, rcx, rdx,
+//                  a5 = found | used_max_basic << 1
+//   Msr            a0 = write, a1 = ecx (MSR index), a2 = data, a3 = exception
+//   Hypercall      a0 = nr, a1..a4 = a0..a3 of the hypercall
+//   PageFault      a0 = vcpu_id, a1 = guest_rip, a2 = fault_address, a3 = error code
+//   MmuWalk        a0 = addr, a1 = pferr
+//   MmuSetSpte     a0 = gfn, a1 = spte, a2 = level
+//   MmuWalkerError a0 = pferr
+struct KernelEvent {
+  int64_t time_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  uint32_t pid = 0;     // process (tgid)
+  uint32_t tid = 0;     // thread: the vCPU thread for KVM events
+  uint32_t cpu = 0;     // host CPU
+  KernelEventKind kind = KernelEventKind::RunEnter;
+  int32_t stack_id = -1;  // into the trace's stack table; -1: no stack taken
+  std::array<uint64_t, 6> a{};
+};
+
+// "kvm_pio", "kvm_mmu_pagetable_walk", "KVM_RUN enter", ...; "" for Count.
+std::string_view KernelEventName(KernelEventKind kind);
+// The inverse; also accepts the tracefs spelling with its group, "kvm:kvm_pio".
+std::optional<KernelEventKind> KernelEventKindFromName(std::string_view name);
+
+// One decoded argument: its name as in the tracepoint format, the raw value
+// and a readable rendering ("0x3f8", "#PF (page fault)", "write|user").
+struct Field {
+  std::string_view name;
+  uint64_t value = 0;
+  std::string text;
+};
+std::vector<Field> DecodeFields(const KernelEvent& event);
+// One line, e.g. "kvm_pio out port=0x3f8 size=1 val=0x48".
+std::string DescribeKernelEvent(const KernelEvent& event);
+
+// Names of hardware exit reasons and guest-visible facts, for decoding.
+// VMX: the basic reason (bits 15:0) as in EXIT_REASON_*: "EPT_VIOLATION", "" if unknown.
+std::string_view VmxExitReasonName(uint32_t reason);
+std::string_view SvmExitCodeName(uint64_t code);      // "NPF", "EXCP_PF", "" if unknown
+std::string_view KvmExitReasonName(uint32_t reason);  // KVM_EXIT_*: "IO", "MMIO", "HLT"...
+std::string_view ExceptionMnemonic(uint32_t vector);  // "#PF", "" above 31
+std::string_view ExceptionName(uint32_t vector);      // "page fault"
+// x86 page-fault error code bits, "present|write|user|rsvd|fetch|pk|shstk|sgx"
+// and KVM's "guest-final|guest-page" (bits 32, 33); other bits as hex. 0 is
+// "read, not present, kernel".
+std::string PageFaultErrorText(uint64_t error_code);
+
+}  // namespace kvmscope::traces
