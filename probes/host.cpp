@@ -96,22 +96,8 @@ std::string KernelRelease() {
 }
 
 std::string ErrnoName(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case EINVAL: return "EINVAL";
-    case ENOTSUP: return "EOPNOTSUPP";
-    case E2BIG: return "E2BIG";
-    case ENOMEM: return "ENOMEM";
-    case EBUSY: return "EBUSY";
-    case ENOSYS: return "ENOSYS";
-    case ESRCH: return "ESRCH";
-    case EEXIST: return "EEXIST";
-    case EBADF: return "EBADF";
-    case ENODEV: return "ENODEV";
-  }
-  return std::to_string(err);
+  const char* name = strerrorname_np(err);  // glibc 2.32+
+  return name ? name : std::to_string(err);
 }
 
 }  // namespace kvmscope::probes

@@ -105,7 +105,8 @@ struct Session::Impl {
   Sink sink;
 
   std::unordered_map<int32_t, int32_t> stack_ids;  // BPF stack id → StackTable id
-  std::array<uint64_t, traces::kKernelEventKinds> received{};
+  // Written by the drain thread, read by counts() at any time.
+  std::array<std::atomic<uint64_t>, traces::kKernelEventKinds> received{};
 
   ~Impl() {
     for (bpf_link* l : links) bpf_link__destroy(l);
@@ -339,7 +340,7 @@ struct Session::Impl {
     std::optional<traces::KernelEvent> ev = ToKernelEvent(raw);
     if (!ev) return 0;
     ev->stack_id = self->InternStack(raw.stack_id);
-    ++self->received[static_cast<size_t>(ev->kind)];
+    self->received[static_cast<size_t>(ev->kind)].fetch_add(1, std::memory_order_relaxed);
     if (self->sink) self->sink(*ev);
     return 0;
   }
@@ -408,7 +409,7 @@ void Session::Stop() {
 
 KernelCounts Session::counts() const {
   KernelCounts c;
-  c.received = m->received;
+  for (size_t i = 0; i < c.received.size(); ++i) c.received[i] = m->received[i].load();
   if (!m->skel) return c;
   int ncpus = libbpf_num_possible_cpus();
   if (ncpus <= 0) return c;
