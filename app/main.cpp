@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
                 "while the guest runs; needs root)");
   run->add_option("--stacks", run_args.stacks,
                   "Kernel stacks: new = for call paths not seen before plus a sample (default), "
-                  "all = every event (halves the guest's speed), none")
+                  "all = every event (costs about half the traced speed: scripts/bench_probes.sh), none")
       ->check(CLI::IsMember({"new", "all", "none"}));
   run->add_flag("--system-wide", run_args.system_wide,
                 "Trace KVM events of every process, not only this VMM");

@@ -1,14 +1,24 @@
 // Tests of the kvmscope executable: exit statuses and one-line messages for
-// bad input, and a real run. Runs the built binary as a user would.
+// bad input, real runs, kernel tracing (doctor, run's kernel lines, the
+// options) and that no BPF program outlives the process. Runs the built
+// binary as a user would.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "kvm_available.h"
 
@@ -206,5 +216,318 @@ TEST_F(Cli, WithoutPermissionTheEnvironmentStatusAndAHint) {
   EXPECT_NE(r.output.find("run as root or add your user to the 'kvm' group"), std::string::npos)
       << r.output;
 }
+
+// ---- Kernel tracing -------------------------------------------------------
+
+constexpr const char* kNobody = "setpriv --reuid=nobody --regid=nogroup --clear-groups";
+
+#define KVMSCOPE_REQUIRE_ROOT_FOR_BPF()                                                  \
+  do {                                                                                   \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: BPF tracing of the host kernel"; \
+  } while (0)
+
+bool HasSetpriv() { return system("command -v setpriv >/dev/null") == 0; }
+
+// The vendor exit handler /proc/kallsyms names (symbol names are shown even
+// when addresses are hidden), or "" when none is there.
+std::string VendorHandlerInKallsyms() {
+  std::ifstream in("/proc/kallsyms");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string addr, type, name;
+    fields >> addr >> type >> name;
+    if (name == "vmx_handle_exit" || name == "svm_handle_exit" || name == "pvm_handle_exit") {
+      return name;
+    }
+  }
+  return "";
+}
+
+TEST_F(Cli, RunPrintsWhatTheKernelDidForEachExit) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  Result r = Kvmscope("run --guest pagefault");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("kernel tracing:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("kernel ("), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("kvm_inj_exception #PF"), std::string::npos) << r.output;
+  // A call path through the MMU's fault handler: the guest's page faults
+  // reach KVM.
+  bool mmu_path = false;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("new path") != std::string::npos &&
+        line.find("kvm_mmu_page_fault") != std::string::npos) {
+      mmu_path = true;
+    }
+  }
+  EXPECT_TRUE(mmu_path) << "no 'new path' line through kvm_mmu_page_fault:\n" << r.output;
+  EXPECT_NE(r.output.find("\nkernel: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nkernel: 0 events lost"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("verdict: passed"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, NoProbesRunsTheVmmAlone) {
+  KVMSCOPE_REQUIRE_KVM();
+  Result r = Kvmscope("run --guest hello --no-probes");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("verdict: passed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("KVM_EXIT_HLT"), std::string::npos) << r.output;
+  for (const char* absent : {"kernel tracing", "new path", "kernel (", "\nkernel: "}) {
+    EXPECT_EQ(r.output.find(absent), std::string::npos) << absent << "\n" << r.output;
+  }
+}
+
+TEST_F(Cli, BadStacksModeIsAUsageError) {
+  Result r = Kvmscope("run --guest hello --stacks bogus");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--stacks"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bogus"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
+}
+
+// A ring size that is not a power of two turns kernel tracing off, says why,
+// and the VMM still runs the guest to its verdict.
+TEST_F(Cli, BadRingSizeTurnsKernelTracingOffButTheGuestRuns) {
+  KVMSCOPE_REQUIRE_KVM();
+  Result r = Kvmscope("run --guest hello --ring-size 5000");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("kernel tracing is off"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("power of two"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("kvmscope: running hello"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("verdict: passed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("\nkernel: "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("new path"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, DoctorAsRootShowsThePlanAndTheVendorHandler) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  std::string handler = VendorHandlerInKallsyms();
+  ASSERT_FALSE(handler.empty())
+      << "none of vmx_handle_exit/svm_handle_exit/pvm_handle_exit in /proc/kallsyms";
+  Result r = Kvmscope("doctor");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("attach plan"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("run loop"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(handler), std::string::npos) << handler << "\n" << r.output;
+  EXPECT_NE(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, DoctorWithoutRootSaysWhatIsMissing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  if (!HasSetpriv()) GTEST_SKIP() << "setpriv unavailable";
+  Result r = Kvmscope("doctor", kNobody);
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("root"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, RunWithoutRootHasNoKernelTracing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  if (!HasSetpriv()) GTEST_SKIP() << "setpriv unavailable";
+  if (access("/dev/kvm", F_OK) != 0) GTEST_SKIP() << "no /dev/kvm";
+  bool nobody_has_kvm =
+      Capture(std::string(kNobody) + " sh -c 'test -r /dev/kvm && test -w /dev/kvm'").status == 0;
+  Result r = Kvmscope("run --guest hello", kNobody);
+  if (nobody_has_kvm) {
+    // The VMM runs; tracing is off and the message says root is what it needs.
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("verdict: passed"), std::string::npos) << r.output;
+    size_t off = r.output.find("kernel tracing is off");
+    ASSERT_NE(off, std::string::npos) << r.output;
+    std::string line = r.output.substr(off, r.output.find('\n', off) - off);
+    EXPECT_NE(line.find("root"), std::string::npos) << line;
+  } else {
+    EXPECT_EQ(r.status, 3) << r.output;
+    EXPECT_NE(r.output.find("cannot open /dev/kvm"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(r.output.find("new path"), std::string::npos) << r.output;
+}
+
+// ---- No BPF program outlives kvmscope -----------------------------------
+
+constexpr const char* kBpftool = "/usr/sbin/bpftool";
+
+// kvmscope's BPF program names (probes/*.bpf.c). The kernel keeps at most
+// 15 characters of a name (BPF_OBJ_NAME_LEN - 1); bpftool shows the full
+// name when BTF has it, so the 15-character prefix matches both.
+const char* const kKvmscopePrograms[] = {
+    "run_kprobe",          "run_kretprobe",         "run_fentry",
+    "run_fexit",           "run_sys_enter",         "run_sys_exit",
+    "handler_kprobe",      "handler_fentry",        "mmu_pf_kprobe",
+    "mmu_pf_fentry",       "fentry_probe",          "tp_kvm_exit",
+    "tp_kvm_entry",        "tp_kvm_userspace_exit", "tp_kvm_pio",
+    "tp_kvm_mmio",         "tp_kvm_emulate_insn",   "tp_kvm_inj_exception",
+    "tp_kvm_inj_virq",     "tp_kvm_cpuid",          "tp_kvm_msr",
+    "tp_kvm_hypercall",    "tp_kvm_page_fault",     "tp_kvm_mmu_pagetable_walk",
+    "tp_kvm_mmu_set_spte", "tp_kvm_mmu_walker_error",
+};
+
+// "ID: NAME" of each loaded program whose name is one of kvmscope's.
+std::vector<std::string> LoadedKvmscopePrograms() {
+  Result r = Capture(std::string(kBpftool) + " prog show 2>&1");
+  std::vector<std::string> found;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    // "1360: tracepoint  name run_sys_enter  tag fc0bc592441671d7  gpl"
+    size_t colon = line.find(':'), at = line.find(" name ");
+    if (line.empty() || !isdigit(static_cast<unsigned char>(line[0])) ||
+        colon == std::string::npos || at == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(line.substr(at + 6));
+    std::string name;
+    rest >> name;
+    for (const char* prog : kKvmscopePrograms) {
+      std::string prefix = std::string(prog).substr(0, 15);
+      if (name.compare(0, prefix.size(), prefix) == 0 && name.size() <= std::strlen(prog)) {
+        found.push_back(line.substr(0, colon) + ": " + name);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+bool Contains(const std::vector<std::string>& progs, const char* name) {
+  std::string prefix = std::string(name).substr(0, 15);
+  for (const std::string& p : progs) {
+    std::string n = p.substr(p.find(": ") + 2);
+    if (n.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += "  " + x + "\n";
+  return s;
+}
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The wait status of `pid` once it ends within `limit`, else nothing.
+std::optional<int> WaitExit(pid_t pid, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  do {
+    int st;
+    pid_t got = waitpid(pid, &st, WNOHANG);
+    if (got == pid) return st;
+    if (got < 0) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < end);
+  return std::nullopt;
+}
+
+class CliBpfCleanup : public Cli {
+ protected:
+  // Starts a traced spin guest, waits until its BPF programs are loaded and
+  // the guest runs, sends `sig`, and checks the programs are then gone.
+  void SignalTracedRun(int sig) {
+    KVMSCOPE_REQUIRE_KVM();
+    KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+    if (access(kBpftool, X_OK) != 0) GTEST_SKIP() << kBpftool << " missing";
+    ASSERT_EQ(LoadedKvmscopePrograms(), std::vector<std::string>{})
+        << "kvmscope programs are loaded before the test starts (another kvmscope running?)";
+
+    fs::path log = dir / "spin.out";
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0) << std::strerror(errno);
+    if (pid == 0) {
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int in = open("/dev/null", O_RDONLY);
+      if (out < 0 || in < 0) _exit(126);
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(out, 2);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      execl(KVMSCOPE_BIN, KVMSCOPE_BIN, "run", "--guest", "spin", "--timeout", "30", "-q",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Killed at the end whatever happens, so a failed assertion leaves no
+    // process (and no BPF programs) behind.
+    struct Reaper {
+      pid_t pid;
+      bool reaped = false;
+      ~Reaper() {
+        if (!reaped) {
+          kill(pid, SIGKILL);
+          waitpid(pid, nullptr, 0);
+        }
+      }
+    } reaper{pid};
+
+    // Loaded and running: the programs are in the kernel and the guest has
+    // started (the "running" line is flushed just before KVM_RUN).
+    std::vector<std::string> loaded;
+    bool running = false;
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < end) {
+      loaded = LoadedKvmscopePrograms();
+      running = ReadAll(log).find("kvmscope: running spin") != std::string::npos;
+      if (running && Contains(loaded, "run_sys_enter") && Contains(loaded, "tp_kvm_pio")) break;
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        reaper.reaped = true;
+        FAIL() << "kvmscope ended (status " << st << ") before its programs were seen:\n"
+               << ReadAll(log);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(running) << ReadAll(log);
+    ASSERT_TRUE(Contains(loaded, "run_sys_enter") && Contains(loaded, "tp_kvm_pio"))
+        << "programs seen:\n"
+        << Join(loaded) << ReadAll(log);
+
+    ASSERT_EQ(kill(pid, sig), 0) << std::strerror(errno);
+    std::optional<int> st = WaitExit(pid, std::chrono::seconds(15));
+    ASSERT_TRUE(st.has_value()) << "kvmscope did not end within 15 s of " << strsignal(sig)
+                                << ":\n"
+                                << ReadAll(log);
+    reaper.reaped = true;
+    std::string output = ReadAll(log);
+    if (sig == SIGKILL) {
+      EXPECT_TRUE(WIFSIGNALED(*st) && WTERMSIG(*st) == SIGKILL) << "status " << *st;
+    } else {
+      // A clean stop: the CLI takes the signal, stops the guest, prints the
+      // verdict and exits 1 ("the guest ran but failed").
+      ASSERT_TRUE(WIFEXITED(*st)) << "ended by signal " << WTERMSIG(*st) << "\n" << output;
+      EXPECT_EQ(WEXITSTATUS(*st), 1) << output;
+      const char* verdict = sig == SIGINT ? "verdict: stopped — interrupted (SIGINT)"
+                                          : "verdict: stopped — terminated (SIGTERM)";
+      EXPECT_NE(output.find(verdict), std::string::npos) << output;
+      EXPECT_NE(output.find("\nkernel: "), std::string::npos) << output;
+    }
+
+    // The kernel frees a program once its last reference (fd, link, perf
+    // event) is gone; that can lag the exit a little.
+    std::vector<std::string> left;
+    end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    do {
+      left = LoadedKvmscopePrograms();
+      if (left.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < end);
+    EXPECT_EQ(left, std::vector<std::string>{})
+        << "BPF programs still loaded 5 s after kvmscope ended by " << strsignal(sig) << ":\n"
+        << Join(left);
+  }
+};
+
+TEST_F(CliBpfCleanup, NoProgramOutlivesSigint) { SignalTracedRun(SIGINT); }
+TEST_F(CliBpfCleanup, NoProgramOutlivesSigterm) { SignalTracedRun(SIGTERM); }
+TEST_F(CliBpfCleanup, NoProgramOutlivesSigkill) { SignalTracedRun(SIGKILL); }
 
 }  // namespace
