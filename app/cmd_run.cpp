@@ -203,8 +203,12 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
         std::printf("  %s\n", line.c_str());
       }
     }
-    printer.EnableKernel(&session->symbols(), &session->stacks());
-    session->Start([&printer](const traces::KernelEvent& ev) { printer.OnKernel(ev); });
+    if (args.quiet) {
+      session->Start(nullptr);  // counted for the summary; no exit lines to join with
+    } else {
+      printer.EnableKernel(&session->symbols(), &session->stacks());
+      session->Start([&printer](const traces::KernelEvent& ev) { printer.OnKernel(ev); });
+    }
     return session;
   } catch (const probes::ProbeError& e) {
     std::fprintf(stderr,
@@ -247,7 +251,8 @@ void PrintKernelSummary(const probes::Session& session) {
                               : fmt::format(", {} of them through {}", with_handler, handler).c_str());
   if (c.total_lost()) {
     std::printf("kernel: %llu events LOST (ring buffer full; try --ring-size %u or --stacks none)\n",
-                static_cast<unsigned long long>(c.total_lost()), 4 * (8u << 20));
+                static_cast<unsigned long long>(c.total_lost()),
+                4 * probes::SessionOptions{}.ring_bytes);
   } else {
     std::printf("kernel: 0 events lost (%llu delivered)\n",
                 static_cast<unsigned long long>(c.total_received()));

@@ -73,8 +73,9 @@ void LivePrinter::Queue(Line line) {
     m_cv.notify_all();
     return;
   }
+  // The flusher thread prints it once its kernel side has arrived: no
+  // joining on the vCPU thread that called us.
   m_lines.push_back(std::move(line));
-  Flush(kGraceNs);
 }
 
 void LivePrinter::OnEvent(const vmm::Event& ev) {
@@ -97,8 +98,7 @@ void LivePrinter::OnEvent(const vmm::Event& ev) {
                                      .run_index = ev.run_index,
                                      .enter_ns = enter_ns,
                                      .exit_ns = ev.time_ns,
-                                     .exit_reason = ev.exit.reason,
-                                     .label = {}});
+                                     .exit_reason = ev.exit.reason});
       }
       Queue(Line{std::move(text), true, false, ev.vcpu, ev.run_index});
       break;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <unordered_map>
 
@@ -32,20 +33,10 @@ std::string_view StackModeName(StackMode mode) {
   return "?";
 }
 
-uint64_t KernelCounts::total_seen() const {
-  uint64_t n = 0;
-  for (uint64_t v : seen) n += v;
-  return n;
-}
-uint64_t KernelCounts::total_lost() const {
-  uint64_t n = 0;
-  for (uint64_t v : lost) n += v;
-  return n;
-}
+uint64_t KernelCounts::total_seen() const { return std::accumulate(seen.begin(), seen.end(), 0ull); }
+uint64_t KernelCounts::total_lost() const { return std::accumulate(lost.begin(), lost.end(), 0ull); }
 uint64_t KernelCounts::total_received() const {
-  uint64_t n = 0;
-  for (uint64_t v : received) n += v;
-  return n;
+  return std::accumulate(received.begin(), received.end(), 0ull);
 }
 
 namespace {

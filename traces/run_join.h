@@ -24,7 +24,6 @@ struct VmmRun {
   int64_t enter_ns = 0;      // just before the ioctl
   int64_t exit_ns = 0;       // just after it returned
   uint32_t exit_reason = 0;  // KVM_EXIT_* as the VMM read it from kvm_run
-  std::string label;         // the caller's rendering of the VMM side
 };
 
 struct JoinedRun {
