@@ -33,11 +33,6 @@ std::string_view StackModeName(StackMode mode) {
   return "?";
 }
 
-uint64_t KernelCounts::total_seen() const { return std::accumulate(seen.begin(), seen.end(), 0ull); }
-uint64_t KernelCounts::total_lost() const { return std::accumulate(lost.begin(), lost.end(), 0ull); }
-uint64_t KernelCounts::total_received() const {
-  return std::accumulate(received.begin(), received.end(), 0ull);
-}
 
 namespace {
 

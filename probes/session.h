@@ -18,6 +18,7 @@
 #include "probes/plan.h"
 #include "traces/kernel_event.h"
 #include "traces/symbols.h"
+#include "traces/trace.h"
 
 namespace kvmscope::probes {
 
@@ -31,16 +32,8 @@ struct SessionOptions {
   std::chrono::milliseconds drain_period{10};
 };
 
-struct KernelCounts {
-  std::array<uint64_t, traces::kKernelEventKinds> seen{};      // in the kernel, after the filter
-  std::array<uint64_t, traces::kKernelEventKinds> lost{};      // ring buffer full
-  std::array<uint64_t, traces::kKernelEventKinds> received{};  // delivered to the sink
-  uint64_t stacks_taken = 0;
-  uint64_t stacks_failed = 0;
-  uint64_t total_seen() const;
-  uint64_t total_lost() const;
-  uint64_t total_received() const;
-};
+// Kernel-side accounting (seen/lost/received per kind, stacks): the model's type.
+using KernelCounts = traces::KernelCounts;
 
 class Session {
  public:

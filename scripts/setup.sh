@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config  # compilers and build
   binutils                                      # as/ld/objcopy: guests, --guest-asm
-  libfmt-dev libcli11-dev                       # formatting, command line
+  libfmt-dev libcli11-dev nlohmann-json3-dev    # formatting, command line, trace files
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev  # BPF programs and their loader
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests

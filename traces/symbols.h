@@ -17,6 +17,7 @@ struct Symbol {
   uint64_t addr = 0;
   std::string name;    // as in the kernel: "kvm_arch_vcpu_ioctl_run"
   std::string module;  // "" for vmlinux, else the module: "kvm_intel"
+  bool operator==(const Symbol&) const = default;
 };
 
 class SymbolTable {
@@ -36,6 +37,7 @@ class SymbolTable {
   bool Has(std::string_view name) const;
   size_t size() const { return m_symbols.size(); }
   const std::vector<Symbol>& symbols() const { return m_symbols; }
+  bool operator==(const SymbolTable&) const = default;
 
  private:
   std::vector<Symbol> m_symbols;

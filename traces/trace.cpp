@@ -1,0 +1,450 @@
+// The trace store: staging of appends from many threads, the merge into
+// time-sorted per-thread tracks (kernel events arrive late, so they are merged
+// in rather than appended), spans rebuilt incrementally from the first changed
+// event, and the queries every front end uses.
+#include "traces/trace.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_set>
+
+namespace kvmscope::traces {
+namespace {
+
+// Enough staged events to be worth folding in without a reader asking.
+constexpr size_t kCommitBatch = 1 << 16;
+
+// How each span kind pairs its begin and end events.
+struct SpanRule {
+  EventType begin;
+  EventType end;
+  std::optional<EventType> end_too;  // a second event that also ends the span
+  // An end seen before any begin opens a span at the track's first event (the
+  // trace started mid-span). Off for the "between" spans, whose first end
+  // (the first KVM_RUN, the first kvm_entry) has nothing before it.
+  bool edge_begin;
+};
+constexpr std::array<SpanRule, kSpanKinds> kSpanRules = {{
+    {VmmEventKind::RunEnter, VmmEventKind::RunExit, std::nullopt, true},           // Run
+    {KernelEventKind::RunEnter, KernelEventKind::RunExit, std::nullopt, true},     // KernelRun
+    {KernelEventKind::KvmEntry, KernelEventKind::KvmExit, std::nullopt, true},     // Guest
+    {KernelEventKind::KvmExit, KernelEventKind::KvmEntry, KernelEventKind::RunExit, false},
+    {VmmEventKind::RunExit, VmmEventKind::RunEnter, VmmEventKind::VcpuDone, false},
+}};
+
+// Rebuilds one kind of span of a track from event index `from` on: spans that
+// end before `from` are untouched (nothing before them moved), the rest are
+// dropped and re-paired from the first event they referenced.
+void RebuildSpans(Track& track, SpanKind kind, size_t from) {
+  const SpanRule& rule = kSpanRules[static_cast<size_t>(kind)];
+  std::vector<Span>& spans = track.spans[static_cast<size_t>(kind)];
+  const std::vector<Event>& ev = track.events;
+  size_t start = from;
+  while (!spans.empty() && (spans.back().end == kNoEvent || spans.back().end >= from)) {
+    start = spans.back().begin == kNoEvent ? 0 : spans.back().begin;
+    spans.pop_back();
+  }
+  bool seen = !spans.empty();
+  uint32_t open = kNoEvent;
+  for (size_t i = start; i < ev.size(); ++i) {
+    EventType t = ev[i].type;
+    bool is_end = t == rule.end || (rule.end_too && t == *rule.end_too);
+    if (t == rule.begin) {
+      // A second begin without an end between: the end was lost.
+      if (open != kNoEvent) spans.push_back({ev[open].time_ns, ev[i].time_ns, open, kNoEvent});
+      open = static_cast<uint32_t>(i);
+      seen = true;
+    } else if (is_end) {
+      if (open != kNoEvent) {
+        spans.push_back({ev[open].time_ns, ev[i].time_ns, open, static_cast<uint32_t>(i)});
+        open = kNoEvent;
+      } else if (!seen && rule.edge_begin) {
+        spans.push_back({ev.front().time_ns, ev[i].time_ns, kNoEvent, static_cast<uint32_t>(i)});
+      }
+      seen = true;
+    }
+  }
+  if (open != kNoEvent) spans.push_back({ev[open].time_ns, ev.back().time_ns, open, kNoEvent});
+}
+
+void RebuildAllSpans(Track& track, size_t from) {
+  for (size_t k = 0; k < kSpanKinds; ++k) RebuildSpans(track, static_cast<SpanKind>(k), from);
+}
+
+bool ByTime(const Event& a, const Event& b) { return a.time_ns < b.time_ns; }
+
+}  // namespace
+
+EventType EventType::FromIndex(size_t index) {
+  if (index < kKernelEventKinds) return static_cast<KernelEventKind>(index);
+  return static_cast<VmmEventKind>(index - kKernelEventKinds);
+}
+
+Event FromKernel(const KernelEvent& k) {
+  Event e;
+  e.time_ns = k.time_ns;
+  e.pid = k.pid;
+  e.tid = k.tid;
+  e.stack_id = k.stack_id;
+  e.cpu = k.cpu < kNoCpu ? static_cast<uint16_t>(k.cpu) : kNoCpu;
+  e.type = k.kind;
+  e.a = k.a;
+  return e;
+}
+
+std::string_view SpanKindName(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::Run: return "KVM_RUN";
+    case SpanKind::KernelRun: return "kernel KVM_RUN";
+    case SpanKind::Guest: return "guest running";
+    case SpanKind::KernelHandling: return "kernel exit handling";
+    case SpanKind::VmmHandling: return "VMM exit handling";
+    case SpanKind::Count: break;
+  }
+  return "";
+}
+
+std::string_view TrackKindName(TrackKind kind) {
+  switch (kind) {
+    case TrackKind::Vcpu: return "vcpu";
+    case TrackKind::Vmm: return "vmm";
+    case TrackKind::System: return "system";
+  }
+  return "";
+}
+
+std::string Track::Name() const {
+  switch (kind) {
+    case TrackKind::Vcpu: return fmt::format("vCPU {} (tid {})", vcpu, tid);
+    case TrackKind::Vmm: return fmt::format("VMM (tid {})", tid);
+    case TrackKind::System: break;
+  }
+  return fmt::format("tid {} (pid {})", tid, pid);
+}
+
+uint64_t KernelCounts::total_seen() const { return std::accumulate(seen.begin(), seen.end(), 0ull); }
+uint64_t KernelCounts::total_lost() const { return std::accumulate(lost.begin(), lost.end(), 0ull); }
+uint64_t KernelCounts::total_received() const {
+  return std::accumulate(received.begin(), received.end(), 0ull);
+}
+
+const std::array<std::string_view, kGuestRegs>& GuestRegNames() {
+  static constexpr std::array<std::string_view, kGuestRegs> kNames = {
+      "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8",     "r9",  "r10", "r11",
+      "r12", "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4", "efer"};
+  return kNames;
+}
+
+// --- TraceData queries ---
+
+const Stack* TraceData::StackOf(const Event& e) const {
+  if (e.stack_id < 0 || static_cast<size_t>(e.stack_id) >= stacks.size()) return nullptr;
+  return &stacks[static_cast<size_t>(e.stack_id)];
+}
+
+size_t TraceData::EventCount() const {
+  size_t n = 0;
+  for (const Track& t : tracks) n += t.events.size();
+  return n;
+}
+
+int64_t TraceData::BeginNs() const {
+  std::optional<int64_t> v;
+  for (const Track& t : tracks) {
+    if (!t.events.empty()) v = std::min(v.value_or(INT64_MAX), t.events.front().time_ns);
+  }
+  return v.value_or(0);
+}
+
+int64_t TraceData::EndNs() const {
+  std::optional<int64_t> v;
+  for (const Track& t : tracks) {
+    if (!t.events.empty()) v = std::max(v.value_or(INT64_MIN), t.events.back().time_ns);
+  }
+  return v.value_or(0);
+}
+
+int TraceData::TrackOfVcpu(int vcpu) const {
+  for (size_t i = 0; i < tracks.size(); ++i) {
+    if (tracks[i].kind == TrackKind::Vcpu && tracks[i].vcpu == vcpu) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::span<const Event> TraceData::Window(size_t track, int64_t begin_ns, int64_t end_ns) const {
+  if (track >= tracks.size() || end_ns < begin_ns) return {};
+  const std::vector<Event>& ev = tracks[track].events;
+  auto lo = std::partition_point(ev.begin(), ev.end(),
+                                 [&](const Event& e) { return e.time_ns < begin_ns; });
+  auto hi = std::partition_point(lo, ev.end(), [&](const Event& e) { return e.time_ns <= end_ns; });
+  return {lo, hi};
+}
+
+std::span<const Span> TraceData::SpansIn(size_t track, SpanKind kind, int64_t begin_ns,
+                                         int64_t end_ns) const {
+  if (track >= tracks.size() || kind == SpanKind::Count || end_ns < begin_ns) return {};
+  const std::vector<Span>& s = tracks[track].spans[static_cast<size_t>(kind)];
+  // Spans of one kind never overlap, so both their begins and ends are sorted.
+  auto lo = std::partition_point(s.begin(), s.end(),
+                                 [&](const Span& x) { return x.end_ns < begin_ns; });
+  auto hi = std::partition_point(lo, s.end(), [&](const Span& x) { return x.begin_ns <= end_ns; });
+  return {lo, hi};
+}
+
+std::vector<EventRef> TraceData::OfType(EventType type, int vcpu) const {
+  std::vector<EventRef> out;
+  for (size_t t = 0; t < tracks.size(); ++t) {
+    if (vcpu >= 0 && !(tracks[t].kind == TrackKind::Vcpu && tracks[t].vcpu == vcpu)) continue;
+    const std::vector<Event>& ev = tracks[t].events;
+    for (size_t i = 0; i < ev.size(); ++i) {
+      if (ev[i].type == type) out.push_back({static_cast<uint32_t>(t), static_cast<uint32_t>(i)});
+    }
+  }
+  return out;
+}
+
+std::vector<EventRef> TraceData::ExitsWithReason(uint32_t reason, int vcpu) const {
+  std::vector<EventRef> out = OfType(VmmEventKind::RunExit, vcpu);
+  std::erase_if(out, [&](const EventRef& r) { return At(r).a[0] != reason; });
+  return out;
+}
+
+std::optional<EventRef> TraceData::First(EventType type) const {
+  std::optional<EventRef> best;
+  for (size_t t = 0; t < tracks.size(); ++t) {
+    const std::vector<Event>& ev = tracks[t].events;
+    auto it = std::find_if(ev.begin(), ev.end(), [&](const Event& e) { return e.type == type; });
+    if (it == ev.end()) continue;
+    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(it - ev.begin())};
+    if (!best || it->time_ns < At(*best).time_ns) best = ref;
+  }
+  return best;
+}
+
+std::optional<EventRef> TraceData::Last(EventType type) const {
+  std::optional<EventRef> best;
+  for (size_t t = 0; t < tracks.size(); ++t) {
+    const std::vector<Event>& ev = tracks[t].events;
+    auto it = std::find_if(ev.rbegin(), ev.rend(), [&](const Event& e) { return e.type == type; });
+    if (it == ev.rend()) continue;
+    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(ev.rend() - it - 1)};
+    if (!best || it->time_ns >= At(*best).time_ns) best = ref;
+  }
+  return best;
+}
+
+size_t TraceData::Count(EventType type) const {
+  size_t n = 0;
+  for (const Track& t : tracks) {
+    n += std::count_if(t.events.begin(), t.events.end(),
+                       [&](const Event& e) { return e.type == type; });
+  }
+  return n;
+}
+
+std::vector<uint64_t> TraceData::StackUseCounts() const {
+  std::vector<uint64_t> counts(stacks.size(), 0);
+  for (const Track& t : tracks) {
+    for (const Event& e : t.events) {
+      if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) < counts.size()) ++counts[e.stack_id];
+    }
+  }
+  return counts;
+}
+
+const GuestRegs* TraceData::RegsOf(int vcpu, uint64_t run_index) const {
+  for (const GuestRegs& r : regs) {
+    if (r.vcpu == vcpu && r.run_index == run_index) return &r;
+  }
+  return nullptr;
+}
+
+void TraceData::BuildSpans() {
+  for (Track& t : tracks) {
+    for (auto& s : t.spans) s.clear();
+    RebuildAllSpans(t, 0);
+  }
+}
+
+// --- Trace: the concurrent store ---
+
+Trace::Trace(TraceData data) : m_data(std::move(data)) {
+  m_data.BuildSpans();
+  for (size_t i = 0; i < m_data.tracks.size(); ++i) {
+    m_track_of_tid[m_data.tracks[i].tid] = static_cast<uint32_t>(i);
+  }
+  for (size_t i = 0; i < m_data.strings.size(); ++i) {
+    m_string_ids.emplace(m_data.strings[i], static_cast<uint32_t>(i));
+  }
+  m_next_string = static_cast<uint32_t>(m_data.strings.size());
+  m_next_stack = static_cast<int32_t>(m_data.stacks.size());
+}
+
+void Trace::Add(const Event& event) {
+  size_t staged;
+  {
+    std::lock_guard lock(m_stage_mutex);
+    m_staged.push_back(event);
+    staged = m_staged.size();
+  }
+  if (staged >= kCommitBatch) {
+    // Fold in now if no reader holds the trace; otherwise the next reader will.
+    std::unique_lock lock(m_lock, std::try_to_lock);
+    if (lock) Commit();
+  }
+}
+
+uint32_t Trace::Intern(std::string_view text) {
+  if (text.empty()) return 0;
+  std::lock_guard lock(m_stage_mutex);
+  auto [it, inserted] = m_string_ids.try_emplace(std::string(text), m_next_string);
+  if (inserted) {
+    m_staged_strings.emplace_back(text);
+    ++m_next_string;
+  }
+  return it->second;
+}
+
+void Trace::AddStack(int32_t id, const Stack& frames) {
+  std::lock_guard lock(m_stage_mutex);
+  while (m_next_stack <= id) {
+    // Ids are dense; a gap (never expected) is kept as empty stacks.
+    m_staged_stacks.emplace_back(m_next_stack, m_next_stack == id ? frames : Stack{});
+    ++m_next_stack;
+  }
+}
+
+void Trace::SetVmmPid(uint32_t pid) {
+  std::unique_lock lock(m_lock);
+  m_vmm_pid = pid;
+}
+
+void Trace::AppendConsole(char c) {
+  std::lock_guard lock(m_stage_mutex);
+  m_staged_console.push_back(c);
+}
+
+void Trace::AddRegs(const GuestRegs& regs) {
+  std::lock_guard lock(m_stage_mutex);
+  m_staged_regs.push_back(regs);
+}
+
+void Trace::SetHost(HostFacts host) {
+  std::unique_lock lock(m_lock);
+  m_data.host = std::move(host);
+}
+
+void Trace::SetGuest(GuestFacts guest) {
+  std::unique_lock lock(m_lock);
+  m_data.guest = std::move(guest);
+}
+
+void Trace::SetKernelCounts(const KernelCounts& counts) {
+  std::unique_lock lock(m_lock);
+  m_data.kernel_counts = counts;
+}
+
+void Trace::SetSymbols(SymbolTable symbols) {
+  std::unique_lock lock(m_lock);
+  m_data.symbols = std::move(symbols);
+}
+
+Trace::Snapshot Trace::Read() {
+  {
+    std::unique_lock lock(m_lock);
+    Commit();
+  }
+  return Snapshot(std::shared_lock(m_lock), &m_data);
+}
+
+TraceData Trace::Take() {
+  std::unique_lock lock(m_lock);
+  Commit();
+  TraceData out = std::move(m_data);
+  m_data = TraceData{};
+  m_track_of_tid.clear();
+  std::lock_guard stage(m_stage_mutex);
+  m_string_ids.clear();
+  m_next_string = 1;
+  m_next_stack = 0;
+  return out;
+}
+
+void Trace::Commit() {
+  std::vector<Event> staged;
+  {
+    std::lock_guard lock(m_stage_mutex);
+    staged.swap(m_staged);
+    for (std::string& s : m_staged_strings) m_data.strings.push_back(std::move(s));
+    m_staged_strings.clear();
+    for (auto& [id, frames] : m_staged_stacks) m_data.stacks.push_back(std::move(frames));
+    m_staged_stacks.clear();
+    m_data.console += m_staged_console;
+    m_staged_console.clear();
+    m_data.regs.insert(m_data.regs.end(), m_staged_regs.begin(), m_staged_regs.end());
+    m_staged_regs.clear();
+  }
+  if (!staged.empty()) Merge(staged);
+}
+
+void Trace::Merge(std::vector<Event>& staged) {
+  // Group by track, keeping each thread's arrival order for equal times.
+  std::unordered_map<uint32_t, std::vector<Event>> by_track;
+  for (const Event& e : staged) {
+    auto [it, inserted] =
+        m_track_of_tid.try_emplace(e.tid, static_cast<uint32_t>(m_data.tracks.size()));
+    if (inserted) {
+      Track t;
+      t.pid = e.pid;
+      t.tid = e.tid;
+      bool vmm_side = e.type.origin == Origin::Vmm || m_vmm_pid == 0 || e.pid == m_vmm_pid;
+      t.kind = vmm_side ? TrackKind::Vmm : TrackKind::System;
+      m_data.tracks.push_back(std::move(t));
+    }
+    Track& track = m_data.tracks[it->second];
+    if (e.type.origin == Origin::Vmm && e.vcpu >= 0 && track.kind != TrackKind::Vcpu) {
+      // The thread turns out to run a vCPU: name its kernel events too.
+      track.kind = TrackKind::Vcpu;
+      track.vcpu = e.vcpu;
+      for (Event& old : track.events) old.vcpu = e.vcpu;
+    }
+    by_track[it->second].push_back(e);
+  }
+  for (auto& [index, events] : by_track) {
+    Track& track = m_data.tracks[index];
+    if (track.kind == TrackKind::Vcpu) {
+      for (Event& e : events) e.vcpu = track.vcpu;
+    }
+    std::stable_sort(events.begin(), events.end(), ByTime);
+    std::vector<Event>& ev = track.events;
+    size_t old_size = ev.size();
+    // Late events (the kernel's arrive after the VMM's) go in their place;
+    // everything from the first of them on is re-paired into spans.
+    size_t from = std::upper_bound(ev.begin(), ev.end(), events.front(), ByTime) - ev.begin();
+    ev.insert(ev.end(), events.begin(), events.end());
+    if (from < old_size) std::inplace_merge(ev.begin() + from, ev.begin() + old_size, ev.end(), ByTime);
+    RebuildAllSpans(track, std::min(from, old_size));
+  }
+}
+
+SymbolTable TraceSymbols(const SymbolTable& all, const std::vector<Stack>& stacks,
+                         const std::vector<std::string>& names) {
+  SymbolTable out;
+  std::unordered_set<const Symbol*> kept;
+  for (const Stack& stack : stacks) {
+    for (uint64_t addr : stack) {
+      const Symbol* s = all.Find(addr);
+      if (s && kept.insert(s).second) out.Add(s->addr, s->name, s->module);
+    }
+  }
+  std::unordered_set<std::string_view> wanted(names.begin(), names.end());
+  for (const Symbol& s : all.symbols()) {
+    if (wanted.count(s.name) && kept.insert(&s).second) out.Add(s.addr, s.name, s.module);
+  }
+  out.Finish();
+  return out;
+}
+
+}  // namespace kvmscope::traces

@@ -1,0 +1,336 @@
+// The trace: every event kvmscope recorded — the VMM's and the kernel's — in
+// one store that every front end reads. Fixed-size records kept per track (one
+// per thread), time-sorted, with interned strings and stacks; spans built from
+// begin/end pairs; queries by time window, type, exit reason and vCPU.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "traces/kernel_event.h"
+#include "traces/symbols.h"
+
+namespace kvmscope::traces {
+
+// What the VMM reports, as stored (vmm::EventKind minus console bytes, which
+// are kept as the console text).
+enum class VmmEventKind : uint16_t {
+  Ioctl,         // a KVM ioctl other than KVM_RUN; text = its name, a0 = result (int64)
+  RunEnter,      // about to call KVM_RUN; a0 = this vCPU's run index
+  RunExit,       // KVM_RUN returned; packing below
+  DeviceAccess,  // text = device ("" none); a0 = bus (0 port, 1 MMIO), a1 = address,
+                 // a2 = size, a3 = write, a4 = data
+  Status,        // the guest's self-check value in a0
+  Control,       // pause/resume/step/slow motion/stop; text = what
+  Watchdog,      // text = what the watchdog did
+  VcpuDone,      // the vCPU left its run loop; text = why
+  Count
+};
+inline constexpr size_t kVmmEventKinds = static_cast<size_t>(VmmEventKind::Count);
+// VmmEventKind::RunExit packing: a0 = KVM_EXIT_* reason, a1 = errno when
+// KVM_RUN returned -1 (EINTR after a kick), a2 = run index, then by reason:
+//   KVM_EXIT_IO      a3 = port | size << 16 | out << 24, a4 = count, a5 = data
+//   KVM_EXIT_MMIO    a3 = address, a4 = len | write << 32, a5 = data
+//   KVM_EXIT_HYPERCALL a3 = nr; KVM_EXIT_INTERNAL_ERROR a3 = suberror;
+//   KVM_EXIT_FAIL_ENTRY a3 = hardware reason; KVM_EXIT_SYSTEM_EVENT a3 = type
+// The values of the KVM_EXIT_* reasons kvmscope's model needs, from
+// <linux/kvm.h> (which traces/ does not include).
+inline constexpr uint32_t kKvmExitIo = 2, kKvmExitHypercall = 3, kKvmExitHlt = 5,
+                          kKvmExitMmio = 6, kKvmExitFailEntry = 9, kKvmExitIntr = 10,
+                          kKvmExitInternalError = 17, kKvmExitSystemEvent = 24;
+
+enum class Origin : uint8_t { Kernel, Vmm };
+
+// The type of an event: a kernel kind or a VMM kind. Converts implicitly from
+// either enum, so `event.type == KernelEventKind::Pio` reads naturally.
+struct EventType {
+  Origin origin = Origin::Kernel;
+  uint16_t kind = 0;
+  constexpr EventType() = default;
+  constexpr EventType(KernelEventKind k) : origin(Origin::Kernel), kind(static_cast<uint16_t>(k)) {}
+  constexpr EventType(VmmEventKind k) : origin(Origin::Vmm), kind(static_cast<uint16_t>(k)) {}
+  bool operator==(const EventType&) const = default;
+  KernelEventKind kernel() const { return static_cast<KernelEventKind>(kind); }
+  VmmEventKind vmm() const { return static_cast<VmmEventKind>(kind); }
+  // A dense index over both enums: kernel kinds first, then VMM kinds.
+  size_t index() const { return origin == Origin::Kernel ? kind : kKernelEventKinds + kind; }
+  static EventType FromIndex(size_t index);
+};
+inline constexpr size_t kEventTypes = kKernelEventKinds + kVmmEventKinds;
+// "kvm_pio", "KVM_RUN exit" (kernel); "VMM KVM_RUN exit", "VMM ioctl" (VMM).
+std::string_view EventTypeName(EventType type);
+std::optional<EventType> EventTypeFromName(std::string_view name);
+
+inline constexpr uint16_t kNoCpu = 0xffff;
+
+// One event: 88 bytes, no pointers, so that millions fit and copy cheaply.
+struct Event {
+  int64_t time_ns = 0;  // CLOCK_MONOTONIC
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  int32_t vcpu = -1;      // -1: VM-wide or not known
+  int32_t stack_id = -1;  // into the trace's stacks; -1: none
+  uint32_t text = 0;      // interned string (ioctl name, device, detail); 0 = none
+  uint16_t cpu = kNoCpu;  // host CPU (kernel events)
+  EventType type;
+  std::array<uint64_t, 6> a{};  // kernel: as KernelEvent::a; VMM: see VmmEventKind
+  bool operator==(const Event&) const = default;
+};
+
+// A kernel event as stored (vcpu -1 until its track says which vCPU it is),
+// and back (for the kernel decoders).
+Event FromKernel(const KernelEvent& event);
+KernelEvent ToKernel(const Event& event);
+
+// Spans: the stretches of time a teacher talks about, built per track from
+// begin/end events.
+enum class SpanKind : uint8_t {
+  Run,             // KVM_RUN as the VMM saw it: VMM RunEnter → VMM RunExit
+  KernelRun,       // KVM_RUN as the kernel saw it: kernel RunEnter → RunExit
+  Guest,           // the guest ran: kvm_entry → kvm_exit (where they fire)
+  KernelHandling,  // KVM handled an exit in the kernel: kvm_exit → kvm_entry or KVM_RUN exit
+  VmmHandling,     // the VMM handled an exit: VMM RunExit → next VMM RunEnter (or vCPU done)
+  Count
+};
+inline constexpr size_t kSpanKinds = static_cast<size_t>(SpanKind::Count);
+std::string_view SpanKindName(SpanKind kind);  // "KVM_RUN", "kernel KVM_RUN", "guest", ...
+
+inline constexpr uint32_t kNoEvent = UINT32_MAX;
+struct Span {
+  int64_t begin_ns = 0;
+  int64_t end_ns = 0;
+  uint32_t begin = kNoEvent;  // event index in the track; kNoEvent: began before the trace
+  uint32_t end = kNoEvent;    // kNoEvent: still open at the trace's end, or its end was lost
+  bool operator==(const Span&) const = default;
+  int64_t duration_ns() const { return end_ns - begin_ns; }
+};
+
+enum class TrackKind : uint8_t {
+  Vcpu,    // a vCPU thread of the VMM
+  Vmm,     // another thread of the VMM (main, watchdog)
+  System,  // a thread of another process (system-wide tracing)
+};
+std::string_view TrackKindName(TrackKind kind);
+
+struct Track {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  int32_t vcpu = -1;  // for Vcpu tracks
+  TrackKind kind = TrackKind::System;
+  std::vector<Event> events;                          // time-sorted
+  std::array<std::vector<Span>, kSpanKinds> spans{};  // per kind, sorted, never overlapping
+  std::string Name() const;  // "vCPU 0 (tid 1234)", "VMM (tid 1230)", "tid 99 (pid 98)"
+  bool operator==(const Track&) const = default;
+};
+
+// The attach plan as recorded (probes::AttachPlan flattened to text, since
+// traces/ knows nothing of probes/).
+struct PlanRecord {
+  struct Entry {
+    std::string point;      // "run loop", "exit handler", "kvm_mmu_page_fault"
+    std::string target;     // "pvm_handle_exit"
+    std::string mechanism;  // "kprobe", "fentry", "tracepoint", "stacks", "none"
+    std::string how;
+    std::vector<std::string> passed;  // better mechanisms passed over, with why
+    bool operator==(const Entry&) const = default;
+  };
+  std::vector<Entry> entries;
+  std::vector<std::string> tracepoints;  // attached
+  std::vector<std::string> missing;      // not attached, with why
+  std::string summary;                   // the one-line badge
+  bool operator==(const PlanRecord&) const = default;
+};
+
+struct HostFacts {
+  std::string kernel_release;  // uname -r
+  std::string backend;         // "PVM", "VMX (Intel)", ...
+  std::string cpu;             // /proc/cpuinfo model name
+  std::string vendor_handler;  // "pvm_handle_exit"
+  std::optional<PlanRecord> plan;  // absent when the kernel was not traced
+  std::string not_traced_reason;   // why not, when plan is absent
+  std::string stack_mode;          // "new", "all", "none"
+  bool system_wide = false;
+  uint64_t kernel_symbols = 0;  // symbols in /proc/kallsyms (the trace keeps a subset)
+  bool operator==(const HostFacts&) const = default;
+};
+
+struct GuestFacts {
+  std::string name;  // catalog name or the file run
+  std::string mode;  // "real", "protected", "long", "user"
+  uint64_t load_addr = 0;
+  int vcpus = 1;
+  std::string sha256;          // of the binary image
+  std::vector<uint8_t> image;  // the binary itself (small), for disassembly in replay
+  std::string verdict;         // "pass", "fail", "timeout", ... ("" while running)
+  std::string detail;
+  bool operator==(const GuestFacts&) const = default;
+};
+
+// Kernel-side accounting: events seen in the kernel (after the process
+// filter), lost (ring buffer full) and received, per kind; stacks.
+struct KernelCounts {
+  std::array<uint64_t, kKernelEventKinds> seen{};
+  std::array<uint64_t, kKernelEventKinds> lost{};
+  std::array<uint64_t, kKernelEventKinds> received{};
+  uint64_t stacks_taken = 0;
+  uint64_t stacks_failed = 0;
+  uint64_t total_seen() const;
+  uint64_t total_lost() const;
+  uint64_t total_received() const;
+  bool operator==(const KernelCounts&) const = default;
+};
+
+// The guest's registers at one exit (when the VMM captured them).
+inline constexpr size_t kGuestRegs = 23;
+// "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8".."r15", "rip",
+// "rflags", "cr0", "cr2", "cr3", "cr4", "efer" — in this order.
+const std::array<std::string_view, kGuestRegs>& GuestRegNames();
+struct GuestRegs {
+  int32_t vcpu = 0;
+  uint64_t run_index = 0;  // the KVM_RUN that returned with these
+  std::array<uint64_t, kGuestRegs> values{};
+  bool operator==(const GuestRegs&) const = default;
+};
+
+// Where an event is in one snapshot (indices move while a live trace grows).
+struct EventRef {
+  uint32_t track = 0;
+  uint32_t index = 0;
+  bool operator==(const EventRef&) const = default;
+};
+
+// Everything a trace holds, as plain data: what the JSON files contain, what
+// readers see. Queries are const members.
+struct TraceData {
+  HostFacts host;
+  GuestFacts guest;
+  std::string console;
+  std::optional<KernelCounts> kernel_counts;  // absent when not traced
+  std::vector<std::string> strings{""};       // interned; id 0 is ""
+  std::vector<Stack> stacks;                  // by stack id
+  SymbolTable symbols;                        // enough to name every frame and chain node
+  std::vector<Track> tracks;                  // in order of first appearance
+  std::vector<GuestRegs> regs;                // in order of capture
+  bool operator==(const TraceData&) const = default;
+
+  std::string_view Text(uint32_t id) const { return id < strings.size() ? strings[id] : ""; }
+  const Stack* StackOf(const Event& e) const;  // nullptr when none
+  const Event& At(EventRef ref) const { return tracks[ref.track].events[ref.index]; }
+
+  // Queries.
+  size_t EventCount() const;
+  int64_t BeginNs() const;  // earliest event, 0 when empty
+  int64_t EndNs() const;    // latest event, 0 when empty
+  // The track of a vCPU, or -1.
+  int TrackOfVcpu(int vcpu) const;
+  // Events of one track with begin_ns <= time_ns <= end_ns (binary search).
+  std::span<const Event> Window(size_t track, int64_t begin_ns, int64_t end_ns) const;
+  // Spans of one kind on one track that overlap [begin_ns, end_ns].
+  std::span<const Span> SpansIn(size_t track, SpanKind kind, int64_t begin_ns,
+                                int64_t end_ns) const;
+  // All events of a type, by track then time; restricted to one vCPU's track
+  // when vcpu >= 0.
+  std::vector<EventRef> OfType(EventType type, int vcpu = -1) const;
+  // VMM RunExit events with this KVM_EXIT_* reason.
+  std::vector<EventRef> ExitsWithReason(uint32_t reason, int vcpu = -1) const;
+  // The earliest / latest event of a type over all tracks, and how many.
+  std::optional<EventRef> First(EventType type) const;
+  std::optional<EventRef> Last(EventType type) const;
+  size_t Count(EventType type) const;
+  // How many events used each stack id (index = stack id).
+  std::vector<uint64_t> StackUseCounts() const;
+  // The captured registers of a vCPU's run, or nullptr.
+  const GuestRegs* RegsOf(int vcpu, uint64_t run_index) const;
+
+  // Rebuilds every track's spans from its events (after loading).
+  void BuildSpans();
+};
+
+// Named fields and one line of text for any event (kernel events decode as
+// DecodeFields/DescribeKernelEvent do; VMM events by their packing).
+std::vector<Field> EventFields(const TraceData& trace, const Event& event);
+std::string DescribeEvent(const TraceData& trace, const Event& event);
+
+// The store for a trace being recorded: appends from any thread (VMM vCPU
+// threads, the probe drain thread) never wait for readers; a reader takes a
+// Snapshot, which first folds staged events into the tracks, then holds a
+// shared lock for as long as it lives — keep it for one frame or one
+// command, not longer.
+class Trace {
+ public:
+  Trace() = default;
+  explicit Trace(TraceData data);  // a loaded trace; spans are (re)built
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+
+  // --- writers (thread-safe) ---
+  // Staged until the next snapshot or until enough accumulate.
+  void Add(const Event& event);
+  // Interns a string for Event::text; the same text always gets the same id.
+  uint32_t Intern(std::string_view text);
+  // Records stack `id` (ids must be dense from 0, as probes' StackTable gives
+  // them); a stack already known is ignored.
+  void AddStack(int32_t id, const Stack& frames);
+  // Threads whose events are VMM-side (the VMM's pid); events of other pids
+  // go to System tracks.
+  void SetVmmPid(uint32_t pid);
+  void AppendConsole(char c);
+  void AddRegs(const GuestRegs& regs);
+  // Metadata: replaced under the exclusive lock.
+  void SetHost(HostFacts host);
+  void SetGuest(GuestFacts guest);
+  void SetKernelCounts(const KernelCounts& counts);
+  void SetSymbols(SymbolTable symbols);
+
+  // --- readers ---
+  class Snapshot {
+   public:
+    const TraceData& operator*() const { return *m_data; }
+    const TraceData* operator->() const { return m_data; }
+
+   private:
+    friend class Trace;
+    Snapshot(std::shared_lock<std::shared_mutex> lock, const TraceData* data)
+        : m_lock(std::move(lock)), m_data(data) {}
+    std::shared_lock<std::shared_mutex> m_lock;
+    const TraceData* m_data;
+  };
+  Snapshot Read();
+  // Folds staged events in and hands the data over (the Trace is empty after).
+  TraceData Take();
+
+ private:
+  void Commit();  // caller holds m_lock exclusively
+  void Merge(std::vector<Event>& staged);
+
+  mutable std::shared_mutex m_lock;  // guards m_data
+  TraceData m_data;
+  uint32_t m_vmm_pid = 0;
+  std::unordered_map<uint32_t, uint32_t> m_track_of_tid;
+
+  std::mutex m_stage_mutex;  // guards everything below
+  std::vector<Event> m_staged;
+  std::vector<std::string> m_staged_strings;
+  std::vector<std::pair<int32_t, Stack>> m_staged_stacks;
+  std::string m_staged_console;
+  std::vector<GuestRegs> m_staged_regs;
+  std::unordered_map<std::string, uint32_t> m_string_ids;
+  uint32_t m_next_string = 1;
+  int32_t m_next_stack = 0;
+};
+
+// The symbols a trace keeps from the full /proc/kallsyms: those naming a
+// captured stack frame, plus every symbol whose name is in `names` (the call
+// chains' and seed claims' functions), so that presence checks still work.
+SymbolTable TraceSymbols(const SymbolTable& all, const std::vector<Stack>& stacks,
+                         const std::vector<std::string>& names);
+
+}  // namespace kvmscope::traces
