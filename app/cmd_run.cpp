@@ -7,13 +7,20 @@
 
 #include <atomic>
 #include <charconv>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/live_printer.h"
+#include "app/recorder.h"
+#include "probes/host.h"
 #include "probes/session.h"
+#include "traces/chains.h"
 #include "vmm/catalog.h"
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
@@ -185,7 +192,8 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
 // Starts kernel tracing for this process, joined into the printer. Returns
 // null, after saying why, when the kernel cannot be traced: the VMM side
 // still runs.
-std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer) {
+std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer,
+                                             Recorder* recorder, std::string& why_not) {
   probes::SessionOptions options;
   options.pid = args.system_wide ? 0 : static_cast<uint32_t>(getpid());
   options.stacks = args.stacks == "all"    ? probes::StackMode::All
@@ -203,14 +211,23 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
         std::printf("  %s\n", line.c_str());
       }
     }
-    if (args.quiet) {
-      session->Start(nullptr);  // counted for the summary; no exit lines to join with
-    } else {
-      printer.EnableKernel(&session->symbols(), &session->stacks());
+    const traces::StackTable& stacks = session->stacks();
+    if (!args.quiet) printer.EnableKernel(&session->symbols(), &stacks);
+    if (recorder && !args.quiet) {
+      session->Start([&printer, recorder, &stacks](const traces::KernelEvent& ev) {
+        recorder->OnKernel(ev, stacks);
+        printer.OnKernel(ev);
+      });
+    } else if (recorder) {
+      session->Start([recorder, &stacks](const traces::KernelEvent& ev) { recorder->OnKernel(ev, stacks); });
+    } else if (!args.quiet) {
       session->Start([&printer](const traces::KernelEvent& ev) { printer.OnKernel(ev); });
+    } else {
+      session->Start(nullptr);  // counted for the summary; no exit lines to join with
     }
     return session;
   } catch (const probes::ProbeError& e) {
+    why_not = e.what();
     std::fprintf(stderr,
                  "kvmscope: kernel tracing is off: %s\n"
                  "kvmscope: the VMM side still runs ('kvmscope doctor' explains; --no-probes "
@@ -258,9 +275,46 @@ void PrintKernelSummary(const probes::Session& session) {
                 static_cast<unsigned long long>(c.total_received()));
   }
 }
+
+// Fills in what the trace records besides events, once the run is over.
+void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Outcome& out,
+                 const probes::Session* session, const std::string& why_not) {
+  traces::GuestFacts guest = GuestFactsOf(p.config);
+  guest.verdict = vmm::VerdictName(out.verdict);
+  guest.detail = out.detail;
+  trace.SetGuest(std::move(guest));
+  if (!session) {
+    traces::HostFacts host;
+    host.kernel_release = probes::KernelRelease();
+    host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
+    host.cpu = probes::CpuModel();
+    host.not_traced_reason = why_not;
+    trace.SetHost(std::move(host));
+    return;
+  }
+  trace.SetHost(session->host_facts());
+  trace.SetKernelCounts(session->counts());
+  // The trace keeps the symbols of its frames and of every function the
+  // chains and the seed check ask about (compiler suffixes included).
+  std::vector<traces::Stack> stacks = trace.Read()->stacks;
+  std::vector<std::string> names;
+  for (const traces::Symbol& s : traces::ChainSymbols(session->symbols())) names.push_back(s.name);
+  trace.SetSymbols(traces::TraceSymbols(session->symbols(), stacks, names));
+}
+
+// Refuses before running, not after, an output file that cannot be written.
+void CheckWritable(const std::string& path, const char* option) {
+  if (path.empty()) return;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::string dir = parent.empty() ? std::string(".") : parent.string();
+  if (access(dir.c_str(), W_OK) != 0) {
+    throw UsageFailure{fmt::format("{} {}: cannot write to directory '{}': {}", option, path, dir,
+                                   std::strerror(errno))};
+  }
+}
 }  // namespace
 
-int CmdRun(const RunArgs& args) {
+int RunGuest(const RunArgs& args, traces::Trace* trace) {
   Prepared p;
   try {
     p = Prepare(args);
@@ -292,10 +346,13 @@ int CmdRun(const RunArgs& args) {
 
   InterruptWatcher::BlockEarly();
   LivePrinter printer(stdout, !args.quiet);
+  std::optional<Recorder> recorder;
+  if (trace) recorder.emplace(*trace, &printer);
   std::unique_ptr<probes::Session> session;
-  if (!args.no_probes) session = StartProbes(args, printer);
+  std::string why_not = "not traced (--no-probes)";
+  if (!args.no_probes) session = StartProbes(args, printer, recorder ? &*recorder : nullptr, why_not);
   try {
-    vmm::Machine machine(p.config, &printer);
+    vmm::Machine machine(p.config, recorder ? static_cast<vmm::Observer*>(&*recorder) : &printer);
     std::printf("kvmscope: running %s (%s mode, %d vCPU%s, %zu-byte image at %#llx)\n",
                 p.config.name.c_str(), std::string(vmm::CpuModeName(p.config.mode)).c_str(),
                 p.config.vcpus, p.config.vcpus > 1 ? "s" : "", p.config.image.size(),
@@ -319,6 +376,7 @@ int CmdRun(const RunArgs& args) {
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
     if (session) PrintKernelSummary(*session);
+    if (trace) FinishTrace(*trace, p, out, session.get(), why_not);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;
@@ -334,6 +392,21 @@ int CmdRun(const RunArgs& args) {
     }
     return kExitInternal;
   }
+}
+
+int CmdRun(const RunArgs& args) {
+  try {
+    CheckWritable(args.output, "-o");
+    CheckWritable(args.chrome, "--chrome");
+  } catch (const UsageFailure& e) {
+    std::fprintf(stderr, "kvmscope: %s\n", e.message.c_str());
+    return kExitUsage;
+  }
+  if (args.output.empty() && args.chrome.empty()) return RunGuest(args, nullptr);
+  traces::Trace trace;
+  int status = RunGuest(args, &trace);
+  if (status == kExitUsage || status == kExitEnvironment) return status;  // nothing ran
+  return SaveTraces(trace.Take(), args.output, args.chrome) ? status : kExitEnvironment;
 }
 
 }  // namespace kvmscope::app

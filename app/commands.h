@@ -5,7 +5,13 @@
 #include <optional>
 #include <string>
 
-namespace kvmscope::app {
+namespace kvmscope {
+namespace traces {
+class Trace;
+struct TraceData;
+}  // namespace traces
+
+namespace app {
 
 struct GuestsArgs {
   std::string name;
@@ -30,9 +36,39 @@ struct RunArgs {
   std::string stacks = "new";  // new|all|none
   bool system_wide = false;
   std::optional<uint32_t> ring_bytes;
+  // Trace files (traces/).
+  std::string output;  // -o: native JSON trace
+  std::string chrome;  // --chrome: Chrome trace event JSON for Perfetto
 };
 int CmdRun(const RunArgs& args);
 
+// Runs a guest as `kvmscope run` does, recording everything into `trace`
+// when it is not null. Returns the exit status.
+int RunGuest(const RunArgs& args, traces::Trace* trace);
+// Writes the native and/or the Chrome trace (atomically), saying where and
+// how big; false after printing why when a write failed.
+bool SaveTraces(const traces::TraceData& trace, const std::string& native,
+                const std::string& chrome);
+
+struct TraceArgs {
+  std::string trace;   // the trace file to read ("" = live, for check-seed)
+  bool json = false;   // stats --json
+  int vcpu = -2;       // stats --vcpu (-2: every scope)
+  std::string chrome;  // export --chrome
+  std::string chain;   // chains --chain
+};
+int CmdStats(const TraceArgs& args);
+int CmdChains(const TraceArgs& args);
+int CmdCheckSeed(const TraceArgs& args);
+int CmdExport(const TraceArgs& args);
+
+struct TourArgs {
+  std::string out_dir = "kvmscope-out";
+  bool no_probes = false;
+};
+int CmdTour(const TourArgs& args);
+
 int CmdDoctor();
 
-}  // namespace kvmscope::app
+}  // namespace app
+}  // namespace kvmscope

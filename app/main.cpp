@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       "kvmscope: watch Linux KVM run a virtual machine. A built-in VMM runs small real "
       "guests on /dev/kvm and shows every KVM_RUN and exit; BPF programs show what the host "
       "kernel did for each.\n"
-      "With no command, runs the default guest (hello) in the terminal.",
+      "With no command, runs the tour: the terminal walk-through.",
       "kvmscope"};
   cli.footer(kExitCodeHelp);
   cli.require_subcommand(0, 1);
@@ -64,6 +64,44 @@ int main(int argc, char** argv) {
                 "Trace KVM events of every process, not only this VMM");
   run->add_option("--ring-size", run_args.ring_bytes,
                   "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
+  run->add_option("-o,--output", run_args.output,
+                  "Save the whole run (VMM and kernel events, stacks, plan, console) as a "
+                  "kvmscope trace FILE.json (docs/trace-format.md)");
+  run->add_option("--chrome", run_args.chrome,
+                  "Also save it as Chrome trace event JSON FILE, for https://ui.perfetto.dev");
+
+  TraceArgs trace_args;
+  CLI::App* stats = cli.add_subcommand(
+      "stats", "Exit reasons, event kinds and handling latency (count, share, total, mean, "
+               "p50, p99) of a saved trace, per vCPU and overall, with lost-event counts");
+  stats->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
+  stats->add_flag("--json", trace_args.json, "Print JSON instead of tables");
+  stats->add_option("--vcpu", trace_args.vcpu, "Only this vCPU")->check(CLI::NonNegativeNumber);
+
+  CLI::App* chains = cli.add_subcommand(
+      "chains", "The four KVM call chains (VM init, run loop, exceptions, page faults) with "
+                "each node's status in a saved trace (observed, present, inlined/absent), and "
+                "the observed call tree");
+  chains->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
+  chains->add_option("--chain", trace_args.chain, "Only this chain: init, run, exceptions, pagefaults");
+
+  CLI::App* check_seed = cli.add_subcommand(
+      "check-seed", "What the seed document claims about KVM's functions and calls, checked "
+                    "against a saved trace, or against this kernel live when no trace is given");
+  check_seed->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'");
+
+  CLI::App* export_cmd =
+      cli.add_subcommand("export", "Convert a saved trace to Chrome trace event JSON (Perfetto)");
+  export_cmd->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
+  export_cmd->add_option("--chrome", trace_args.chrome, "Output FILE")->required();
+
+  TourArgs tour_args;
+  CLI::App* tour = cli.add_subcommand(
+      "tour", "The terminal walk-through: runs hello, pagefault and exceptions with kernel "
+              "tracing and shows, for each, the exits, the call chain that handled them, the "
+              "stats and what the seed document claims; saves every trace");
+  tour->add_option("--out", tour_args.out_dir, "Where the traces go (default ./kvmscope-out)");
+  tour->add_flag("--no-probes", tour_args.no_probes, "Do not trace the host kernel");
 
   CLI::App* doctor = cli.add_subcommand(
       "doctor",
@@ -84,9 +122,10 @@ int main(int argc, char** argv) {
   if (guests->parsed()) return CmdGuests(guests_args);
   if (run->parsed()) return CmdRun(run_args);
   if (doctor->parsed()) return CmdDoctor();
-  // No command: the main job. Until the GUI and the tour exist, it runs the
-  // default guest in the terminal.
-  RunArgs defaults;
-  defaults.guest = "hello";
-  return CmdRun(defaults);
+  if (stats->parsed()) return CmdStats(trace_args);
+  if (chains->parsed()) return CmdChains(trace_args);
+  if (check_seed->parsed()) return CmdCheckSeed(trace_args);
+  if (export_cmd->parsed()) return CmdExport(trace_args);
+  // No command: the main job, the terminal walk-through.
+  return CmdTour(tour_args);
 }

@@ -95,6 +95,19 @@ std::string KernelRelease() {
   return u.release;
 }
 
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("model name")) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    size_t start = line.find_first_not_of(' ', colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
 std::string ErrnoName(int err) {
   const char* name = strerrorname_np(err);  // glibc 2.32+
   return name ? name : std::to_string(err);

@@ -37,6 +37,8 @@ traces::SymbolTable LoadKallsyms(const std::string& path = "/proc/kallsyms",
 Backend BackendFromSymbols(const traces::SymbolTable& symbols);
 
 std::string KernelRelease();
+// The host CPU's "model name" from /proc/cpuinfo, "" when unreadable.
+std::string CpuModel();
 
 // "ENOENT" for 2, "EPERM" for 1, ...; the number when unknown.
 std::string ErrnoName(int err);

@@ -363,6 +363,27 @@ Session::~Session() { Stop(); }
 
 const Capabilities& Session::capabilities() const { return m->caps; }
 const AttachPlan& Session::plan() const { return m->plan; }
+
+traces::HostFacts Session::host_facts() const {
+  traces::HostFacts h;
+  h.kernel_release = m->caps.kernel_release;
+  h.backend = BackendName(m->caps.backend);
+  h.cpu = CpuModel();
+  h.vendor_handler = m->caps.vendor_handler;
+  traces::PlanRecord plan;
+  for (const PlanEntry& e : m->plan.entries) {
+    plan.entries.push_back({std::string(ProbePointName(e.point)), e.target,
+                            std::string(MechanismName(e.mechanism)), e.how, e.passed});
+  }
+  plan.tracepoints = m->plan.tracepoints;
+  plan.missing = m->plan.missing;
+  plan.summary = PlanSummary(m->plan);
+  h.plan = std::move(plan);
+  h.stack_mode = StackModeName(m->options.stacks);
+  h.system_wide = m->options.pid == 0;
+  h.kernel_symbols = m->symbols.size();
+  return h;
+}
 bool Session::kprobes_verified() const { return m->kprobes_verified; }
 const traces::SymbolTable& Session::symbols() const { return m->symbols; }
 const traces::StackTable& Session::stacks() const { return m->stacks; }

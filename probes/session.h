@@ -61,6 +61,9 @@ class Session {
   void Stop();
 
   KernelCounts counts() const;
+  // What a trace records about this host and how it was traced: kernel,
+  // backend, CPU, the attach plan with every fallback reason, stack mode.
+  traces::HostFacts host_facts() const;
   const traces::SymbolTable& symbols() const;
   const traces::StackTable& stacks() const;
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "traces/sha256.h"
 #include "traces/trace.h"
 
 namespace kvmscope::traces {
@@ -207,7 +208,7 @@ TEST(TraceStore, TracksOfOtherProcessesAreSystemTracks) {
   Trace trace;
   trace.SetVmmPid(1);
   trace.Add(Kern(KernelEventKind::Pio, 5, 77, 70));
-  trace.Add(Vmm(VmmEventKind::Ioctl, 1, 2, -1));
+  trace.Add(Vmm(VmmEventKind::Ioctl, 1, 2, 0));  // KVM_CREATE_VCPU for vCPU 0, on the main thread
   auto d = trace.Read();
   ASSERT_EQ(d->tracks.size(), 2u);
   EXPECT_EQ(d->tracks[0].kind, TrackKind::System);
@@ -315,6 +316,33 @@ TEST(TraceEvents, TypeNamesRoundTripAndVmmExitsDecode) {
   k.a = {1, 0x3f8, 1, 1, 0x48, 0};
   EXPECT_EQ(DescribeEvent(d, k), DescribeKernelEvent(ToKernel(k)));
   EXPECT_EQ(FromKernel(ToKernel(k)), k);
+}
+
+}  // namespace
+}  // namespace kvmscope::traces
+
+namespace kvmscope::traces {
+namespace {
+
+std::string Sha(std::string_view s) {
+  return Sha256Hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+}
+
+// The FIPS 180-4 example vectors, plus lengths around the padding boundary
+// (55, 56 and 64 bytes) checked against sha256sum.
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(Sha(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Sha(std::string(55, 'a')),
+            "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  EXPECT_EQ(Sha(std::string(56, 'a')),
+            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  EXPECT_EQ(Sha(std::string(64, 'a')),
+            "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+  EXPECT_EQ(Sha(std::string(1000, 'a')),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
 }  // namespace

@@ -1,1 +1,736 @@
-// placeholder: being written
+// Stats over a trace: exits by KVM_EXIT_* reason and by hardware reason with
+// their handling latency, events by type with the durations of the spans they
+// begin, per vCPU and overall, and the kernel's loss counters.
+#include "traces/stats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+namespace kvmscope::traces {
+namespace {
+
+// The event type that begins each span kind: its row in the per-type table
+// carries the span's durations.
+constexpr std::array<EventType, kSpanKinds> kSpanBegin = {
+    EventType(VmmEventKind::RunEnter),     // Run
+    EventType(KernelEventKind::RunEnter),  // KernelRun
+    EventType(KernelEventKind::KvmEntry),  // Guest
+    EventType(KernelEventKind::KvmExit),   // KernelHandling
+    EventType(VmmEventKind::RunExit),      // VmmHandling
+};
+
+bool Complete(const Span& s) {
+  return s.begin != kNoEvent && s.end != kNoEvent;
+}
+
+bool InScope(const Track& track, int vcpu) {
+  return vcpu == kAllVcpus || (track.kind == TrackKind::Vcpu && track.vcpu == vcpu);
+}
+
+// Spans by the index of their begin (or end) event. A span cut by the
+// trace's edge has no such event and is not in the map.
+using SpanIndex = std::unordered_map<uint32_t, const Span*>;
+SpanIndex ByBegin(const std::vector<Span>& spans) {
+  SpanIndex index;
+  for (const Span& s : spans) {
+    if (s.begin != kNoEvent) index.emplace(s.begin, &s);
+  }
+  return index;
+}
+SpanIndex ByEnd(const std::vector<Span>& spans) {
+  SpanIndex index;
+  for (const Span& s : spans) {
+    if (s.end != kNoEvent) index.emplace(s.end, &s);
+  }
+  return index;
+}
+const Span* Find(const SpanIndex& index, uint32_t event) {
+  auto it = index.find(event);
+  return it == index.end() ? nullptr : it->second;
+}
+
+double Share(uint64_t part, uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+ExitIsa IsaOf(uint64_t raw) {
+  return raw == static_cast<uint64_t>(ExitIsa::Vmx)   ? ExitIsa::Vmx
+         : raw == static_cast<uint64_t>(ExitIsa::Svm) ? ExitIsa::Svm
+                                                      : ExitIsa::Unknown;
+}
+
+std::string_view IsaName(ExitIsa isa) {
+  switch (isa) {
+    case ExitIsa::Vmx: return "VMX";
+    case ExitIsa::Svm: return "SVM";
+    case ExitIsa::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::string HardwareReasonName(ExitIsa isa, uint64_t reason) {
+  std::string_view name;
+  // VMX exit reasons carry flags above bit 15 (entry failure, from SMM):
+  // the name is the basic reason's.
+  if (isa == ExitIsa::Vmx) name = VmxExitReasonName(static_cast<uint32_t>(reason & 0xffff));
+  if (isa == ExitIsa::Svm) name = SvmExitCodeName(reason);
+  return name.empty() ? fmt::format("{:#x}", reason) : std::string(name);
+}
+
+std::string UserspaceReasonName(uint32_t reason) {
+  const std::string_view name = KvmExitReasonName(reason);
+  return name.empty() ? fmt::format("{}", reason) : std::string(name);
+}
+
+KernelSideSource SourceOf(uint64_t from_kernel_run, uint64_t from_run) {
+  if (from_kernel_run > 0 && from_run > 0) return KernelSideSource::Mixed;
+  if (from_kernel_run > 0) return KernelSideSource::KernelRun;
+  if (from_run > 0) return KernelSideSource::Run;
+  return KernelSideSource::None;
+}
+
+// Why a scope has no kvm_exit, most specific reason first.
+std::string NoKvmExitNote(const TraceData& trace, int vcpu) {
+  if (vcpu != kAllVcpus && trace.Count(KernelEventKind::KvmExit) > 0) {
+    return "no kvm_exit on this vCPU";
+  }
+  if (!trace.kernel_counts) {
+    std::string note = "no kernel side: the kernel was not traced";
+    if (!trace.host.not_traced_reason.empty()) note += " (" + trace.host.not_traced_reason + ")";
+    return note;
+  }
+  const auto kvm_exit = static_cast<size_t>(KernelEventKind::KvmExit);
+  if (trace.kernel_counts->seen[kvm_exit] > 0) {
+    return fmt::format("kvm_exit fired {} times but every one was lost",
+                       trace.kernel_counts->seen[kvm_exit]);
+  }
+  if (trace.host.plan) {
+    const std::vector<std::string>& attached = trace.host.plan->tracepoints;
+    if (std::find(attached.begin(), attached.end(), "kvm:kvm_exit") == attached.end()) {
+      return "kvm_exit was not attached (see the attach plan)";
+    }
+  }
+  if (trace.host.backend == "PVM") {
+    return "kvm_exit did not fire (PVM backend: only the VMX/SVM code emits it)";
+  }
+  return "kvm_exit did not fire (PVM backend or not traced)";
+}
+
+// What one KVM_EXIT_* reason collects while walking the tracks.
+struct UserspaceSamples {
+  uint64_t count = 0;
+  std::vector<int64_t> kernel;
+  uint64_t kernel_incomplete = 0;
+  uint64_t from_kernel_run = 0;
+  uint64_t from_run = 0;
+  std::vector<int64_t> vmm;
+  uint64_t vmm_incomplete = 0;
+};
+
+void CollectUserspace(const Track& track, std::map<uint32_t, UserspaceSamples>& by_reason,
+                      uint64_t& incomplete_runs) {
+  const std::vector<Span>& runs = track.spans[static_cast<size_t>(SpanKind::Run)];
+  const std::vector<Span>& kernel_runs = track.spans[static_cast<size_t>(SpanKind::KernelRun)];
+  const SpanIndex run_by_end = ByEnd(runs);
+  const SpanIndex handling_by_begin =
+      ByBegin(track.spans[static_cast<size_t>(SpanKind::VmmHandling)]);
+  for (const Span& s : runs) {
+    if (s.end == kNoEvent) ++incomplete_runs;
+  }
+
+  int64_t previous_exit_ns = std::numeric_limits<int64_t>::min();
+  size_t next_kernel_run = 0;  // exits come in time order, so one pass over kernel runs
+  for (size_t i = 0; i < track.events.size(); ++i) {
+    const Event& e = track.events[i];
+    if (e.type != VmmEventKind::RunExit) continue;
+    UserspaceSamples& x = by_reason[static_cast<uint32_t>(e.a[0])];
+    ++x.count;
+    const auto index = static_cast<uint32_t>(i);
+
+    // The kernel's KVM_RUN of this run lies inside the VMM's (or, when the
+    // VMM's enter came before the trace, after the previous exit): the last
+    // kernel run that began by this exit, if it also ended by it.
+    const Span* run = Find(run_by_end, index);
+    const int64_t lower_ns =
+        run != nullptr && run->begin != kNoEvent ? run->begin_ns : previous_exit_ns;
+    while (next_kernel_run < kernel_runs.size() &&
+           kernel_runs[next_kernel_run].begin_ns <= e.time_ns) {
+      ++next_kernel_run;
+    }
+    const Span* kernel_run = next_kernel_run > 0 ? &kernel_runs[next_kernel_run - 1] : nullptr;
+    if (kernel_run != nullptr && Complete(*kernel_run) && kernel_run->begin_ns >= lower_ns &&
+        kernel_run->end_ns <= e.time_ns) {
+      x.kernel.push_back(kernel_run->duration_ns());
+      ++x.from_kernel_run;
+    } else if (run != nullptr && Complete(*run)) {
+      x.kernel.push_back(run->duration_ns());
+      ++x.from_run;
+    } else {
+      ++x.kernel_incomplete;
+    }
+
+    const Span* handling = Find(handling_by_begin, index);
+    if (handling != nullptr && Complete(*handling)) {
+      x.vmm.push_back(handling->duration_ns());
+    } else {
+      ++x.vmm_incomplete;
+    }
+    previous_exit_ns = e.time_ns;
+  }
+}
+
+struct HardwareSamples {
+  uint64_t count = 0;
+  std::vector<int64_t> kernel;
+  uint64_t incomplete = 0;
+};
+using HardwareKey = std::pair<ExitIsa, uint64_t>;
+
+void CollectHardware(const Track& track, std::map<HardwareKey, HardwareSamples>& by_reason) {
+  const SpanIndex handling_by_begin =
+      ByBegin(track.spans[static_cast<size_t>(SpanKind::KernelHandling)]);
+  for (size_t i = 0; i < track.events.size(); ++i) {
+    const Event& e = track.events[i];
+    if (e.type != KernelEventKind::KvmExit) continue;
+    HardwareSamples& x = by_reason[{IsaOf(e.a[2]), e.a[0]}];
+    ++x.count;
+    const Span* handling = Find(handling_by_begin, static_cast<uint32_t>(i));
+    if (handling != nullptr && Complete(*handling)) {
+      x.kernel.push_back(handling->duration_ns());
+    } else {
+      ++x.incomplete;
+    }
+  }
+}
+
+UserspaceExitTable MakeUserspaceTable(std::map<uint32_t, UserspaceSamples>& by_reason,
+                                      uint64_t incomplete_runs) {
+  UserspaceExitTable table;
+  table.incomplete_runs = incomplete_runs;
+  uint64_t from_kernel_run = 0, from_run = 0;
+  for (auto& [reason, x] : by_reason) table.total += x.count;
+  for (auto& [reason, x] : by_reason) {
+    UserspaceExitRow row;
+    row.reason = reason;
+    row.name = UserspaceReasonName(reason);
+    row.count = x.count;
+    row.share_pct = Share(x.count, table.total);
+    row.kernel = ComputeLatency(std::move(x.kernel), x.kernel_incomplete);
+    row.kernel_from_kernel_run = x.from_kernel_run;
+    row.kernel_from_run = x.from_run;
+    row.kernel_source = SourceOf(x.from_kernel_run, x.from_run);
+    row.vmm = ComputeLatency(std::move(x.vmm), x.vmm_incomplete);
+    from_kernel_run += x.from_kernel_run;
+    from_run += x.from_run;
+    table.rows.push_back(std::move(row));
+  }
+  table.kernel_source = SourceOf(from_kernel_run, from_run);
+  std::stable_sort(
+      table.rows.begin(), table.rows.end(),
+      [](const UserspaceExitRow& a, const UserspaceExitRow& b) { return a.count > b.count; });
+  return table;
+}
+
+HardwareExitTable MakeHardwareTable(std::map<HardwareKey, HardwareSamples>& by_reason) {
+  HardwareExitTable table;
+  for (auto& [key, x] : by_reason) table.total += x.count;
+  table.fired = table.total > 0;
+  for (auto& [key, x] : by_reason) {
+    HardwareExitRow row;
+    row.isa = key.first;
+    row.reason = key.second;
+    row.name = HardwareReasonName(key.first, key.second);
+    row.count = x.count;
+    row.share_pct = Share(x.count, table.total);
+    row.kernel = ComputeLatency(std::move(x.kernel), x.incomplete);
+    table.rows.push_back(std::move(row));
+  }
+  std::stable_sort(
+      table.rows.begin(), table.rows.end(),
+      [](const HardwareExitRow& a, const HardwareExitRow& b) { return a.count > b.count; });
+  return table;
+}
+
+std::vector<EventKindRow> MakeKindRows(const TraceData& trace, int vcpu, uint64_t& events) {
+  std::array<uint64_t, kEventTypes> counts{};
+  std::array<std::vector<int64_t>, kSpanKinds> durations;
+  std::array<uint64_t, kSpanKinds> incomplete{};
+  for (const Track& track : trace.tracks) {
+    if (!InScope(track, vcpu)) continue;
+    for (const Event& e : track.events) {
+      if (e.type.index() < kEventTypes) ++counts[e.type.index()];
+    }
+    for (size_t k = 0; k < kSpanKinds; ++k) {
+      for (const Span& s : track.spans[k]) {
+        if (Complete(s)) {
+          durations[k].push_back(s.duration_ns());
+        } else {
+          ++incomplete[k];
+        }
+      }
+    }
+  }
+  events = 0;
+  for (uint64_t c : counts) events += c;
+
+  std::vector<EventKindRow> rows;
+  for (size_t t = 0; t < kEventTypes; ++t) {
+    if (counts[t] == 0) continue;
+    EventKindRow row;
+    row.type = EventType::FromIndex(t);
+    row.name = std::string(EventTypeName(row.type));
+    row.count = counts[t];
+    row.share_pct = Share(counts[t], events);
+    for (size_t k = 0; k < kSpanKinds; ++k) {
+      if (kSpanBegin[k] != row.type) continue;
+      row.span = static_cast<SpanKind>(k);
+      row.duration = ComputeLatency(std::move(durations[k]), incomplete[k]);
+    }
+    rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const EventKindRow& a, const EventKindRow& b) { return a.count > b.count; });
+  return rows;
+}
+
+LossStats MakeLoss(const TraceData& trace) {
+  LossStats loss;
+  if (!trace.kernel_counts) {
+    loss.note = "no kernel side: this trace has no kernel counts (the kernel was not traced";
+    if (!trace.host.not_traced_reason.empty()) loss.note += ": " + trace.host.not_traced_reason;
+    loss.note += ")";
+    return loss;
+  }
+  const KernelCounts& k = *trace.kernel_counts;
+  loss.kernel_traced = true;
+  loss.seen = k.total_seen();
+  loss.received = k.total_received();
+  loss.lost = k.total_lost();
+  loss.stacks_taken = k.stacks_taken;
+  loss.stacks_failed = k.stacks_failed;
+  for (size_t i = 0; i < kKernelEventKinds; ++i) {
+    if (k.seen[i] == 0 && k.lost[i] == 0 && k.received[i] == 0) continue;
+    const auto kind = static_cast<KernelEventKind>(i);
+    loss.rows.push_back(
+        {kind, std::string(KernelEventName(kind)), k.seen[i], k.received[i], k.lost[i]});
+  }
+  return loss;
+}
+
+// ---- text ----
+
+// Columns on a projector line up only if widths count characters, not bytes
+// ("µs" is three bytes, two characters).
+size_t DisplayWidth(std::string_view s) {
+  size_t width = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xc0) != 0x80) ++width;
+  }
+  return width;
+}
+
+struct Column {
+  std::string header;
+  bool left = false;  // names left-aligned, numbers right-aligned
+};
+
+// Aligned rows under a header; "(none)" when there are no rows.
+void AppendTable(std::vector<std::string>& out, const std::vector<Column>& columns,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) widths[c] = DisplayWidth(columns[c].header);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < columns.size() && c < row.size(); ++c) {
+      widths[c] = std::max(widths[c], DisplayWidth(row[c]));
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text = "  ";
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const std::string& cell = c < cells.size() ? cells[c] : std::string();
+      const std::string pad(widths[c] - DisplayWidth(cell), ' ');
+      if (c > 0) text += "  ";
+      text += columns[c].left ? cell + pad : pad + cell;
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+  };
+  std::vector<std::string> header;
+  for (const Column& c : columns) header.push_back(c.header);
+  out.push_back(line(header));
+  if (rows.empty()) out.push_back("  (none)");
+  for (const auto& row : rows) out.push_back(line(row));
+}
+
+std::string Percent(double pct) {
+  return fmt::format("{:.1f}%", pct);
+}
+
+// The latency cells total, mean, p50, p99: "-" when nothing was measured.
+std::vector<std::string> LatencyCells(const LatencyStats& l) {
+  if (l.samples == 0) return {"-", "-", "-", "-"};
+  return {FormatStatsDuration(l.total_ns), FormatStatsDuration(l.mean_ns),
+          FormatStatsDuration(l.p50_ns), FormatStatsDuration(l.p99_ns)};
+}
+
+std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+void AppendScope(std::vector<std::string>& out, const ScopeStats& scope) {
+  out.push_back(fmt::format(
+      "== {} — {}, {} ==", scope.label, Plural(scope.events, "event", "events"),
+      scope.events == 0 ? std::string("empty")
+                        : "over " + FormatStatsDuration(scope.end_ns - scope.begin_ns)));
+  out.emplace_back();
+
+  // Userspace exits, kernel side.
+  const UserspaceExitTable& user = scope.userspace;
+  out.push_back(fmt::format(
+      "Userspace exits (KVM_RUN returned to the VMM), by KVM_EXIT_* reason: {}", user.total));
+  out.push_back("  time in KVM_RUN that ended with the exit (guest + kernel handling)");
+  {
+    std::vector<std::vector<std::string>> rows;
+    for (const UserspaceExitRow& r : user.rows) {
+      std::vector<std::string> row = {r.name, fmt::format("{}", r.count), Percent(r.share_pct)};
+      for (std::string& cell : LatencyCells(r.kernel)) row.push_back(std::move(cell));
+      row.push_back(std::string(KernelSideSourceName(r.kernel_source)));
+      row.push_back(fmt::format("{}", r.kernel.incomplete));
+      rows.push_back(std::move(row));
+    }
+    AppendTable(out,
+                {{"reason", true},
+                 {"count"},
+                 {"share*"},
+                 {"total"},
+                 {"mean*"},
+                 {"p50*"},
+                 {"p99*"},
+                 {"edges", true},
+                 {"incomplete"}},
+                rows);
+  }
+  if (user.kernel_source == KernelSideSource::Run ||
+      user.kernel_source == KernelSideSource::Mixed) {
+    out.push_back("  edges: kernel = the kernel's own KVM_RUN enter/exit events;");
+    out.push_back("         VMM = the VMM's timestamps around the ioctl (no kernel KVM_RUN");
+    out.push_back("         events for that run), which include the syscall: a bit longer");
+  }
+  if (user.incomplete_runs > 0) {
+    out.push_back(fmt::format("  + {} without an exit (still running when the trace ended,",
+                              Plural(user.incomplete_runs, "KVM_RUN", "KVM_RUNs")));
+    out.push_back("    or the exit was lost): not in the table");
+  }
+  out.emplace_back();
+
+  // Userspace exits, VMM side.
+  out.push_back("  time the VMM spent handling the exit (KVM_RUN exit → next KVM_RUN)");
+  {
+    std::vector<std::vector<std::string>> rows;
+    for (const UserspaceExitRow& r : user.rows) {
+      std::vector<std::string> row = {r.name, fmt::format("{}", r.vmm.samples)};
+      for (std::string& cell : LatencyCells(r.vmm)) row.push_back(std::move(cell));
+      row.push_back(fmt::format("{}", r.vmm.incomplete));
+      rows.push_back(std::move(row));
+    }
+    AppendTable(
+        out,
+        {{"reason", true}, {"handled"}, {"total"}, {"mean*"}, {"p50*"}, {"p99*"}, {"incomplete"}},
+        rows);
+  }
+  out.emplace_back();
+
+  // Hardware exits.
+  const HardwareExitTable& hw = scope.hardware;
+  out.push_back(fmt::format("Hardware exits (kvm:kvm_exit), by exit reason: {}", hw.total));
+  if (!hw.fired) {
+    out.push_back("  (none): " + hw.note);
+  } else {
+    out.push_back("  time KVM spent handling the exit (kvm_exit → kvm_entry or KVM_RUN exit)");
+    std::vector<std::vector<std::string>> rows;
+    for (const HardwareExitRow& r : hw.rows) {
+      std::vector<std::string> row = {std::string(IsaName(r.isa)), r.name,
+                                      fmt::format("{}", r.count), Percent(r.share_pct)};
+      for (std::string& cell : LatencyCells(r.kernel)) row.push_back(std::move(cell));
+      row.push_back(fmt::format("{}", r.kernel.incomplete));
+      rows.push_back(std::move(row));
+    }
+    AppendTable(out,
+                {{"isa", true},
+                 {"reason", true},
+                 {"count"},
+                 {"share*"},
+                 {"total"},
+                 {"mean*"},
+                 {"p50*"},
+                 {"p99*"},
+                 {"incomplete"}},
+                rows);
+  }
+  out.emplace_back();
+
+  // Event types.
+  out.push_back(fmt::format("Events by type: {}", scope.events));
+  {
+    std::vector<std::vector<std::string>> rows;
+    for (const EventKindRow& r : scope.kinds) {
+      std::vector<std::string> row = {r.name, fmt::format("{}", r.count), Percent(r.share_pct)};
+      if (r.span) {
+        row.push_back(std::string(SpanKindName(*r.span)));
+        for (std::string& cell : LatencyCells(r.duration)) row.push_back(std::move(cell));
+        row.push_back(fmt::format("{}", r.duration.incomplete));
+      }
+      rows.push_back(std::move(row));
+    }
+    AppendTable(out,
+                {{"event", true},
+                 {"count"},
+                 {"share*"},
+                 {"begins span", true},
+                 {"total"},
+                 {"mean*"},
+                 {"p50*"},
+                 {"p99*"},
+                 {"incomplete"}},
+                rows);
+  }
+  out.emplace_back();
+}
+
+void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
+  out.push_back("Kernel events: seen in the kernel, received, lost (whole trace)");
+  if (!loss.kernel_traced) {
+    out.push_back("  " + loss.note);
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const LossRow& r : loss.rows) {
+    rows.push_back({r.name, fmt::format("{}", r.seen), fmt::format("{}", r.received),
+                    fmt::format("{}", r.lost), Percent(Share(r.lost, r.seen))});
+  }
+  rows.push_back({"total", fmt::format("{}", loss.seen), fmt::format("{}", loss.received),
+                  fmt::format("{}", loss.lost), Percent(Share(loss.lost, loss.seen))});
+  AppendTable(out, {{"event", true}, {"seen"}, {"received"}, {"lost"}, {"lost*"}}, rows);
+  out.push_back(
+      fmt::format("  stacks: {} taken, {} failed", loss.stacks_taken, loss.stacks_failed));
+  if (loss.lost > 0) {
+    out.push_back("  counts above are of received events; lost ones are missing from every table");
+  }
+}
+
+// ---- JSON ----
+
+using Json = nlohmann::ordered_json;
+
+Json LatencyJson(const LatencyStats& l) {
+  Json j;
+  j["samples"] = l.samples;
+  j["incomplete"] = l.incomplete;
+  j["total_ns"] = l.total_ns;
+  // No samples: no mean or percentile, rather than a misleading 0.
+  j["mean_ns"] = l.samples ? Json(l.mean_ns) : Json(nullptr);
+  j["p50_ns"] = l.samples ? Json(l.p50_ns) : Json(nullptr);
+  j["p99_ns"] = l.samples ? Json(l.p99_ns) : Json(nullptr);
+  return j;
+}
+
+Json ScopeJson(const ScopeStats& s) {
+  Json j;
+  j["label"] = s.label;
+  j["vcpu"] = s.vcpu == kAllVcpus ? Json(nullptr) : Json(s.vcpu);
+  j["events"] = s.events;
+  j["begin_ns"] = s.begin_ns;
+  j["end_ns"] = s.end_ns;
+
+  Json user;
+  user["total"] = s.userspace.total;
+  user["incomplete_runs"] = s.userspace.incomplete_runs;
+  user["kernel_source"] = KernelSideSourceName(s.userspace.kernel_source);
+  user["rows"] = Json::array();
+  for (const UserspaceExitRow& r : s.userspace.rows) {
+    Json row;
+    row["reason"] = r.reason;
+    row["name"] = r.name;
+    row["count"] = r.count;
+    row["share_pct"] = r.share_pct;
+    Json kernel = LatencyJson(r.kernel);
+    kernel["source"] = KernelSideSourceName(r.kernel_source);
+    kernel["from_kernel_run"] = r.kernel_from_kernel_run;
+    kernel["from_run"] = r.kernel_from_run;
+    row["kernel"] = std::move(kernel);
+    row["vmm"] = LatencyJson(r.vmm);
+    user["rows"].push_back(std::move(row));
+  }
+  j["userspace_exits"] = std::move(user);
+
+  Json hw;
+  hw["total"] = s.hardware.total;
+  hw["fired"] = s.hardware.fired;
+  hw["note"] = s.hardware.note;
+  hw["rows"] = Json::array();
+  for (const HardwareExitRow& r : s.hardware.rows) {
+    Json row;
+    row["isa"] = IsaName(r.isa);
+    row["reason"] = r.reason;
+    row["name"] = r.name;
+    row["count"] = r.count;
+    row["share_pct"] = r.share_pct;
+    row["kernel"] = LatencyJson(r.kernel);
+    hw["rows"].push_back(std::move(row));
+  }
+  j["hardware_exits"] = std::move(hw);
+
+  j["event_types"] = Json::array();
+  for (const EventKindRow& r : s.kinds) {
+    Json row;
+    row["type"] = r.name;
+    row["origin"] = r.type.origin == Origin::Kernel ? "kernel" : "vmm";
+    row["count"] = r.count;
+    row["share_pct"] = r.share_pct;
+    row["span"] = r.span ? Json(SpanKindName(*r.span)) : Json(nullptr);
+    row["duration"] = r.span ? LatencyJson(r.duration) : Json(nullptr);
+    j["event_types"].push_back(std::move(row));
+  }
+  return j;
+}
+
+Json LossJson(const LossStats& loss) {
+  Json j;
+  j["traced"] = loss.kernel_traced;
+  j["note"] = loss.note;
+  j["seen"] = loss.seen;
+  j["received"] = loss.received;
+  j["lost"] = loss.lost;
+  j["stacks_taken"] = loss.stacks_taken;
+  j["stacks_failed"] = loss.stacks_failed;
+  j["kinds"] = Json::array();
+  for (const LossRow& r : loss.rows) {
+    j["kinds"].push_back(
+        Json{{"kind", r.name}, {"seen", r.seen}, {"received", r.received}, {"lost", r.lost}});
+  }
+  return j;
+}
+
+}  // namespace
+
+int64_t NearestRankPercentile(const std::vector<int64_t>& sorted_ns, int p) {
+  if (sorted_ns.empty() || p <= 0) return 0;
+  // rank = ceil(p * N / 100), in integers so that p50 of 4 samples is rank 2 exactly.
+  const uint64_t n = sorted_ns.size();
+  uint64_t rank = (static_cast<uint64_t>(p) * n + 99) / 100;
+  rank = std::clamp<uint64_t>(rank, 1, n);
+  return sorted_ns[rank - 1];
+}
+
+LatencyStats ComputeLatency(std::vector<int64_t> durations_ns, uint64_t incomplete) {
+  LatencyStats l;
+  l.incomplete = incomplete;
+  if (durations_ns.empty()) return l;
+  std::sort(durations_ns.begin(), durations_ns.end());
+  l.samples = durations_ns.size();
+  for (int64_t d : durations_ns) l.total_ns += d;
+  const auto n = static_cast<int64_t>(l.samples);
+  // Round half away from zero; durations are never negative in a sane trace,
+  // but keep the sign right if clocks disagreed.
+  l.mean_ns = l.total_ns >= 0 ? (l.total_ns + n / 2) / n : (l.total_ns - n / 2) / n;
+  l.p50_ns = NearestRankPercentile(durations_ns, 50);
+  l.p99_ns = NearestRankPercentile(durations_ns, 99);
+  return l;
+}
+
+std::string_view KernelSideSourceName(KernelSideSource source) {
+  switch (source) {
+    case KernelSideSource::None: return "none";
+    case KernelSideSource::KernelRun: return "kernel";
+    case KernelSideSource::Run: return "VMM";
+    case KernelSideSource::Mixed: return "mixed";
+  }
+  return "none";
+}
+
+ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
+  ScopeStats scope;
+  scope.vcpu = vcpu;
+  scope.label = vcpu == kAllVcpus ? "all" : fmt::format("vCPU {}", vcpu);
+
+  std::map<uint32_t, UserspaceSamples> user;
+  uint64_t incomplete_runs = 0;
+  std::map<HardwareKey, HardwareSamples> hardware;
+  bool any = false;
+  for (const Track& track : trace.tracks) {
+    if (!InScope(track, vcpu)) continue;
+    CollectUserspace(track, user, incomplete_runs);
+    CollectHardware(track, hardware);
+    if (track.events.empty()) continue;
+    const int64_t first = track.events.front().time_ns, last = track.events.back().time_ns;
+    scope.begin_ns = any ? std::min(scope.begin_ns, first) : first;
+    scope.end_ns = any ? std::max(scope.end_ns, last) : last;
+    any = true;
+  }
+  scope.userspace = MakeUserspaceTable(user, incomplete_runs);
+  scope.hardware = MakeHardwareTable(hardware);
+  if (!scope.hardware.fired) scope.hardware.note = NoKvmExitNote(trace, vcpu);
+  scope.kinds = MakeKindRows(trace, vcpu, scope.events);
+  return scope;
+}
+
+Stats ComputeStats(const TraceData& trace, int vcpu) {
+  Stats stats;
+  if (vcpu == kEveryScope || vcpu == kAllVcpus) {
+    stats.scopes.push_back(ComputeScopeStats(trace, kAllVcpus));
+  }
+  if (vcpu == kEveryScope) {
+    std::set<int> vcpus;
+    for (const Track& track : trace.tracks) {
+      if (track.kind == TrackKind::Vcpu && track.vcpu >= 0) vcpus.insert(track.vcpu);
+    }
+    for (int v : vcpus) stats.scopes.push_back(ComputeScopeStats(trace, v));
+  } else if (vcpu >= 0) {
+    stats.scopes.push_back(ComputeScopeStats(trace, vcpu));
+  }
+  stats.loss = MakeLoss(trace);
+  return stats;
+}
+
+std::string FormatStatsDuration(int64_t ns) {
+  const int64_t magnitude = ns < 0 ? -ns : ns;
+  const auto v = static_cast<double>(ns);
+  if (magnitude < 1000) return fmt::format("{} ns", ns);
+  if (magnitude < 1000000) return fmt::format("{:.2f} µs", v / 1e3);
+  if (magnitude < 1000000000) return fmt::format("{:.2f} ms", v / 1e6);
+  return fmt::format("{:.2f} s", v / 1e9);
+}
+
+std::vector<std::string> FormatStats(const Stats& stats) {
+  std::vector<std::string> out;
+  out.push_back("Measured: count, total, incomplete (recorded events and their timestamps).");
+  out.push_back("Derived (*): share, mean, p50, p99; percentiles by nearest rank");
+  out.push_back("  (the sample of rank ceil(p/100 * N), always a measured duration).");
+  out.push_back("Latencies leave out spans cut by the trace's edges: counted as incomplete.");
+  out.emplace_back();
+  for (const ScopeStats& scope : stats.scopes) AppendScope(out, scope);
+  AppendLoss(out, stats.loss);
+  return out;
+}
+
+std::string StatsJson(const Stats& stats) {
+  Json j;
+  j["format"] = "kvmscope-stats";
+  j["version"] = 1;
+  j["percentile_method"] = "nearest-rank";
+  j["units"] = "ns";
+  j["scopes"] = Json::array();
+  for (const ScopeStats& scope : stats.scopes) j["scopes"].push_back(ScopeJson(scope));
+  j["kernel"] = LossJson(stats.loss);
+  return j.dump(2);
+}
+
+}  // namespace kvmscope::traces

@@ -404,7 +404,10 @@ void Trace::Merge(std::vector<Event>& staged) {
       m_data.tracks.push_back(std::move(t));
     }
     Track& track = m_data.tracks[it->second];
-    if (e.type.origin == Origin::Vmm && e.vcpu >= 0 && track.kind != TrackKind::Vcpu) {
+    // Only a vCPU's own thread calls KVM_RUN (ioctls about a vCPU, such as
+    // KVM_CREATE_VCPU, come from the main thread).
+    bool runs_vcpu = e.type == VmmEventKind::RunEnter || e.type == VmmEventKind::RunExit;
+    if (runs_vcpu && e.vcpu >= 0 && track.kind != TrackKind::Vcpu) {
       // The thread turns out to run a vCPU: name its kernel events too.
       track.kind = TrackKind::Vcpu;
       track.vcpu = e.vcpu;

@@ -221,7 +221,9 @@ struct TraceData {
   std::vector<GuestRegs> regs;                // in order of capture
   bool operator==(const TraceData&) const = default;
 
-  std::string_view Text(uint32_t id) const { return id < strings.size() ? strings[id] : ""; }
+  std::string_view Text(uint32_t id) const {
+    return id < strings.size() ? std::string_view(strings[id]) : std::string_view();
+  }
   const Stack* StackOf(const Event& e) const;  // nullptr when none
   const Event& At(EventRef ref) const { return tracks[ref.track].events[ref.index]; }
 

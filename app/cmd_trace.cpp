@@ -1,0 +1,86 @@
+// The commands that read a trace file — stats, chains, check-seed, export —
+// and the saving of traces for run and tour. Wiring: the model in traces/
+// computes and formats everything.
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <optional>
+
+#include "app/commands.h"
+#include "app/exit_codes.h"
+#include "traces/atomic_file.h"
+#include "traces/chrome_export.h"
+#include "traces/stats.h"
+#include "traces/trace_json.h"
+
+namespace kvmscope::app {
+
+namespace {
+
+std::string FileSize(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return "?";
+  double kib = st.st_size / 1024.0;
+  return kib < 1024 ? fmt::format("{:.1f} KiB", kib) : fmt::format("{:.1f} MiB", kib / 1024);
+}
+
+void PrintLines(const std::vector<std::string>& lines) {
+  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+}
+
+}  // namespace
+
+// Loads a trace file, or says why not (exit status 2: bad input file).
+std::optional<traces::TraceData> LoadOrExplain(const std::string& path) {
+  try {
+    return traces::LoadTrace(path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvmscope: %s\n", e.what());
+    return std::nullopt;
+  }
+}
+
+bool SaveTraces(const traces::TraceData& trace, const std::string& native,
+                const std::string& chrome) {
+  bool ok = true;
+  auto save = [&](const std::string& path, const char* what, auto write) {
+    if (path.empty()) return;
+    try {
+      write(trace, path);
+      std::printf("wrote %s: %s (%zu events, %s)\n", what, path.c_str(), trace.EventCount(),
+                  FileSize(path).c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kvmscope: could not save the %s: %s\n", what, e.what());
+      ok = false;
+    }
+  };
+  save(native, "trace", [](const traces::TraceData& t, const std::string& p) { traces::SaveTrace(t, p); });
+  save(chrome, "Chrome trace (open it in https://ui.perfetto.dev)",
+       [](const traces::TraceData& t, const std::string& p) { traces::SaveChromeTrace(t, p); });
+  return ok;
+}
+
+int CmdStats(const TraceArgs& args) {
+  std::optional<traces::TraceData> trace = LoadOrExplain(args.trace);
+  if (!trace) return kExitUsage;
+  traces::Stats stats = traces::ComputeStats(*trace, args.vcpu);
+  if (args.vcpu >= 0 && trace->TrackOfVcpu(args.vcpu) < 0) {
+    std::fprintf(stderr, "kvmscope: the trace has no vCPU %d\n", args.vcpu);
+    return kExitUsage;
+  }
+  if (args.json) {
+    std::printf("%s\n", traces::StatsJson(stats).c_str());
+  } else {
+    PrintLines(traces::FormatStats(stats));
+  }
+  return kExitOk;
+}
+
+int CmdExport(const TraceArgs& args) {
+  std::optional<traces::TraceData> trace = LoadOrExplain(args.trace);
+  if (!trace) return kExitUsage;
+  return SaveTraces(*trace, "", args.chrome) ? kExitOk : kExitEnvironment;
+}
+
+}  // namespace kvmscope::app

@@ -1,0 +1,33 @@
+// Records a run into a traces::Trace: the VMM's events (observed on the
+// thread that caused them, then handed on to the next observer, e.g. the live
+// printer) and the kernel's events from the probes' drain thread, with the
+// stacks they reference. Pure wiring between vmm/, probes/ and traces/.
+#pragma once
+
+#include "probes/session.h"
+#include "traces/trace.h"
+#include "vmm/event.h"
+#include "vmm/machine.h"
+
+namespace kvmscope::app {
+
+class Recorder : public vmm::Observer {
+ public:
+  // `next` (may be null) sees every VMM event after it is recorded.
+  Recorder(traces::Trace& trace, vmm::Observer* next);
+  void OnEvent(const vmm::Event& event) override;
+  // From the drain thread: records the event, and first every stack of the
+  // session not yet in the trace (ids are dense and shared).
+  void OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks);
+
+ private:
+  traces::Trace& m_trace;
+  vmm::Observer* m_next;
+  uint32_t m_pid;
+  int32_t m_stacks_known = 0;  // drain thread only
+};
+
+// The guest facts a trace records, from the machine's configuration.
+traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config);
+
+}  // namespace kvmscope::app
