@@ -1,0 +1,103 @@
+// Trace → kernel facts for the chains and the seed check, and the run listing.
+#include "traces/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace kvmscope::traces {
+namespace {
+
+// Kinds that fire once per emulated instruction or page-table level: shown
+// as a count, not one line each.
+bool IsBulk(EventType t) {
+  return t == KernelEventKind::EmulateInsn || t == KernelEventKind::MmuWalk ||
+         t == KernelEventKind::MmuSetSpte;
+}
+
+// Run edges themselves are implied by the run line.
+bool IsEdge(EventType t) {
+  return t == KernelEventKind::RunEnter || t == KernelEventKind::RunExit ||
+         t == VmmEventKind::RunEnter || t == VmmEventKind::RunExit;
+}
+
+}  // namespace
+
+std::vector<StackUse> StackUses(const TraceData& trace) {
+  std::vector<uint64_t> counts = trace.StackUseCounts();
+  std::vector<StackUse> out;
+  for (size_t id = 0; id < trace.stacks.size(); ++id) {
+    if (!trace.stacks[id].empty()) out.push_back({trace.stacks[id], counts[id]});
+  }
+  return out;
+}
+
+std::map<std::string, uint64_t> IoctlCounts(const TraceData& trace) {
+  std::map<std::string, uint64_t> out;
+  for (const Track& t : trace.tracks) {
+    for (const Event& e : t.events) {
+      if (e.type == VmmEventKind::Ioctl && static_cast<int64_t>(e.a[0]) >= 0) {
+        ++out[std::string(trace.Text(e.text))];
+      }
+    }
+  }
+  return out;
+}
+
+KernelFacts FactsOf(const TraceData& trace) { return FactsOf(std::vector<const TraceData*>{&trace}); }
+
+KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
+  SymbolTable symbols;
+  std::vector<StackUse> stacks;
+  std::map<std::string, uint64_t> ioctls;
+  std::string release;
+  size_t kernel_symbols = 0;
+  for (const TraceData* t : traces) {
+    for (const Symbol& s : t->symbols.symbols()) symbols.Add(s.addr, s.name, s.module);
+    for (StackUse& u : StackUses(*t)) stacks.push_back(std::move(u));
+    for (const auto& [name, n] : IoctlCounts(*t)) ioctls[name] += n;
+    if (release.empty()) release = t->host.kernel_release;
+    kernel_symbols = std::max<size_t>(kernel_symbols, t->host.kernel_symbols);
+  }
+  symbols.Finish();
+  return KernelFacts(symbols, stacks, release, std::move(ioctls), kernel_symbols);
+}
+
+std::vector<std::string> FormatRuns(const TraceData& trace, size_t max_runs,
+                                    std::optional<EventType> featuring) {
+  std::vector<std::string> lines;
+  size_t matching = 0;
+  int64_t origin = trace.BeginNs();
+  for (size_t ti = 0; ti < trace.tracks.size(); ++ti) {
+    const Track& track = trace.tracks[ti];
+    if (track.kind != TrackKind::Vcpu) continue;
+    for (const Span& run : track.spans[static_cast<size_t>(SpanKind::Run)]) {
+      if (run.end == kNoEvent) continue;
+      std::span<const Event> inside = trace.Window(ti, run.begin_ns, run.end_ns);
+      bool featured = !featuring || std::any_of(inside.begin(), inside.end(),
+                                                [&](const Event& e) { return e.type == *featuring; });
+      if (!featured) continue;
+      if (++matching > max_runs) continue;
+      const Event& exit = track.events[run.end];
+      lines.push_back(fmt::format("  vCPU {} +{:>9.3f} ms  {}", track.vcpu,
+                                  (exit.time_ns - origin) / 1e6, DescribeEvent(trace, exit)));
+      std::map<std::string_view, size_t> bulk;
+      for (const Event& e : inside) {
+        if (e.type.origin != Origin::Kernel || IsEdge(e.type)) continue;
+        if (IsBulk(e.type)) {
+          ++bulk[EventTypeName(e.type)];
+        } else {
+          lines.push_back(fmt::format("      kernel: {}", DescribeEvent(trace, e)));
+        }
+      }
+      for (const auto& [name, n] : bulk) lines.push_back(fmt::format("      kernel: {} × {}", name, n));
+      lines.push_back(fmt::format("      {:.1f} µs in KVM_RUN", run.duration_ns() / 1e3));
+    }
+  }
+  if (matching > max_runs) {
+    lines.push_back(fmt::format("  ... and {} more such runs", matching - max_runs));
+  }
+  return lines;
+}
+
+}  // namespace kvmscope::traces
