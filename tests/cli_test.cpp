@@ -20,6 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "kvm_available.h"
 
 namespace {
@@ -126,11 +129,33 @@ TEST_F(Cli, RunsAGuestAndPrintsEachExit) {
   EXPECT_NE(r.output.find("verdict: passed"), std::string::npos);
 }
 
-TEST_F(Cli, NoArgumentsRunsTheDefaultGuest) {
+// With no command and no display, kvmscope runs the tour: three guests, each
+// with its exits, chain, stats and seed claims, and their traces saved.
+TEST_F(Cli, NoArgumentsRunsTheTourAndSavesItsTraces) {
   KVMSCOPE_REQUIRE_KVM();
-  Result r = Kvmscope("");
+  Result r = Kvmscope("", "cd " + dir.string() + " &&");
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("verdict: passed"), std::string::npos);
+  for (const char* g : {"hello", "pagefault", "exceptions"}) {
+    EXPECT_NE(r.output.find(fmt::format("— {}\n", g)), std::string::npos) << g << r.output;
+    for (const char* ext : {".json", ".chrome.json"}) {
+      fs::path f = dir / "kvmscope-out" / (std::string(g) + ext);
+      EXPECT_TRUE(fs::exists(f)) << f;
+      EXPECT_NE(r.output.find("wrote"), std::string::npos);
+    }
+  }
+  for (const char* section : {"The chain that handled them", "Userspace exits",
+                              "What the seed document claims", "kvm_arch_vcpu_run"}) {
+    EXPECT_NE(r.output.find(section), std::string::npos) << section;
+  }
+  if (geteuid() == 0) {
+    // With probes, the page-fault stop lights kvm_mmu_page_fault in its chain.
+    size_t pf = r.output.find("— pagefault");
+    ASSERT_NE(pf, std::string::npos);
+    std::string rest = r.output.substr(pf);
+    size_t node = rest.find(" kvm_mmu_page_fault ");
+    ASSERT_NE(node, std::string::npos) << rest;
+    EXPECT_EQ(rest.compare(rest.find('[', node), 9, "[observed"), 0) << rest.substr(node, 200);
+  }
 }
 
 TEST_F(Cli, StepModeRunsOneKvmRunPerEnter) {
@@ -531,3 +556,76 @@ TEST_F(CliBpfCleanup, NoProgramOutlivesSigterm) { SignalTracedRun(SIGTERM); }
 TEST_F(CliBpfCleanup, NoProgramOutlivesSigkill) { SignalTracedRun(SIGKILL); }
 
 }  // namespace
+
+// A run saved with -o and --chrome, then read back by stats, chains,
+// check-seed and export.
+class CliTraces : public Cli {};
+
+TEST_F(CliTraces, RunSavesATraceThatEveryCommandReads) {
+  KVMSCOPE_REQUIRE_KVM();
+  std::string trace = (dir / "pf.json").string(), chrome = (dir / "pf.chrome.json").string();
+  Result r = Kvmscope(fmt::format("run --guest pagefault -q -o {} --chrome {}", trace, chrome));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote trace: " + trace), std::string::npos) << r.output;
+  auto doc = nlohmann::json::parse(std::ifstream(trace));
+  EXPECT_EQ(doc["format"], "kvmscope-trace");
+  EXPECT_EQ(doc["guest"]["name"], "pagefault");
+  EXPECT_EQ(doc["guest"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_NE(doc["console"].get<std::string>().find("#PF at"), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::parse(std::ifstream(chrome)).contains("traceEvents"));
+
+  Result stats = Kvmscope("stats " + trace);
+  EXPECT_EQ(stats.status, 0) << stats.output;
+  EXPECT_NE(stats.output.find("Userspace exits"), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("HLT"), std::string::npos) << stats.output;
+
+  Result json = Capture(KVMSCOPE_BIN " stats --json " + trace + " 2>/dev/null");
+  ASSERT_EQ(json.status, 0);
+  auto sj = nlohmann::json::parse(json.output);
+  ASSERT_TRUE(sj["scopes"].is_array());
+  EXPECT_FALSE(sj["scopes"].empty());
+
+  Result chains = Kvmscope("chains " + trace);
+  EXPECT_EQ(chains.status, 0) << chains.output;
+  for (const char* c : {"The run loop", "Observed call tree", "kvm_arch_vcpu_ioctl_run"}) {
+    EXPECT_NE(chains.output.find(c), std::string::npos) << c << chains.output;
+  }
+  Result one = Kvmscope("chains --chain pagefaults " + trace);
+  EXPECT_EQ(one.status, 0) << one.output;
+  EXPECT_EQ(one.output.find("The run loop"), std::string::npos) << one.output;
+  EXPECT_EQ(Kvmscope("chains --chain nonsense " + trace).status, 2);
+
+  Result seed = Kvmscope("check-seed " + trace);
+  EXPECT_EQ(seed.status, 0) << seed.output;
+  EXPECT_NE(seed.output.find("[contradicted]"), std::string::npos) << seed.output;
+  EXPECT_NE(seed.output.find("kvm_arch_vcpu_run"), std::string::npos) << seed.output;
+
+  std::string out = (dir / "again.chrome.json").string();
+  Result exp = Kvmscope(fmt::format("export {} --chrome {}", trace, out));
+  EXPECT_EQ(exp.status, 0) << exp.output;
+  EXPECT_TRUE(nlohmann::json::parse(std::ifstream(out)).contains("traceEvents"));
+}
+
+TEST_F(CliTraces, BadTraceFilesAreUsageErrorsThatNameTheProblem) {
+  Result missing = Kvmscope("stats " + (dir / "nope.json").string());
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_NE(missing.output.find("nope.json"), std::string::npos) << missing.output;
+  Result garbage = Kvmscope("chains " + Write("bad.json", "{\"format\": \"kvmscope-trace\", "));
+  EXPECT_EQ(garbage.status, 2) << garbage.output;
+  EXPECT_NE(garbage.output.find("bad.json"), std::string::npos) << garbage.output;
+  Result newer = Kvmscope(
+      "export --chrome /dev/null " +
+      Write("new.json", "{\"format\": \"kvmscope-trace\", \"format_version\": 99}"));
+  EXPECT_EQ(newer.status, 2) << newer.output;
+  EXPECT_NE(newer.output.find("99"), std::string::npos) << newer.output;
+  EXPECT_EQ(Kvmscope("stats").status, 2);
+}
+
+// An output file that cannot be written is refused before anything runs, so
+// no recording is lost at the end.
+TEST_F(CliTraces, UnwritableOutputIsRefusedBeforeRunning) {
+  Result r = Kvmscope("run --guest hello -o /nonexistent-dir/t.json");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent-dir"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
+}
