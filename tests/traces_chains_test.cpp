@@ -1,2 +1,878 @@
-// placeholder: being written
+// Tests of the call-chain model and the seed check on synthetic kernels with
+// known answers: a VMX 6.8 kernel with EPT, an SVM 5.15 kernel with NPT, a
+// PVM kernel shaped like this machine's stacks, and an old 3.10 VMX kernel.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "traces/chains.h"
+#include "traces/seed_check.h"
+
+namespace kvmscope::traces {
+namespace {
+
+// A made-up kernel: every function gets 0x1000 bytes at a fake address, and
+// stacks are written outermost first (as a student reads them) and stored
+// innermost first (as captured), each frame a return address inside its
+// function.
+class FakeKernel {
+ public:
+  explicit FakeKernel(std::vector<std::string> functions) {
+    uint64_t addr = 0xffffffff81000000;
+    for (std::string& f : functions) {
+      m_names.push_back(f);
+      m_symbols.Add(addr, std::move(f));
+      addr += 0x1000;
+    }
+    m_symbols.Add(addr, "zz_end_of_text");
+    m_symbols.Finish();
+  }
+  uint64_t Frame(std::string_view name) const {
+    auto it = std::find(m_names.begin(), m_names.end(), name);
+    EXPECT_NE(it, m_names.end()) << "no function " << name;
+    return 0xffffffff81000000 + 0x1000 * static_cast<uint64_t>(it - m_names.begin()) + 0x42;
+  }
+  void AddStack(std::vector<std::string_view> outermost_first, uint64_t count) {
+    StackUse use;
+    for (auto it = outermost_first.rbegin(); it != outermost_first.rend(); ++it)
+      use.frames.push_back(Frame(*it));
+    use.count = count;
+    m_stacks.push_back(std::move(use));
+  }
+  const SymbolTable& symbols() const { return m_symbols; }
+  const std::vector<StackUse>& stacks() const { return m_stacks; }
+
+ private:
+  std::vector<std::string> m_names;
+  SymbolTable m_symbols;
+  std::vector<StackUse> m_stacks;
+};
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool AnyLineContains(const std::vector<std::string>& lines, std::string_view part) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return Contains(l, part); });
+}
+
+const NodeMatch& NodeOf(const ChainMatch& m, std::string_view id) {
+  const NodeMatch* n = m.Node(id);
+  EXPECT_NE(n, nullptr) << id;
+  static const NodeMatch kNone;
+  return n != nullptr ? *n : kNone;
+}
+
+const AlternativeMatch& AltOf(const NodeMatch& n, std::string_view function) {
+  for (size_t i = 0; i < n.node->alternatives.size(); ++i)
+    if (n.node->alternatives[i].function == function) return n.alternatives[i];
+  ADD_FAILURE() << "no alternative " << function;
+  static const AlternativeMatch kNone;
+  return kNone;
+}
+
+const EdgeMatch& EdgeOf(const ChainMatch& m, std::string_view from, std::string_view to) {
+  const EdgeMatch* e = m.Edge(from, to);
+  EXPECT_NE(e, nullptr) << from << " -> " << to;
+  static const EdgeMatch kNone;
+  return e != nullptr ? *e : kNone;
+}
+
+Verdict VerdictOf(const KernelFacts& facts, std::string_view claim_id) {
+  const SeedClaim* claim = FindSeedClaim(claim_id);
+  EXPECT_NE(claim, nullptr) << claim_id;
+  return claim != nullptr ? CheckClaim(*claim, facts).verdict : Verdict::Unverified;
+}
+
+std::string EvidenceOf(const KernelFacts& facts, std::string_view claim_id) {
+  const SeedClaim* claim = FindSeedClaim(claim_id);
+  EXPECT_NE(claim, nullptr) << claim_id;
+  return claim != nullptr ? CheckClaim(*claim, facts).evidence : std::string();
+}
+
+// --- The kernels -------------------------------------------------------------------
+
+// Intel, 6.8, EPT on. kvm_mmu_do_page_fault is inlined (no symbol); vmx_init
+// was freed after kvm_intel loaded.
+FakeKernel VmxKernel() {
+  FakeKernel k({"do_syscall_64",
+                "__x64_sys_ioctl",
+                "kvm_vcpu_ioctl",
+                "kvm_vcpu_compat_ioctl",
+                "kvm_arch_vcpu_ioctl_run",
+                "vcpu_run",
+                "vcpu_enter_guest",
+                "vmx_vcpu_run",
+                "vmx_handle_exit",
+                "__vmx_handle_exit",
+                "handle_io",
+                "kvm_fast_pio",
+                "handle_ept_violation",
+                "handle_exception_nmi",
+                "kvm_handle_page_fault",
+                "kvm_mmu_page_fault",
+                "kvm_tdp_page_fault",
+                "kvm_tdp_mmu_map",
+                "mmu_set_spte",
+                "paging64_page_fault",
+                "paging64_walk_addr_generic",
+                "paging64_fetch",
+                "kvm_queue_exception",
+                "kvm_inject_exception",
+                "vmx_inject_exception",
+                "kvm_init",
+                "kvm_x86_vendor_init",
+                "kvm_dev_ioctl",
+                "kvm_dev_ioctl_create_vm",
+                "kvm_vm_ioctl",
+                "kvm_vm_ioctl_create_vcpu",
+                "__traceiter_kvm_pio",
+                "__traceiter_kvm_mmu_set_spte",
+                "__traceiter_kvm_inj_exception",
+                "__traceiter_kvm_userspace_exit"});
+  const std::vector<std::string_view> run = {"do_syscall_64",  "__x64_sys_ioctl",
+                                             "kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
+                                             "vcpu_run",       "vcpu_enter_guest"};
+  auto with = [&](std::vector<std::string_view> tail) {
+    std::vector<std::string_view> s = run;
+    s.insert(s.end(), tail.begin(), tail.end());
+    return s;
+  };
+  k.AddStack(with({"vmx_handle_exit", "__vmx_handle_exit", "handle_io", "kvm_fast_pio",
+                   "__traceiter_kvm_pio"}),
+             100);
+  k.AddStack(
+      with({"vmx_handle_exit", "__vmx_handle_exit", "handle_ept_violation", "kvm_mmu_page_fault",
+            "kvm_tdp_page_fault", "kvm_tdp_mmu_map", "__traceiter_kvm_mmu_set_spte"}),
+      40);
+  k.AddStack(with({"kvm_inject_exception", "__traceiter_kvm_inj_exception"}), 5);
+  k.AddStack(
+      {"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "__traceiter_kvm_userspace_exit"}, 20);
+  return k;
+}
+
+// AMD, 5.15, NPT on; kvm_arch_init still exists.
+FakeKernel SvmKernel() {
+  FakeKernel k({"do_syscall_64",
+                "__x64_sys_ioctl",
+                "kvm_vcpu_ioctl",
+                "kvm_vcpu_compat_ioctl",
+                "kvm_arch_vcpu_ioctl_run",
+                "vcpu_run",
+                "vcpu_enter_guest",
+                "svm_vcpu_run",
+                "svm_handle_exit",
+                "svm_invoke_exit_handler",
+                "io_interception",
+                "kvm_fast_pio",
+                "npf_interception",
+                "pf_interception",
+                "ud_interception",
+                "kvm_handle_page_fault",
+                "kvm_mmu_page_fault",
+                "kvm_tdp_page_fault",
+                "kvm_tdp_mmu_map",
+                "mmu_set_spte",
+                "paging64_page_fault",
+                "paging64_walk_addr_generic",
+                "paging64_fetch",
+                "kvm_queue_exception",
+                "kvm_inject_exception",
+                "svm_queue_exception",
+                "kvm_init",
+                "kvm_arch_init",
+                "kvm_dev_ioctl",
+                "kvm_dev_ioctl_create_vm",
+                "kvm_vm_ioctl",
+                "kvm_vm_ioctl_create_vcpu",
+                "__traceiter_kvm_pio",
+                "__traceiter_kvm_mmu_set_spte"});
+  const std::vector<std::string_view> exit = {
+      "do_syscall_64", "__x64_sys_ioctl",  "kvm_vcpu_ioctl",  "kvm_arch_vcpu_ioctl_run",
+      "vcpu_run",      "vcpu_enter_guest", "svm_handle_exit", "svm_invoke_exit_handler"};
+  auto with = [&](std::vector<std::string_view> tail) {
+    std::vector<std::string_view> s = exit;
+    s.insert(s.end(), tail.begin(), tail.end());
+    return s;
+  };
+  k.AddStack(with({"npf_interception", "kvm_mmu_page_fault", "kvm_tdp_page_fault",
+                   "kvm_tdp_mmu_map", "__traceiter_kvm_mmu_set_spte"}),
+             30);
+  k.AddStack(with({"io_interception", "kvm_fast_pio", "__traceiter_kvm_pio"}), 50);
+  return k;
+}
+
+// This machine's shape (MACHINE.md): PVM, vcpu_run and vcpu_enter_guest
+// inlined into kvm_arch_vcpu_ioctl_run, the creation helpers inlined into
+// their ioctl handlers, compiler suffixes on the PVM exit path.
+FakeKernel PvmKernel() {
+  FakeKernel k({"do_syscall_64",
+                "__x64_sys_ioctl",
+                "kvm_vcpu_ioctl",
+                "kvm_vcpu_compat_ioctl",
+                "kvm_arch_vcpu_ioctl_run",
+                "pvm_vcpu_run",
+                "pvm_handle_exit",
+                "__pvm_handle_exit.isra.0",
+                "pvm_handle_native_exit",
+                "pvm_emulate_insn_scrubbed.constprop.0",
+                "x86_emulate_instruction",
+                "x86_emulate_insn",
+                "em_out",
+                "emulator_pio_out_emulated",
+                "kvm_handle_page_fault",
+                "kvm_mmu_page_fault",
+                "kvm_mmu_do_page_fault",
+                "kvm_tdp_page_fault",
+                "kvm_tdp_mmu_map",
+                "paging64_page_fault",
+                "paging64_walk_addr_generic",
+                "paging64_fetch",
+                "mmu_set_spte",
+                "kvm_queue_exception",
+                "kvm_inject_exception",
+                "pvm_inject_exception",
+                "kvm_init",
+                "kvm_init.cold",
+                "kvm_x86_vendor_init",
+                "pvm_init",
+                "kvm_dev_ioctl",
+                "kvm_vm_ioctl",
+                "__traceiter_kvm_mmu_pagetable_walk",
+                "__traceiter_kvm_mmu_set_spte",
+                "__traceiter_kvm_pio",
+                "__traceiter_kvm_inj_exception",
+                "__traceiter_kvm_userspace_exit"});
+  const std::vector<std::string_view> exit = {"do_syscall_64",   "__x64_sys_ioctl",
+                                              "kvm_vcpu_ioctl",  "kvm_arch_vcpu_ioctl_run",
+                                              "pvm_handle_exit", "__pvm_handle_exit.isra.0"};
+  auto with = [&](std::vector<std::string_view> tail) {
+    std::vector<std::string_view> s = exit;
+    s.insert(s.end(), tail.begin(), tail.end());
+    return s;
+  };
+  k.AddStack(with({"pvm_handle_native_exit", "kvm_mmu_page_fault", "kvm_mmu_do_page_fault",
+                   "paging64_page_fault", "paging64_walk_addr_generic",
+                   "__traceiter_kvm_mmu_pagetable_walk"}),
+             94);
+  k.AddStack(with({"pvm_handle_native_exit", "kvm_mmu_page_fault", "kvm_mmu_do_page_fault",
+                   "paging64_page_fault", "paging64_fetch", "mmu_set_spte",
+                   "__traceiter_kvm_mmu_set_spte"}),
+             65);
+  k.AddStack(
+      with({"pvm_emulate_insn_scrubbed.constprop.0", "x86_emulate_instruction", "x86_emulate_insn",
+            "em_out", "emulator_pio_out_emulated", "__traceiter_kvm_pio"}),
+      500);
+  k.AddStack({"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
+              "kvm_inject_exception", "__traceiter_kvm_inj_exception"},
+             1);
+  k.AddStack(
+      {"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "__traceiter_kvm_userspace_exit"},
+      600);
+  return k;
+}
+
+// RHEL-7-like 3.10 VMX kernel without EPT: __vcpu_run, handle_exception, the
+// host's page_fault entry; kvm_intel built in, so vmx_init is still there.
+FakeKernel OldKernel() {
+  FakeKernel k({"system_call_fastpath",
+                "sys_ioctl",
+                "do_vfs_ioctl",
+                "kvm_vcpu_ioctl",
+                "kvm_vcpu_compat_ioctl",
+                "kvm_arch_vcpu_ioctl_run",
+                "__vcpu_run",
+                "vcpu_enter_guest",
+                "vmx_vcpu_run",
+                "vmx_handle_exit",
+                "handle_exception",
+                "handle_io",
+                "handle_ept_violation",
+                "kvm_mmu_page_fault",
+                "tdp_page_fault",
+                "paging64_page_fault",
+                "paging64_walk_addr_generic",
+                "paging64_fetch",
+                "mmu_set_spte",
+                "kvm_queue_exception",
+                "inject_pending_event",
+                "vmx_queue_exception",
+                "kvm_init",
+                "kvm_arch_init",
+                "vmx_init",
+                "kvm_dev_ioctl",
+                "kvm_dev_ioctl_create_vm",
+                "kvm_vm_ioctl",
+                "kvm_vm_ioctl_create_vcpu",
+                "page_fault",
+                "perf_trace_kvm_mmu_pagetable_walk",
+                "perf_trace_kvm_pio"});
+  const std::vector<std::string_view> exit = {
+      "system_call_fastpath",    "sys_ioctl",  "do_vfs_ioctl",     "kvm_vcpu_ioctl",
+      "kvm_arch_vcpu_ioctl_run", "__vcpu_run", "vcpu_enter_guest", "vmx_handle_exit"};
+  auto with = [&](std::vector<std::string_view> tail) {
+    std::vector<std::string_view> s = exit;
+    s.insert(s.end(), tail.begin(), tail.end());
+    return s;
+  };
+  k.AddStack(with({"handle_exception", "kvm_mmu_page_fault", "paging64_page_fault",
+                   "paging64_walk_addr_generic", "perf_trace_kvm_mmu_pagetable_walk"}),
+             30);
+  k.AddStack(with({"handle_io", "perf_trace_kvm_pio"}), 10);
+  return k;
+}
+
+// --- Release parsing --------------------------------------------------------------
+
+TEST(ChainsRelease, ParsesMajorMinor) {
+  EXPECT_EQ(ParseKernelRelease("6.12.0-pvm"), (KernelVersion{6, 12}));
+  EXPECT_EQ(ParseKernelRelease("6.18.44-fc-v669"), (KernelVersion{6, 18}));
+  EXPECT_EQ(ParseKernelRelease("3.10.0-1160.el7.x86_64"), (KernelVersion{3, 10}));
+  EXPECT_EQ(ParseKernelRelease("v5.15"), (KernelVersion{5, 15}));
+  EXPECT_EQ(ParseKernelRelease("  4.19.0 \n"), (KernelVersion{4, 19}));
+  EXPECT_EQ(ParseKernelRelease("2.6.32-754.el6"), (KernelVersion{2, 6}));
+}
+
+TEST(ChainsRelease, RejectsGarbage) {
+  for (std::string_view bad :
+       {"", "garbage", "6", "6.", "6.x", "x6.1", ".5", "1234.5", "6.1234", "0.1", "-6.1"})
+    EXPECT_EQ(ParseKernelRelease(bad), std::nullopt) << "'" << bad << "'";
+}
+
+TEST(ChainsRelease, VersionsCompareAndFormat) {
+  EXPECT_LT((KernelVersion{4, 20}), (KernelVersion{5, 0}));
+  EXPECT_LT((KernelVersion{6, 2}), (KernelVersion{6, 10}));
+  EXPECT_EQ(FormatVersion({6, 3}), "6.3");
+  EXPECT_EQ(FormatRange({kOldestKernel, {3, 19}}), "≤3.19");
+  EXPECT_EQ(FormatRange({{6, 3}, kNewestKernel}), "≥6.3");
+  EXPECT_EQ(FormatRange({{5, 0}, {6, 15}}), "5.0–6.15");
+  EXPECT_EQ(FormatRange({}), "all versions");
+}
+
+TEST(ChainsRelease, GarbageReleaseMeansNoVersionRule) {
+  FakeKernel k = PvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "not a release");
+  EXPECT_EQ(facts.version(), std::nullopt);
+  EXPECT_TRUE(Contains(facts.Describe(), "version unknown"));
+  // Without a version, a missing __vcpu_run is absent, not "until 3.19".
+  const ChainMatch m = MatchChain(ChainId::RunLoop, facts);
+  EXPECT_EQ(AltOf(NodeOf(m, "vcpu_run"), "__vcpu_run").status, NodeStatus::Absent);
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::NotOnThisKernel);
+}
+
+// --- The chain data -------------------------------------------------------------
+
+TEST(ChainsData, FourChainsWithConsistentEdges) {
+  ASSERT_EQ(Chains().size(), 4u);
+  for (ChainId id : kAllChains) {
+    const Chain& c = GetChain(id);
+    EXPECT_EQ(c.id, id);
+    EXPECT_EQ(ChainIdFromName(c.name), id);
+    EXPECT_FALSE(c.nodes.empty());
+    for (const ChainNode& n : c.nodes) {
+      EXPECT_FALSE(n.alternatives.empty()) << n.id;
+      EXPECT_FALSE(n.teaching.empty()) << n.id;
+      for (const Alternative& a : n.alternatives) EXPECT_FALSE(a.files.empty()) << a.function;
+    }
+    for (const ChainEdge& e : c.edges) {
+      EXPECT_NE(c.Node(e.from), nullptr) << e.from;
+      EXPECT_NE(c.Node(e.to), nullptr) << e.to;
+    }
+  }
+  EXPECT_EQ(ChainIdFromName("nonsense"), std::nullopt);
+}
+
+TEST(ChainsData, SourceFilesFollowTheVersion) {
+  FakeKernel k = VmxKernel();
+  const ChainMatch new_vmx =
+      MatchChain(ChainId::RunLoop, KernelFacts(k.symbols(), k.stacks(), "6.8.0"));
+  EXPECT_EQ(NodeOf(new_vmx, "vendor_exit").source_file, "arch/x86/kvm/vmx/vmx.c");
+  FakeKernel old = OldKernel();
+  const ChainMatch old_vmx =
+      MatchChain(ChainId::RunLoop, KernelFacts(old.symbols(), old.stacks(), "3.10.0"));
+  EXPECT_EQ(NodeOf(old_vmx, "vendor_exit").source_file, "arch/x86/kvm/vmx.c");
+  const ChainMatch old_pf =
+      MatchChain(ChainId::PageFaults, KernelFacts(old.symbols(), old.stacks(), "3.10.0"));
+  EXPECT_EQ(NodeOf(old_pf, "mmu_pf").source_file, "arch/x86/kvm/mmu.c");
+  EXPECT_EQ(NodeOf(old_pf, "walk").source_file, "arch/x86/kvm/paging_tmpl.h");
+}
+
+TEST(ChainsData, SymbolNamesCoverChainsAndSeed) {
+  const std::vector<std::string> names = ChainSymbolNames();
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
+  for (std::string_view want :
+       {"vmx_handle_exit", "svm_handle_exit", "pvm_handle_exit", "vcpu_run", "__vcpu_run",
+        "handle_exception_nmi", "handle_exception", "kvm_tdp_page_fault", "paging64_page_fault",
+        "kvm_x86_vendor_init", "kvm_arch_init", "vt_init", "kvm_vcpu_compat_ioctl",
+        "kvm_arch_vcpu_run", "kvm_vcpu_run", "kvm_vcpu_exit", "page_fault", "is_page_fault"})
+    EXPECT_TRUE(std::binary_search(names.begin(), names.end(), want)) << want;
+}
+
+TEST(ChainsData, BaseNameAndChainSymbolsKeepSuffixedParts) {
+  EXPECT_EQ(BaseName("__pvm_handle_exit.isra.0"), "__pvm_handle_exit");
+  EXPECT_EQ(BaseName("kvm_init.cold"), "kvm_init");
+  EXPECT_EQ(BaseName("vcpu_run"), "vcpu_run");
+  FakeKernel k = PvmKernel();
+  const std::vector<Symbol> kept = ChainSymbols(k.symbols());
+  auto has = [&](std::string_view n) {
+    return std::any_of(kept.begin(), kept.end(), [&](const Symbol& s) { return s.name == n; });
+  };
+  EXPECT_TRUE(has("__pvm_handle_exit.isra.0"));
+  EXPECT_TRUE(has("kvm_init.cold"));
+  EXPECT_TRUE(has("pvm_handle_exit"));
+  EXPECT_FALSE(has("do_syscall_64"));
+  EXPECT_FALSE(has("em_out"));
+}
+
+// --- VMX ---------------------------------------------------------------------------
+
+TEST(ChainsVmx, FactsDetectVendorPagingAndVersion) {
+  FakeKernel k = VmxKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.8.0-45-generic");
+  EXPECT_EQ(facts.vendor(), Vendor::Vmx);
+  EXPECT_EQ(facts.paging(), Paging::Tdp);
+  EXPECT_EQ(facts.version(), (KernelVersion{6, 8}));
+  EXPECT_EQ(facts.event_count(), 165u);
+  EXPECT_EQ(facts.Through("kvm_arch_vcpu_ioctl_run").events, 145u);
+  EXPECT_EQ(facts.Through("kvm_arch_vcpu_ioctl_run").stacks, 3u);
+}
+
+TEST(ChainsVmx, RunLoopNodes) {
+  FakeKernel k = VmxKernel();
+  const ChainMatch m = MatchChain(ChainId::RunLoop, KernelFacts(k.symbols(), k.stacks(), "6.8.0"));
+  EXPECT_EQ(NodeOf(m, "vcpu_ioctl").status, NodeStatus::Observed);
+  EXPECT_EQ(NodeOf(m, "vcpu_ioctl").count, 165u);
+  EXPECT_EQ(NodeOf(m, "arch_run").count, 145u);
+  const NodeMatch& loop = NodeOf(m, "vcpu_run");
+  EXPECT_EQ(loop.chosen->function, "vcpu_run");
+  EXPECT_EQ(loop.status, NodeStatus::Observed);
+  EXPECT_EQ(AltOf(loop, "__vcpu_run").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(AltOf(loop, "__vcpu_run").note, "until 3.19");
+  const NodeMatch& exit = NodeOf(m, "vendor_exit");
+  EXPECT_EQ(exit.chosen->function, "vmx_handle_exit");
+  EXPECT_EQ(exit.status, NodeStatus::Observed);
+  EXPECT_EQ(exit.count, 140u);
+  EXPECT_EQ(AltOf(exit, "svm_handle_exit").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(AltOf(exit, "svm_handle_exit").note, "SVM only");
+  EXPECT_EQ(AltOf(exit, "pvm_handle_exit").status, NodeStatus::NotApplicable);
+  // VM entry returns before the exit is handled: present, in no stack.
+  EXPECT_EQ(NodeOf(m, "vendor_run").chosen->function, "vmx_vcpu_run");
+  EXPECT_EQ(NodeOf(m, "vendor_run").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(NodeOf(m, "exit_table").chosen->function, "__vmx_handle_exit");
+  EXPECT_EQ(NodeOf(m, "exit_table").count, 140u);
+  EXPECT_EQ(EdgeOf(m, "vcpu_ioctl", "arch_run").status, EdgeStatus::Observed);
+  EXPECT_EQ(EdgeOf(m, "vcpu_ioctl", "arch_run").use.direct_events, 145u);
+  EXPECT_EQ(EdgeOf(m, "vendor_run", "vendor_exit").status, EdgeStatus::Unobservable);
+}
+
+TEST(ChainsVmx, PageFaultsWithEptAndAnInlinedStep) {
+  FakeKernel k = VmxKernel();
+  const ChainMatch m =
+      MatchChain(ChainId::PageFaults, KernelFacts(k.symbols(), k.stacks(), "6.8.0"));
+  const NodeMatch& fault = NodeOf(m, "fault_exit");
+  EXPECT_EQ(fault.chosen->function, "handle_ept_violation");
+  EXPECT_EQ(fault.count, 40u);
+  EXPECT_EQ(AltOf(fault, "npf_interception").note, "SVM only");
+  // Present, but this kernel runs with EPT and never went that way.
+  EXPECT_EQ(AltOf(fault, "handle_exception_nmi").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(AltOf(fault, "handle_exception_nmi").note, "shadow paging only");
+  EXPECT_EQ(NodeOf(m, "handle_pf").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(NodeOf(m, "mmu_pf").count, 40u);
+  // kvm_mmu_do_page_fault has no symbol: absent, never observed, and the
+  // stacks going kvm_mmu_page_fault → kvm_tdp_page_fault say it is inlined.
+  const NodeMatch& pick = NodeOf(m, "do_pf");
+  EXPECT_EQ(pick.status, NodeStatus::Absent);
+  EXPECT_EQ(pick.count, 0u);
+  EXPECT_EQ(pick.absent_reason, AbsentReason::Inlined);
+  EXPECT_EQ(pick.inlined_into, "kvm_mmu_page_fault");
+  EXPECT_EQ(NodeOf(m, "handler").chosen->function, "kvm_tdp_page_fault");
+  EXPECT_EQ(NodeOf(m, "handler").count, 40u);
+  EXPECT_EQ(NodeOf(m, "walk").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(NodeOf(m, "tdp_map").count, 40u);
+  EXPECT_EQ(NodeOf(m, "set_spte").status, NodeStatus::PresentNotObserved);
+  // A link with a real frame between (__vmx_handle_exit) is observed, not direct.
+  const EdgeMatch& dispatch = EdgeOf(m, "vendor_exit", "fault_exit");
+  EXPECT_EQ(dispatch.status, EdgeStatus::Observed);
+  EXPECT_EQ(dispatch.use.events, 40u);
+  EXPECT_EQ(dispatch.use.direct_stacks, 0u);
+  EXPECT_EQ(dispatch.use.via, std::vector<std::string>{"__vmx_handle_exit"});
+  // A link whose caller is inlined is seen from the caller's caller.
+  const EdgeMatch& through = EdgeOf(m, "do_pf", "handler");
+  EXPECT_EQ(through.status, EdgeStatus::Observed);
+  EXPECT_EQ(through.use.events, 40u);
+  EXPECT_TRUE(Contains(through.note, "kvm_mmu_do_page_fault inlined")) << through.note;
+  EXPECT_EQ(EdgeOf(m, "mmu_pf", "do_pf").status, EdgeStatus::Unobservable);
+  EXPECT_EQ(EdgeOf(m, "mmu_pf", "handler").status, EdgeStatus::NotApplicable);  // until 5.5
+  EXPECT_EQ(EdgeOf(m, "fault_exit", "handle_pf").status, EdgeStatus::NotApplicable);
+}
+
+TEST(ChainsVmx, ExceptionsAndInit) {
+  FakeKernel k = VmxKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.8.0",
+                    {{"KVM_CREATE_VM", 1}, {"KVM_CREATE_VCPU", 2}});
+  const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
+  EXPECT_EQ(NodeOf(ex, "exception_exit").chosen->function, "handle_exception_nmi");
+  EXPECT_EQ(NodeOf(ex, "exception_exit").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(AltOf(NodeOf(ex, "exception_exit"), "handle_exception").note, "until 5.1");
+  EXPECT_EQ(NodeOf(ex, "inject").count, 5u);
+  EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "vmx_inject_exception");
+  EXPECT_EQ(EdgeOf(ex, "enter_guest", "inject").use.direct_events, 5u);
+  EXPECT_EQ(EdgeOf(ex, "queue", "inject").status, EdgeStatus::Unobservable);
+
+  const ChainMatch init = MatchChain(ChainId::Init, facts);
+  const NodeMatch& module = NodeOf(init, "vendor_init");
+  EXPECT_EQ(module.chosen->function, "vmx_init");
+  EXPECT_EQ(module.status, NodeStatus::Absent);
+  EXPECT_EQ(module.absent_reason, AbsentReason::InitCodeFreed);
+  EXPECT_EQ(AltOf(module, "vt_init").note, "from 6.16");
+  EXPECT_EQ(NodeOf(init, "vendor_setup").chosen->function, "kvm_x86_vendor_init");
+  EXPECT_EQ(NodeOf(init, "vendor_setup").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_arch_init").note, "until 6.2");
+  EXPECT_EQ(NodeOf(init, "create_vm").ioctl_count, 1u);
+  EXPECT_EQ(NodeOf(init, "create_vcpu").ioctl_count, 2u);
+  EXPECT_EQ(NodeOf(init, "create_vcpu").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(NodeOf(init, "vcpu_ioctl").count, 165u);
+  EXPECT_EQ(NodeOf(init, "compat_ioctl").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(EdgeOf(init, "kvm_init", "vendor_setup").status, EdgeStatus::NotApplicable);
+  EXPECT_EQ(EdgeOf(init, "vendor_init", "kvm_init").status, EdgeStatus::Unobservable);
+  EXPECT_EQ(NodeMark(NodeOf(init, "create_vcpu")), "[present; KVM_CREATE_VCPU ×2]");
+}
+
+TEST(ChainsVmx, CallTreeCounts) {
+  FakeKernel k = VmxKernel();
+  const CallTreeNode root = BuildCallTree(k.stacks(), k.symbols());
+  EXPECT_EQ(root.count, 165u);
+  ASSERT_EQ(root.children.size(), 1u);
+  const CallTreeNode& ioctl = root.children[0];
+  EXPECT_EQ(ioctl.name, "kvm_vcpu_ioctl");
+  EXPECT_EQ(ioctl.count, 165u);
+  ASSERT_EQ(ioctl.children.size(), 1u);  // the userspace-exit stack ends here
+  const CallTreeNode& enter = ioctl.children[0].children[0].children[0];
+  EXPECT_EQ(enter.name, "vcpu_enter_guest");
+  ASSERT_EQ(enter.children.size(), 2u);
+  EXPECT_EQ(enter.children[0].name, "vmx_handle_exit");  // most events first
+  EXPECT_EQ(enter.children[0].count, 140u);
+  EXPECT_EQ(enter.children[1].name, "kvm_inject_exception");
+  EXPECT_EQ(enter.children[1].count, 5u);
+  const CallTreeNode& table = enter.children[0].children[0];
+  ASSERT_EQ(table.children.size(), 2u);
+  EXPECT_EQ(table.children[0].name, "handle_io");
+  EXPECT_EQ(table.children[0].count, 100u);
+  EXPECT_EQ(table.children[1].name, "handle_ept_violation");
+
+  const std::vector<std::string> all = FormatCallTree(root);
+  EXPECT_EQ(all.front(), "kvm_vcpu_ioctl (165)");
+  EXPECT_TRUE(AnyLineContains(all, "├─ vmx_handle_exit (140)"));
+  EXPECT_TRUE(AnyLineContains(all, "└─ kvm_inject_exception (5)"));
+  const std::vector<std::string> big = FormatCallTree(root, {64, 50});
+  EXPECT_FALSE(AnyLineContains(big, "kvm_inject_exception"));
+  EXPECT_FALSE(AnyLineContains(big, "handle_ept_violation"));
+  EXPECT_TRUE(AnyLineContains(big, "… 1 more path (40 events)"));
+  EXPECT_EQ(FormatCallTree(root, {2, 1}).size(), 2u);
+}
+
+TEST(ChainsVmx, FormattingShowsMarks) {
+  FakeKernel k = VmxKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.8.0");
+  const std::vector<std::string> run = FormatChain(MatchChain(ChainId::RunLoop, facts));
+  EXPECT_TRUE(Contains(run.front(), "The run loop")) << run.front();
+  EXPECT_TRUE(Contains(run.front(), "VMX"));
+  EXPECT_TRUE(AnyLineContains(run, "[observed 165]"));
+  EXPECT_TRUE(AnyLineContains(run, "vmx_handle_exit"));
+  EXPECT_TRUE(AnyLineContains(run, "arch/x86/kvm/vmx/vmx.c"));
+  EXPECT_TRUE(AnyLineContains(run, "svm_handle_exit [n/a: SVM only]"));
+  EXPECT_TRUE(AnyLineContains(run, "[present, not seen]"));
+  EXPECT_TRUE(AnyLineContains(run, "kvm_vcpu_ioctl → kvm_arch_vcpu_ioctl_run  [observed 145]"));
+  const std::vector<std::string> pf = FormatChain(MatchChain(ChainId::PageFaults, facts));
+  EXPECT_TRUE(AnyLineContains(pf, "[absent: inlined into kvm_mmu_page_fault]"));
+  EXPECT_TRUE(AnyLineContains(pf, "[n/a: shadow paging only]"));
+  const std::vector<std::string> init = FormatChain(MatchChain(ChainId::Init, facts));
+  EXPECT_TRUE(AnyLineContains(init, "[absent: __init code, freed after load]"));
+  EXPECT_TRUE(AnyLineContains(init, "[present, runs at load]"));
+}
+
+// --- SVM ---------------------------------------------------------------------------
+
+TEST(ChainsSvm, NptKernel) {
+  FakeKernel k = SvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "5.15.0-91-generic");
+  EXPECT_EQ(facts.vendor(), Vendor::Svm);
+  EXPECT_EQ(facts.paging(), Paging::Tdp);
+  const ChainMatch run = MatchChain(ChainId::RunLoop, facts);
+  EXPECT_EQ(NodeOf(run, "vendor_exit").chosen->function, "svm_handle_exit");
+  EXPECT_EQ(NodeOf(run, "vendor_exit").count, 80u);
+  EXPECT_EQ(AltOf(NodeOf(run, "vendor_exit"), "vmx_handle_exit").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(AltOf(NodeOf(run, "vendor_exit"), "vmx_handle_exit").note, "VMX only");
+  EXPECT_EQ(NodeOf(run, "vendor_run").chosen->function, "svm_vcpu_run");
+  EXPECT_EQ(NodeOf(run, "exit_table").chosen->function, "svm_invoke_exit_handler");
+  EXPECT_EQ(NodeOf(run, "exit_table").count, 80u);
+
+  const ChainMatch pf = MatchChain(ChainId::PageFaults, facts);
+  EXPECT_EQ(NodeOf(pf, "fault_exit").chosen->function, "npf_interception");
+  EXPECT_EQ(NodeOf(pf, "fault_exit").count, 30u);
+  EXPECT_EQ(AltOf(NodeOf(pf, "fault_exit"), "handle_ept_violation").note, "VMX only");
+  EXPECT_EQ(AltOf(NodeOf(pf, "fault_exit"), "pf_interception").note, "shadow paging only");
+  EXPECT_EQ(NodeOf(pf, "mmu_pf").source_file, "arch/x86/kvm/mmu/mmu.c");
+  EXPECT_EQ(NodeOf(pf, "do_pf").absent_reason, AbsentReason::Inlined);
+  EXPECT_EQ(EdgeOf(pf, "fault_exit", "mmu_pf").use.direct_events, 30u);
+
+  const ChainMatch init = MatchChain(ChainId::Init, facts);
+  EXPECT_EQ(NodeOf(init, "vendor_setup").chosen->function, "kvm_arch_init");
+  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_x86_vendor_init").note, "from 6.3");
+  EXPECT_EQ(NodeOf(init, "vendor_init").chosen->function, "svm_init");
+  EXPECT_EQ(NodeOf(init, "vendor_init").absent_reason, AbsentReason::InitCodeFreed);
+  EXPECT_EQ(EdgeOf(init, "vendor_init", "vendor_setup").status, EdgeStatus::NotApplicable);
+
+  const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
+  EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "svm_queue_exception");
+  EXPECT_EQ(AltOf(NodeOf(ex, "vendor_inject"), "svm_inject_exception").note, "from 6.1");
+}
+
+TEST(SeedCheckSvm, Verdicts) {
+  FakeKernel k = SvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "5.15.0");
+  EXPECT_EQ(VerdictOf(facts, "kvm_arch_vcpu_run-is-the-entry"), Verdict::Contradicted);
+  // Both symbols exist and 5.15 ≤ 6.2, but the call happens at module load.
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::Unverified);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_init-calls-kvm_arch_init"), "module load"));
+  EXPECT_EQ(VerdictOf(facts, "vmx_init-calls-kvm_init"), Verdict::NotOnThisKernel);
+  EXPECT_EQ(VerdictOf(facts, "kvm_vcpu_ioctl-calls-kvm_arch_vcpu_ioctl_run"), Verdict::Confirmed);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+            Verdict::NotOnThisKernel);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+                       "npf_interception → kvm_mmu_page_fault is seen in 1 stack"));
+}
+
+// --- PVM (this machine's shape) -------------------------------------------------------
+
+TEST(ChainsPvm, InlinedRunLoopSteps) {
+  FakeKernel k = PvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.12.0-pvm");
+  EXPECT_EQ(facts.vendor(), Vendor::Pvm);
+  EXPECT_EQ(facts.paging(), Paging::Shadow);
+  EXPECT_TRUE(facts.Has("__pvm_handle_exit"));  // as __pvm_handle_exit.isra.0
+  EXPECT_FALSE(facts.Has("vcpu_run"));
+  const ChainMatch m = MatchChain(ChainId::RunLoop, facts);
+  for (std::string_view inlined : {"vcpu_run", "enter_guest"}) {
+    const NodeMatch& n = NodeOf(m, inlined);
+    EXPECT_EQ(n.status, NodeStatus::Absent) << inlined;
+    EXPECT_EQ(n.count, 0u) << inlined;
+    EXPECT_EQ(n.absent_reason, AbsentReason::Inlined) << inlined;
+    EXPECT_EQ(n.inlined_into, "kvm_arch_vcpu_ioctl_run") << inlined;
+  }
+  EXPECT_EQ(AltOf(NodeOf(m, "vcpu_run"), "__vcpu_run").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(NodeOf(m, "vcpu_ioctl").count, 1260u);
+  EXPECT_EQ(NodeOf(m, "arch_run").count, 660u);
+  const NodeMatch& exit = NodeOf(m, "vendor_exit");
+  EXPECT_EQ(exit.chosen->function, "pvm_handle_exit");
+  EXPECT_EQ(exit.count, 659u);
+  EXPECT_EQ(exit.source_file, "arch/x86/kvm/pvm/pvm.c");
+  EXPECT_EQ(AltOf(exit, "vmx_handle_exit").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(AltOf(exit, "vmx_handle_exit").note, "VMX only");
+  EXPECT_EQ(NodeOf(m, "exit_table").count, 659u);
+  EXPECT_EQ(NodeOf(m, "vendor_run").status, NodeStatus::PresentNotObserved);
+  const EdgeMatch& via = EdgeOf(m, "enter_guest", "vendor_exit");
+  EXPECT_EQ(via.status, EdgeStatus::Observed);
+  EXPECT_EQ(via.use.events, 659u);
+  EXPECT_TRUE(Contains(via.note, "kvm_arch_vcpu_ioctl_run → pvm_handle_exit")) << via.note;
+  EXPECT_EQ(EdgeOf(m, "arch_run", "vcpu_run").status, EdgeStatus::Unobservable);
+  EXPECT_TRUE(Contains(EdgeOf(m, "arch_run", "vcpu_run").note, "inlined"));
+  const std::vector<std::string> text = FormatChain(m);
+  EXPECT_TRUE(AnyLineContains(text, "[absent: inlined into kvm_arch_vcpu_ioctl_run]"));
+  EXPECT_TRUE(AnyLineContains(text, "[observed 659]"));
+}
+
+TEST(ChainsPvm, ShadowPageFaults) {
+  FakeKernel k = PvmKernel();
+  const ChainMatch m =
+      MatchChain(ChainId::PageFaults, KernelFacts(k.symbols(), k.stacks(), "6.12.0-pvm"));
+  EXPECT_EQ(NodeOf(m, "fault_exit").chosen->function, "pvm_handle_native_exit");
+  EXPECT_EQ(NodeOf(m, "fault_exit").count, 159u);
+  EXPECT_EQ(AltOf(NodeOf(m, "fault_exit"), "handle_ept_violation").note, "VMX only");
+  // PVM's native-exit handler calls kvm_mmu_page_fault itself.
+  EXPECT_EQ(NodeOf(m, "handle_pf").status, NodeStatus::PresentNotObserved);
+  EXPECT_EQ(EdgeOf(m, "fault_exit", "mmu_pf").use.direct_events, 159u);
+  EXPECT_EQ(NodeOf(m, "do_pf").count, 159u);
+  EXPECT_EQ(NodeOf(m, "handler").chosen->function, "paging64_page_fault");
+  EXPECT_EQ(AltOf(NodeOf(m, "handler"), "kvm_tdp_page_fault").note, "EPT/NPT only");
+  EXPECT_EQ(NodeOf(m, "walk").count, 94u);
+  EXPECT_EQ(NodeOf(m, "fetch").count, 65u);
+  EXPECT_EQ(NodeOf(m, "set_spte").count, 65u);
+  EXPECT_EQ(NodeOf(m, "tdp_map").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(EdgeOf(m, "vendor_exit", "fault_exit").use.via,
+            std::vector<std::string>{"__pvm_handle_exit"});
+}
+
+TEST(ChainsPvm, ExceptionsAndInit) {
+  FakeKernel k = PvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.12.0-pvm",
+                    {{"KVM_CREATE_VM", 1}, {"KVM_CREATE_VCPU", 2}});
+  const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
+  EXPECT_EQ(NodeOf(ex, "inject").count, 1u);
+  EXPECT_EQ(NodeOf(ex, "enter_guest").absent_reason, AbsentReason::Inlined);
+  EXPECT_EQ(EdgeOf(ex, "enter_guest", "inject").status, EdgeStatus::Observed);
+  EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "pvm_inject_exception");
+  EXPECT_EQ(NodeOf(ex, "queue").status, NodeStatus::PresentNotObserved);
+
+  const ChainMatch init = MatchChain(ChainId::Init, facts);
+  EXPECT_EQ(NodeOf(init, "vendor_init").chosen->function, "pvm_init");
+  EXPECT_EQ(NodeOf(init, "vendor_init").status, NodeStatus::PresentNotObserved);
+  const NodeMatch& vm = NodeOf(init, "create_vm");
+  EXPECT_EQ(vm.status, NodeStatus::Absent);
+  EXPECT_EQ(vm.absent_reason, AbsentReason::Inlined);
+  EXPECT_EQ(vm.inlined_into, "kvm_dev_ioctl");
+  EXPECT_EQ(NodeMark(vm), "[absent: inlined into kvm_dev_ioctl; KVM_CREATE_VM ×1]");
+  EXPECT_EQ(NodeOf(init, "create_vcpu").inlined_into, "kvm_vm_ioctl");
+  EXPECT_EQ(NodeOf(init, "kvm_init").status, NodeStatus::PresentNotObserved);
+}
+
+TEST(SeedCheckPvm, Verdicts) {
+  FakeKernel k = PvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.12.0-pvm", {{"KVM_CREATE_VCPU", 2}});
+  EXPECT_EQ(VerdictOf(facts, "vmx_init-calls-kvm_init"), Verdict::NotOnThisKernel);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "vmx_init-calls-kvm_init"), "backend is PVM"));
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-in-vmx.c"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::OlderKernelsOnly);
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_vcpu_compat_ioctl"), Verdict::Contradicted);
+  const std::string fops = EvidenceOf(facts, "kvm_init-calls-kvm_vcpu_compat_ioctl");
+  EXPECT_TRUE(Contains(fops, "kvm_vcpu_ioctl is called from __x64_sys_ioctl (1,260 events)"))
+      << fops;
+  EXPECT_TRUE(Contains(fops, "KVM_CREATE_VCPU made 2× live")) << fops;
+  EXPECT_EQ(VerdictOf(facts, "kvm_vcpu_compat_ioctl-calls-kvm_vcpu_ioctl"), Verdict::Unverified);
+  EXPECT_EQ(VerdictOf(facts, "kvm_vcpu_ioctl-calls-kvm_arch_vcpu_ioctl_run"), Verdict::Confirmed);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_vcpu_ioctl-calls-kvm_arch_vcpu_ioctl_run"),
+                       "seen directly in 4 stacks (660 events)"));
+  EXPECT_EQ(VerdictOf(facts, "__vcpu_run-is-the-loop"), Verdict::OlderKernelsOnly);
+  EXPECT_EQ(VerdictOf(facts, "__vcpu_run-called-from-kvm_vcpu_ioctl"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-is-global"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-checks-is_page_fault"), Verdict::NotOnThisKernel);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+            Verdict::NotOnThisKernel);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+                       "pvm_handle_native_exit → kvm_mmu_page_fault is seen in 2 stacks"));
+  EXPECT_EQ(VerdictOf(facts, "kvm_mmu_page_fault-calls-page_fault"), Verdict::Contradicted);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_mmu_page_fault-calls-page_fault"),
+                       "kvm_mmu_page_fault calls kvm_mmu_do_page_fault (159 events)"));
+  EXPECT_EQ(VerdictOf(facts, "kvm_arch_vcpu_run-is-the-entry"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "kvm_arch_vcpu_run-calls-kvm_vcpu_run"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "kvm_vcpu_exit-is-the-exit"), Verdict::Contradicted);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_vcpu_exit-is-the-exit"),
+                       "no such symbol among this kernel's"));
+}
+
+// --- VMX 6.8 and 3.10: the seed's own era ---------------------------------------------
+
+TEST(SeedCheckVmx, Verdicts) {
+  FakeKernel k = VmxKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.8.0");
+  EXPECT_EQ(VerdictOf(facts, "kvm_arch_vcpu_run-is-the-entry"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::OlderKernelsOnly);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_init-calls-kvm_arch_init"), "this kernel is 6.8"));
+  EXPECT_EQ(VerdictOf(facts, "kvm_vcpu_ioctl-calls-kvm_arch_vcpu_ioctl_run"), Verdict::Confirmed);
+  // vmx_init was dropped with kvm_intel's init code: nothing to see either way.
+  EXPECT_EQ(VerdictOf(facts, "vmx_init-calls-kvm_init"), Verdict::Unverified);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "vmx_init-calls-kvm_init"), "__init"));
+  EXPECT_EQ(VerdictOf(facts, "__vcpu_run-is-the-loop"), Verdict::OlderKernelsOnly);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+            Verdict::OlderKernelsOnly);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+                       "handle_ept_violation → kvm_mmu_page_fault is seen in 1 stack"));
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-checks-is_page_fault"), Verdict::OlderKernelsOnly);
+}
+
+TEST(ChainsOld, ShadowPagingOn310) {
+  FakeKernel k = OldKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "3.10.0-1160.el7.x86_64");
+  EXPECT_EQ(facts.vendor(), Vendor::Vmx);
+  EXPECT_EQ(facts.paging(), Paging::Shadow);
+  const ChainMatch run = MatchChain(ChainId::RunLoop, facts);
+  EXPECT_EQ(NodeOf(run, "vcpu_run").chosen->function, "__vcpu_run");
+  EXPECT_EQ(NodeOf(run, "vcpu_run").count, 40u);
+  EXPECT_EQ(AltOf(NodeOf(run, "vcpu_run"), "vcpu_run").note, "from 4.0");
+  EXPECT_EQ(NodeOf(run, "exit_table").status, NodeStatus::NotApplicable);
+  const ChainMatch pf = MatchChain(ChainId::PageFaults, facts);
+  EXPECT_EQ(NodeOf(pf, "fault_exit").chosen->function, "handle_exception");
+  EXPECT_EQ(AltOf(NodeOf(pf, "fault_exit"), "handle_ept_violation").note, "EPT only");
+  EXPECT_EQ(NodeOf(pf, "handle_pf").status, NodeStatus::NotApplicable);
+  EXPECT_EQ(NodeOf(pf, "handle_pf").note, "from 4.14");
+  EXPECT_EQ(NodeOf(pf, "do_pf").note, "from 5.6");
+  EXPECT_EQ(EdgeOf(pf, "mmu_pf", "handler").use.direct_events, 30u);
+  EXPECT_EQ(NodeOf(pf, "handler").chosen->function, "paging64_page_fault");
+  const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
+  EXPECT_EQ(NodeOf(ex, "inject").chosen->function, "inject_pending_event");
+  EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "vmx_queue_exception");
+  const ChainMatch init = MatchChain(ChainId::Init, facts);
+  EXPECT_EQ(NodeOf(init, "vendor_init").chosen->function, "vmx_init");
+  EXPECT_EQ(NodeOf(init, "vendor_setup").chosen->function, "kvm_arch_init");
+}
+
+TEST(SeedCheckOld, Verdicts) {
+  FakeKernel k = OldKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "3.10.0-1160.el7.x86_64");
+  EXPECT_EQ(VerdictOf(facts, "__vcpu_run-is-the-loop"), Verdict::Confirmed);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-calls-kvm_mmu_page_fault"), Verdict::Confirmed);
+  EXPECT_TRUE(
+      Contains(EvidenceOf(facts, "handle_exception-calls-kvm_mmu_page_fault"),
+               "handle_exception → kvm_mmu_page_fault seen directly in 1 stack (30 events)"));
+  EXPECT_EQ(VerdictOf(facts, "__vcpu_run-called-from-kvm_vcpu_ioctl"), Verdict::Contradicted);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "__vcpu_run-called-from-kvm_vcpu_ioctl"),
+                       "only through kvm_arch_vcpu_ioctl_run"));
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::Unverified);
+  EXPECT_EQ(VerdictOf(facts, "vmx_init-calls-kvm_init"), Verdict::Unverified);
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-checks-is_page_fault"), Verdict::Unverified);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "handle_exception-checks-is_page_fault"), "inline"));
+  EXPECT_EQ(VerdictOf(facts, "handle_exception-is-global"), Verdict::Contradicted);
+  EXPECT_EQ(VerdictOf(facts, "kvm_arch_vcpu_run-is-the-entry"), Verdict::Contradicted);
+  // The host's page_fault entry exists here, and KVM still never calls it.
+  EXPECT_EQ(VerdictOf(facts, "kvm_mmu_page_fault-calls-page_fault"), Verdict::Contradicted);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_mmu_page_fault-calls-page_fault"),
+                       "page_fault: present, in no captured stack"));
+}
+
+// --- The seed check as a whole ----------------------------------------------------------
+
+TEST(SeedCheckClaims, EveryClaimIsWellFormed) {
+  ASSERT_GE(SeedClaims().size(), 12u);
+  std::vector<std::string_view> ids;
+  for (const SeedClaim& c : SeedClaims()) {
+    ids.push_back(c.id);
+    EXPECT_FALSE(c.claim.empty()) << c.id;
+    EXPECT_FALSE(c.history.empty()) << c.id;
+    EXPECT_FALSE(c.function.empty()) << c.id;
+    EXPECT_FALSE(c.chains.empty()) << c.id;
+    if (c.kind != ClaimKind::Exists) {
+      EXPECT_FALSE(c.other.empty()) << c.id;
+    }
+    EXPECT_EQ(FindSeedClaim(c.id), &c);
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  EXPECT_EQ(FindSeedClaim("no-such-claim"), nullptr);
+}
+
+TEST(SeedCheckClaims, PerChainSelectionAndFormatting) {
+  for (ChainId id : kAllChains) EXPECT_FALSE(SeedClaimsAbout(id).empty());
+  const auto init = SeedClaimsAbout(ChainId::Init);
+  EXPECT_TRUE(std::any_of(init.begin(), init.end(), [](const SeedClaim* c) {
+    return c->id == "kvm_init-calls-kvm_arch_init";
+  }));
+  FakeKernel k = PvmKernel();
+  KernelFacts facts(k.symbols(), k.stacks(), "6.12.0-pvm");
+  const std::vector<ClaimResult> pf = CheckSeed(facts, ChainId::PageFaults);
+  EXPECT_EQ(pf.size(), SeedClaimsAbout(ChainId::PageFaults).size());
+  EXPECT_EQ(CheckSeed(facts).size(), SeedClaims().size());
+  const std::vector<std::string> text = FormatSeedCheck(CheckSeed(facts));
+  EXPECT_EQ(text.size(), 3 * SeedClaims().size());
+  EXPECT_TRUE(AnyLineContains(text, "[contradicted] kvm_init is defined in arch/x86/kvm/vmx.c."));
+  EXPECT_TRUE(AnyLineContains(text, "[older kernels only]"));
+  EXPECT_TRUE(AnyLineContains(text, "[confirmed]"));
+  EXPECT_TRUE(AnyLineContains(text, "    history: "));
+  EXPECT_EQ(VerdictName(Verdict::NotOnThisKernel), "not on this kernel");
+}
+
+}  // namespace
+}  // namespace kvmscope::traces

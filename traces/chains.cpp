@@ -1,1 +1,788 @@
-// placeholder: being written
+// The four call chains as data (corrected from the seed per DESIGN.md), their
+// matching against one kernel's facts (KernelFacts lives in seed_check.cpp),
+// and the terminal rendering of chains and of the observed call tree.
+#include "traces/chains.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "traces/seed_check.h"
+
+namespace kvmscope::traces {
+
+// --- Versions ----------------------------------------------------------------
+
+std::optional<KernelVersion> ParseKernelRelease(std::string_view release) {
+  size_t i = 0;
+  while (i < release.size() && std::isspace(static_cast<unsigned char>(release[i]))) ++i;
+  if (i < release.size() && (release[i] == 'v' || release[i] == 'V')) ++i;
+  auto number = [&](int& out) {
+    const size_t start = i;
+    out = 0;
+    while (i < release.size() && std::isdigit(static_cast<unsigned char>(release[i])) &&
+           i - start < 3) {
+      out = out * 10 + (release[i] - '0');
+      ++i;
+    }
+    return i > start;
+  };
+  KernelVersion v;
+  if (!number(v.major) || i >= release.size() || release[i] != '.') return std::nullopt;
+  ++i;
+  if (!number(v.minor)) return std::nullopt;
+  // "6.1234" is no version: a fourth digit means garbage, not minor 123.
+  if (i < release.size() && std::isdigit(static_cast<unsigned char>(release[i])))
+    return std::nullopt;
+  if (v.major < 1 || v.major > 98) return std::nullopt;
+  return v;
+}
+
+std::string FormatVersion(KernelVersion v) {
+  return fmt::format("{}.{}", v.major, v.minor);
+}
+
+std::string FormatRange(const VersionRange& r) {
+  if (r.All()) return "all versions";
+  if (r.min == kOldestKernel) return "≤" + FormatVersion(r.max);
+  if (r.max == kNewestKernel) return "≥" + FormatVersion(r.min);
+  return FormatVersion(r.min) + "–" + FormatVersion(r.max);
+}
+
+std::string_view VendorName(Vendor v) {
+  switch (v) {
+    case Vendor::Vmx: return "VMX";
+    case Vendor::Svm: return "SVM";
+    case Vendor::Pvm: return "PVM";
+    case Vendor::Any: break;
+  }
+  return "any";
+}
+
+std::string_view PagingName(Paging p) {
+  switch (p) {
+    case Paging::Tdp: return "EPT/NPT";
+    case Paging::Shadow: return "shadow paging";
+    case Paging::Any: break;
+  }
+  return "any";
+}
+
+// --- The chains ----------------------------------------------------------------
+
+namespace {
+
+// The chains are tables, one row per function or link: keep them compact.
+// clang-format off
+constexpr VersionRange Until(int major, int minor) { return {kOldestKernel, {major, minor}}; }
+constexpr VersionRange From(int major, int minor) { return {{major, minor}, kNewestKernel}; }
+
+using Files = std::vector<SourceFile>;
+Files One(std::string_view path) { return {{VersionRange{}, path}}; }
+// vmx.c became vmx/vmx.c in 5.0, svm.c svm/svm.c in 5.8; mmu.c and
+// paging_tmpl.h moved into mmu/ in 5.5.
+Files Moved(VersionRange old_versions, std::string_view old_path, VersionRange new_versions,
+            std::string_view new_path) {
+  return {{old_versions, old_path}, {new_versions, new_path}};
+}
+Files VmxC() {
+  return Moved(Until(4, 20), "arch/x86/kvm/vmx.c", From(5, 0), "arch/x86/kvm/vmx/vmx.c");
+}
+Files SvmC() {
+  return Moved(Until(5, 7), "arch/x86/kvm/svm.c", From(5, 8), "arch/x86/kvm/svm/svm.c");
+}
+Files MmuC() {
+  return Moved(Until(5, 4), "arch/x86/kvm/mmu.c", From(5, 5), "arch/x86/kvm/mmu/mmu.c");
+}
+Files PagingTmpl() {
+  return Moved(Until(5, 4), "arch/x86/kvm/paging_tmpl.h", From(5, 5),
+               "arch/x86/kvm/mmu/paging_tmpl.h");
+}
+// kvm_mmu_do_page_fault is a static inline of mmu.h, of mmu/mmu_internal.h
+// from about 6.0; a symbol only where the compiler keeps a copy.
+Files DoPfH() {
+  return Moved({{5, 6}, {5, 19}}, "arch/x86/kvm/mmu.h", From(6, 0),
+               "arch/x86/kvm/mmu/mmu_internal.h");
+}
+Files PvmC() { return One("arch/x86/kvm/pvm/pvm.c"); }
+Files X86C() { return One("arch/x86/kvm/x86.c"); }
+Files MainC() { return One("virt/kvm/kvm_main.c"); }
+
+Alternative Fn(std::string_view name, Files files, VersionRange versions = {},
+               Vendor vendor = Vendor::Any, Paging paging = Paging::Any) {
+  return Alternative{name, vendor, paging, versions, std::move(files), false};
+}
+Alternative InitFn(std::string_view name, Files files, VersionRange versions, Vendor vendor) {
+  return Alternative{name, vendor, Paging::Any, versions, std::move(files), true};
+}
+// A call, visible in stacks where both ends have symbols.
+ChainEdge Call(std::string_view from, std::string_view to, VersionRange versions = {},
+               Paging paging = Paging::Any, std::string_view note = {}) {
+  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note};
+}
+// Not a call: `to` runs later (see EdgeKind::Later).
+ChainEdge Then(std::string_view from, std::string_view to, std::string_view note) {
+  return ChainEdge{from, to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note};
+}
+
+// Steps that several chains share.
+ChainNode VcpuIoctlNode(std::string_view teaching) {
+  return {"vcpu_ioctl", "ioctl on a vCPU fd", Phase::Run, "KVM_RUN",
+          {Fn("kvm_vcpu_ioctl", MainC())}, teaching};
+}
+ChainNode ArchRunNode() {
+  return {"arch_run", "x86 KVM_RUN", Phase::Run, "", {Fn("kvm_arch_vcpu_ioctl_run", X86C())},
+          "x86's KVM_RUN: loads the registers user space set in kvm_run, runs the loop and returns "
+          "to the VMM when an exit needs it."};
+}
+ChainNode EnterGuestNode() {
+  return {"enter_guest", "one guest entry", Phase::Run, "", {Fn("vcpu_enter_guest", X86C())},
+          "One trip into the guest: inject pending events, enter through the vendor, then give the "
+          "exit to the vendor's exit handler."};
+}
+ChainNode VendorExitNode() {
+  return {"vendor_exit", "vendor exit handler", Phase::Run, "",
+          {Fn("vmx_handle_exit", VmxC(), {}, Vendor::Vmx),
+           Fn("svm_handle_exit", SvmC(), {}, Vendor::Svm),
+           Fn("pvm_handle_exit", PvmC(), {}, Vendor::Pvm)},
+          "Reads why the guest exited and calls the handler for that exit reason; returning 0 "
+          "means the exit goes out to user space."};
+}
+
+Chain InitChain() {
+  return {ChainId::Init, "init", "VM and module initialization",
+    "Module load brings up KVM and /dev/kvm; later the VMM's ioctls make a VM and its vCPUs. None "
+    "of it runs inside KVM_RUN, so stacks rarely show it: symbols and ioctl counts do.",
+    {{"vendor_init", "vendor module init", Phase::Load, "",
+      {InitFn("vt_init", One("arch/x86/kvm/vmx/main.c"), From(6, 16), Vendor::Vmx),
+       InitFn("vmx_init", VmxC(), Until(6, 15), Vendor::Vmx),
+       InitFn("svm_init", SvmC(), {}, Vendor::Svm),
+       InitFn("pvm_init", PvmC(), From(6, 7), Vendor::Pvm)},
+      "The module_init() of kvm_intel, kvm_amd or kvm_pvm: checks the hardware and brings up "
+      "generic KVM, once, at module load or boot."},
+     {"vendor_setup", "x86 and vendor setup", Phase::Load, "",
+      {Fn("kvm_x86_vendor_init", X86C(), From(6, 3)), Fn("kvm_arch_init", X86C(), Until(6, 2))},
+      "Checks that virtualization is usable and installs the vendor's kvm_x86_ops; until 6.2 "
+      "kvm_init called kvm_arch_init, since 6.3 the vendor init calls kvm_x86_vendor_init."},
+     {"kvm_init", "generic KVM init", Phase::Load, "", {Fn("kvm_init", MainC())},
+      "Generic KVM (virt/kvm/kvm_main.c, never vmx.c): registers /dev/kvm; it calls no ioctl "
+      "handler, those run later on the VMM's ioctls."},
+     {"dev_ioctl", "ioctl on /dev/kvm", Phase::Setup, "KVM_CREATE_VM",
+      {Fn("kvm_dev_ioctl", MainC())},
+      "The ioctl handler of /dev/kvm: capability checks and KVM_CREATE_VM."},
+     {"create_vm", "create a VM", Phase::Setup, "KVM_CREATE_VM",
+      {Fn("kvm_dev_ioctl_create_vm", MainC())},
+      "Makes the struct kvm (memory slots, MMU, in-kernel devices) and returns the VM fd."},
+     {"vm_ioctl", "ioctl on a VM fd", Phase::Setup, "KVM_CREATE_VCPU",
+      {Fn("kvm_vm_ioctl", MainC())},
+      "The ioctl handler of a VM fd: memory regions, irqchip, KVM_CREATE_VCPU."},
+     {"create_vcpu", "create a vCPU", Phase::Setup, "KVM_CREATE_VCPU",
+      {Fn("kvm_vm_ioctl_create_vcpu", MainC())},
+      "Makes a vCPU and its fd, whose file operations are kvm_vcpu_fops: .unlocked_ioctl = "
+      "kvm_vcpu_ioctl, .compat_ioctl = kvm_vcpu_compat_ioctl."},
+     VcpuIoctlNode("Where a 64-bit VMM's ioctls on a vCPU fd arrive, KVM_RUN included: the door "
+                   "from the VMM into the run loop."),
+     {"compat_ioctl", "32-bit ioctl on a vCPU fd", Phase::Run, "",
+      {Fn("kvm_vcpu_compat_ioctl", MainC())},
+      "Only for a 32-bit VMM on a 64-bit kernel: converts a few arguments and calls "
+      "kvm_vcpu_ioctl."}},
+    {Call("vendor_init", "vendor_setup", From(6, 3)),
+     Call("vendor_init", "kvm_init"),
+     Call("kvm_init", "vendor_setup", Until(6, 2)),
+     Then("kvm_init", "dev_ioctl", "registers /dev/kvm; its ioctls come later, from the VMM"),
+     Call("dev_ioctl", "create_vm"),
+     Then("create_vm", "vm_ioctl", "the VMM's next ioctls go to the new VM fd"),
+     Call("vm_ioctl", "create_vcpu"),
+     Then("create_vcpu", "vcpu_ioctl", "the vCPU fd carries kvm_vcpu_fops; its ioctls come later"),
+     Call("compat_ioctl", "vcpu_ioctl")}};
+}
+
+Chain RunLoopChain() {
+  return {ChainId::RunLoop, "run", "The run loop",
+    "Each KVM_RUN ioctl enters the guest and handles exits in the kernel until one needs the VMM.",
+    {VcpuIoctlNode("The vCPU fd's ioctl handler; for KVM_RUN it calls the architecture's run "
+                   "function."),
+     ArchRunNode(),
+     {"vcpu_run", "the run loop", Phase::Run, "",
+      {Fn("vcpu_run", X86C(), From(4, 0)), Fn("__vcpu_run", X86C(), Until(3, 19))},
+      "The loop itself: enter the guest, handle the exit in the kernel, repeat until something "
+      "needs user space (I/O, MMIO, a signal)."},
+     EnterGuestNode(),
+     {"vendor_run", "VM entry", Phase::Run, "",
+      {Fn("vmx_vcpu_run", VmxC(), {}, Vendor::Vmx), Fn("svm_vcpu_run", SvmC(), {}, Vendor::Svm),
+       Fn("pvm_vcpu_run", PvmC(), {}, Vendor::Pvm)},
+      "Switches to the guest (VMRESUME, VMRUN, PVM's switcher) and returns at the next VM exit, "
+      "before the exit is handled: no exit handler's stack contains it."},
+     VendorExitNode(),
+     // The table lookup became a function of its own in these versions
+     // (approximate); before, it sat inside *_handle_exit.
+     {"exit_table", "exit handler table", Phase::Run, "",
+      {Fn("__vmx_handle_exit", VmxC(), From(5, 12), Vendor::Vmx),
+       Fn("svm_invoke_exit_handler", SvmC(), From(5, 11), Vendor::Svm),
+       Fn("__pvm_handle_exit", PvmC(), {}, Vendor::Pvm)},
+      "Looks the exit reason up in the vendor's handler table (kvm_vmx_exit_handlers, "
+      "svm_exit_handlers): one handler function per exit reason."}},
+    {Call("vcpu_ioctl", "arch_run"),
+     Call("arch_run", "vcpu_run"),
+     Call("vcpu_run", "enter_guest"),
+     Call("enter_guest", "vendor_run"),
+     Then("vendor_run", "vendor_exit",
+          "the VM exit returns from the entry, then vcpu_enter_guest calls the handler"),
+     Call("enter_guest", "vendor_exit"),
+     Call("vendor_exit", "exit_table")}};
+}
+
+Chain ExceptionsChain() {
+  return {ChainId::Exceptions, "exceptions", "Exception handling",
+    "An exception the guest takes may exit to KVM, which handles or reflects it; exceptions for "
+    "the guest are queued and injected at the next entry.",
+    {ArchRunNode(),
+     EnterGuestNode(),
+     VendorExitNode(),
+     {"exception_exit", "exception exit handler", Phase::Run, "",
+      {Fn("handle_exception_nmi", VmxC(), From(5, 2), Vendor::Vmx),
+       Fn("handle_exception", VmxC(), Until(5, 1), Vendor::Vmx),
+       Fn("ud_interception", SvmC(), {}, Vendor::Svm),
+       Fn("pf_interception", SvmC(), {}, Vendor::Svm),
+       Fn("pvm_handle_native_exit", PvmC(), {}, Vendor::Pvm)},
+      "The handler of one exit reason (an intercepted exception or NMI), not a global handler; "
+      "SVM has one *_interception per vector."},
+     {"queue", "queue an exception", Phase::Run, "", {Fn("kvm_queue_exception", X86C())},
+      "Marks an exception (#UD, or the #PF the guest must see) pending in vcpu->arch.exception; "
+      "kvm_queue_exception_e and kvm_inject_page_fault are variants."},
+     {"inject", "inject at the next entry", Phase::Run, "",
+      {Fn("kvm_inject_exception", X86C()), Fn("inject_pending_event", X86C())},
+      "On the next entry vcpu_enter_guest delivers the pending exception (tracepoint "
+      "kvm_inj_exception) through the vendor."},
+     // Renamed from *_queue_exception in about 6.1.
+     {"vendor_inject", "vendor injection", Phase::Run, "",
+      {Fn("vmx_inject_exception", VmxC(), From(6, 1), Vendor::Vmx),
+       Fn("vmx_queue_exception", VmxC(), Until(6, 0), Vendor::Vmx),
+       Fn("svm_inject_exception", SvmC(), From(6, 1), Vendor::Svm),
+       Fn("svm_queue_exception", SvmC(), Until(6, 0), Vendor::Svm),
+       Fn("pvm_inject_exception", PvmC(), {}, Vendor::Pvm)},
+      "Writes the event into the VMCS entry fields or the VMCB's EVENTINJ (PVM: its own event "
+      "delivery) so the guest takes it right after entry."}},
+    {Call("arch_run", "enter_guest"),
+     Call("enter_guest", "vendor_exit"),
+     Call("vendor_exit", "exception_exit"),
+     Call("exception_exit", "queue", {}, Paging::Any, "when the exception belongs to the guest"),
+     Then("queue", "inject", "pending until the next entry"),
+     Call("enter_guest", "inject"),
+     Call("inject", "vendor_inject")}};
+}
+
+Chain PageFaultsChain() {
+  const Paging tdp = Paging::Tdp, shadow = Paging::Shadow;
+  return {ChainId::PageFaults, "page-faults", "Page-fault handling",
+    "A guest access KVM has not mapped yet exits to the MMU, which maps it (EPT/NPT) or walks the "
+    "guest's page tables and builds shadow entries.",
+    {VendorExitNode(),
+     {"fault_exit", "fault exit handler", Phase::Run, "",
+      {Fn("handle_ept_violation", VmxC(), {}, Vendor::Vmx, tdp),
+       Fn("npf_interception", SvmC(), {}, Vendor::Svm, tdp),
+       Fn("handle_exception_nmi", VmxC(), From(5, 2), Vendor::Vmx, shadow),
+       Fn("handle_exception", VmxC(), Until(5, 1), Vendor::Vmx, shadow),
+       Fn("pf_interception", SvmC(), {}, Vendor::Svm, shadow),
+       Fn("pvm_handle_native_exit", PvmC(), {}, Vendor::Pvm, shadow)},
+      "With EPT/NPT the exit is an EPT violation / nested page fault on a guest-physical address; "
+      "with shadow paging it is the guest's own #PF, intercepted."},
+     {"handle_pf", "intercepted #PF", Phase::Run, "",
+      {Fn("kvm_handle_page_fault", MmuC(), From(4, 14), Vendor::Any, shadow)},
+      "Shared by VMX and SVM for an intercepted #PF: deals with async page faults, else calls "
+      "kvm_mmu_page_fault."},
+     {"mmu_pf", "MMU page fault", Phase::Run, "", {Fn("kvm_mmu_page_fault", MmuC())},
+      "The MMU's entry for every guest fault KVM must resolve; falls back to emulating the "
+      "instruction (MMIO)."},
+     {"do_pf", "pick the fault handler", Phase::Run, "",
+      {Fn("kvm_mmu_do_page_fault", DoPfH(), From(5, 6))},
+      "Calls the fault handler of the current MMU: the TDP one, or the shadow walker for the "
+      "guest's paging mode."},
+     {"handler", "MMU fault handler", Phase::Run, "",
+      {Fn("kvm_tdp_page_fault", MmuC(), From(5, 8), Vendor::Any, tdp),
+       Fn("tdp_page_fault", MmuC(), Until(5, 7), Vendor::Any, tdp),
+       Fn("paging64_page_fault", PagingTmpl(), {}, Vendor::Any, shadow)},
+      "TDP: map the guest-physical page in EPT/NPT. Shadow: walk the guest's page tables "
+      "(paging64_* from paging_tmpl.h), then build the shadow entry."},
+     {"walk", "guest page-table walk", Phase::Run, "",
+      {Fn("paging64_walk_addr_generic", PagingTmpl(), {}, Vendor::Any, shadow)},
+      "Walks the guest's 4-level page table in software (kvm_mmu_pagetable_walk); a miss becomes "
+      "a #PF for the guest (kvm_mmu_walker_error)."},
+     {"fetch", "build shadow entries", Phase::Run, "",
+      {Fn("paging64_fetch", PagingTmpl(), {}, Vendor::Any, shadow)},
+      "Allocates the shadow page-table pages down to the faulting address."},
+     {"tdp_map", "TDP MMU map", Phase::Run, "",
+      {Fn("kvm_tdp_mmu_map", One("arch/x86/kvm/mmu/tdp_mmu.c"), From(5, 10), Vendor::Any, tdp)},
+      "The TDP MMU (5.10+) installs EPT/NPT entries itself, under mmu_lock held for read."},
+     {"set_spte", "install the SPTE", Phase::Run, "", {Fn("mmu_set_spte", MmuC())},
+      "Writes the final shadow page-table entry (kvm_mmu_set_spte); the access succeeds when the "
+      "guest re-executes it."}},
+    {Call("vendor_exit", "fault_exit"),
+     Call("fault_exit", "handle_pf", From(4, 14), shadow),
+     Call("fault_exit", "mmu_pf"),
+     Call("handle_pf", "mmu_pf"),
+     Call("mmu_pf", "do_pf", From(5, 6)),
+     Call("do_pf", "handler", From(5, 6)),
+     Call("mmu_pf", "handler", Until(5, 5), Paging::Any, "through vcpu->arch.mmu->page_fault"),
+     Call("handler", "walk", {}, shadow),
+     Call("handler", "fetch", {}, shadow),
+     Call("fetch", "set_spte", {}, shadow),
+     Call("handler", "tdp_map", From(5, 10), tdp)}};
+}
+// clang-format on
+
+}  // namespace
+
+const ChainNode* Chain::Node(std::string_view node_id) const {
+  for (const ChainNode& n : nodes)
+    if (n.id == node_id) return &n;
+  return nullptr;
+}
+
+const std::vector<Chain>& Chains() {
+  static const std::vector<Chain> chains = {InitChain(), RunLoopChain(), ExceptionsChain(),
+                                            PageFaultsChain()};
+  return chains;
+}
+
+const Chain& GetChain(ChainId id) {
+  return Chains()[static_cast<size_t>(id)];
+}
+
+std::optional<ChainId> ChainIdFromName(std::string_view name) {
+  for (const Chain& c : Chains())
+    if (c.name == name) return c.id;
+  if (name == "run-loop" || name == "runloop") return ChainId::RunLoop;
+  if (name == "pagefaults" || name == "page-fault" || name == "pf") return ChainId::PageFaults;
+  return std::nullopt;
+}
+
+std::string_view BaseName(std::string_view symbol) {
+  const size_t dot = symbol.find('.');
+  return dot == std::string_view::npos || dot == 0 ? symbol : symbol.substr(0, dot);
+}
+
+std::vector<std::string> ChainSymbolNames() {
+  std::set<std::string> names;
+  for (const Chain& c : Chains())
+    for (const ChainNode& n : c.nodes)
+      for (const Alternative& a : n.alternatives) names.emplace(a.function);
+  for (std::string_view f : SeedClaimFunctions()) names.emplace(f);
+  return {names.begin(), names.end()};
+}
+
+std::vector<Symbol> ChainSymbols(const SymbolTable& all) {
+  const std::vector<std::string> wanted = ChainSymbolNames();
+  std::vector<Symbol> kept;
+  for (const Symbol& s : all.symbols())
+    if (std::binary_search(wanted.begin(), wanted.end(), BaseName(s.name))) kept.push_back(s);
+  return kept;
+}
+
+// --- Matching ------------------------------------------------------------------
+
+namespace {
+
+bool Fits(Vendor need, Vendor have) {
+  return need == Vendor::Any || have == Vendor::Any || need == have;
+}
+bool Fits(Paging need, Paging have) {
+  return need == Paging::Any || have == Paging::Any || need == have;
+}
+
+// "VMX only", "EPT only", "shadow paging only", "until 3.19", "from 6.3"; ""
+// when the condition holds on this kernel.
+std::string Unmet(Vendor vendor, Paging paging, const VersionRange& versions,
+                  const KernelFacts& facts) {
+  if (!Fits(vendor, facts.vendor())) return fmt::format("{} only", VendorName(vendor));
+  if (!Fits(paging, facts.paging())) {
+    if (paging == Paging::Shadow) return "shadow paging only";
+    return vendor == Vendor::Vmx ? "EPT only" : vendor == Vendor::Svm ? "NPT only" : "EPT/NPT only";
+  }
+  if (facts.version() && !versions.Contains(*facts.version()))
+    return *facts.version() < versions.min ? "from " + FormatVersion(versions.min)
+                                           : "until " + FormatVersion(versions.max);
+  return {};
+}
+
+AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& facts) {
+  AlternativeMatch m;
+  m.use = facts.Through(alt.function);
+  const std::string unmet = Unmet(alt.vendor, alt.paging, alt.versions, facts);
+  const bool version_only = !unmet.empty() && Unmet(alt.vendor, alt.paging, {}, facts).empty();
+  // What the kernel shows beats what the tables expect: an observed frame is
+  // never n/a, and an existing symbol outside its version range is a remark.
+  if (m.use.stacks > 0) {
+    m.status = NodeStatus::Observed;
+  } else if (!unmet.empty() && !(version_only && facts.Has(alt.function))) {
+    m.status = NodeStatus::NotApplicable;
+    m.note = unmet;
+  } else {
+    m.status = facts.Has(alt.function) ? NodeStatus::PresentNotObserved : NodeStatus::Absent;
+  }
+  if (m.status != NodeStatus::NotApplicable && version_only)
+    m.note = fmt::format("present although expected {}", FormatRange(alt.versions));
+  return m;
+}
+
+std::string_view FileFor(const Alternative& alt, const std::optional<KernelVersion>& version) {
+  if (alt.files.empty()) return {};
+  if (version)
+    for (const SourceFile& f : alt.files)
+      if (f.versions.Contains(*version)) return f.path;
+  return version && *version < alt.files.front().versions.min ? alt.files.front().path
+                                                              : alt.files.back().path;
+}
+
+bool IsPresent(NodeStatus s) {
+  return s == NodeStatus::Observed || s == NodeStatus::PresentNotObserved;
+}
+
+// The functions of a node that exist on this kernel, observed ones first.
+std::vector<std::string_view> PresentNames(const NodeMatch& n) {
+  std::vector<std::string_view> names;
+  for (NodeStatus want : {NodeStatus::Observed, NodeStatus::PresentNotObserved})
+    for (size_t i = 0; i < n.alternatives.size(); ++i)
+      if (n.alternatives[i].status == want) names.push_back(n.node->alternatives[i].function);
+  return names;
+}
+
+class Matcher {
+ public:
+  Matcher(const Chain& chain, const KernelFacts& facts) : m_chain(chain), m_facts(facts) {}
+
+  ChainMatch Run() {
+    m_match.chain = &m_chain;
+    m_match.vendor = m_facts.vendor();
+    m_match.paging = m_facts.paging();
+    m_match.version = m_facts.version();
+    m_match.kernel = m_facts.Describe();
+    for (const ChainNode& node : m_chain.nodes) m_match.nodes.push_back(MatchNode(node));
+    for (const ChainEdge& edge : m_chain.edges)
+      m_applies.push_back(Unmet(edge.vendor, edge.paging, edge.versions, m_facts).empty());
+    for (size_t i = 0; i < m_match.nodes.size(); ++i)
+      if (m_match.nodes[i].status == NodeStatus::Absent) ExplainAbsence(i);
+    for (size_t e = 0; e < m_chain.edges.size(); ++e) m_match.edges.push_back(MatchEdge(e));
+    return std::move(m_match);
+  }
+
+ private:
+  NodeMatch MatchNode(const ChainNode& node) {
+    NodeMatch n;
+    n.node = &node;
+    for (const Alternative& alt : node.alternatives)
+      n.alternatives.push_back(MatchAlternative(alt, m_facts));
+    auto first = [&](NodeStatus s) -> int {
+      for (size_t i = 0; i < n.alternatives.size(); ++i)
+        if (n.alternatives[i].status == s) return static_cast<int>(i);
+      return -1;
+    };
+    int chosen = -1;
+    for (size_t i = 0; i < n.alternatives.size(); ++i)
+      if (n.alternatives[i].status == NodeStatus::Observed &&
+          (chosen < 0 || n.alternatives[i].use.events > n.alternatives[chosen].use.events))
+        chosen = static_cast<int>(i);
+    if (chosen < 0) chosen = first(NodeStatus::PresentNotObserved);
+    if (chosen < 0) chosen = first(NodeStatus::Absent);
+    if (chosen < 0) {  // n/a everywhere: show the alternative of this vendor
+      for (size_t i = 0; i < node.alternatives.size() && chosen < 0; ++i)
+        if (Fits(node.alternatives[i].vendor, m_facts.vendor())) chosen = static_cast<int>(i);
+      chosen = std::max(chosen, 0);
+    }
+    const AlternativeMatch& c = n.alternatives[static_cast<size_t>(chosen)];
+    n.chosen = &node.alternatives[static_cast<size_t>(chosen)];
+    n.status = c.status;
+    n.count = c.status == NodeStatus::Observed ? c.use.events : 0;
+    n.note = c.note;
+    n.source_file = FileFor(*n.chosen, m_facts.version());
+    if (!node.ioctl.empty() && node.phase == Phase::Setup)
+      n.ioctl_count = m_facts.IoctlCount(node.ioctl);
+    return n;
+  }
+
+  size_t Index(std::string_view id) const {
+    for (size_t i = 0; i < m_chain.nodes.size(); ++i)
+      if (m_chain.nodes[i].id == id) return i;
+    return m_chain.nodes.size();
+  }
+
+  // The nearest present nodes above (up) or below a node, reached through
+  // Calls edges that apply here and nodes without a symbol.
+  std::vector<size_t> PresentAround(size_t start, bool up) const {
+    std::vector<size_t> found, todo{start};
+    std::vector<bool> seen(m_chain.nodes.size(), false);
+    seen[start] = true;
+    while (!todo.empty()) {
+      const size_t at = todo.back();
+      todo.pop_back();
+      for (size_t e = 0; e < m_chain.edges.size(); ++e) {
+        const ChainEdge& edge = m_chain.edges[e];
+        if (edge.kind != EdgeKind::Calls || !m_applies[e]) continue;
+        const size_t from = Index(edge.from), to = Index(edge.to);
+        const size_t next = up ? from : to;
+        if ((up ? to : from) != at || next >= seen.size() || seen[next]) continue;
+        seen[next] = true;
+        if (IsPresent(m_match.nodes[next].status))
+          found.push_back(next);
+        else
+          todo.push_back(next);
+      }
+    }
+    return found;
+  }
+
+  // Whether some stack goes from one of `callers` to `callee` (best pair).
+  std::pair<LinkUse, std::string_view> BestLink(const std::vector<size_t>& callers,
+                                                size_t callee) const {
+    LinkUse best;
+    std::string_view via;
+    for (size_t a : callers)
+      for (std::string_view from : PresentNames(m_match.nodes[a]))
+        for (std::string_view to : PresentNames(m_match.nodes[callee])) {
+          LinkUse link = m_facts.Link(from, to);
+          if (link.events > best.events || (link.stacks > 0 && best.stacks == 0)) {
+            best = std::move(link);
+            via = from;
+          }
+        }
+    return {best, via};
+  }
+
+  void ExplainAbsence(size_t i) {
+    NodeMatch& n = m_match.nodes[i];
+    const std::vector<size_t> above = PresentAround(i, true), below = PresentAround(i, false);
+    for (size_t d : below) {
+      auto [link, caller] = BestLink(above, d);
+      if (link.stacks > 0) {
+        n.absent_reason = AbsentReason::Inlined;
+        n.inlined_into = caller;
+        return;
+      }
+    }
+    // A creation step whose ioctl was made ran, so its code sits in its caller.
+    if (n.ioctl_count > 0 && !above.empty() && !PresentNames(m_match.nodes[above[0]]).empty()) {
+      n.absent_reason = AbsentReason::Inlined;
+      n.inlined_into = PresentNames(m_match.nodes[above[0]]).front();
+      return;
+    }
+    n.absent_reason =
+        n.chosen->init_text ? AbsentReason::InitCodeFreed : AbsentReason::NotInSymbols;
+  }
+
+  EdgeMatch MatchEdge(size_t e) const {
+    const ChainEdge& edge = m_chain.edges[e];
+    EdgeMatch m;
+    m.edge = &edge;
+    const size_t from = Index(edge.from), to = Index(edge.to);
+    const NodeMatch& caller = m_match.nodes[from];
+    const NodeMatch& callee = m_match.nodes[to];
+    auto set = [&](EdgeStatus s, std::string note) {
+      m.status = s;
+      m.note = std::move(note);
+      return m;
+    };
+    if (!m_applies[e])
+      return set(EdgeStatus::NotApplicable,
+                 Unmet(edge.vendor, edge.paging, edge.versions, m_facts));
+    for (const NodeMatch* n : {&caller, &callee})
+      if (n->status == NodeStatus::NotApplicable)
+        return set(EdgeStatus::NotApplicable, fmt::format("{} n/a here", n->chosen->function));
+    if (edge.kind == EdgeKind::Later)
+      return set(EdgeStatus::Unobservable, fmt::format("not a call: {}", edge.note));
+    if (caller.node->phase == Phase::Load || callee.node->phase == Phase::Load)
+      return set(EdgeStatus::Unobservable, "runs at module load, before any capture");
+    if (!IsPresent(callee.status))
+      return set(
+          EdgeStatus::Unobservable,
+          callee.absent_reason == AbsentReason::Inlined
+              ? fmt::format("{} is inlined into {}", callee.chosen->function, callee.inlined_into)
+              : fmt::format("{} has no symbol here", callee.chosen->function));
+    const std::vector<size_t> callers =
+        IsPresent(caller.status) ? std::vector<size_t>{from} : PresentAround(from, true);
+    if (callers.empty())
+      return set(EdgeStatus::Unobservable,
+                 fmt::format("{} has no symbol here", caller.chosen->function));
+    auto [link, via] = BestLink(callers, to);
+    m.use = std::move(link);
+    if (m.use.stacks == 0) return set(EdgeStatus::NotObserved, std::string(edge.note));
+    // Seen from the caller's caller: the absent caller's code runs inlined there.
+    if (!IsPresent(caller.status))
+      return set(EdgeStatus::Observed,
+                 fmt::format("seen as {} → {}, {} inlined", via, callee.chosen->function,
+                             caller.chosen->function));
+    return set(EdgeStatus::Observed, std::string(edge.note));
+  }
+
+  const Chain& m_chain;
+  const KernelFacts& m_facts;
+  ChainMatch m_match;
+  std::vector<bool> m_applies;  // per edge: holds for this vendor, paging, version
+};
+
+}  // namespace
+
+const NodeMatch* ChainMatch::Node(std::string_view id) const {
+  for (const NodeMatch& n : nodes)
+    if (n.node->id == id) return &n;
+  return nullptr;
+}
+
+const EdgeMatch* ChainMatch::Edge(std::string_view from, std::string_view to) const {
+  for (const EdgeMatch& e : edges)
+    if (e.edge->from == from && e.edge->to == to) return &e;
+  return nullptr;
+}
+
+ChainMatch MatchChain(ChainId id, const KernelFacts& facts) {
+  return Matcher(GetChain(id), facts).Run();
+}
+
+std::vector<ChainMatch> MatchChains(const KernelFacts& facts) {
+  std::vector<ChainMatch> all;
+  for (ChainId id : kAllChains) all.push_back(MatchChain(id, facts));
+  return all;
+}
+
+// --- Text ------------------------------------------------------------------------
+
+std::string NodeMark(const NodeMatch& n) {
+  const std::string ioctl =
+      n.ioctl_count > 0 ? fmt::format("; {} ×{}", n.node->ioctl, n.ioctl_count) : std::string();
+  switch (n.status) {
+    case NodeStatus::Observed: return fmt::format("[observed {}]", n.count);
+    case NodeStatus::PresentNotObserved:
+      if (n.node->phase == Phase::Load) return "[present, runs at load]";
+      if (n.ioctl_count > 0) return fmt::format("[present{}]", ioctl);
+      return "[present, not seen]";
+    case NodeStatus::Absent:
+      switch (n.absent_reason) {
+        case AbsentReason::Inlined:
+          return fmt::format("[absent: inlined into {}{}]", n.inlined_into, ioctl);
+        case AbsentReason::InitCodeFreed: return "[absent: __init code, freed after load]";
+        default: return fmt::format("[absent: not in this kernel's symbols{}]", ioctl);
+      }
+    case NodeStatus::NotApplicable: return fmt::format("[n/a: {}]", n.note);
+  }
+  return {};
+}
+
+std::string AlternativeMark(const AlternativeMatch& a) {
+  switch (a.status) {
+    case NodeStatus::Observed: return fmt::format("[observed {}]", a.use.events);
+    case NodeStatus::PresentNotObserved: return "[present, not seen]";
+    case NodeStatus::Absent: return "[absent]";
+    case NodeStatus::NotApplicable: return fmt::format("[n/a: {}]", a.note);
+  }
+  return {};
+}
+
+std::string EdgeMark(const EdgeMatch& e) {
+  switch (e.status) {
+    case EdgeStatus::Observed:
+      return fmt::format("[observed {}{}{}]", e.use.events, e.note.empty() ? "" : ", ", e.note);
+    case EdgeStatus::NotObserved: return "[not seen]";
+    case EdgeStatus::Unobservable: return fmt::format("[unobservable: {}]", e.note);
+    case EdgeStatus::NotApplicable: return fmt::format("[n/a: {}]", e.note);
+  }
+  return {};
+}
+
+std::vector<std::string> FormatChain(const ChainMatch& match) {
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("{} — kernel {}", match.chain->title, match.kernel));
+  lines.push_back(fmt::format("  {}", match.chain->summary));
+  for (size_t i = 0; i < match.nodes.size(); ++i) {
+    const NodeMatch& n = match.nodes[i];
+    std::string line = fmt::format("  {:>2}. {:<28} {}", i + 1, n.chosen->function, NodeMark(n));
+    if (!n.source_file.empty()) line += fmt::format("  {}", n.source_file);
+    lines.push_back(std::move(line));
+    lines.push_back(fmt::format("        {}: {}", n.node->step, n.node->teaching));
+    std::string others;
+    for (size_t a = 0; a < n.alternatives.size(); ++a) {
+      if (&n.node->alternatives[a] == n.chosen) continue;
+      others += fmt::format("{}{} {}", others.empty() ? "" : ", ", n.node->alternatives[a].function,
+                            AlternativeMark(n.alternatives[a]));
+    }
+    if (!others.empty()) lines.push_back("        other: " + others);
+  }
+  lines.push_back("  links:");
+  for (const EdgeMatch& e : match.edges) {
+    const NodeMatch* from = match.Node(e.edge->from);
+    const NodeMatch* to = match.Node(e.edge->to);
+    lines.push_back(fmt::format("    {} {} {}  {}", from->chosen->function,
+                                e.edge->kind == EdgeKind::Calls ? "→" : "⇢", to->chosen->function,
+                                EdgeMark(e)));
+  }
+  return lines;
+}
+
+// --- Call tree ----------------------------------------------------------------------
+
+namespace {
+
+void SortTree(CallTreeNode& node) {
+  std::stable_sort(node.children.begin(), node.children.end(), [](const auto& x, const auto& y) {
+    return x.count != y.count ? x.count > y.count : x.name < y.name;
+  });
+  for (CallTreeNode& c : node.children) SortTree(c);
+}
+
+void FormatTree(const CallTreeNode& node, const std::string& prefix, size_t depth,
+                const CallTreeOptions& options, std::vector<std::string>& lines) {
+  if (depth >= options.max_depth) return;
+  std::vector<const CallTreeNode*> shown;
+  uint64_t hidden_events = 0;
+  for (const CallTreeNode& c : node.children) {
+    if (c.count >= options.min_count)
+      shown.push_back(&c);
+    else
+      hidden_events += c.count;
+  }
+  const size_t hidden = node.children.size() - shown.size();
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const bool last = i + 1 == shown.size() && hidden == 0;
+    const bool top = depth == 0;
+    lines.push_back(fmt::format("{}{}{} ({})", prefix,
+                                top    ? ""
+                                : last ? "└─ "
+                                       : "├─ ",
+                                shown[i]->name, shown[i]->count));
+    FormatTree(*shown[i], top ? prefix : prefix + (last ? "   " : "│  "), depth + 1, options,
+               lines);
+  }
+  if (hidden > 0)
+    lines.push_back(fmt::format("{}{}… {} more path{} ({} events)", prefix, depth == 0 ? "" : "└─ ",
+                                hidden, hidden == 1 ? "" : "s", hidden_events));
+}
+
+}  // namespace
+
+CallTreeNode BuildCallTree(const std::vector<StackUse>& stacks, const SymbolTable& symbols) {
+  CallTreeNode root;
+  for (const StackUse& use : stacks) {
+    root.count += use.count;
+    CallTreeNode* at = &root;
+    for (std::string& name : ChainFrames(use.frames, symbols)) {
+      auto it = std::find_if(at->children.begin(), at->children.end(),
+                             [&](const CallTreeNode& c) { return c.name == name; });
+      if (it == at->children.end()) {
+        at->children.push_back(CallTreeNode{std::move(name), 0, {}});
+        it = std::prev(at->children.end());
+      }
+      it->count += use.count;
+      at = &*it;
+    }
+  }
+  SortTree(root);
+  return root;
+}
+
+std::vector<std::string> FormatCallTree(const CallTreeNode& root, const CallTreeOptions& options) {
+  std::vector<std::string> lines;
+  FormatTree(root, "", 0, options, lines);
+  return lines;
+}
+
+}  // namespace kvmscope::traces

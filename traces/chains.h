@@ -1,0 +1,285 @@
+// The four KVM call chains kvmscope teaches (init, run loop, exceptions, page
+// faults) as data, and their matching against one kernel: which function
+// implements each step there, and whether captured stacks went through it.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "traces/symbols.h"
+
+namespace kvmscope::traces {
+
+// --- Kernel versions ----------------------------------------------------------
+
+struct KernelVersion {
+  int major = 0;
+  int minor = 0;
+  auto operator<=>(const KernelVersion&) const = default;
+};
+inline constexpr KernelVersion kOldestKernel{0, 0};
+inline constexpr KernelVersion kNewestKernel{99, 99};
+
+// "6.12.0-pvm" → 6.12, "v3.10" → 3.10; nullopt for anything without a
+// plausible major.minor at the start ("", "garbage", "6", "6.x").
+std::optional<KernelVersion> ParseKernelRelease(std::string_view release);
+std::string FormatVersion(KernelVersion v);  // "6.12"
+
+// Inclusive on both ends; the default is every version.
+struct VersionRange {
+  KernelVersion min = kOldestKernel;
+  KernelVersion max = kNewestKernel;
+  bool Contains(KernelVersion v) const { return min <= v && v <= max; }
+  bool All() const { return min == kOldestKernel && max == kNewestKernel; }
+};
+std::string FormatRange(const VersionRange& range);  // "≤3.19", "≥4.0", "5.0–6.15", "all versions"
+
+// --- What a step needs --------------------------------------------------------
+
+// The hardware backend of KVM. As a condition, Any means "every backend"; as
+// detected on a kernel, Any means "could not tell".
+enum class Vendor { Any, Vmx, Svm, Pvm };
+// How guest memory is virtualized. Tdp: the hardware walks a second page table
+// (EPT on VMX, NPT on SVM). Shadow: KVM keeps shadow page tables and takes the
+// guest's #PF itself (VMX/SVM without EPT/NPT, and PVM always).
+enum class Paging { Any, Tdp, Shadow };
+std::string_view VendorName(Vendor v);  // "VMX", "SVM", "PVM", "any"
+std::string_view PagingName(Paging p);  // "EPT/NPT", "shadow paging", "any"
+
+// The source file of a function over a range of versions.
+struct SourceFile {
+  VersionRange versions;
+  std::string_view path;  // "arch/x86/kvm/vmx/vmx.c"
+};
+
+// One kernel function that implements a step on some vendors and versions.
+struct Alternative {
+  std::string_view function;  // exactly as in the kernel
+  Vendor vendor = Vendor::Any;
+  Paging paging = Paging::Any;
+  VersionRange versions;  // where the function exists (per DESIGN.md / the sources)
+  std::vector<SourceFile> files;
+  // An __init function: a module drops its symbol once loaded (built-in
+  // kernels keep it).
+  bool init_text = false;
+};
+
+// When a step runs, which decides how it can be seen. Load: module init,
+// never in a captured stack. Setup: a VM/vCPU creation ioctl, known from the
+// ioctl counts. Run: inside KVM_RUN, where captured stacks see it.
+enum class Phase { Load, Setup, Run };
+
+struct ChainNode {
+  std::string_view id;    // "vendor_exit"
+  std::string_view step;  // "vendor exit handler"
+  Phase phase = Phase::Run;
+  std::string_view ioctl;                 // "KVM_CREATE_VM" for Setup steps, "" otherwise
+  std::vector<Alternative> alternatives;  // in order of preference
+  std::string_view teaching;              // one sentence for the student
+};
+
+// Calls: the caller's frame is on the stack while the callee runs, so a stack
+// can show it. Later: not a call; the second step happens afterwards (a
+// registered handler runs on a later ioctl, a queued exception is injected on
+// the next entry, the VM exit returns before the handler runs).
+enum class EdgeKind { Calls, Later };
+
+struct ChainEdge {
+  std::string_view from, to;  // node ids
+  EdgeKind kind = EdgeKind::Calls;
+  Vendor vendor = Vendor::Any;
+  Paging paging = Paging::Any;
+  VersionRange versions;
+  std::string_view note;  // "registers kvm_vcpu_fops", "" if nothing to add
+};
+
+enum class ChainId { Init, RunLoop, Exceptions, PageFaults };
+inline constexpr ChainId kAllChains[] = {ChainId::Init, ChainId::RunLoop, ChainId::Exceptions,
+                                         ChainId::PageFaults};
+
+struct Chain {
+  ChainId id = ChainId::Init;
+  std::string_view name;   // "init", "run", "exceptions", "page-faults" (for the CLI)
+  std::string_view title;  // "VM and module initialization"
+  std::string_view summary;
+  std::vector<ChainNode> nodes;  // outermost step first
+  std::vector<ChainEdge> edges;
+  const ChainNode* Node(std::string_view id) const;  // nullptr if unknown
+};
+
+const std::vector<Chain>& Chains();  // in kAllChains order
+const Chain& GetChain(ChainId id);
+std::optional<ChainId> ChainIdFromName(std::string_view name);  // "run" → RunLoop
+
+// Every kernel function that any chain step or seed claim names, sorted, once
+// each. A trace keeps the kernel's symbols of these (ChainSymbols) so that a
+// loaded trace answers the same questions as the live kernel.
+std::vector<std::string> ChainSymbolNames();
+// A symbol name without the compiler's suffix: "__pvm_handle_exit.isra.0" →
+// "__pvm_handle_exit", "kvm_init.cold" → "kvm_init".
+std::string_view BaseName(std::string_view symbol);
+// The symbols of `all` whose base name is one of ChainSymbolNames().
+std::vector<Symbol> ChainSymbols(const SymbolTable& all);
+
+// --- One kernel, as seen ------------------------------------------------------
+
+// One captured stack and how many events carried it.
+struct StackUse {
+  Stack frames;  // innermost first, as captured
+  uint64_t count = 0;
+};
+
+struct FunctionUse {
+  size_t stacks = 0;
+  uint64_t events = 0;
+};
+
+// Stacks in which `caller` is a frame outer of `callee`.
+struct LinkUse {
+  size_t stacks = 0;
+  uint64_t events = 0;
+  size_t direct_stacks = 0;  // ... with no frame between them
+  uint64_t direct_events = 0;
+  std::vector<std::string> via;  // the frames between, in the most used indirect stack
+};
+
+// Everything the chains and the seed check ask of a kernel, computed once:
+// which functions exist (compiler suffixes ignored), the stacks as function
+// names, the backend, the paging mode and the version. Fed live (kallsyms,
+// captured stacks, uname) or from a trace file. Defined in seed_check.cpp.
+class KernelFacts {
+ public:
+  // ioctl_counts: VM-creation ioctls seen live, by name ("KVM_CREATE_VM").
+  // kernel_symbol_count: how many symbols the kernel has, when `symbols` is
+  // a subset kept in a trace; 0 means symbols.size().
+  KernelFacts(const SymbolTable& symbols, const std::vector<StackUse>& stacks,
+              std::string_view release, std::map<std::string, uint64_t> ioctl_counts = {},
+              size_t kernel_symbol_count = 0);
+
+  bool Has(std::string_view function) const;
+  FunctionUse Through(std::string_view function) const;
+  LinkUse Link(std::string_view caller, std::string_view callee) const;
+  // The functions right above (callers) / below (callees) `function` in the
+  // stacks, by events, most first.
+  std::vector<std::pair<std::string, uint64_t>> Callers(std::string_view function) const;
+  std::vector<std::pair<std::string, uint64_t>> Callees(std::string_view function) const;
+  uint64_t IoctlCount(std::string_view ioctl) const;
+
+  Vendor vendor() const { return m_vendor; }  // Any: no vendor exit handler found
+  Paging paging() const { return m_paging; }  // Any: could not tell
+  const std::optional<KernelVersion>& version() const { return m_version; }
+  const std::string& release() const { return m_release; }
+  size_t symbol_count() const { return m_symbol_count; }
+  size_t stack_count() const { return m_stacks.size(); }
+  uint64_t event_count() const;
+  // "6.18 (PVM, shadow paging)"
+  std::string Describe() const;
+
+ private:
+  struct NamedStack {
+    std::vector<std::string> frames;  // base names, outermost first
+    uint64_t count = 0;
+  };
+  std::vector<std::pair<std::string, uint64_t>> Neighbours(std::string_view function,
+                                                           int direction) const;
+
+  std::unordered_set<std::string> m_names;  // base names of every symbol
+  std::vector<NamedStack> m_stacks;
+  std::map<std::string, uint64_t> m_ioctls;
+  std::string m_release;
+  std::optional<KernelVersion> m_version;
+  size_t m_symbol_count = 0;
+  Vendor m_vendor = Vendor::Any;
+  Paging m_paging = Paging::Any;
+};
+
+// --- Matching -----------------------------------------------------------------
+
+// Observed: a captured stack passed through it (count = events of those
+// stacks). PresentNotObserved: the symbol exists, no stack went through it.
+// Absent: no symbol (never shown as observed). NotApplicable: for another
+// vendor, paging mode or kernel version.
+enum class NodeStatus { Observed, PresentNotObserved, Absent, NotApplicable };
+// Why a step has no symbol. Inlined: stacks go from its caller straight to
+// what it calls (or its ioctl was made), so its code runs inside the caller.
+// InitCodeFreed: an __init function of a module. NotInSymbols: neither.
+enum class AbsentReason { None, Inlined, InitCodeFreed, NotInSymbols };
+
+struct AlternativeMatch {
+  NodeStatus status = NodeStatus::Absent;
+  FunctionUse use;
+  std::string note;  // "VMX only", "until 3.19", "present although DESIGN.md says ≥6.3"
+};
+
+struct NodeMatch {
+  const ChainNode* node = nullptr;
+  const Alternative* chosen = nullptr;  // the function for this kernel; never null
+  NodeStatus status = NodeStatus::Absent;
+  AbsentReason absent_reason = AbsentReason::None;
+  std::string inlined_into;                    // the caller's function when Inlined
+  uint64_t count = 0;                          // events through it (0 unless Observed)
+  uint64_t ioctl_count = 0;                    // Setup steps: how often its ioctl was made
+  std::string_view source_file;                // of `chosen`, for this kernel's version
+  std::string note;                            // why n/a, or a remark on the version
+  std::vector<AlternativeMatch> alternatives;  // parallel to node->alternatives
+};
+
+enum class EdgeStatus { Observed, NotObserved, Unobservable, NotApplicable };
+
+struct EdgeMatch {
+  const ChainEdge* edge = nullptr;
+  EdgeStatus status = EdgeStatus::NotObserved;
+  LinkUse use;
+  std::string note;  // "through inlined vcpu_enter_guest", "not a call: ..."
+};
+
+struct ChainMatch {
+  const Chain* chain = nullptr;
+  Vendor vendor = Vendor::Any;
+  Paging paging = Paging::Any;
+  std::optional<KernelVersion> version;
+  std::string kernel;            // KernelFacts::Describe()
+  std::vector<NodeMatch> nodes;  // parallel to chain->nodes
+  std::vector<EdgeMatch> edges;  // parallel to chain->edges
+  const NodeMatch* Node(std::string_view id) const;
+  const EdgeMatch* Edge(std::string_view from, std::string_view to) const;
+};
+
+ChainMatch MatchChain(ChainId id, const KernelFacts& facts);
+std::vector<ChainMatch> MatchChains(const KernelFacts& facts);
+
+// "[observed 1234]", "[present, not seen]", "[absent: inlined into x]", "[n/a: VMX only]"
+std::string NodeMark(const NodeMatch& node);
+std::string AlternativeMark(const AlternativeMatch& alternative);  // "[absent]", ...
+std::string EdgeMark(const EdgeMatch& edge);
+// The chain for the terminal: a title line, one line per step (function,
+// mark, source file for this version) with its teaching sentence and the
+// other alternatives, then the links.
+std::vector<std::string> FormatChain(const ChainMatch& match);
+
+// --- The observed call tree ---------------------------------------------------
+
+// All captured stacks merged, outermost first (as ChainFrames gives them).
+// count: events whose stacks pass through this path; children most first.
+struct CallTreeNode {
+  std::string name;  // "" for the root
+  uint64_t count = 0;
+  std::vector<CallTreeNode> children;
+};
+CallTreeNode BuildCallTree(const std::vector<StackUse>& stacks, const SymbolTable& symbols);
+
+struct CallTreeOptions {
+  size_t max_depth = 64;   // levels below the root
+  uint64_t min_count = 1;  // hide paths with fewer events
+};
+// "kvm_vcpu_ioctl (1234)", "└─ kvm_arch_vcpu_ioctl_run (1234)", ...
+std::vector<std::string> FormatCallTree(const CallTreeNode& root,
+                                        const CallTreeOptions& options = {});
+
+}  // namespace kvmscope::traces
