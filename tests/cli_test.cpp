@@ -629,3 +629,18 @@ TEST_F(CliTraces, UnwritableOutputIsRefusedBeforeRunning) {
   EXPECT_NE(r.output.find("/nonexistent-dir"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
 }
+
+// Without a trace, check-seed records the tour's guests and checks this
+// kernel: the run-loop call the seed gets right is confirmed by live stacks.
+TEST_F(CliTraces, CheckSeedLiveConfirmsWhatThisKernelDoes) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  Result r = Kvmscope("check-seed");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("checking this kernel live"), std::string::npos) << r.output;
+  size_t claim = r.output.find("kvm_vcpu_ioctl calls kvm_arch_vcpu_ioctl_run");
+  ASSERT_NE(claim, std::string::npos) << r.output;
+  size_t line = r.output.rfind('\n', claim);
+  EXPECT_EQ(r.output.compare(line + 1, 11, "[confirmed]"), 0) << r.output.substr(line + 1, 120);
+  EXPECT_NE(r.output.find("[contradicted]"), std::string::npos);
+}
