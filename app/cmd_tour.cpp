@@ -16,13 +16,7 @@
 
 namespace kvmscope::app {
 
-std::optional<traces::TraceData> LoadOrExplain(const std::string& path);  // cmd_trace.cpp
-
 namespace {
-
-void PrintLines(const std::vector<std::string>& lines, const char* indent = "") {
-  for (const std::string& line : lines) std::printf("%s%s\n", indent, line.c_str());
-}
 
 void Heading(const std::string& text) {
   std::printf("\n%s\n%s\n", text.c_str(), std::string(text.size(), '-').c_str());

@@ -25,13 +25,12 @@ std::string FileSize(const std::string& path) {
   return kib < 1024 ? fmt::format("{:.1f} KiB", kib) : fmt::format("{:.1f} MiB", kib / 1024);
 }
 
-void PrintLines(const std::vector<std::string>& lines) {
-  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
-}
-
 }  // namespace
 
-// Loads a trace file, or says why not (exit status 2: bad input file).
+void PrintLines(const std::vector<std::string>& lines, const char* indent) {
+  for (const std::string& line : lines) std::printf("%s%s\n", indent, line.c_str());
+}
+
 std::optional<traces::TraceData> LoadOrExplain(const std::string& path) {
   try {
     return traces::LoadTrace(path);
@@ -64,11 +63,11 @@ bool SaveTraces(const traces::TraceData& trace, const std::string& native,
 int CmdStats(const TraceArgs& args) {
   std::optional<traces::TraceData> trace = LoadOrExplain(args.trace);
   if (!trace) return kExitUsage;
-  traces::Stats stats = traces::ComputeStats(*trace, args.vcpu);
   if (args.vcpu >= 0 && trace->TrackOfVcpu(args.vcpu) < 0) {
     std::fprintf(stderr, "kvmscope: the trace has no vCPU %d\n", args.vcpu);
     return kExitUsage;
   }
+  traces::Stats stats = traces::ComputeStats(*trace, args.vcpu);
   if (args.json) {
     std::printf("%s\n", traces::StatsJson(stats).c_str());
   } else {

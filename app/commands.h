@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kvmscope {
 namespace traces {
@@ -49,6 +50,11 @@ int RunGuest(const RunArgs& args, traces::Trace* trace);
 // how big; false after printing why when a write failed.
 bool SaveTraces(const traces::TraceData& trace, const std::string& native,
                 const std::string& chrome);
+
+// Loads a trace file, or prints why not (the caller exits with status 2).
+std::optional<traces::TraceData> LoadOrExplain(const std::string& path);
+// Prints lines of text computed by traces/.
+void PrintLines(const std::vector<std::string>& lines, const char* indent = "");
 
 struct TraceArgs {
   std::string trace;   // the trace file to read ("" = live, for check-seed)
