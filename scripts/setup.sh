@@ -10,6 +10,8 @@ PACKAGES=(
   binutils                                      # as/ld/objcopy: guests, --guest-asm
   libfmt-dev libcli11-dev nlohmann-json3-dev    # formatting, command line, trace files
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev  # BPF programs and their loader
+  libimgui-dev libglfw3-dev libgl-dev libstb-dev libcapstone-dev  # the GUI, disassembly
+  libgl1-mesa-dri xvfb xauth                    # OpenGL without a GPU; a real window in tests
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
 )

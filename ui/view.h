@@ -1,0 +1,38 @@
+// What the panels share: the selected and hovered event (kept by a key that
+// survives a live trace growing), the visible time window, and the frame's
+// inputs. Panels are small classes with their own view state and a Draw()
+// over const model data (STYLE.md: the UI keeps no copy of the data).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "traces/trace.h"
+
+namespace kvmscope::ui {
+
+// An event named so that it can be found again in a later snapshot (indices
+// move while kernel events are merged into a live trace).
+struct EventKey {
+  uint32_t tid = 0;
+  int64_t time_ns = 0;
+  traces::EventType type;
+  bool operator==(const EventKey&) const = default;
+};
+EventKey KeyOf(const traces::Event& event);
+// The event of `key` in this snapshot, or nullopt if it is not there.
+std::optional<traces::EventRef> Find(const traces::TraceData& trace, const EventKey& key);
+
+// Shared between panels for the life of the window.
+struct SharedView {
+  std::optional<EventKey> selected;  // clicked in the timeline (or chosen elsewhere)
+  std::optional<EventKey> hovered;   // under the mouse this frame
+  // The visible window of the timeline, ns (CLOCK_MONOTONIC); both 0 = fit all.
+  int64_t view_begin_ns = 0;
+  int64_t view_end_ns = 0;
+  bool follow_live = true;  // keep the live edge in view while a guest runs
+  bool live = false;        // a guest is running (not a replay)
+  float font_scale = 1.0f;
+};
+
+}  // namespace kvmscope::ui
