@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,11 +15,10 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/guest_setup.h"
 #include "app/live_printer.h"
 #include "app/recorder.h"
-#include "probes/host.h"
 #include "probes/session.h"
-#include "traces/chains.h"
 #include "vmm/catalog.h"
 #include "vmm/error.h"
 #include "vmm/guest_image.h"
@@ -28,86 +26,6 @@
 namespace kvmscope::app {
 
 namespace {
-// Parses decimal or 0x-hex; nullopt for anything else.
-std::optional<uint64_t> ParseNumber(const std::string& text) {
-  std::string_view s = text;
-  int base = 10;
-  if (s.starts_with("0x") || s.starts_with("0X")) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-struct UsageFailure {
-  std::string message;
-};
-
-uint64_t NumberOption(const std::string& text, const char* what) {
-  std::optional<uint64_t> v = ParseNumber(text);
-  if (!v)
-    throw UsageFailure{
-        fmt::format("bad {} '{}': expected a number (decimal or 0x-hex)", what, text)};
-  return *v;
-}
-
-struct Prepared {
-  vmm::MachineConfig config;
-  const vmm::GuestInfo* guest = nullptr;  // null for custom guests
-};
-
-Prepared Prepare(const RunArgs& args) {
-  Prepared p;
-  bool custom = !args.guest_bin.empty() || !args.guest_asm.empty();
-  if (!custom) {
-    if (!args.mode.empty() || !args.load.empty() || !args.expect.empty()) {
-      throw UsageFailure{"--mode, --load and --expect apply to --guest-bin/--guest-asm only"};
-    }
-    p.guest = vmm::FindGuest(args.guest);
-    if (!p.guest) {
-      throw UsageFailure{
-          fmt::format("unknown guest '{}' (known: {})", args.guest, vmm::GuestNames())};
-    }
-    std::optional<uint64_t> param;
-    if (!args.param.empty()) {
-      if (p.guest->param_meaning.empty()) {
-        throw UsageFailure{fmt::format("guest '{}' takes no --param", p.guest->name)};
-      }
-      param = NumberOption(args.param, "--param");
-      if (*param > UINT32_MAX) throw UsageFailure{"--param must fit in 32 bits"};
-    }
-    p.config = vmm::ConfigFor(*p.guest, param);
-    return p;
-  }
-  std::string mode_name = args.mode.empty() ? "real" : args.mode;
-  std::optional<vmm::CpuMode> mode = vmm::ParseCpuMode(mode_name);
-  if (!mode)
-    throw UsageFailure{fmt::format("unknown mode '{}' (real, protected, long)", mode_name)};
-  p.config.mode = *mode;
-  if (!args.load.empty()) {
-    std::optional<uint64_t> load = ParseNumber(args.load);
-    if (!load)
-      throw UsageFailure{fmt::format("bad load address '{}': expected a number", args.load)};
-    p.config.load_addr = *load;
-  }
-  if (!args.expect.empty()) {
-    uint64_t v = NumberOption(args.expect, "--expect");
-    if (v > UINT32_MAX) throw UsageFailure{"--expect must fit in 32 bits"};
-    p.config.expected_status = static_cast<uint32_t>(v);
-  }
-  if (!args.param.empty()) p.config.param = NumberOption(args.param, "--param");
-  if (!args.guest_bin.empty()) {
-    p.config.name = args.guest_bin;
-    p.config.image = vmm::LoadGuestBinary(args.guest_bin, p.config.ram_size);
-  } else {
-    p.config.name = args.guest_asm;
-    p.config.image = vmm::AssembleGuest(args.guest_asm, *mode, p.config.load_addr);
-  }
-  return p;
-}
 
 // SIGINT/SIGTERM stop the machine cleanly: they are blocked in every thread
 // and taken here with sigtimedwait.
@@ -276,32 +194,6 @@ void PrintKernelSummary(const probes::Session& session) {
   }
 }
 
-// Fills in what the trace records besides events, once the run is over.
-void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Outcome& out,
-                 const probes::Session* session, const std::string& why_not) {
-  traces::GuestFacts guest = GuestFactsOf(p.config);
-  guest.verdict = vmm::VerdictName(out.verdict);
-  guest.detail = out.detail;
-  trace.SetGuest(std::move(guest));
-  if (!session) {
-    traces::HostFacts host;
-    host.kernel_release = probes::KernelRelease();
-    host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
-    host.cpu = probes::CpuModel();
-    host.not_traced_reason = why_not;
-    trace.SetHost(std::move(host));
-    return;
-  }
-  trace.SetHost(session->host_facts());
-  trace.SetKernelCounts(session->counts());
-  // The trace keeps the symbols of its frames and of every function the
-  // chains and the seed check ask about (compiler suffixes included).
-  std::vector<traces::Stack> stacks = trace.Read()->stacks;
-  std::vector<std::string> names;
-  for (const traces::Symbol& s : traces::ChainSymbols(session->symbols())) names.push_back(s.name);
-  trace.SetSymbols(traces::TraceSymbols(session->symbols(), stacks, names));
-}
-
 // Refuses before running, not after, an output file that cannot be written.
 void CheckWritable(const std::string& path, const char* option) {
   if (path.empty()) return;
@@ -376,7 +268,7 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
     if (session) PrintKernelSummary(*session);
-    if (trace) FinishTrace(*trace, p, out, session.get(), why_not);
+    if (trace) FinishTrace(*trace, p.config, out, session.get(), why_not);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;

@@ -68,6 +68,21 @@ int CmdChains(const TraceArgs& args);
 int CmdCheckSeed(const TraceArgs& args);
 int CmdExport(const TraceArgs& args);
 
+struct GuiArgs {
+  std::string trace;           // replay this trace file
+  std::string guest = "hello";  // else run this guest live
+  bool no_probes = false;
+  bool paused = false;  // live: start before the first KVM_RUN
+  std::string theme = "dark";
+  float font_scale = 1.0f;
+  int width = 1600, height = 900;
+  std::string screenshot;  // save a PNG after `frames` frames and exit
+  int frames = 60;
+};
+int CmdGui(const GuiArgs& args);
+// Whether a window can be opened (an X11 or Wayland display is set).
+bool HaveDisplay();
+
 struct TourArgs {
   std::string out_dir = "kvmscope-out";
   bool no_probes = false;

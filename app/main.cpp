@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
       "kvmscope: watch Linux KVM run a virtual machine. A built-in VMM runs small real "
       "guests on /dev/kvm and shows every KVM_RUN and exit; BPF programs show what the host "
       "kernel did for each.\n"
-      "With no command, runs the tour: the terminal walk-through.",
+      "With no command, opens the window on the hello guest where there is a display, and runs "
+      "the terminal walk-through (tour) otherwise.",
       "kvmscope"};
   cli.footer(kExitCodeHelp);
   cli.require_subcommand(0, 1);
@@ -95,6 +96,25 @@ int main(int argc, char** argv) {
   export_cmd->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
   export_cmd->add_option("--chrome", trace_args.chrome, "Output FILE")->required();
 
+  GuiArgs gui_args;
+  CLI::App* gui = cli.add_subcommand(
+      "gui", "The desktop window: a live timeline of every KVM_RUN and exit, the kernel call "
+             "chains lighting up, the inspector, stats, console and doctor. Live on a guest "
+             "(root for kernel tracing), or a replay of a saved trace (no privileges)");
+  gui->add_option("trace", gui_args.trace, "Replay this trace (saved by 'kvmscope run -o')");
+  gui->add_option("--guest", gui_args.guest, "Run this catalog guest live (default hello)");
+  gui->add_flag("--no-probes", gui_args.no_probes, "Do not trace the host kernel");
+  gui->add_flag("--paused", gui_args.paused, "Start before the first KVM_RUN (space runs, s steps)");
+  gui->add_option("--theme", gui_args.theme, "dark, light or high-contrast (default dark)");
+  gui->add_option("--font-scale", gui_args.font_scale, "Text size for the back row (default 1.0)")
+      ->check(CLI::Range(0.5, 4.0));
+  gui->add_option("--width", gui_args.width, "Window width (default 1600)")->check(CLI::Range(640, 8192));
+  gui->add_option("--height", gui_args.height, "Window height (default 900)")->check(CLI::Range(480, 8192));
+  gui->add_option("--screenshot", gui_args.screenshot,
+                  "Render --frames frames, save this PNG and exit (for docs and tests)");
+  gui->add_option("--frames", gui_args.frames, "Frames before --screenshot (default 60)")
+      ->check(CLI::Range(1, 100000));
+
   TourArgs tour_args;
   CLI::App* tour = cli.add_subcommand(
       "tour", "The terminal walk-through: runs hello, pagefault and exceptions with kernel "
@@ -126,6 +146,10 @@ int main(int argc, char** argv) {
   if (chains->parsed()) return CmdChains(trace_args);
   if (check_seed->parsed()) return CmdCheckSeed(trace_args);
   if (export_cmd->parsed()) return CmdExport(trace_args);
-  // No command: the main job, the terminal walk-through.
+  if (gui->parsed()) return CmdGui(gui_args);
+  if (tour->parsed()) return CmdTour(tour_args);
+  // No command: the main job — the window where there is a display, the
+  // terminal walk-through otherwise.
+  if (HaveDisplay()) return CmdGui(gui_args);
   return CmdTour(tour_args);
 }

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include "probes/host.h"
+#include "traces/chains.h"
 #include "traces/sha256.h"
+#include "vmm/host.h"
 #include "vmm/cpu_mode.h"
 
 namespace kvmscope::app {
@@ -122,6 +125,31 @@ traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config) {
   g.sha256 = traces::Sha256Hex(config.image);
   g.image = config.image;
   return g;
+}
+
+void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config, const vmm::Outcome& out,
+                 const probes::Session* session, const std::string& why_not) {
+  traces::GuestFacts guest = GuestFactsOf(config);
+  guest.verdict = vmm::VerdictName(out.verdict);
+  guest.detail = out.detail;
+  trace.SetGuest(std::move(guest));
+  if (!session) {
+    traces::HostFacts host;
+    host.kernel_release = probes::KernelRelease();
+    host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
+    host.cpu = probes::CpuModel();
+    host.not_traced_reason = why_not;
+    trace.SetHost(std::move(host));
+    return;
+  }
+  trace.SetHost(session->host_facts());
+  trace.SetKernelCounts(session->counts());
+  // The trace keeps the symbols of its frames and of every function the
+  // chains and the seed check ask about (compiler suffixes included).
+  std::vector<traces::Stack> stacks = trace.Read()->stacks;
+  std::vector<std::string> names;
+  for (const traces::Symbol& s : traces::ChainSymbols(session->symbols())) names.push_back(s.name);
+  trace.SetSymbols(traces::TraceSymbols(session->symbols(), stacks, names));
 }
 
 }  // namespace kvmscope::app

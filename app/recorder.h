@@ -30,4 +30,10 @@ class Recorder : public vmm::Observer {
 // The guest facts a trace records, from the machine's configuration.
 traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config);
 
+// Fills in what the trace records besides events, once the run is over:
+// guest facts with the verdict, host facts (the plan, or why the kernel was
+// not traced), loss counts, and the symbols its stacks and chains need.
+void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config, const vmm::Outcome& out,
+                 const probes::Session* session, const std::string& why_not);
+
 }  // namespace kvmscope::app

@@ -1,0 +1,287 @@
+// `kvmscope gui`: the desktop window over a live guest (the VMM run with the
+// probes, recorded into a trace the panels read every frame) or over a saved
+// trace. The controller below is the wiring between ui/ and vmm/ + probes/.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/exit_codes.h"
+#include "app/guest_setup.h"
+#include "app/recorder.h"
+#include "probes/session.h"
+#include "traces/chrome_export.h"
+#include "traces/trace_json.h"
+#include "ui/gui.h"
+#include "vmm/catalog.h"
+#include "vmm/error.h"
+
+namespace kvmscope::app {
+namespace {
+
+class AppController : public ui::Controller {
+ public:
+  AppController(const GuiArgs& args) : m_args(args) {}
+  ~AppController() override { StopLive(); }
+
+  // Starts a guest: tracing (unless off), recording, the machine.
+  std::string StartLive(const RunArgs& run, bool paused) {
+    StopLive();
+    Prepared p;
+    try {
+      p = Prepare(run);
+    } catch (const UsageFailure& e) {
+      return e.message;
+    } catch (const vmm::Error& e) {
+      return e.what();
+    }
+    auto trace = std::make_unique<traces::Trace>();
+    auto recorder = std::make_unique<Recorder>(*trace, nullptr);
+    std::unique_ptr<probes::Session> session;
+    std::string why_not = "not traced (--no-probes)";
+    if (!m_args.no_probes) {
+      try {
+        probes::SessionOptions options;
+        options.pid = static_cast<uint32_t>(getpid());
+        session = std::make_unique<probes::Session>(options);
+        trace->SetHost(session->host_facts());
+        trace->SetSymbols(session->symbols());  // all of kallsyms while live
+        Recorder* r = recorder.get();
+        const traces::StackTable& stacks = session->stacks();
+        session->Start([r, &stacks](const traces::KernelEvent& ev) { r->OnKernel(ev, stacks); });
+      } catch (const probes::ProbeError& e) {
+        why_not = e.what();
+        traces::HostFacts host;
+        host.not_traced_reason = why_not;
+        trace->SetHost(std::move(host));
+      }
+    }
+    std::unique_ptr<vmm::Machine> machine;
+    try {
+      machine = std::make_unique<vmm::Machine>(p.config, recorder.get());
+    } catch (const vmm::Error& e) {
+      return e.what();
+    }
+    vmm::RunOptions options;
+    if (p.guest && p.guest->timeout_ms) options.timeout = std::chrono::milliseconds(p.guest->timeout_ms);
+    options.start_paused = paused;
+    options.slow_motion = std::chrono::milliseconds(m_slow_ms);
+    options.capture_regs = true;  // the inspector shows them
+    std::lock_guard lock(m_mutex);
+    m_run = run;
+    m_trace = std::move(trace);
+    m_recorder = std::move(recorder);
+    m_session = std::move(session);
+    m_machine = std::move(machine);
+    m_why_not = why_not;
+    m_paused = paused;
+    m_outcome.reset();
+    m_machine->Start(options);
+    m_waiter = std::thread([this, config = p.config] {
+      vmm::Outcome out = m_machine->Wait();
+      if (m_session) m_session->Stop();  // delivers the rest of the ring buffer
+      FinishTrace(*m_trace, config, out, m_session.get(), m_why_not);
+      std::lock_guard lock(m_mutex);
+      m_outcome = out;
+    });
+    return fmt::format("running {}", p.config.name);
+  }
+
+  std::string OpenReplay(const std::string& path) {
+    try {
+      auto trace = std::make_unique<traces::Trace>(traces::LoadTrace(path));
+      StopLive();
+      std::lock_guard lock(m_mutex);
+      m_trace = std::move(trace);
+      m_replay_path = path;
+      return "opened " + path;
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+  traces::Trace& trace() override {
+    std::lock_guard lock(m_mutex);
+    if (!m_trace) m_trace = std::make_unique<traces::Trace>();
+    return *m_trace;
+  }
+
+  ui::RunState state() const override {
+    std::lock_guard lock(m_mutex);
+    if (!m_machine) return ui::RunState::Replay;
+    if (m_outcome || m_machine->finished()) return ui::RunState::Finished;
+    return m_paused ? ui::RunState::Paused : ui::RunState::Running;
+  }
+
+  std::string status() const override {
+    std::lock_guard lock(m_mutex);
+    if (!m_machine) {
+      return m_replay_path.empty() ? "no trace" : "replay of " + m_replay_path;
+    }
+    std::string name = m_run.guest.empty() ? m_run.guest_bin : m_run.guest;
+    if (m_outcome) {
+      return fmt::format("{}: {} — {}", name, vmm::VerdictName(m_outcome->verdict), m_outcome->detail);
+    }
+    return fmt::format("{}: {} ({} exits)", name, m_paused ? "paused" : "running", m_machine->exits());
+  }
+
+  void Tick() override {
+    std::lock_guard lock(m_mutex);
+    if (!m_session || m_outcome) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - m_last_counts < std::chrono::milliseconds(250)) return;
+    m_last_counts = now;
+    m_trace->SetKernelCounts(m_session->counts());
+  }
+
+  std::vector<std::string> guests() const override {
+    std::vector<std::string> names;
+    for (const vmm::GuestInfo& g : vmm::Catalog()) names.push_back(g.name);
+    return names;
+  }
+  std::string guest() const override {
+    std::lock_guard lock(m_mutex);
+    return m_run.guest.empty() ? m_run.guest_bin : m_run.guest;
+  }
+  std::string Select(const std::string& name) override {
+    RunArgs run;
+    if (vmm::FindGuest(name)) {
+      run.guest = name;
+    } else if (!name.empty()) {
+      run.guest_bin = name;  // your own flat binary, real mode at 0x8000
+    } else {
+      return "type a guest file path first";
+    }
+    return StartLive(run, true);
+  }
+  void Run() override { Control([](vmm::Machine& m) { m.Resume(); }, false); }
+  void Pause() override { Control([](vmm::Machine& m) { m.Pause(); }, true); }
+  void Step() override { Control([](vmm::Machine& m) { m.Step(1); }, true); }
+  void SetSlowMotion(int ms) override {
+    m_slow_ms = ms;
+    Control([ms](vmm::Machine& m) { m.SetSlowMotion(std::chrono::milliseconds(ms)); }, std::nullopt);
+  }
+  void Reset() override {
+    RunArgs run;
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_machine) return;
+      run = m_run;
+    }
+    StartLive(run, true);
+  }
+
+  std::string Open(const std::string& path) override {
+    return path.empty() ? "type a trace file path first" : OpenReplay(path);
+  }
+  std::string Save(const std::string& path) override {
+    return Write(path, ".json", [](const traces::TraceData& d, const std::string& p) { traces::SaveTrace(d, p); });
+  }
+  std::string ExportChrome(const std::string& path) override {
+    return Write(path, ".chrome.json",
+                 [](const traces::TraceData& d, const std::string& p) { traces::SaveChromeTrace(d, p); });
+  }
+
+ private:
+  template <typename Fn>
+  void Control(Fn fn, std::optional<bool> paused) {
+    std::lock_guard lock(m_mutex);
+    if (!m_machine || m_outcome) return;
+    fn(*m_machine);
+    if (paused) m_paused = *paused;
+  }
+
+  template <typename WriteFn>
+  std::string Write(std::string path, const char* ext, WriteFn write) {
+    if (path.empty()) path = "kvmscope-" + (guest().empty() ? std::string("trace") : guest()) + ext;
+    try {
+      traces::TraceData copy = *trace().Read();
+      write(copy, path);
+      return fmt::format("wrote {} ({} events)", path, copy.EventCount());
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+  void StopLive() {
+    std::unique_ptr<vmm::Machine> machine;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_machine) m_machine->Stop("stopped from the window");
+    }
+    if (m_waiter.joinable()) m_waiter.join();
+    std::lock_guard lock(m_mutex);
+    m_machine.reset();
+    m_session.reset();
+    m_recorder.reset();
+  }
+
+  GuiArgs m_args;
+  mutable std::mutex m_mutex;
+  RunArgs m_run;
+  std::unique_ptr<traces::Trace> m_trace;
+  std::unique_ptr<Recorder> m_recorder;
+  std::unique_ptr<probes::Session> m_session;
+  std::unique_ptr<vmm::Machine> m_machine;
+  std::thread m_waiter;
+  std::optional<vmm::Outcome> m_outcome;
+  std::string m_why_not, m_replay_path;
+  bool m_paused = false;
+  int m_slow_ms = 0;
+  std::chrono::steady_clock::time_point m_last_counts;
+};
+
+}  // namespace
+
+bool HaveDisplay() { return ui::HaveDisplay(); }
+
+int CmdGui(const GuiArgs& args) {
+  ui::GuiOptions options;
+  std::optional<ui::Theme> theme = ui::ParseTheme(args.theme);
+  if (!theme) {
+    std::fprintf(stderr, "kvmscope: unknown theme '%s' (dark, light, high-contrast)\n", args.theme.c_str());
+    return kExitUsage;
+  }
+  options.theme = *theme;
+  options.font_scale = args.font_scale;
+  options.width = args.width;
+  options.height = args.height;
+  options.screenshot = args.screenshot;
+  options.frames = args.frames;
+  if (!ui::HaveDisplay()) {
+    std::fprintf(stderr, "kvmscope: no display for the window (DISPLAY is not set); try 'kvmscope tour' "
+                         "in a terminal, or run under xvfb-run\n");
+    return kExitEnvironment;
+  }
+  AppController controller(args);
+  if (!args.trace.empty()) {
+    std::string message = controller.OpenReplay(args.trace);
+    if (message.rfind("opened ", 0) != 0) {
+      std::fprintf(stderr, "kvmscope: %s\n", message.c_str());
+      return kExitUsage;
+    }
+  } else {
+    RunArgs run;
+    run.guest = args.guest;
+    std::string message = controller.StartLive(run, args.paused);
+    if (message.rfind("running ", 0) != 0) {
+      std::fprintf(stderr, "kvmscope: %s\n", message.c_str());
+      return kExitUsage;
+    }
+  }
+  try {
+    ui::RunGui(controller, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kvmscope: the window failed: %s\n", e.what());
+    return kExitEnvironment;
+  }
+  if (!args.screenshot.empty()) std::printf("wrote screenshot: %s\n", args.screenshot.c_str());
+  return kExitOk;
+}
+
+}  // namespace kvmscope::app

@@ -1,0 +1,26 @@
+// Turning `run`'s guest options into a machine configuration (catalog guest,
+// or your own binary or assembly file), shared by `run`, `tour` and `gui`.
+#pragma once
+
+#include <string>
+
+#include "app/commands.h"
+#include "vmm/catalog.h"
+#include "vmm/machine.h"
+
+namespace kvmscope::app {
+
+// A bad option value: the message says which and why (exit status 2).
+struct UsageFailure {
+  std::string message;
+};
+
+struct Prepared {
+  vmm::MachineConfig config;
+  const vmm::GuestInfo* guest = nullptr;  // null for custom guests
+};
+
+// Throws UsageFailure, or vmm::Error for unreadable or unassemblable files.
+Prepared Prepare(const RunArgs& args);
+
+}  // namespace kvmscope::app
