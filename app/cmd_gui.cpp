@@ -141,7 +141,7 @@ class AppController : public ui::Controller {
 
   std::vector<std::string> guests() const override {
     std::vector<std::string> names;
-    for (const vmm::GuestInfo& g : vmm::Catalog()) names.push_back(g.name);
+    for (const vmm::GuestInfo& g : vmm::Catalog()) names.emplace_back(g.name);
     return names;
   }
   std::string guest() const override {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -57,6 +58,21 @@ struct Image {
     double mean = sum / n;
     return std::sqrt(std::max(0.0, sum2 / n - mean * mean));
   }
+  // The share of strongly coloured pixels inside a rectangle: spans, markers
+  // and lit chain boxes are saturated; text, grid lines and backgrounds are
+  // grey in every theme.
+  double Colored(const kvmscope::ui::Rect& r) const {
+    size_t colored = 0, n = 0;
+    for (int y = int(r.y); y < int(r.y + r.h) && y < h; ++y) {
+      for (int x = int(r.x); x < int(r.x + r.w) && x < w; ++x) {
+        const unsigned char* p = &rgb[(size_t(y) * w + x) * 3];
+        int hi = std::max({p[0], p[1], p[2]}), lo = std::min({p[0], p[1], p[2]});
+        colored += hi - lo > 60;
+        ++n;
+      }
+    }
+    return n ? double(colored) / n : 0;
+  }
 };
 
 Image LoadPng(const std::string& path) {
@@ -98,17 +114,22 @@ class Window : public ::testing::Test {
     ASSERT_EQ(img.h, 900);
     kvmscope::ui::Rect all{0, 0, 1600, 900};
     EXPECT_GT(img.Detail(all), 10.0);
-    // The toolbar's height depends on the font; 120 px is more than it takes.
-    kvmscope::ui::Layout l = kvmscope::ui::ComputeLayout(1600, 900, 120);
+    // The toolbar's height depends on the font: about two rows of widgets.
+    kvmscope::ui::Layout l = kvmscope::ui::ComputeLayout(1600, 900, 68);
     using kvmscope::ui::Pane;
     kvmscope::ui::Rect lanes = l[Pane::Timeline];
     lanes.y += 40;  // below the title bar
     lanes.h -= 40;
     EXPECT_GT(img.Detail(lanes), 8.0) << "timeline lanes look empty";
+    // KVM_RUN bars and event markers are coloured; an empty timeline (axis,
+    // grid, labels) has no coloured pixel at all.
+    kvmscope::ui::Rect timeline = l[Pane::Timeline];
+    EXPECT_GT(img.Colored(timeline), 0.003) << "no KVM_RUN bars or markers in the timeline";
     kvmscope::ui::Rect chains = l[Pane::Chains];
     chains.y += 40;
     chains.h -= 40;
     EXPECT_GT(img.Detail(chains), 8.0) << "chain boxes look empty";
+    EXPECT_GT(img.Colored(chains), 0.02) << "no coloured (lit or marked) chain boxes";
   }
 
   fs::path dir;

@@ -289,7 +289,9 @@ TEST(GuestExits, RegistersAreReadAtEveryExitWhenAsked) {
   for (size_t i = 0; i < rec.rips.size(); ++i) {
     EXPECT_GE(rec.rips[i], uint64_t{KVMSCOPE_LOAD_ADDR});
     EXPECT_LE(rec.rips[i], KVMSCOPE_LOAD_ADDR + g->image.size());
-    if (i) EXPECT_GE(rec.rips[i], rec.rips[i - 1]);
+    if (i) {
+      EXPECT_GE(rec.rips[i], rec.rips[i - 1]);
+    }
   }
 }
 

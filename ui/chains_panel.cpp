@@ -1,1 +1,793 @@
-// placeholder: being written
+// The call-chain panel: a pure layout of each chain as one column of boxes,
+// the mapping of a captured stack onto a chain, and the panel that draws them
+// with ImDrawList (canvas pattern) next to the merged call tree. Everything
+// it shows is recomputed from the trace when the trace changes.
+#include "ui/chains_panel.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "traces/report.h"
+#include "ui/theme.h"
+
+namespace kvmscope::ui {
+
+using traces::ChainId;
+using traces::EdgeStatus;
+using traces::NodeStatus;
+
+// --- Helpers ------------------------------------------------------------------------
+
+namespace {
+
+size_t IndexOf(const traces::Chain& chain, std::string_view id) {
+  for (size_t i = 0; i < chain.nodes.size(); ++i)
+    if (chain.nodes[i].id == id) return i;
+  return chain.nodes.size();
+}
+
+// The node of `chain` one of whose functions is `function` (compiler
+// suffixes ignored), or chain.nodes.size().
+size_t NodeOfFunction(const traces::Chain& chain, std::string_view function) {
+  const std::string_view base = traces::BaseName(function);
+  for (size_t i = 0; i < chain.nodes.size(); ++i)
+    for (const traces::Alternative& alt : chain.nodes[i].alternatives)
+      if (alt.function == base) return i;
+  return chain.nodes.size();
+}
+
+// The links from node `from` to node `to`: a Calls edge, or a chain of them
+// through steps that have no symbol here (their code runs inlined). Breadth
+// first, so the shortest route wins.
+std::vector<size_t> RouteBetween(const traces::ChainMatch& match, size_t from, size_t to) {
+  const traces::Chain& chain = *match.chain;
+  std::vector<int> via_edge(chain.nodes.size(), -1);
+  std::vector<bool> seen(chain.nodes.size(), false);
+  std::deque<size_t> todo{from};
+  seen[from] = true;
+  while (!todo.empty()) {
+    const size_t at = todo.front();
+    todo.pop_front();
+    for (size_t e = 0; e < chain.edges.size(); ++e) {
+      const traces::ChainEdge& edge = chain.edges[e];
+      if (edge.kind != traces::EdgeKind::Calls || IndexOf(chain, edge.from) != at) continue;
+      if (e < match.edges.size() && match.edges[e].status == EdgeStatus::NotApplicable) continue;
+      const size_t next = IndexOf(chain, edge.to);
+      if (next >= chain.nodes.size() || seen[next]) continue;
+      if (next != to && match.nodes[next].status != NodeStatus::Absent) continue;
+      seen[next] = true;
+      via_edge[next] = static_cast<int>(e);
+      if (next == to) {
+        std::vector<size_t> route;
+        for (size_t n = to; n != from;) {
+          const size_t edge_index = static_cast<size_t>(via_edge[n]);
+          route.push_back(edge_index);
+          n = IndexOf(chain, chain.edges[edge_index].from);
+        }
+        std::reverse(route.begin(), route.end());
+        return route;
+      }
+      todo.push_back(next);
+    }
+  }
+  return {};
+}
+
+ImVec2 Add(ImVec2 a, ImVec2 b) {
+  return ImVec2(a.x + b.x, a.y + b.y);
+}
+ImVec2 Sub(ImVec2 a, ImVec2 b) {
+  return ImVec2(a.x - b.x, a.y - b.y);
+}
+float Length(ImVec2 v) {
+  return std::sqrt(v.x * v.x + v.y * v.y);
+}
+// The point a fraction t along direction d from a.
+ImVec2 Along(ImVec2 a, ImVec2 d, float t) {
+  return ImVec2(a.x + d.x * t, a.y + d.y * t);
+}
+
+float PolylineLength(const std::vector<ImVec2>& points) {
+  float total = 0;
+  for (size_t i = 0; i + 1 < points.size(); ++i) total += Length(Sub(points[i + 1], points[i]));
+  return total;
+}
+
+// The first `length` of a polyline.
+std::vector<ImVec2> Prefix(const std::vector<ImVec2>& points, float length) {
+  std::vector<ImVec2> out(points.begin(), points.begin() + std::min<size_t>(1, points.size()));
+  for (size_t i = 0; i + 1 < points.size() && length > 0; ++i) {
+    const ImVec2 d = Sub(points[i + 1], points[i]);
+    const float l = Length(d);
+    out.push_back(l <= length ? points[i + 1] : Along(points[i], d, length / l));
+    length -= l;
+  }
+  return out;
+}
+
+float DistanceToSegment(ImVec2 p, ImVec2 a, ImVec2 b) {
+  const ImVec2 ab = Sub(b, a), ap = Sub(p, a);
+  const float l2 = ab.x * ab.x + ab.y * ab.y;
+  const float t = l2 > 0 ? std::clamp((ap.x * ab.x + ap.y * ab.y) / l2, 0.0f, 1.0f) : 0.0f;
+  return Length(Sub(p, Along(a, ab, t)));
+}
+
+void DashedLine(ImDrawList* dl, ImVec2 a, ImVec2 b, ImU32 col, float thickness, float dash = 5,
+                float gap = 4) {
+  const ImVec2 d = Sub(b, a);
+  const float l = Length(d);
+  if (l <= 0) return;
+  for (float s = 0; s < l; s += dash + gap) {
+    const float e = std::min(l, s + dash);
+    dl->AddLine(Along(a, d, s / l), Along(a, d, e / l), col, thickness);
+  }
+}
+
+void Polyline(ImDrawList* dl, const std::vector<ImVec2>& points, ImU32 col, float thickness,
+              bool dashed) {
+  if (points.size() < 2) return;
+  if (!dashed) {
+    dl->AddPolyline(points.data(), static_cast<int>(points.size()), col, 0, thickness);
+    return;
+  }
+  for (size_t i = 0; i + 1 < points.size(); ++i)
+    DashedLine(dl, points[i], points[i + 1], col, thickness);
+}
+
+void Arrowhead(ImDrawList* dl, const std::vector<ImVec2>& points, ImU32 col, float size) {
+  if (points.size() < 2) return;
+  const ImVec2 tip = points.back();
+  const ImVec2 d = Sub(tip, points[points.size() - 2]);
+  const float l = Length(d);
+  if (l <= 0) return;
+  const ImVec2 back = Along(tip, d, -size / l), normal(-d.y / l, d.x / l);
+  dl->AddTriangleFilled(tip, Along(back, normal, size / 2), Along(back, normal, -size / 2), col);
+}
+
+ImU32 WithAlpha(ImU32 col, float alpha) {
+  ImVec4 c = ImGui::ColorConvertU32ToFloat4(col);
+  c.w *= alpha;
+  return ImGui::ColorConvertFloat4ToU32(c);
+}
+
+// Text clipped to a box.
+void BoxText(ImDrawList* dl, ImVec2 pos, ImU32 col, std::string_view text, const Box& clip) {
+  const ImVec4 rect(clip.min.x, clip.min.y, clip.max.x, clip.max.y);
+  dl->AddText(ImGui::GetFont(), ImGui::GetFontSize(), pos, col, text.data(),
+              text.data() + text.size(), 0.0f, &rect);
+}
+
+// Indexed by traces::Verdict (Confirmed, NotOnThisKernel, Contradicted,
+// OlderKernelsOnly, Unverified): how bad it is (a step's badge shows its
+// worst claim) and its colour.
+static_assert(static_cast<int>(traces::Verdict::Unverified) == 4, "kSeverity's order");
+constexpr int kSeverity[] = {0, 2, 4, 3, 1};
+constexpr Status kVerdictStatus[] = {Status::Observed, Status::NotApplicable, Status::Warning,
+                                     Status::Present, Status::Absent};
+ImU32 VerdictColor(traces::Verdict v) {
+  return StatusColor(kVerdictStatus[static_cast<size_t>(v)]);
+}
+// Indexed by NodeLook.
+constexpr Status kLookStatus[] = {Status::Observed, Status::Present, Status::Absent,
+                                  Status::NotApplicable};
+
+constexpr const char* kChainTabs[] = {"Init", "Run loop", "Exceptions", "Page faults"};
+
+// The event with a stack that happened last, over all tracks.
+std::optional<EventKey> LatestWithStack(const traces::TraceData& trace) {
+  const traces::Event* latest = nullptr;
+  for (const traces::Track& track : trace.tracks) {
+    for (auto it = track.events.rbegin(); it != track.events.rend(); ++it) {
+      if (trace.StackOf(*it) == nullptr) continue;
+      if (latest == nullptr || it->time_ns > latest->time_ns) latest = &*it;
+      break;
+    }
+  }
+  if (latest == nullptr) return std::nullopt;
+  return KeyOf(*latest);
+}
+
+std::string EventLabel(const traces::TraceData& trace, const traces::Event& e) {
+  return fmt::format("{} at {:.6f} s", traces::EventTypeName(e.type),
+                     static_cast<double>(e.time_ns - trace.BeginNs()) / 1e9);
+}
+
+// One frame of one chain's canvas: what every drawing step needs.
+struct Canvas {
+  Canvas(const traces::ChainMatch& m, ChainLayout l) : match(m), layout(std::move(l)) {}
+  const traces::ChainMatch& match;
+  ChainLayout layout;
+  ChainPath path;
+  double progress = 0;  // how far the highlight has travelled, in path steps
+  ImVec2 origin;
+  ImDrawList* dl = nullptr;
+  float fs = 13;
+  ImU32 highlight = 0;
+  std::optional<ImVec2> mouse;  // over the canvas
+  std::vector<bool> on_path_node, on_path_edge;
+
+  std::vector<ImVec2> Edge(size_t e) const {
+    std::vector<ImVec2> points = layout.edges[e];
+    for (ImVec2& p : points) p = Add(p, origin);
+    return points;
+  }
+  Box NodeBox(size_t i) const {
+    return {Add(layout.nodes[i].min, origin), Add(layout.nodes[i].max, origin)};
+  }
+  // Whether the highlight has reached node i (a path step).
+  bool Reached(size_t i) const {
+    const auto at = std::find(path.nodes.begin(), path.nodes.end(), i);
+    return at != path.nodes.end() && progress >= static_cast<double>(at - path.nodes.begin());
+  }
+};
+
+// Links, under the boxes: solid calls, dashed where not a call or not
+// observable; the count of a straight observed link beside it. Returns the
+// link under the mouse, or -1.
+int DrawEdges(const Canvas& c) {
+  int hovered = -1;
+  for (size_t e = 0; e < c.layout.edges.size(); ++e) {
+    const std::vector<ImVec2> points = c.Edge(e);
+    const traces::EdgeMatch& em = c.match.edges[e];
+    // Unobservable is no fault (a later step, module load, an inlined end):
+    // drawn quiet, not in the absent colour.
+    const ImU32 col = em.status == EdgeStatus::Observed      ? StatusColor(Status::Observed)
+                      : em.status == EdgeStatus::NotObserved ? StatusColor(Status::Present)
+                      : em.status == EdgeStatus::Unobservable
+                          ? ImGui::GetColorU32(ImGuiCol_TextDisabled)
+                          : WithAlpha(StatusColor(Status::NotApplicable), 0.45f);
+    const bool dashed = em.edge->kind == traces::EdgeKind::Later ||
+                        em.status == EdgeStatus::Unobservable ||
+                        em.status == EdgeStatus::NotApplicable;
+    Polyline(c.dl, points, col, em.status == EdgeStatus::Observed ? 2.0f : 1.2f, dashed);
+    Arrowhead(c.dl, points, col, c.fs * 0.45f);
+    if (em.status == EdgeStatus::Observed && c.layout.lanes[e] < 0 && points.size() == 2) {
+      const std::string count = fmt::format("{}", em.use.events);
+      c.dl->AddText(ImVec2(points[0].x + 5, (points[0].y + points[1].y - c.fs) / 2), col,
+                    count.c_str());
+    }
+    for (size_t i = 0; c.mouse && i + 1 < points.size(); ++i)
+      if (DistanceToSegment(*c.mouse, points[i], points[i + 1]) < 4) hovered = static_cast<int>(e);
+  }
+  return hovered;
+}
+
+// The path's links light up as the highlight travels; a dot leads it, also
+// through the steps that have no frame of their own.
+void DrawTravel(const Canvas& c) {
+  for (size_t k = 0; k < c.path.routes.size(); ++k) {
+    const double t = c.progress - static_cast<double>(k);
+    if (t <= 0 || c.path.routes[k].empty()) continue;
+    std::vector<ImVec2> route;
+    for (size_t e : c.path.routes[k])
+      for (const ImVec2& p : c.Edge(e)) route.push_back(p);
+    const float reached = static_cast<float>(std::min(t, 1.0)) * PolylineLength(route);
+    float at = 0;
+    for (size_t e : c.path.routes[k]) {
+      const std::vector<ImVec2> points = c.Edge(e);
+      const float l = PolylineLength(points);
+      if (reached > at) Polyline(c.dl, Prefix(points, reached - at), c.highlight, 3.0f, false);
+      if (reached >= at + l) Arrowhead(c.dl, points, c.highlight, c.fs * 0.55f);
+      at += l;
+    }
+    if (t < 1 && !route.empty())
+      c.dl->AddCircleFilled(Prefix(route, reached).back(), c.fs * 0.3f, c.highlight);
+  }
+}
+
+// A step's box by its look, the highlight when the path has reached it, its
+// badge, its function and status; `badge_box` gets the badge's box.
+ChainsPanel::DrawnNode DrawNode(const Canvas& c, size_t i,
+                                const std::vector<const traces::ClaimResult*>& claims,
+                                Box& badge_box) {
+  const traces::NodeMatch& nm = c.match.nodes[i];
+  const NodeLook look = LookOf(nm.status);
+  const Box box = c.NodeBox(i);
+  const bool reached = look != NodeLook::Absent && c.Reached(i);
+  const ImU32 col = StatusColor(kLookStatus[static_cast<size_t>(look)]);
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  if (look == NodeLook::Lit) {
+    c.dl->AddRectFilled(box.min, box.max, WithAlpha(col, 0.28f), 4);
+    c.dl->AddRect(box.min, box.max, col, 4, 0, 2);
+  } else if (look == NodeLook::Dim) {
+    c.dl->AddRectFilled(box.min, box.max, ImGui::GetColorU32(ImGuiCol_FrameBg), 4);
+    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.8f), 4, 0, 1);
+  } else if (look == NodeLook::Absent) {
+    const ImVec2 corners[] = {box.min, ImVec2(box.max.x, box.min.y), box.max,
+                              ImVec2(box.min.x, box.max.y), box.min};
+    for (size_t k = 0; k < 4; ++k) DashedLine(c.dl, corners[k], corners[k + 1], col, 1.5f);
+  } else {
+    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.4f), 4);
+  }
+  // An absent step is never lit, even where the path runs through its code.
+  if (reached) {
+    c.dl->AddRect(Sub(box.min, ImVec2(3, 3)), Add(box.max, ImVec2(3, 3)),
+                  WithAlpha(c.highlight, 0.35f), 6, 0, 4);
+    c.dl->AddRect(box.min, box.max, c.highlight, 4, 0, 3);
+  }
+  // The worst verdict of the claims naming this step, as a badge.
+  badge_box = {box.max, box.max};
+  std::string badge;
+  if (!claims.empty()) {
+    const traces::ClaimResult* worst =
+        *std::max_element(claims.begin(), claims.end(), [](const auto* a, const auto* b) {
+          return kSeverity[static_cast<size_t>(a->verdict)] <
+                 kSeverity[static_cast<size_t>(b->verdict)];
+        });
+    badge = fmt::format("seed: {}", traces::VerdictName(worst->verdict));
+    if (claims.size() > 1) badge += fmt::format(" +{}", claims.size() - 1);
+    const ImVec2 size = ImGui::CalcTextSize(badge.c_str());
+    const ImU32 badge_col = VerdictColor(worst->verdict);
+    badge_box = {ImVec2(std::max(box.min.x + 2, box.max.x - size.x - 10), box.min.y + 3),
+                 ImVec2(box.max.x - 3, box.min.y + size.y + 5)};
+    c.dl->AddRectFilled(badge_box.min, badge_box.max, WithAlpha(badge_col, 0.2f), 3);
+    c.dl->AddRect(badge_box.min, badge_box.max, badge_col, 3);
+    BoxText(c.dl, Add(badge_box.min, ImVec2(4, 1)), badge_col, badge, badge_box);
+  }
+  const float alpha = look == NodeLook::Faded ? 0.45f : 1.0f, pad = 6;
+  BoxText(c.dl, Add(box.min, ImVec2(pad, 5)),
+          look == NodeLook::Absent ? col : WithAlpha(text, alpha), nm.chosen->function,
+          {box.min, ImVec2(badge.empty() ? box.max.x - pad : badge_box.min.x - 4, box.max.y)});
+  const std::string status = NodeStatusText(nm);
+  BoxText(c.dl, Add(box.min, ImVec2(pad, 7 + c.fs)),
+          look == NodeLook::Lit ? text : WithAlpha(col, alpha), status,
+          {box.min, ImVec2(box.max.x - pad, box.max.y)});
+  // clang-format off
+  return {std::string(nm.node->id), std::string(nm.chosen->function), status, look,
+          c.on_path_node[i], reached, badge, box};
+  // clang-format on
+}
+
+void NodeTooltip(const traces::NodeMatch& nm, bool on_path, ImU32 highlight) {
+  ImGui::Text("%s: %s", std::string(nm.node->step).c_str(),
+              std::string(nm.chosen->function).c_str());
+  ImGui::TextDisabled("%s  %s", traces::NodeMark(nm).c_str(), std::string(nm.source_file).c_str());
+  ImGui::TextWrapped("%s", std::string(nm.node->teaching).c_str());
+  for (size_t a = 0; a < nm.alternatives.size(); ++a) {
+    if (&nm.node->alternatives[a] == nm.chosen) continue;
+    ImGui::TextDisabled("other: %s %s", std::string(nm.node->alternatives[a].function).c_str(),
+                        traces::AlternativeMark(nm.alternatives[a]).c_str());
+  }
+  if (on_path)
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(highlight),
+                       "on the highlighted event's kernel stack");
+}
+
+}  // namespace
+
+// --- Layout ------------------------------------------------------------------------
+
+LayoutMetrics LayoutMetrics::ForFont(float font_size) {
+  LayoutMetrics m;
+  m.box_height = std::round(2 * font_size + 14);
+  m.min_gap = std::round(font_size + 4);
+  m.max_gap = std::round(2 * font_size + 4);
+  m.margin = std::round(font_size * 0.6f);
+  m.lane_width = std::max(10.0f, std::round(font_size * 0.8f));
+  m.min_box_width = std::round(font_size * 16);
+  m.max_box_width = std::round(font_size * 36);
+  return m;
+}
+
+ChainLayout LayoutChain(const traces::Chain& chain, ImVec2 available, const LayoutMetrics& m) {
+  ChainLayout out;
+  available = ImVec2(std::max(0.0f, available.x), std::max(0.0f, available.y));
+  const size_t n = chain.nodes.size();
+  out.edges.resize(chain.edges.size());
+  out.lanes.assign(chain.edges.size(), -1);
+  // Links that skip steps or go up run in lanes right of the boxes; shorter
+  // links take inner lanes, and links whose spans touch never share a lane.
+  std::vector<std::pair<size_t, size_t>> ends, spans;  // per edge: (from, to), (low, high)
+  std::vector<size_t> order;
+  for (const traces::ChainEdge& edge : chain.edges) {
+    const size_t from = IndexOf(chain, edge.from), to = IndexOf(chain, edge.to);
+    ends.emplace_back(from, to);
+    spans.emplace_back(std::min(from, to), std::max(from, to));
+    if (from < n && to < n && from != to && to != from + 1) order.push_back(ends.size() - 1);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    return spans[x].second - spans[x].first < spans[y].second - spans[y].first;
+  });
+  std::vector<std::vector<std::pair<size_t, size_t>>> taken;  // per lane: spans
+  for (size_t e : order) {
+    const auto [lo, hi] = spans[e];
+    size_t lane = 0;
+    for (; lane < taken.size(); ++lane) {
+      bool free = true;
+      for (const auto& [a, b] : taken[lane]) free = free && (hi < a || b < lo);
+      if (free) break;
+    }
+    if (lane == taken.size()) taken.emplace_back();
+    taken[lane].push_back({lo, hi});
+    out.lanes[e] = static_cast<int>(lane);
+  }
+  const float side = taken.empty() ? 0 : static_cast<float>(taken.size()) * m.lane_width + m.margin;
+  const float box_w = std::clamp(available.x - 2 * m.margin - side, m.min_box_width,
+                                 std::max(m.min_box_width, m.max_box_width));
+  float gap = m.min_gap;
+  if (n > 1) {
+    const float free = available.y - 2 * m.margin - static_cast<float>(n) * m.box_height;
+    gap = std::clamp(free / static_cast<float>(n - 1), m.min_gap, std::max(m.min_gap, m.max_gap));
+  }
+  const float height = 2 * m.margin + static_cast<float>(n) * m.box_height +
+                       (n > 1 ? static_cast<float>(n - 1) * gap : 0.0f);
+  out.size =
+      ImVec2(std::max(available.x, 2 * m.margin + box_w + side), std::max(available.y, height));
+  for (size_t i = 0; i < n; ++i) {
+    const float y = m.margin + static_cast<float>(i) * (m.box_height + gap);
+    out.nodes.push_back({ImVec2(m.margin, y), ImVec2(m.margin + box_w, y + m.box_height)});
+  }
+  for (size_t e = 0; e < chain.edges.size(); ++e) {
+    const auto [from, to] = ends[e];
+    if (from >= n || to >= n || from == to) continue;
+    const Box& a = out.nodes[from];
+    const Box& b = out.nodes[to];
+    if (out.lanes[e] < 0) {
+      const float x = (a.min.x + a.max.x) / 2;
+      out.edges[e] = {ImVec2(x, a.max.y), ImVec2(x, b.min.y)};
+      continue;
+    }
+    // Out of the caller's right side above its middle, into the callee's
+    // below it: a box's outgoing and incoming links never meet.
+    const float lane_x = a.max.x + static_cast<float>(out.lanes[e] + 1) * m.lane_width;
+    const float y0 = (a.min.y + a.max.y) / 2 - m.box_height * 0.15f;
+    const float y1 = (b.min.y + b.max.y) / 2 + m.box_height * 0.15f;
+    out.edges[e] = {ImVec2(a.max.x, y0), ImVec2(lane_x, y0), ImVec2(lane_x, y1),
+                    ImVec2(b.max.x, y1)};
+  }
+  return out;
+}
+
+// --- Chains and stacks ---------------------------------------------------------------
+
+NodeLook LookOf(NodeStatus status) {
+  // Indexed by NodeStatus: Observed, PresentNotObserved, Absent, NotApplicable.
+  static_assert(static_cast<int>(NodeStatus::NotApplicable) == 3, "kLooks' order");
+  constexpr NodeLook kLooks[] = {NodeLook::Lit, NodeLook::Dim, NodeLook::Absent, NodeLook::Faded};
+  return kLooks[static_cast<size_t>(status)];
+}
+
+std::string NodeStatusText(const traces::NodeMatch& node) {
+  std::string mark = traces::NodeMark(node);
+  if (mark.size() >= 2 && mark.front() == '[' && mark.back() == ']')
+    mark = mark.substr(1, mark.size() - 2);
+  return mark;
+}
+
+ChainPath PathThrough(const traces::ChainMatch& match, const std::vector<std::string>& frames) {
+  ChainPath path;
+  if (match.chain == nullptr || match.nodes.size() != match.chain->nodes.size()) return path;
+  const traces::Chain& chain = *match.chain;
+  for (const std::string& frame : frames) {
+    const size_t node = NodeOfFunction(chain, frame);
+    if (node < chain.nodes.size() &&
+        std::find(path.nodes.begin(), path.nodes.end(), node) == path.nodes.end())
+      path.nodes.push_back(node);
+  }
+  for (size_t i = 0; i + 1 < path.nodes.size(); ++i)
+    path.routes.push_back(RouteBetween(match, path.nodes[i], path.nodes[i + 1]));
+  return path;
+}
+
+int NodeOfClaim(const traces::Chain& chain, const traces::SeedClaim& claim) {
+  std::vector<std::string_view> names{claim.function, claim.other};
+  for (const auto& [first, second] : claim.here) {
+    names.push_back(first);
+    names.push_back(second);
+  }
+  for (std::string_view name : names) {
+    if (name.empty()) continue;
+    const size_t node = NodeOfFunction(chain, name);
+    if (node < chain.nodes.size()) return static_cast<int>(node);
+  }
+  return -1;
+}
+
+// --- The panel: model side --------------------------------------------------------------
+
+const traces::ChainMatch& ChainsPanel::Match(ChainId id) const {
+  return m_matches[static_cast<size_t>(id)];
+}
+
+const std::vector<traces::ClaimResult>& ChainsPanel::Claims(ChainId id) const {
+  return m_claims[static_cast<size_t>(id)];
+}
+
+void ChainsPanel::Refresh(const traces::TraceData& trace, double now) {
+  const size_t events = trace.EventCount();
+  const bool changed = &trace != m_cache.trace || trace.stacks.size() != m_cache.stacks ||
+                       trace.symbols.size() != m_cache.symbols || events < m_cache.events;
+  const bool grew = events != m_cache.events && now - m_cache.computed_at >= m_refresh_interval;
+  if (!changed && !grew) return;
+  const traces::KernelFacts facts = traces::FactsOf(trace);
+  for (ChainId id : traces::kAllChains) {
+    m_matches[static_cast<size_t>(id)] = traces::MatchChain(id, facts);
+    m_claims[static_cast<size_t>(id)] = traces::CheckSeed(facts, id);
+  }
+  m_call_tree = traces::BuildCallTree(traces::StackUses(trace), trace.symbols);
+  m_kernel = facts.Describe();
+  m_latest = LatestWithStack(trace);
+  m_cache = {&trace, events, trace.stacks.size(), trace.symbols.size(), now};
+  ++m_refresh_count;
+  m_reframe = true;  // symbols may have changed: name the path's frames again
+}
+
+void ChainsPanel::FollowSelection(const traces::TraceData& trace, const SharedView& view) {
+  // The selected event's stack, else the latest event's with one.
+  const std::optional<traces::EventRef> picked =
+      view.selected ? Find(trace, *view.selected) : std::nullopt;
+  const traces::Event* selected = picked ? &trace.At(*picked) : nullptr;
+  std::optional<traces::EventRef> ref;
+  if (selected != nullptr && trace.StackOf(*selected) != nullptr) ref = picked;
+  PathSource source = ref ? PathSource::Selected : PathSource::None;
+  if (!ref && m_latest && (ref = Find(trace, *m_latest))) source = PathSource::Latest;
+  const std::optional<EventKey> key = ref ? std::optional(KeyOf(trace.At(*ref))) : std::nullopt;
+  const std::optional<EventKey> selected_key =
+      selected != nullptr ? std::optional(KeyOf(*selected)) : std::nullopt;
+  const bool new_path = key != m_path_event;
+  if (!new_path && !m_reframe && source == m_path_source && selected_key == m_label_for) return;
+  m_path_event = key;
+  m_path_source = source;
+  m_label_for = selected_key;
+  m_reframe = false;
+  m_path_frames.clear();
+  if (ref) m_path_frames = traces::ChainFrames(*trace.StackOf(trace.At(*ref)), trace.symbols);
+  if (new_path) {
+    // A live trace's latest stack changes often: let a running slow motion
+    // finish rather than restart it every time.
+    const bool playing = m_anim_start && m_now - *m_anim_start < m_animation_seconds;
+    if (source == PathSource::Selected || !playing) m_anim_start.reset();
+    m_open_tree_path = true;
+  }
+  const std::string what = ref ? EventLabel(trace, trace.At(*ref)) : std::string();
+  if (source == PathSource::Selected) {
+    m_path_label = fmt::format("Path of the selected {}", what);
+  } else if (selected != nullptr) {
+    m_path_label = fmt::format(
+        "The selected {} has no kernel stack (stacks are taken for new call paths plus a "
+        "sample){}",
+        traces::EventTypeName(selected->type),
+        ref ? fmt::format("; showing the latest event with one, {}", what) : std::string());
+  } else if (ref) {
+    m_path_label = fmt::format("Path of the latest event with a stack, {}", what);
+  } else {
+    m_path_label = "No kernel stack captured yet: the chains show this kernel's symbols only.";
+  }
+  // Show the chain most of a newly selected path runs through.
+  if (m_follow && source == PathSource::Selected && key != m_followed) {
+    m_followed = key;
+    for (ChainId id : traces::kAllChains)
+      if (HighlightedNodes(id).size() > HighlightedNodes(m_pending_chain.value_or(m_chain)).size())
+        m_pending_chain = id;
+  }
+}
+
+std::vector<std::string> ChainsPanel::HighlightedNodes(ChainId id) const {
+  std::vector<std::string> ids;
+  const traces::ChainMatch& match = Match(id);
+  if (match.chain == nullptr) return ids;
+  for (size_t node : PathThrough(match, m_path_frames).nodes)
+    ids.emplace_back(match.chain->nodes[node].id);
+  return ids;
+}
+
+std::vector<Box> ChainsPanel::NodeRects() const {
+  std::vector<Box> boxes;
+  for (const DrawnNode& n : m_drawn_nodes) boxes.push_back(n.box);
+  return boxes;
+}
+
+double ChainsPanel::AnimationProgress(size_t steps) {
+  if (!m_anim_start) m_anim_start = m_now;
+  if (steps <= 1 || m_animation_seconds <= 0) return static_cast<double>(steps);
+  const double per_step = m_animation_seconds / static_cast<double>(steps - 1);
+  return (m_now - *m_anim_start) / per_step;
+}
+
+// --- The panel: drawing -------------------------------------------------------------------
+
+void ChainsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
+  m_now = ImGui::GetTime();
+  Refresh(trace, m_now);
+  FollowSelection(trace, view);
+  m_drawn_nodes.clear();
+  m_drawn_edges.clear();
+  m_canvas = {};
+  DrawHeader(trace);
+  // The tabs only pick the chain: drawn after the tab bar, the diagram and
+  // tree keep their ImGui ids (open tree nodes) across tabs. A requested tab
+  // is selected on the next frame; its chain is shown at once.
+  ChainId shown = m_chain;
+  if (ImGui::BeginTabBar("##chains")) {
+    for (ChainId id : traces::kAllChains) {
+      const ImGuiTabItemFlags flags =
+          m_pending_chain == id ? ImGuiTabItemFlags_SetSelected : ImGuiTabItemFlags_None;
+      if (ImGui::BeginTabItem(kChainTabs[static_cast<size_t>(id)], nullptr, flags)) {
+        shown = id;
+        ImGui::EndTabItem();
+      }
+    }
+    ImGui::EndTabBar();
+  }
+  shown = m_pending_chain.value_or(shown);
+  m_pending_chain.reset();
+  if (m_chain != shown) m_anim_start.reset();  // a new diagram: play the path again
+  m_chain = shown;
+  DrawChain(shown);
+}
+
+void ChainsPanel::DrawHeader(const traces::TraceData& trace) {
+  if (!trace.host.plan && !trace.host.not_traced_reason.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Warning));
+    ImGui::TextWrapped("Kernel not traced: %s. The chains show what the tables expect only.",
+                       trace.host.not_traced_reason.c_str());
+    ImGui::PopStyleColor();
+  }
+  ImGui::TextDisabled("kernel %s · %zu stacks", m_kernel.c_str(), trace.stacks.size());
+  ImGui::SameLine();
+  if (ImGui::SmallButton("Replay path")) Replay();
+  ImGui::SameLine();
+  ImGui::Checkbox("Follow selection", &m_follow);
+  ImGui::PushStyleColor(
+      ImGuiCol_Text,
+      StatusColor(m_path_source == PathSource::None ? Status::NotApplicable : Status::Highlight));
+  ImGui::TextWrapped("%s", m_path_label.c_str());
+  ImGui::PopStyleColor();
+}
+
+void ChainsPanel::DrawChain(ChainId id) {
+  const traces::ChainMatch& match = Match(id);
+  if (match.chain == nullptr) return;
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  const bool side_by_side = avail.x >= ImGui::GetFontSize() * 34;
+  const float tree_w = side_by_side ? std::clamp(avail.x * 0.36f, 12 * ImGui::GetFontSize(),
+                                                 28 * ImGui::GetFontSize())
+                                    : avail.x;
+  const ImVec2 diagram(side_by_side ? std::max(1.0f, avail.x - tree_w - spacing) : avail.x,
+                       side_by_side ? avail.y : std::max(1.0f, avail.y * 0.65f));
+  if (ImGui::BeginChild("##diagram", diagram, true, ImGuiWindowFlags_HorizontalScrollbar)) {
+    const ImVec2 room = ImGui::GetContentRegionAvail();
+    DrawCanvas(id, room.x - 1, std::max(room.y, 1.0f));
+    // What the chain is, and the claims that name no step of it, under it.
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::max(1.0f, room.x - 1));
+    ImGui::TextDisabled("%s: %s", std::string(match.chain->title).c_str(),
+                        std::string(match.chain->summary).c_str());
+    for (const traces::ClaimResult& r : Claims(id)) {
+      if (NodeOfClaim(*match.chain, *r.claim) >= 0) continue;
+      ImGui::PushStyleColor(ImGuiCol_Text, VerdictColor(r.verdict));
+      ImGui::Text("seed [%s] %s", std::string(traces::VerdictName(r.verdict)).c_str(),
+                  std::string(r.claim->claim).c_str());
+      ImGui::PopStyleColor();
+    }
+    ImGui::PopTextWrapPos();
+  }
+  ImGui::EndChild();
+  if (side_by_side) ImGui::SameLine();
+  if (ImGui::BeginChild("##tree", ImVec2(tree_w, 0), true, ImGuiWindowFlags_HorizontalScrollbar)) {
+    // Stacks run deep: indent less than ImGui's default so names stay in view.
+    ImGui::PushStyleVar(ImGuiStyleVar_IndentSpacing, ImGui::GetFontSize() * 0.75f);
+    DrawCallTree();
+    ImGui::PopStyleVar();
+  }
+  ImGui::EndChild();
+}
+
+void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
+  const traces::Chain& chain = *Match(id).chain;
+  Canvas c(Match(id),
+           LayoutChain(chain, ImVec2(width, height), LayoutMetrics::ForFont(ImGui::GetFontSize())));
+  c.path = PathThrough(c.match, m_path_frames);
+  c.progress = AnimationProgress(c.path.nodes.size());
+  c.origin = ImGui::GetCursorScreenPos();
+  c.fs = ImGui::GetFontSize();
+  c.highlight = StatusColor(Status::Highlight);
+  ImGui::InvisibleButton("##canvas",
+                         ImVec2(std::max(1.0f, c.layout.size.x), std::max(1.0f, c.layout.size.y)));
+  if (ImGui::IsItemHovered()) c.mouse = ImGui::GetIO().MousePos;
+  c.on_path_node.assign(chain.nodes.size(), false);
+  c.on_path_edge.assign(chain.edges.size(), false);
+  for (size_t node : c.path.nodes) c.on_path_node[node] = true;
+  for (const auto& route : c.path.routes)
+    for (size_t e : route) c.on_path_edge[e] = true;
+
+  // While the highlight travels down a selected path, keep it in view.
+  if (m_path_source == PathSource::Selected && !c.path.nodes.empty() &&
+      c.progress < static_cast<double>(c.path.nodes.size())) {
+    const size_t step =
+        std::min(c.path.nodes.size() - 1, static_cast<size_t>(std::max(0.0, c.progress)));
+    const Box box = c.NodeBox(c.path.nodes[step]);
+    const float top = ImGui::GetWindowPos().y, bottom = top + ImGui::GetWindowHeight();
+    if (box.min.y < top || box.max.y > bottom)
+      ImGui::SetScrollFromPosY((box.min.y + box.max.y) / 2 - top, 0.5f);
+  }
+
+  m_canvas = {c.origin, Add(c.origin, c.layout.size)};
+  c.dl = ImGui::GetWindowDrawList();
+  c.dl->PushClipRect(m_canvas.min, m_canvas.max, true);
+  const int hovered_edge = DrawEdges(c);
+  DrawTravel(c);
+  std::vector<std::vector<const traces::ClaimResult*>> claims_at(chain.nodes.size());
+  for (const traces::ClaimResult& r : Claims(id)) {
+    const int node = NodeOfClaim(chain, *r.claim);
+    if (node >= 0) claims_at[static_cast<size_t>(node)].push_back(&r);
+  }
+  int hovered_node = -1, hovered_badge = -1;
+  for (size_t i = 0; i < chain.nodes.size(); ++i) {
+    Box badge_box;
+    m_drawn_nodes.push_back(DrawNode(c, i, claims_at[i], badge_box));
+    if (c.mouse && badge_box.Contains(*c.mouse))
+      hovered_badge = static_cast<int>(i);
+    else if (c.mouse && c.NodeBox(i).Contains(*c.mouse))
+      hovered_node = static_cast<int>(i);
+  }
+  for (size_t e = 0; e < chain.edges.size(); ++e)
+    m_drawn_edges.push_back({std::string(chain.edges[e].from), std::string(chain.edges[e].to),
+                             c.match.edges[e].status, c.on_path_edge[e]});
+  c.dl->PopClipRect();
+
+  // Tooltips: a badge's claims, a step's facts, a link's status.
+  if (hovered_badge < 0 && hovered_node < 0 && hovered_edge < 0) return;
+  ImGui::BeginTooltip();
+  ImGui::PushTextWrapPos(c.fs * 36);
+  if (hovered_badge >= 0) {
+    for (const traces::ClaimResult* r : claims_at[static_cast<size_t>(hovered_badge)]) {
+      ImGui::PushStyleColor(ImGuiCol_Text, VerdictColor(r->verdict));
+      ImGui::TextWrapped("[%s] %s", std::string(traces::VerdictName(r->verdict)).c_str(),
+                         std::string(r->claim->claim).c_str());
+      ImGui::PopStyleColor();
+      ImGui::TextDisabled("seen: %s", r->evidence.c_str());
+      ImGui::TextDisabled("history: %s", std::string(r->history).c_str());
+    }
+  } else if (hovered_node >= 0) {
+    const size_t i = static_cast<size_t>(hovered_node);
+    NodeTooltip(c.match.nodes[i], c.on_path_node[i], c.highlight);
+  } else {
+    const traces::EdgeMatch& em = c.match.edges[static_cast<size_t>(hovered_edge)];
+    ImGui::Text("%s %s %s", std::string(c.match.Node(em.edge->from)->chosen->function).c_str(),
+                em.edge->kind == traces::EdgeKind::Calls ? "calls" : "then",
+                std::string(c.match.Node(em.edge->to)->chosen->function).c_str());
+    ImGui::TextDisabled("%s", traces::EdgeMark(em).c_str());
+  }
+  ImGui::PopTextWrapPos();
+  ImGui::EndTooltip();
+}
+
+void ChainsPanel::DrawCallTree() {
+  ImGui::TextDisabled("Observed call tree (events per path)");
+  if (m_call_tree.children.empty()) {
+    ImGui::TextDisabled("no kernel stacks captured");
+  } else {
+    DrawTreeNode(m_call_tree, 0, true);
+  }
+  m_open_tree_path = false;
+}
+
+void ChainsPanel::DrawTreeNode(const traces::CallTreeNode& node, size_t depth, bool on_path) {
+  // Merged stacks stay small (one node per distinct frame path), so the tree
+  // is drawn whole rather than clipped.
+  for (const traces::CallTreeNode& child : node.children) {
+    const bool child_on_path =
+        on_path && depth < m_path_frames.size() && child.name == m_path_frames[depth];
+    ImGuiTreeNodeFlags flags = ImGuiTreeNodeFlags_SpanAvailWidth;
+    if (child.children.empty())
+      flags |= ImGuiTreeNodeFlags_Leaf | ImGuiTreeNodeFlags_NoTreePushOnOpen;
+    if (depth < 2) flags |= ImGuiTreeNodeFlags_DefaultOpen;
+    if (m_open_tree_path && child_on_path) ImGui::SetNextItemOpen(true);
+    ImGui::PushID(child.name.c_str());
+    if (child_on_path) ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Highlight));
+    const bool open = ImGui::TreeNodeEx("##node", flags, "%s (%llu)", child.name.c_str(),
+                                        static_cast<unsigned long long>(child.count));
+    if (child_on_path) ImGui::PopStyleColor();
+    if (open && !child.children.empty()) {
+      DrawTreeNode(child, depth + 1, child_on_path);
+      ImGui::TreePop();
+    }
+    ImGui::PopID();
+  }
+}
+
+}  // namespace kvmscope::ui

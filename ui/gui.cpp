@@ -7,8 +7,8 @@
 #include <GLFW/glfw3.h>
 #include <GL/gl.h>
 #include <imgui.h>
-#include <imgui_impl_glfw.h>
-#include <imgui_impl_opengl3.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_opengl3.h>
 #include <stb_image_write.h>
 
 #include <chrono>
@@ -48,12 +48,14 @@ bool HaveDisplay() {
 namespace {
 
 constexpr const char* kFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+constexpr const char* kMonoFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
 
 // Keys pressed this frame, from GLFW (ImGui 1.86 names no letter keys).
 struct Keys {
   bool space = false, step = false, fit = false, screenshot = false;
 };
 Keys g_keys;
+ImFont* g_mono = nullptr;  // the console's monospace font, when installed
 
 void OnKey(GLFWwindow*, int key, int, int action, int) {
   if (action != GLFW_PRESS || ImGui::GetCurrentContext() == nullptr) return;
@@ -96,7 +98,9 @@ std::string Stamp() {
 class Window {
  public:
   Window(Controller& controller, const GuiOptions& options)
-      : m_controller(controller), m_options(options) {}
+      : m_controller(controller), m_options(options) {
+    if (g_mono) m_console.SetMonospaceFont(g_mono);
+  }
 
   void SetMessage(std::string message) { m_message = std::move(message); }
 
@@ -205,7 +209,9 @@ class Window {
     }
     ImGui::TextUnformatted(m_controller.status().c_str());
     ImGui::SameLine();
-    ImGui::TextDisabled("| %s | %s", PlanBadge(trace.host).c_str(), LostBadge(trace).c_str());
+    std::string lost = LostBadge(trace);
+    ImGui::TextDisabled("| %s%s%s", PlanBadge(trace.host).c_str(), lost.empty() ? "" : " | ",
+                        lost.c_str());
 
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 16);
     ImGui::InputTextWithHint("##path", "file path (trace .json, guest file, .png)", m_path,
@@ -253,11 +259,22 @@ void RunGui(Controller& controller, const GuiOptions& options) {
   struct Terminate {
     ~Terminate() { glfwTerminate(); }
   } terminate;
+  // OpenGL 3.2 core first: from 3.2 the ImGui backend draws more than 65,536
+  // vertices per window (16-bit indices); 3.0 is the fallback.
+  const char* glsl = "#version 150";
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
-  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
-  if (!options.screenshot.empty()) glfwWindowHint(GLFW_VISIBLE, GLFW_TRUE);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 2);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
   GLFWwindow* window =
       glfwCreateWindow(options.width, options.height, "kvmscope", nullptr, nullptr);
+  if (!window) {
+    glfwDefaultWindowHints();
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+    glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+    glsl = "#version 130";
+    window = glfwCreateWindow(options.width, options.height, "kvmscope", nullptr, nullptr);
+  }
   if (!window) throw std::runtime_error("could not open an OpenGL 3 window");
   glfwMakeContextCurrent(window);
   glfwSwapInterval(1);
@@ -268,15 +285,24 @@ void RunGui(Controller& controller, const GuiOptions& options) {
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = nullptr;  // the layout is fixed; nothing to remember
   if (std::filesystem::exists(kFontPath)) {
-    io.Fonts->AddFontFromFileTTF(kFontPath, 16.0f * options.font_scale);
+    // Latin-1 (µ, ×) plus the punctuation, arrows, math and box-drawing
+    // characters the model's texts use (—, →, ⇢, ≥, └─).
+    static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x2000, 0x206F, 0x2190, 0x21FF,
+                                      0x2200, 0x22FF, 0x2500, 0x257F, 0};
+    io.Fonts->AddFontFromFileTTF(kFontPath, 16.0f * options.font_scale, nullptr, kRanges);
+    if (std::filesystem::exists(kMonoFontPath)) {
+      g_mono = io.Fonts->AddFontFromFileTTF(kMonoFontPath, 15.0f * options.font_scale, nullptr,
+                                            kRanges);
+    }
   } else {
     ImFontConfig config;
     config.SizePixels = 13.0f * options.font_scale;
     io.Fonts->AddFontDefault(&config);
   }
-  ApplyTheme(options.theme, 1.0f);  // the font itself carries the scale
+  // The font is loaded at its scaled size; the theme scales the rest.
+  ApplyTheme(options.theme, options.font_scale, FontScaling::LoadedFont);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
-  ImGui_ImplOpenGL3_Init("#version 130");
+  ImGui_ImplOpenGL3_Init(glsl);
 
   std::string error;
   {

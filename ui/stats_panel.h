@@ -1,0 +1,102 @@
+// The statistics panel: what `kvmscope stats` prints, as tables and a bar
+// chart — exits by KVM_EXIT_* reason with kernel and VMM latency, hardware
+// exits, event types and kernel losses — for all vCPUs or one. traces::Stats
+// is recomputed only when the trace changes (cached per scope).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "traces/stats.h"
+#include "traces/trace.h"
+#include "ui/view.h"
+
+namespace kvmscope::ui {
+
+// "1,234,567": counts in tables and badges.
+std::string FormatCount(uint64_t n);
+// "12.5%".
+std::string FormatShare(double pct);
+
+// The vCPUs that have a track, ascending (the scope combo's choices).
+std::vector<int> VcpusWithTracks(const traces::TraceData& trace);
+
+// The next VMM exit with KVM_EXIT_* `reason` after `after` (in time, within
+// the scope: traces::kAllVcpus or one vCPU), wrapping to the first; nullopt
+// when there is none. Clicking a row of the exit table steps through them.
+std::optional<traces::EventRef> NextExitWithReason(const traces::TraceData& trace, uint32_t reason,
+                                                   int vcpu, const std::optional<EventKey>& after);
+
+// What the trace looked like when the stats were computed: when any of it
+// changes, the stats are stale. A live trace only grows, so the event count
+// is what changes; the rest catches a different trace loaded in its place.
+struct TraceStamp {
+  const traces::TraceData* trace = nullptr;
+  size_t events = 0;
+  size_t tracks = 0;
+  int64_t begin_ns = 0;
+  int64_t end_ns = 0;
+  bool kernel_counts = false;
+  uint64_t kernel_seen = 0;
+  uint64_t kernel_lost = 0;
+  bool operator==(const TraceStamp&) const = default;
+};
+TraceStamp StampOf(const traces::TraceData& trace);
+
+class StatsPanel {
+ public:
+  // While a guest runs (SharedView::live) the trace grows every frame: stats
+  // are then refreshed at most this often, so a big live trace does not cost
+  // a ComputeStats per frame.
+  static constexpr double kLiveRefreshSeconds = 0.5;
+
+  // Draws into the current window (the caller owns Begin/End). Clicking an
+  // exit reason selects its next exit in `view` (and brings it into view).
+  void Draw(const traces::TraceData& trace, SharedView& view);
+
+  // The stats shown: Current().scopes has one scope, the chosen one, and
+  // Current().loss. Empty before the first Draw.
+  const traces::Stats& Current() const;
+  const traces::ScopeStats* CurrentScope() const;
+  // traces::kAllVcpus or a vCPU number; a vCPU that has no track (another
+  // trace was loaded) falls back to all at the next Draw.
+  int Scope() const { return m_scope; }
+  void SetScope(int vcpu) { m_scope = vcpu; }
+  // The vCPUs offered by the scope combo at the last Draw.
+  const std::vector<int>& Vcpus() const { return m_vcpus; }
+  // How many times ComputeStats ran (tests pin the caching with it).
+  uint64_t Computations() const { return m_computations; }
+
+ private:
+  struct Cached {
+    TraceStamp stamp;
+    double computed_at = 0;  // ImGui::GetTime()
+    traces::Stats stats;
+  };
+  void Refresh(const traces::TraceData& trace, const SharedView& view);
+  void DrawScopeCombo();
+  void DrawUserspace(const traces::TraceData& trace, const traces::ScopeStats& scope,
+                     SharedView& view);
+  void DrawExitBars(const traces::UserspaceExitTable& table);
+  void DrawHardware(const traces::HardwareExitTable& table);
+  void DrawKinds(const traces::ScopeStats& scope);
+  void DrawLoss(const traces::LossStats& loss);
+
+  enum class TableId { Userspace, Hardware, Kinds, Loss, Count };
+  bool& Wide(TableId id) { return m_wide[static_cast<size_t>(id)]; }
+
+  int m_scope = traces::kAllVcpus;
+  // Per table: wider than the panel at the last frame (needs a scrollbar row).
+  std::array<bool, static_cast<size_t>(TableId::Count)> m_wide{};
+  std::vector<int> m_vcpus;
+  TraceStamp m_vcpus_stamp;
+  std::map<int, Cached> m_cache;  // by scope; entries of other scopes may be stale
+  std::optional<int> m_shown;     // the scope of the stats last drawn
+  uint64_t m_computations = 0;
+};
+
+}  // namespace kvmscope::ui
