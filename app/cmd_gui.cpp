@@ -41,6 +41,7 @@ class AppController : public ui::Controller {
       return e.what();
     }
     auto trace = std::make_unique<traces::Trace>();
+    trace->SetGuest(GuestFactsOf(p.config, p.guest));  // image and source for the inspector
     auto recorder = std::make_unique<Recorder>(*trace, nullptr);
     std::unique_ptr<probes::Session> session;
     std::string why_not = "not traced (--no-probes)";
@@ -82,10 +83,10 @@ class AppController : public ui::Controller {
     m_paused = paused;
     m_outcome.reset();
     m_machine->Start(options);
-    m_waiter = std::thread([this, config = p.config] {
+    m_waiter = std::thread([this, config = p.config, info = p.guest] {
       vmm::Outcome out = m_machine->Wait();
       if (m_session) m_session->Stop();  // delivers the rest of the ring buffer
-      FinishTrace(*m_trace, config, out, m_session.get(), m_why_not);
+      FinishTrace(*m_trace, config, info, out, m_session.get(), m_why_not);
       std::lock_guard lock(m_mutex);
       m_outcome = out;
     });

@@ -268,7 +268,7 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
     if (session) PrintKernelSummary(*session);
-    if (trace) FinishTrace(*trace, p.config, out, session.get(), why_not);
+    if (trace) FinishTrace(*trace, p.config, p.guest, out, session.get(), why_not);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;

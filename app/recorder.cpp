@@ -116,7 +116,7 @@ void Recorder::OnKernel(const traces::KernelEvent& event, const traces::StackTab
   m_trace.Add(traces::FromKernel(event));
 }
 
-traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config) {
+traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::GuestInfo* info) {
   traces::GuestFacts g;
   g.name = config.name;
   g.mode = vmm::CpuModeName(config.mode);
@@ -124,12 +124,19 @@ traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config) {
   g.vcpus = config.vcpus;
   g.sha256 = traces::Sha256Hex(config.image);
   g.image = config.image;
+  if (info) {
+    g.source = info->source;
+    for (size_t i = 0; i + 1 < info->lines.size(); i += 2) {
+      if (info->lines[i + 1]) g.lines.emplace_back(info->lines[i], info->lines[i + 1]);
+    }
+  }
   return g;
 }
 
-void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config, const vmm::Outcome& out,
+void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
+                 const vmm::GuestInfo* info, const vmm::Outcome& out,
                  const probes::Session* session, const std::string& why_not) {
-  traces::GuestFacts guest = GuestFactsOf(config);
+  traces::GuestFacts guest = GuestFactsOf(config, info);
   guest.verdict = vmm::VerdictName(out.verdict);
   guest.detail = out.detail;
   trace.SetGuest(std::move(guest));

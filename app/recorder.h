@@ -7,6 +7,7 @@
 #include "probes/session.h"
 #include "traces/trace.h"
 #include "vmm/event.h"
+#include "vmm/catalog.h"
 #include "vmm/machine.h"
 
 namespace kvmscope::app {
@@ -27,13 +28,15 @@ class Recorder : public vmm::Observer {
   int32_t m_stacks_known = 0;  // drain thread only
 };
 
-// The guest facts a trace records, from the machine's configuration.
-traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config);
+// The guest facts a trace records, from the machine's configuration and,
+// for a catalog guest, its source and line table.
+traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::GuestInfo* info);
 
 // Fills in what the trace records besides events, once the run is over:
 // guest facts with the verdict, host facts (the plan, or why the kernel was
 // not traced), loss counts, and the symbols its stacks and chains need.
-void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config, const vmm::Outcome& out,
+void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
+                 const vmm::GuestInfo* info, const vmm::Outcome& out,
                  const probes::Session* session, const std::string& why_not);
 
 }  // namespace kvmscope::app

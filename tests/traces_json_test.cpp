@@ -96,6 +96,8 @@ TraceData FullTrace() {
   for (int i = 0; i < 302; ++i) trace.guest.image.push_back(static_cast<uint8_t>(i * 7));
   trace.guest.verdict = "pass";
   trace.guest.detail = "status 0x600d";
+  trace.guest.source = "_start:\n\tout %al, %dx\n\thlt\n";
+  trace.guest.lines = {{0x1000, 2}, {0x1001, 3}};
   // Quotes, a backslash, control characters, non-ASCII, a NUL and a byte
   // that is not UTF-8: a guest's console can print anything.
   trace.console = std::string("Hello \"guest\"\\\n\ttab é ✓ \x01 nul:") + '\0' + "\xff end";
@@ -793,6 +795,44 @@ TEST_F(AtomicFile, FailedRenameCleansUp) {
     EXPECT_NE(std::string(e.what()).find("renaming"), std::string::npos) << e.what();
   }
   EXPECT_EQ(Files(), std::vector<std::string>{"taken"});
+}
+
+}  // namespace
+}  // namespace kvmscope::traces
+
+namespace kvmscope::traces {
+namespace {
+
+// The guest's source and line table are optional (traces written before
+// them load), but when present they are checked like everything else.
+TEST(TraceJsonGuestSource, OptionalButValidated) {
+  TraceData t;
+  t.guest.load_addr = 0x8000;
+  t.guest.image = {0xe6, 0x3f, 0xf4};
+  t.guest.source = "a\nb\nc\n";
+  t.guest.lines = {{0x8000, 1}, {0x8002, 3}};
+  std::ostringstream out;
+  WriteTrace(t, out);
+  nlohmann::json doc = nlohmann::json::parse(out.str());
+  EXPECT_TRUE(ParseTrace(doc.dump()) == t);
+  EXPECT_EQ(t.guest.LineOf(0x8001), 1u);
+  EXPECT_EQ(t.guest.LineOf(0x8002), 3u);
+  EXPECT_EQ(t.guest.LineOf(0x8003), 0u);  // past the image
+  EXPECT_EQ(t.guest.LineOf(0x7fff), 0u);
+  nlohmann::json old = doc;
+  old["guest"].erase("source");
+  old["guest"].erase("lines");
+  TraceData loaded = ParseTrace(old.dump());
+  EXPECT_TRUE(loaded.guest.lines.empty());
+  EXPECT_TRUE(loaded.guest.source.empty());
+  nlohmann::json bad = doc;
+  bad["guest"]["lines"] = {{0x8002, 3}, {0x8000, 1}};
+  try {
+    ParseTrace(bad.dump());
+    ADD_FAILURE() << "unsorted lines accepted";
+  } catch (const TraceFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("guest.lines[1]"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

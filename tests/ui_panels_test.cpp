@@ -759,17 +759,30 @@ TEST(InspectorContentsOf, RecordedTrace) {
   EXPECT_EQ(c.stack.front(), "kvm_vcpu_ioctl");
   EXPECT_TRUE(Has(c.stack, "kvm_mmu_page_fault"));
   EXPECT_TRUE(Has(c.stack, "pvm_handle_exit"));
-  EXPECT_EQ(c.registers_note, "registers not captured (run with --regs)");  // recorded without
+  // Recorded with --regs: a kernel event inside a run shows the registers
+  // read when that run ended.
+  EXPECT_FALSE(c.registers.empty()) << c.registers_note;
 
   c = Contents(trace, KeyOf(FirstOf(trace, KernelEventKind::EmulateInsn)));
   ASSERT_EQ(c.disassembly.size(), 1u);
   EXPECT_TRUE(Contains(c.disassembly[0], "lea rsi, [rip + 0x21b]")) << c.disassembly[0];
   EXPECT_TRUE(Contains(c.disassembly[0], "48 8d 35 1b 02 00 00")) << c.disassembly[0];
+  // The source line of that instruction, from the build's line table.
+  EXPECT_TRUE(Contains(c.source_note, "pagefault.S line")) << c.source_note;
+  auto here = std::find_if(c.source.begin(), c.source.end(),
+                           [](const std::string& l) { return l.rfind("→", 0) == 0; });
+  ASSERT_NE(here, c.source.end());
+  EXPECT_TRUE(Contains(*here, "PUTS")) << *here;  // the macro whose expansion is that lea
 
   c = Contents(trace, KeyOf(FirstOf(trace, VmmEventKind::RunExit)));
-  EXPECT_EQ(c.registers_note, "registers not captured (run with --regs)");
-  EXPECT_TRUE(Contains(c.disassembly_note, "--regs"));
+  EXPECT_FALSE(c.registers.empty()) << c.registers_note;
   EXPECT_EQ(FieldText(c, "reason"), "KVM_EXIT_IO");
+  ASSERT_FALSE(c.disassembly.empty()) << c.disassembly_note;
+  EXPECT_TRUE(Contains(c.disassembly[0], "out")) << c.disassembly[0];
+  here = std::find_if(c.source.begin(), c.source.end(),
+                      [](const std::string& l) { return l.rfind("→", 0) == 0; });
+  ASSERT_NE(here, c.source.end()) << c.source_note;
+  EXPECT_TRUE(Contains(*here, "out")) << *here;
 }
 
 TEST(InspectorPanelDraw, DrawsSelectionAndNothing) {

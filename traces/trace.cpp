@@ -137,6 +137,13 @@ const std::array<std::string_view, kGuestRegs>& GuestRegNames() {
   return kNames;
 }
 
+uint32_t GuestFacts::LineOf(uint64_t address) const {
+  if (address < load_addr || address >= load_addr + image.size()) return 0;
+  auto it = std::upper_bound(lines.begin(), lines.end(), address,
+                             [](uint64_t a, const auto& row) { return a < row.first; });
+  return it == lines.begin() ? 0 : std::prev(it)->second;
+}
+
 // --- TraceData queries ---
 
 const Stack* TraceData::StackOf(const Event& e) const {

@@ -171,7 +171,14 @@ struct GuestFacts {
   std::vector<uint8_t> image;  // the binary itself (small), for disassembly in replay
   std::string verdict;         // "pass", "fail", "timeout", ... ("" while running)
   std::string detail;
+  // The assembly source (catalog guests) and its address → line table, in
+  // address order ("" / empty for guests run from a binary).
+  std::string source;
+  std::vector<std::pair<uint64_t, uint32_t>> lines;
   bool operator==(const GuestFacts&) const = default;
+  // The 1-based source line of the instruction at `address`: the last table
+  // row at or below it, within the image; 0 when unknown.
+  uint32_t LineOf(uint64_t address) const;
 };
 
 // Kernel-side accounting: events seen in the kernel (after the process

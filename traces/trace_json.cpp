@@ -175,7 +175,13 @@ void WriteGuest(Writer& w, const GuestFacts& guest) {
   w.Field("load_addr", guest.load_addr).Field("vcpus", guest.vcpus);
   w.Field("sha256", guest.sha256).Field("verdict", guest.verdict).Field("detail", guest.detail);
   std::string_view image(reinterpret_cast<const char*>(guest.image.data()), guest.image.size());
-  w << ",\n \"image\":\"" << Base64Encode(image) << "\"},\n";
+  w << ",\n \"image\":\"" << Base64Encode(image) << "\"";
+  w.Field("source", guest.source);
+  w << ",\n \"lines\":[";
+  for (size_t i = 0; i < guest.lines.size(); ++i) {
+    w << (i ? ",[" : "[") << guest.lines[i].first << "," << guest.lines[i].second << "]";
+  }
+  w << "]},\n";
 }
 
 void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {

@@ -103,6 +103,7 @@ class Fields {
     if (it == m_json.end()) Fail(m_where, fmt::format("missing field \"{}\"", key));
     return *it;
   }
+  bool Has(std::string_view key) const { return m_json.contains(std::string(key)); }
   std::string Where(std::string_view key) const { return Join(m_where, key); }
   std::string String(std::string_view key) const { return ReadString(Get(key), Where(key)); }
   uint64_t Unsigned(std::string_view key, uint64_t max = kMaxU64) const {
@@ -173,6 +174,24 @@ GuestFacts ReadGuest(const Json& j) {
   guest.image.assign(bytes->begin(), bytes->end());
   guest.verdict = f.String("verdict");
   guest.detail = f.String("detail");
+  // Added in version 1 without a version bump: optional, so that traces
+  // written before them still load.
+  if (f.Has("source")) guest.source = f.String("source");
+  if (f.Has("lines")) {
+    const Json& lines = f.Get("lines");
+    std::string where = f.Where("lines");
+    if (!lines.is_array()) Fail(where, Expected("an array", lines));
+    for (size_t i = 0; i < lines.size(); ++i) {
+      std::string at = At(where, i);
+      if (!lines[i].is_array() || lines[i].size() != 2) Fail(at, "expected [address, line]");
+      uint64_t addr = ReadUnsigned(lines[i][0], At(at, 0));
+      auto line = static_cast<uint32_t>(ReadUnsigned(lines[i][1], At(at, 1), kMaxU32));
+      if (!guest.lines.empty() && addr < guest.lines.back().first) {
+        Fail(at, "addresses must be in ascending order");
+      }
+      guest.lines.emplace_back(addr, line);
+    }
+  }
   return guest;
 }
 

@@ -92,6 +92,7 @@ void ExitInstruction(const traces::GuestFacts& guest, uint64_t rip, GuestMode mo
     for (uint64_t back = 1; back <= kMaxInstruction && back <= rip; ++back) {
       const std::optional<Instruction> before = InstructionAt(guest, rip - back, mode);
       if (before && before->bytes.size() == back && expected(*before)) {
+        c.cause_address = before->address;
         c.disassembly.push_back(FormatInstruction(*before));
         if (at) c.disassembly.push_back(FormatInstruction(*at));
         c.disassembly_note = fmt::format(
@@ -108,6 +109,7 @@ void ExitInstruction(const traces::GuestFacts& guest, uint64_t rip, GuestMode mo
         guest.load_addr, guest.load_addr + guest.image.size());
     return;
   }
+  c.cause_address = at->address;
   c.disassembly.push_back(FormatInstruction(*at));
   c.disassembly_note =
       expected != nullptr
@@ -126,6 +128,7 @@ void FillDisassembly(const traces::TraceData& trace, const traces::Event& e, con
   if (regs.regs != nullptr) mode = GuestModeOfRegs(Reg(*regs.regs, "cr0"), Reg(*regs.regs, "efer"));
   auto from_image = [&](uint64_t rip, std::string_view what) {
     if (const std::optional<Instruction> at = InstructionAt(guest, rip, mode)) {
+      c.cause_address = at->address;
       c.disassembly.push_back(FormatInstruction(*at));
       c.disassembly_note =
           fmt::format("{} ({}), read from the guest image", what, GuestModeName(mode));
@@ -144,6 +147,7 @@ void FillDisassembly(const traces::TraceData& trace, const traces::Event& e, con
       bytes.push_back(static_cast<uint8_t>(e.a[i < 8 ? 3 : 4] >> (8 * (i % 8))));
     const std::vector<Instruction> insn = Disassemble(bytes, e.a[0], emulated, 1);
     if (!insn.empty()) {
+      c.cause_address = insn.front().address;
       c.disassembly.push_back(FormatInstruction(insn.front()));
       c.disassembly_note = fmt::format(
           "the instruction KVM emulated, from the bytes the tracepoint recorded ({}, CS base "
@@ -173,6 +177,34 @@ void FillDisassembly(const traces::TraceData& trace, const traces::Event& e, con
     return;
   }
   c.disassembly_note = "this event names no guest instruction";
+}
+
+// The source lines around the instruction that caused the event.
+void FillSource(const traces::GuestFacts& guest, InspectorContents& c) {
+  constexpr uint32_t kContext = 2;  // lines shown above and below
+  if (!c.cause_address) return;
+  if (guest.source.empty() || guest.lines.empty()) {
+    c.source_note = "no source: the guest was run from a binary, not from the catalog";
+    return;
+  }
+  uint32_t line = guest.LineOf(*c.cause_address);
+  if (line == 0) {
+    c.source_note = fmt::format("address {:#x} has no line in {}.S", *c.cause_address, guest.name);
+    return;
+  }
+  std::vector<std::string_view> text;
+  for (size_t start = 0; start <= guest.source.size();) {
+    size_t end = guest.source.find('\n', start);
+    if (end == std::string::npos) end = guest.source.size();
+    text.emplace_back(guest.source.data() + start, end - start);
+    start = end + 1;
+  }
+  uint32_t first = line > kContext ? line - kContext : 1;
+  uint32_t last = std::min<uint32_t>(line + kContext, static_cast<uint32_t>(text.size()));
+  for (uint32_t n = first; n <= last; ++n) {
+    c.source.push_back(fmt::format("{} {:>4}  {}", n == line ? "→" : " ", n, text[n - 1]));
+  }
+  c.source_note = fmt::format("{}.S line {}", guest.name, line);
 }
 
 }  // namespace
@@ -225,6 +257,7 @@ InspectorContents Contents(const traces::TraceData& trace, const EventKey& key) 
     c.registers_note = "no guest registers go with this event";
   }
   FillDisassembly(trace, e, regs, c);
+  FillSource(trace.guest, c);
   return c;
 }
 
@@ -306,6 +339,16 @@ void InspectorPanel::Draw(const traces::TraceData& trace, const SharedView& view
       if (i == 0) ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Observed));
       ImGui::TextUnformatted(c.disassembly[i].c_str());
       if (i == 0) ImGui::PopStyleColor();
+    }
+  }
+
+  if (!c.source_note.empty() && ImGui::CollapsingHeader("Guest source", ImGuiTreeNodeFlags_DefaultOpen)) {
+    ImGui::TextDisabled("%s", c.source_note.c_str());
+    for (const std::string& line : c.source) {
+      bool here = line.rfind("→", 0) == 0;
+      if (here) ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Observed));
+      ImGui::TextUnformatted(line.c_str());
+      if (here) ImGui::PopStyleColor();
     }
   }
 }

@@ -28,6 +28,11 @@ struct InspectorContents {
   std::string registers_note;            // which exit they belong to, or why there are none
   std::vector<std::string> disassembly;  // FormatInstruction lines; the cause first
   std::string disassembly_note;          // where the bytes came from, or why there are none
+  std::optional<uint64_t> cause_address;  // address of the first disassembly line
+  // The guest's source around that instruction's line ("→  17  out %al, %dx"),
+  // from the line table the build made (catalog guests only).
+  std::vector<std::string> source;
+  std::string source_note;
 };
 
 // What the inspector shows for the event `key` names in `trace`.

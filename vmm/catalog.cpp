@@ -9,7 +9,8 @@ namespace guests {
 // Each is defined in the source cmake/EmbedGuest.cmake generates from NAME.S.
 #define KVMSCOPE_DECLARE_GUEST(ident)                    \
   extern const std::span<const uint8_t> k##ident##Image; \
-  extern const std::string_view k##ident##Source;
+  extern const std::string_view k##ident##Source;        \
+  extern const std::span<const uint32_t> k##ident##Lines;
 KVMSCOPE_DECLARE_GUEST(hello)
 KVMSCOPE_DECLARE_GUEST(modes)
 KVMSCOPE_DECLARE_GUEST(pagefault)
@@ -37,6 +38,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 24,
           .image = khelloImage,
           .source = khelloSource,
+          .lines = khelloLines,
       },
       {
           .name = "modes",
@@ -49,6 +51,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 7,
           .image = kmodesImage,
           .source = kmodesSource,
+          .lines = kmodesLines,
       },
       {
           .name = "pagefault",
@@ -62,6 +65,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 0x1004,
           .image = kpagefaultImage,
           .source = kpagefaultSource,
+          .lines = kpagefaultLines,
       },
       {
           .name = "exceptions",
@@ -75,6 +79,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 0x2049,
           .image = kexceptionsImage,
           .source = kexceptionsSource,
+          .lines = kexceptionsLines,
       },
       {
           .name = "mmio",
@@ -88,6 +93,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 4,
           .image = kmmioImage,
           .source = kmmioSource,
+          .lines = kmmioLines,
       },
       {
           .name = "cpuid",
@@ -111,6 +117,7 @@ std::vector<GuestInfo> MakeCatalog() {
                          "forever (--param 0xf to watch the watchdog end it)",
           .image = kcpuidImage,
           .source = kcpuidSource,
+          .lines = kcpuidLines,
       },
       {
           .name = "timer",
@@ -127,6 +134,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 3,
           .image = ktimerImage,
           .source = ktimerSource,
+          .lines = ktimerLines,
       },
       {
           .name = "smp",
@@ -140,6 +148,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .expected_status = 2000,
           .image = ksmpImage,
           .source = ksmpSource,
+          .lines = ksmpLines,
       },
       {
           .name = "spin",
@@ -152,6 +161,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .timeout_ms = 2000,
           .image = kspinImage,
           .source = kspinSource,
+          .lines = kspinLines,
       },
       {
           .name = "pio-loop",
@@ -165,6 +175,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .param_meaning = "number of port writes (N)",
           .image = kpio_loopImage,
           .source = kpio_loopSource,
+          .lines = kpio_loopLines,
       },
   };
 }

@@ -37,6 +37,9 @@ struct GuestInfo {
   std::string_view limited_why;
   std::span<const uint8_t> image;
   std::string_view source;  // the .S text, for students and the inspector
+  // Address → line of `source`: (address, 1-based line) pairs in address
+  // order, from the assembler's DWARF line table.
+  std::span<const uint32_t> lines;
 };
 
 const std::vector<GuestInfo>& Catalog();
