@@ -26,20 +26,20 @@ namespace {
 
 class AppController : public ui::Controller {
  public:
-  AppController(const GuiArgs& args) : m_args(args) {}
+  explicit AppController(const GuiArgs& args) : m_args(args) {}
   ~AppController() override { StopLive(); }
 
   // Starts a guest: tracing (unless off), recording, the machine.
   std::string StartLive(const RunArgs& run, bool paused) {
-    StopLive();
     Prepared p;
     try {
-      p = Prepare(run);
+      p = Prepare(run);  // a bad choice leaves the current guest running
     } catch (const UsageFailure& e) {
       return e.message;
     } catch (const vmm::Error& e) {
       return e.what();
     }
+    StopLive();
     auto trace = std::make_unique<traces::Trace>();
     trace->SetGuest(GuestFactsOf(p.config, p.guest));  // image and source for the inspector
     auto recorder = std::make_unique<Recorder>(*trace, nullptr);
@@ -210,7 +210,6 @@ class AppController : public ui::Controller {
   }
 
   void StopLive() {
-    std::unique_ptr<vmm::Machine> machine;
     {
       std::lock_guard lock(m_mutex);
       if (m_machine) m_machine->Stop("stopped from the window");
