@@ -24,27 +24,14 @@
 #include <nlohmann/json.hpp>
 
 #include "kvm_available.h"
+#include "run_command.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs a shell command and returns its exit status and output.
-Result Capture(const std::string& cmd) {
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+using kvmscope::test::Capture;
+using kvmscope::test::Result;
 
 // Runs kvmscope ARGS with `input` on its standard input.
 Result Kvmscope(const std::string& args, const std::string& prefix = "",

@@ -15,27 +15,15 @@
 #include <string>
 
 #include "kvm_available.h"
+#include "run_command.h"
 #include "ui/layout.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result Capture(const std::string& cmd) {
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+using kvmscope::test::Capture;
+using kvmscope::test::Result;
 
 struct Image {
   int w = 0, h = 0;

@@ -2,6 +2,7 @@
 // of one kernel (KernelFacts, kernel_facts.cpp) on each claim: what it shows,
 // not what we expect.
 #include "traces/seed_check.h"
+#include "traces/stats.h"
 
 #include <fmt/format.h>
 
@@ -248,18 +249,9 @@ bool IsInitText(std::string_view function) {
   return false;
 }
 
-std::string Thousands(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string StacksText(size_t stacks, uint64_t events) {
-  return fmt::format("{} stack{} ({} event{})", Thousands(stacks), stacks == 1 ? "" : "s",
-                     Thousands(events), events == 1 ? "" : "s");
+  return fmt::format("{} stack{} ({} event{})", FormatCount(stacks), stacks == 1 ? "" : "s",
+                     FormatCount(events), events == 1 ? "" : "s");
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
@@ -275,7 +267,7 @@ std::string FunctionText(std::string_view f, const KernelFacts& facts) {
     return fmt::format("{}: no symbol; __init code, which a module drops once loaded", f);
   if (!facts.Has(f))
     return fmt::format("{}: no such symbol among this kernel's {} symbols", f,
-                       Thousands(facts.symbol_count()));
+                       FormatCount(facts.symbol_count()));
   const FunctionUse use = facts.Through(f);
   if (use.stacks == 0) return fmt::format("{}: present, in no captured stack", f);
   return fmt::format("{}: present, in {}", f, StacksText(use.stacks, use.events));
@@ -288,7 +280,7 @@ void HereTexts(const SeedClaim& claim, const KernelFacts& facts, std::vector<std
       const auto callers = facts.Callers(b);
       if (callers.empty()) continue;
       out.push_back(fmt::format("here {} is called from {} ({} events)", b, callers.front().first,
-                                Thousands(callers.front().second)));
+                                FormatCount(callers.front().second)));
     } else if (b.empty()) {  // a, and what it calls
       if (!facts.Has(a)) continue;
       const auto callees = facts.Callees(a);
@@ -296,7 +288,7 @@ void HereTexts(const SeedClaim& claim, const KernelFacts& facts, std::vector<std
         out.push_back(fmt::format("here: {} exists", a));
       } else {
         out.push_back(fmt::format("here {} calls {} ({} events)", a, callees.front().first,
-                                  Thousands(callees.front().second)));
+                                  FormatCount(callees.front().second)));
       }
     } else if (facts.Has(a) && facts.Has(b)) {
       const LinkUse link = facts.Link(a, b);
@@ -425,7 +417,7 @@ ClaimResult CheckClaim(const SeedClaim& claim, const KernelFacts& facts) {
   HereTexts(claim, facts, evidence);
   if (!claim.ioctl.empty() && facts.IoctlCount(claim.ioctl) > 0)
     evidence.push_back(
-        fmt::format("{} made {}× live", claim.ioctl, Thousands(facts.IoctlCount(claim.ioctl))));
+        fmt::format("{} made {}× live", claim.ioctl, FormatCount(facts.IoctlCount(claim.ioctl))));
   r.evidence = Join(evidence, "; ");
   return r;
 }

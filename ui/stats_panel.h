@@ -17,8 +17,8 @@
 
 namespace kvmscope::ui {
 
-// "1,234,567": counts in tables and badges.
-std::string FormatCount(uint64_t n);
+// "1,234,567": counts in tables and badges (the model's formatting).
+using traces::FormatCount;
 // "12.5%".
 std::string FormatShare(double pct);
 
