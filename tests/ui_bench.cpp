@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "tests/synthetic_trace.h"
 #include "tests/ui_harness.h"
 #include "traces/trace.h"
 #include "ui/timeline.h"
@@ -16,12 +17,10 @@ namespace kvmscope::ui {
 namespace {
 
 using traces::Event;
-using traces::KernelEventKind;
 using traces::Track;
 using traces::VmmEventKind;
 
 constexpr int64_t kT0 = 1'000'000'000;
-constexpr int64_t kCycleNs = 10'000;  // one KVM_RUN and its handling, 10 events
 constexpr int kFrames = 200;
 
 // Two vCPUs running exit cycles (as tests/ui_timeline_test.cpp builds them)
@@ -46,27 +45,9 @@ traces::TraceData MakeTrace(size_t events) {
     t.vcpu = vcpu;
     t.kind = traces::TrackKind::Vcpu;
     t.events.reserve(cycles * 10);
-    auto add = [&](int64_t time, traces::EventType type) -> Event& {
-      Event& e = t.events.emplace_back();
-      e.time_ns = time;
-      e.pid = t.pid;
-      e.tid = t.tid;
-      e.vcpu = vcpu;
-      e.type = type;
-      return e;
-    };
     for (size_t c = 0; c < cycles; ++c) {
-      const int64_t base = kT0 + static_cast<int64_t>(c) * kCycleNs + vcpu * 3'000;
-      add(base, VmmEventKind::RunEnter).a[0] = c;
-      add(base + 100, KernelEventKind::RunEnter);
-      add(base + 200, KernelEventKind::KvmEntry);
-      add(base + 3000, KernelEventKind::KvmExit);
-      add(base + 3400, KernelEventKind::MmuWalk);
-      add(base + 3800, KernelEventKind::Pio);
-      add(base + 4600, KernelEventKind::UserspaceExit).a[0] = traces::kKvmExitIo;
-      add(base + 5100, KernelEventKind::RunExit);
-      add(base + 5200, VmmEventKind::RunExit).a[0] = traces::kKvmExitIo;
-      add(base + 6000, VmmEventKind::DeviceAccess);
+      test::AddCycle(t, kT0 + static_cast<int64_t>(c) * test::kCycleNs + vcpu * 3'000, c,
+                     traces::kKvmExitIo);
     }
     trace.tracks.push_back(std::move(t));
   }

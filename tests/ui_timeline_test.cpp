@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "tests/synthetic_trace.h"
 #include "tests/ui_harness.h"
 #include "traces/trace_json.h"
 #include "ui/colors.h"
@@ -27,39 +28,10 @@ using traces::VmmEventKind;
 // --- synthetic traces ---
 
 constexpr int64_t kT0 = 1'000'000'000;  // 1 s after boot
-constexpr int64_t kCycleNs = 10'000;    // one KVM_RUN + its handling
 constexpr uint32_t kPid = 100;
-
-Event Ev(int64_t t, traces::EventType type, const Track& track) {
-  Event e;
-  e.time_ns = t;
-  e.pid = track.pid;
-  e.tid = track.tid;
-  e.vcpu = track.vcpu;
-  e.type = type;
-  if (type.origin == traces::Origin::Kernel) e.cpu = 1;
-  return e;
-}
-
-// One exit cycle, 10 events: the VMM's KVM_RUN around the kernel's, the guest
-// running, an exit handled in the kernel, then by the VMM.
-void AddCycle(Track& track, int64_t t, uint64_t run, uint32_t reason) {
-  auto add = [&](int64_t dt, traces::EventType type) -> Event& {
-    return track.events.emplace_back(Ev(t + dt, type, track));
-  };
-  add(0, VmmEventKind::RunEnter).a[0] = run;
-  add(100, KernelEventKind::RunEnter);
-  add(200, KernelEventKind::KvmEntry);
-  add(3000, KernelEventKind::KvmExit);
-  add(3400, KernelEventKind::MmuWalk).a[0] = 0x1000;
-  add(3800, KernelEventKind::Pio).a[1] = 0x3f8;
-  add(4600, KernelEventKind::UserspaceExit).a[0] = reason;
-  add(5100, KernelEventKind::RunExit);
-  Event& exit = add(5200, VmmEventKind::RunExit);
-  exit.a[0] = reason;
-  exit.a[2] = run;
-  add(6000, VmmEventKind::DeviceAccess).a[1] = 0x3f8;
-}
+using test::AddCycle;
+using test::Ev;
+using test::kCycleNs;
 
 Track MakeVcpu(int vcpu, uint32_t tid) {
   Track t;
