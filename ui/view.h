@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "traces/chains.h"
 #include "traces/trace.h"
 
 namespace kvmscope::ui {
@@ -33,6 +34,14 @@ struct SharedView {
   bool follow_live = true;  // keep the live edge in view while a guest runs
   bool live = false;        // a guest is running (not a replay)
   float font_scale = 1.0f;
+  // The chain diagram to bring forward (set by the cycle when its exit-handler
+  // node is clicked; the chains panel shows it and clears the request).
+  std::optional<traces::ChainId> show_chain;
+  // Show the seed document's claims (a toggle: students never saw the seed).
+  bool show_claims = false;
+  // Bumped by the window whenever the controller's trace is replaced (Reset,
+  // guest switch, Open): panels drop per-trace state when it changes.
+  uint64_t trace_generation = 0;
 };
 
 }  // namespace kvmscope::ui
