@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -13,6 +15,7 @@
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/guest_setup.h"
+#include "app/interrupts.h"
 #include "app/recorder.h"
 #include "probes/session.h"
 #include "traces/chrome_export.h"
@@ -40,7 +43,7 @@ class AppController : public ui::Controller {
       return e.what();
     }
     StopLive();
-    auto trace = std::make_unique<traces::Trace>();
+    auto trace = std::make_shared<traces::Trace>();
     trace->SetGuest(GuestFactsOf(p.config, p.guest));  // image and source for the inspector
     auto recorder = std::make_unique<Recorder>(*trace, nullptr);
     std::unique_ptr<probes::Session> session;
@@ -57,45 +60,61 @@ class AppController : public ui::Controller {
         session->Start([r, &stacks](const traces::KernelEvent& ev) { r->OnKernel(ev, stacks); });
       } catch (const probes::ProbeError& e) {
         why_not = e.what();
-        traces::HostFacts host;
-        host.not_traced_reason = why_not;
-        trace->SetHost(std::move(host));
       }
     }
+    // Not traced: the host facts say so (and what kernel it is) from the
+    // first frame, not only once the guest has finished.
+    if (!session) trace->SetHost(UntracedHostFacts(why_not));
     std::unique_ptr<vmm::Machine> machine;
     try {
       machine = std::make_unique<vmm::Machine>(p.config, recorder.get());
     } catch (const vmm::Error& e) {
       return e.what();
     }
-    vmm::RunOptions options;
-    if (p.guest && p.guest->timeout_ms) options.timeout = std::chrono::milliseconds(p.guest->timeout_ms);
+    vmm::RunOptions options = RunOptionsFor(run, p);
     options.start_paused = paused;
     options.slow_motion = std::chrono::milliseconds(m_slow_ms);
     options.capture_regs = true;  // the inspector shows them
     std::lock_guard lock(m_mutex);
     m_run = run;
-    m_trace = std::move(trace);
+    m_trace = trace;
     m_recorder = std::move(recorder);
     m_session = std::move(session);
     m_machine = std::move(machine);
-    m_why_not = why_not;
+    m_replay_path.clear();
     m_paused = paused;
     m_outcome.reset();
     m_machine->Start(options);
-    m_waiter = std::thread([this, config = p.config, info = p.guest] {
-      vmm::Outcome out = m_machine->Wait();
-      if (m_session) m_session->Stop();  // delivers the rest of the ring buffer
-      FinishTrace(*m_trace, config, info, out, m_session.get(), m_why_not);
+    // The waiter owns what it finishes: its own reference to the trace, and
+    // pointers to the machine and session, which StopLive keeps alive until
+    // it has joined this thread.
+    m_waiter = std::thread([this, trace, machine = m_machine.get(), session = m_session.get(),
+                            config = p.config, info = p.guest, why_not] {
+      vmm::Outcome out = machine->Wait();
+      if (session) session->Stop();  // delivers the rest of the ring buffer
+      FinishTrace(*trace, config, info, out, session, why_not);
       std::lock_guard lock(m_mutex);
       m_outcome = out;
     });
     return fmt::format("running {}", p.config.name);
   }
 
+  // Stops the live guest (if any) with `reason` and returns how its run
+  // ended; nullopt for a replay.
+  std::optional<vmm::Outcome> Finish(const std::string& reason) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_machine) return std::nullopt;
+      m_machine->Stop(reason);
+    }
+    StopLive();
+    std::lock_guard lock(m_mutex);
+    return m_outcome;
+  }
+
   std::string OpenReplay(const std::string& path) {
     try {
-      auto trace = std::make_unique<traces::Trace>(traces::LoadTrace(path));
+      auto trace = std::make_shared<traces::Trace>(traces::LoadTrace(path));
       StopLive();
       std::lock_guard lock(m_mutex);
       m_trace = std::move(trace);
@@ -106,10 +125,10 @@ class AppController : public ui::Controller {
     }
   }
 
-  traces::Trace& trace() override {
+  std::shared_ptr<traces::Trace> trace() override {
     std::lock_guard lock(m_mutex);
-    if (!m_trace) m_trace = std::make_unique<traces::Trace>();
-    return *m_trace;
+    if (!m_trace) m_trace = std::make_shared<traces::Trace>();
+    return m_trace;
   }
 
   ui::RunState state() const override {
@@ -140,10 +159,12 @@ class AppController : public ui::Controller {
     m_trace->SetKernelCounts(m_session->counts());
   }
 
-  std::vector<std::string> guests() const override {
-    std::vector<std::string> names;
-    for (const vmm::GuestInfo& g : vmm::Catalog()) names.emplace_back(g.name);
-    return names;
+  std::vector<ui::GuestChoice> guests() const override {
+    std::vector<ui::GuestChoice> choices;
+    for (const vmm::GuestInfo& g : vmm::Catalog()) {
+      choices.push_back({std::string(g.name), std::string(g.description)});
+    }
+    return choices;
   }
   std::string guest() const override {
     std::lock_guard lock(m_mutex);
@@ -201,7 +222,7 @@ class AppController : public ui::Controller {
   std::string Write(std::string path, const char* ext, WriteFn write) {
     if (path.empty()) path = "kvmscope-" + (guest().empty() ? std::string("trace") : guest()) + ext;
     try {
-      traces::TraceData copy = *trace().Read();
+      traces::TraceData copy = *trace()->Read();
       write(copy, path);
       return fmt::format("wrote {} ({} events)", path, copy.EventCount());
     } catch (const std::exception& e) {
@@ -224,13 +245,13 @@ class AppController : public ui::Controller {
   GuiArgs m_args;
   mutable std::mutex m_mutex;
   RunArgs m_run;
-  std::unique_ptr<traces::Trace> m_trace;
+  std::shared_ptr<traces::Trace> m_trace;
   std::unique_ptr<Recorder> m_recorder;
   std::unique_ptr<probes::Session> m_session;
   std::unique_ptr<vmm::Machine> m_machine;
   std::thread m_waiter;
   std::optional<vmm::Outcome> m_outcome;
-  std::string m_why_not, m_replay_path;
+  std::string m_replay_path;
   bool m_paused = false;
   int m_slow_ms = 0;
   std::chrono::steady_clock::time_point m_last_counts;
@@ -247,17 +268,38 @@ int CmdGui(const GuiArgs& args) {
     std::fprintf(stderr, "kvmscope: unknown theme '%s' (dark, light, high-contrast)\n", args.theme.c_str());
     return kExitUsage;
   }
+  if (!args.screenshot.empty()) {
+    std::filesystem::path dir = std::filesystem::absolute(args.screenshot).parent_path();
+    if (!std::filesystem::is_directory(dir)) {
+      std::fprintf(stderr, "kvmscope: --screenshot %s: the folder %s does not exist\n",
+                   args.screenshot.c_str(), dir.c_str());
+      return kExitUsage;
+    }
+  }
   options.theme = *theme;
   options.font_scale = args.font_scale;
   options.width = args.width;
   options.height = args.height;
   options.screenshot = args.screenshot;
   options.frames = args.frames;
+  options.widget_map = args.widget_map;
   if (!ui::HaveDisplay()) {
     std::fprintf(stderr, "kvmscope: no display for the window (DISPLAY is not set); try 'kvmscope tour' "
                          "in a terminal, or run under xvfb-run\n");
     return kExitEnvironment;
   }
+  // SIGINT/SIGTERM close the window as the CLI stops a run: blocked in every
+  // thread from here on, taken by the watcher, which asks the window to close.
+  std::atomic<int> signal{0};
+  std::string signal_reason;
+  std::mutex signal_mutex;
+  InterruptWatcher interrupts([&](int sig, const std::string& reason) {
+    std::lock_guard lock(signal_mutex);
+    if (signal_reason.empty()) signal_reason = reason;
+    signal = sig;
+  });
+  options.quit_requested = [&] { return signal != 0; };
+
   AppController controller(args);
   if (!args.trace.empty()) {
     std::string message = controller.OpenReplay(args.trace);
@@ -268,6 +310,8 @@ int CmdGui(const GuiArgs& args) {
   } else {
     RunArgs run;
     run.guest = args.guest;
+    run.param = args.param;
+    run.timeout_s = args.timeout_s;
     std::string message = controller.StartLive(run, args.paused);
     if (message.rfind("running ", 0) != 0) {
       std::fprintf(stderr, "kvmscope: %s\n", message.c_str());
@@ -281,7 +325,21 @@ int CmdGui(const GuiArgs& args) {
     return kExitEnvironment;
   }
   if (!args.screenshot.empty()) std::printf("wrote screenshot: %s\n", args.screenshot.c_str());
-  return kExitOk;
+  // The window is closed: stop the guest on screen (the probes detach with
+  // it) and say how it ended. Closed by a signal, the exit status is run's
+  // (0 the guest passed, 1 it did not, e.g. stopped); closed by the user, 0.
+  std::string reason;
+  {
+    std::lock_guard lock(signal_mutex);
+    reason = signal_reason.empty() ? "the window was closed" : signal_reason;
+  }
+  std::optional<vmm::Outcome> out = controller.Finish(reason);
+  if (out) {
+    std::printf("verdict: %s — %s\n", std::string(vmm::VerdictName(out->verdict)).c_str(),
+                out->detail.c_str());
+  }
+  if (signal == 0) return kExitOk;
+  return !out || vmm::IsSuccess(out->verdict) ? kExitOk : kExitGuestFailed;
 }
 
 }  // namespace kvmscope::app

@@ -2,20 +2,18 @@
 // with the live printer, and reports the verdict.
 #include <fmt/format.h>
 #include <poll.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
-#include <thread>
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/guest_setup.h"
+#include "app/interrupts.h"
 #include "app/live_printer.h"
 #include "app/recorder.h"
 #include "probes/session.h"
@@ -26,44 +24,6 @@
 namespace kvmscope::app {
 
 namespace {
-
-// SIGINT/SIGTERM stop the machine cleanly: they are blocked in every thread
-// and taken here with sigtimedwait.
-class InterruptWatcher {
- public:
-  explicit InterruptWatcher(vmm::Machine& machine) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    m_thread = std::thread([this, &machine, set] {
-      timespec tick{0, 50'000'000};
-      while (!m_done) {
-        int sig = sigtimedwait(&set, nullptr, &tick);
-        if (sig > 0) machine.Stop(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-      }
-    });
-  }
-  // Blocks the signals in the calling thread, so that every thread started
-  // later (vCPUs, the probe drain thread) inherits the mask and only the
-  // watcher takes them.
-  static void BlockEarly() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  }
-  ~InterruptWatcher() {
-    m_done = true;
-    m_thread.join();
-  }
-
- private:
-  std::atomic<bool> m_done{false};
-  std::thread m_thread;
-};
 
 // Reads one line from standard input, giving up when `done` turns true
 // (checked every 100 ms) so that a run stopped by a signal does not wait for
@@ -225,16 +185,7 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
     }
   }
 
-  vmm::RunOptions options;
-  if (args.timeout_s) {
-    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*args.timeout_s * 1000));
-  } else if (p.guest && p.guest->timeout_ms) {
-    options.timeout = std::chrono::milliseconds(p.guest->timeout_ms);
-  }
-  if (args.max_exits) options.max_exits = *args.max_exits;
-  options.slow_motion = std::chrono::milliseconds(args.slow_ms);
-  options.start_paused = args.step;
-  options.capture_regs = args.regs;
+  vmm::RunOptions options = RunOptionsFor(args, p);
 
   InterruptWatcher::BlockEarly();
   LivePrinter printer(stdout, !args.quiet);
@@ -254,7 +205,8 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
                   "details", "");
     }
     std::fflush(stdout);
-    InterruptWatcher interrupts(machine);
+    InterruptWatcher interrupts(
+        [&machine](int, const std::string& reason) { machine.Stop(reason); });
     machine.Start(options);
     if (args.step) StepLoop(machine, printer);
     vmm::Outcome out = machine.Wait();

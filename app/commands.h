@@ -71,6 +71,8 @@ int CmdExport(const TraceArgs& args);
 struct GuiArgs {
   std::string trace;           // replay this trace file
   std::string guest = "hello";  // else run this guest live
+  std::string param;            // its --param
+  std::optional<double> timeout_s;  // its watchdog (default: the guest's own)
   bool no_probes = false;
   bool paused = false;  // live: start before the first KVM_RUN
   std::string theme = "dark";
@@ -78,6 +80,7 @@ struct GuiArgs {
   int width = 1600, height = 900;
   std::string screenshot;  // save a PNG after `frames` frames and exit
   int frames = 60;
+  std::string widget_map;  // test hook: where the toolbar's widgets are (hidden option)
 };
 int CmdGui(const GuiArgs& args);
 // Whether a window can be opened (an X11 or Wayland display is set).

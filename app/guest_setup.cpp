@@ -87,4 +87,18 @@ Prepared Prepare(const RunArgs& args) {
   return p;
 }
 
+vmm::RunOptions RunOptionsFor(const RunArgs& args, const Prepared& p) {
+  vmm::RunOptions options;
+  if (args.timeout_s) {
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*args.timeout_s * 1000));
+  } else if (p.guest && p.guest->timeout_ms) {
+    options.timeout = std::chrono::milliseconds(p.guest->timeout_ms);
+  }
+  if (args.max_exits) options.max_exits = *args.max_exits;
+  options.slow_motion = std::chrono::milliseconds(args.slow_ms);
+  options.start_paused = args.step;
+  options.capture_regs = args.regs;
+  return options;
+}
+
 }  // namespace kvmscope::app

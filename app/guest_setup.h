@@ -23,4 +23,8 @@ struct Prepared {
 // Throws UsageFailure, or vmm::Error for unreadable or unassemblable files.
 Prepared Prepare(const RunArgs& args);
 
+// How to run it: the watchdog (--timeout, else the guest's own), the exit
+// budget, slow motion, starting paused for --step, registers for --regs.
+vmm::RunOptions RunOptionsFor(const RunArgs& args, const Prepared& p);
+
 }  // namespace kvmscope::app

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
              "(root for kernel tracing), or a replay of a saved trace (no privileges)");
   gui->add_option("trace", gui_args.trace, "Replay this trace (saved by 'kvmscope run -o')");
   gui->add_option("--guest", gui_args.guest, "Run this catalog guest live (default hello)");
+  gui->add_option("--param", gui_args.param, "The guest's parameter, as for run (e.g. pio-loop's N)");
+  gui->add_option("--timeout", gui_args.timeout_s, "Watchdog in seconds (default: the guest's own)")
+      ->check(CLI::PositiveNumber);
   gui->add_flag("--no-probes", gui_args.no_probes, "Do not trace the host kernel");
   gui->add_flag("--paused", gui_args.paused, "Start before the first KVM_RUN (space runs, s steps)");
   gui->add_option("--theme", gui_args.theme, "dark, light or high-contrast (default dark)");
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
                   "Render --frames frames, save this PNG and exit (for docs and tests)");
   gui->add_option("--frames", gui_args.frames, "Frames before --screenshot (default 60)")
       ->check(CLI::Range(1, 100000));
+  // For window tests: where the toolbar's buttons are, so real X clicks find them.
+  gui->add_option("--widget-map", gui_args.widget_map)->group("");
 
   TourArgs tour_args;
   CLI::App* tour = cli.add_subcommand(

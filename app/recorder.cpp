@@ -133,6 +133,15 @@ traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::Gue
   return g;
 }
 
+traces::HostFacts UntracedHostFacts(const std::string& why_not) {
+  traces::HostFacts host;
+  host.kernel_release = probes::KernelRelease();
+  host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
+  host.cpu = probes::CpuModel();
+  host.not_traced_reason = why_not;
+  return host;
+}
+
 void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
                  const vmm::GuestInfo* info, const vmm::Outcome& out,
                  const probes::Session* session, const std::string& why_not) {
@@ -141,12 +150,7 @@ void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
   guest.detail = out.detail;
   trace.SetGuest(std::move(guest));
   if (!session) {
-    traces::HostFacts host;
-    host.kernel_release = probes::KernelRelease();
-    host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
-    host.cpu = probes::CpuModel();
-    host.not_traced_reason = why_not;
-    trace.SetHost(std::move(host));
+    trace.SetHost(UntracedHostFacts(why_not));
     return;
   }
   trace.SetHost(session->host_facts());

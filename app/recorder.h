@@ -32,6 +32,9 @@ class Recorder : public vmm::Observer {
 // for a catalog guest, its source and line table.
 traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::GuestInfo* info);
 
+// The host facts of a run whose kernel was not traced: what kernel and
+// backend it is, and why not.
+traces::HostFacts UntracedHostFacts(const std::string& why_not);
 // Fills in what the trace records besides events, once the run is over:
 // guest facts with the verdict, host facts (the plan, or why the kernel was
 // not traced), loss counts, and the symbols its stacks and chains need.

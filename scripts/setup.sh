@@ -11,7 +11,7 @@ PACKAGES=(
   libfmt-dev libcli11-dev nlohmann-json3-dev    # formatting, command line, trace files
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev  # BPF programs and their loader
   libimgui-dev libglfw3-dev libgl-dev libstb-dev libcapstone-dev  # the GUI, disassembly
-  libgl1-mesa-dri xvfb xauth fonts-dejavu-core  # OpenGL without a GPU, a real window in tests, fonts
+  libgl1-mesa-dri xvfb xauth xdotool fonts-dejavu-core  # OpenGL without a GPU, a real window and real input in tests, fonts
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
 )

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bpf_programs.h"
 #include "kvm_available.h"
 #include "run_command.h"
 
@@ -31,6 +32,9 @@ namespace {
 namespace fs = std::filesystem;
 
 using kvmscope::test::Capture;
+using kvmscope::test::Contains;
+using kvmscope::test::kBpftool;
+using kvmscope::test::LoadedKvmscopePrograms;
 using kvmscope::test::Result;
 
 // Runs kvmscope ARGS with `input` on its standard input.
@@ -359,58 +363,6 @@ TEST_F(Cli, RunWithoutRootHasNoKernelTracing) {
 }
 
 // ---- No BPF program outlives kvmscope -----------------------------------
-
-constexpr const char* kBpftool = "/usr/sbin/bpftool";
-
-// kvmscope's BPF program names (probes/*.bpf.c). The kernel keeps at most
-// 15 characters of a name (BPF_OBJ_NAME_LEN - 1); bpftool shows the full
-// name when BTF has it, so the 15-character prefix matches both.
-const char* const kKvmscopePrograms[] = {
-    "run_kprobe",          "run_kretprobe",         "run_fentry",
-    "run_fexit",           "run_sys_enter",         "run_sys_exit",
-    "handler_kprobe",      "handler_fentry",        "mmu_pf_kprobe",
-    "mmu_pf_fentry",       "fentry_probe",          "tp_kvm_exit",
-    "tp_kvm_entry",        "tp_kvm_userspace_exit", "tp_kvm_pio",
-    "tp_kvm_mmio",         "tp_kvm_emulate_insn",   "tp_kvm_inj_exception",
-    "tp_kvm_inj_virq",     "tp_kvm_cpuid",          "tp_kvm_msr",
-    "tp_kvm_hypercall",    "tp_kvm_page_fault",     "tp_kvm_mmu_pagetable_walk",
-    "tp_kvm_mmu_set_spte", "tp_kvm_mmu_walker_error",
-};
-
-// "ID: NAME" of each loaded program whose name is one of kvmscope's.
-std::vector<std::string> LoadedKvmscopePrograms() {
-  Result r = Capture(std::string(kBpftool) + " prog show 2>&1");
-  std::vector<std::string> found;
-  std::istringstream lines(r.output);
-  for (std::string line; std::getline(lines, line);) {
-    // "1360: tracepoint  name run_sys_enter  tag fc0bc592441671d7  gpl"
-    size_t colon = line.find(':'), at = line.find(" name ");
-    if (line.empty() || !isdigit(static_cast<unsigned char>(line[0])) ||
-        colon == std::string::npos || at == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest(line.substr(at + 6));
-    std::string name;
-    rest >> name;
-    for (const char* prog : kKvmscopePrograms) {
-      std::string prefix = std::string(prog).substr(0, 15);
-      if (name.compare(0, prefix.size(), prefix) == 0 && name.size() <= std::strlen(prog)) {
-        found.push_back(line.substr(0, colon) + ": " + name);
-        break;
-      }
-    }
-  }
-  return found;
-}
-
-bool Contains(const std::vector<std::string>& progs, const char* name) {
-  std::string prefix = std::string(name).substr(0, 15);
-  for (const std::string& p : progs) {
-    std::string n = p.substr(p.find(": ") + 2);
-    if (n.compare(0, prefix.size(), prefix) == 0) return true;
-  }
-  return false;
-}
 
 std::string Join(const std::vector<std::string>& v) {
   std::string s;

@@ -3,6 +3,7 @@
 // saved trace — so that ui/ knows nothing of vmm/ or probes/.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,22 @@ namespace kvmscope::ui {
 enum class RunState { Replay, Paused, Running, Finished };
 std::string_view RunStateName(RunState state);
 
+// A guest of the catalog as the picker offers it.
+struct GuestChoice {
+  std::string name;
+  std::string description;  // one line: what it shows
+};
+
+// Threading contract: the window calls every member from its own thread, and
+// never while it holds a Snapshot of the trace (commands are queued during a
+// frame and run between frames). Select, Reset and Open may stop a run and
+// replace the trace; the shared_ptr a frame holds keeps the old one alive.
 class Controller {
  public:
   virtual ~Controller() = default;
-  // The trace to read this frame (may be a different object after Reset,
-  // Open or Select: ask every frame, keep no snapshot across frames).
-  virtual traces::Trace& trace() = 0;
+  // The trace to read this frame (another object after Reset, Open or
+  // Select: ask every frame). Never null.
+  virtual std::shared_ptr<traces::Trace> trace() = 0;
   virtual RunState state() const = 0;
   // One line for the status bar: "hello: running", "passed — reported 0x18".
   virtual std::string status() const = 0;
@@ -26,7 +37,7 @@ class Controller {
   virtual void Tick() {}
 
   // Live control (no-ops in a replay).
-  virtual std::vector<std::string> guests() const { return {}; }  // the catalog
+  virtual std::vector<GuestChoice> guests() const { return {}; }  // the catalog
   virtual std::string guest() const { return {}; }
   // Stops the current guest and prepares `name` (a catalog name or a file).
   virtual std::string Select(const std::string& /*name*/) { return "replay: no guest to run"; }

@@ -1,6 +1,7 @@
 // The window and its frame loop: every frame takes one snapshot of the
-// trace, draws the toolbar and the panels into their fixed places, handles
-// the shortcuts (space run/pause, s step, f fit, F12 screenshot), renders.
+// trace, draws the toolbar and the panels into their fixed places, then runs
+// the commands queued while drawing (space run/pause, s step, r reset, n/p
+// guest, f fit, ←/→ exits, F12 screenshot) with no snapshot held, renders.
 #include "ui/gui.h"
 
 #define GLFW_INCLUDE_NONE
@@ -9,12 +10,16 @@
 #include <imgui.h>
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
+#include <fmt/format.h>
 #include <stb_image_write.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 
 #include "traces/atomic_file.h"
@@ -52,18 +57,35 @@ constexpr const char* kMonoFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSa
 
 // Keys pressed this frame, from GLFW (ImGui 1.86 names no letter keys).
 struct Keys {
-  bool space = false, step = false, fit = false, screenshot = false;
+  bool space = false, step = false, fit = false, screenshot = false, reset = false;
+  int guest = 0;     // +1 next catalog guest (n), -1 previous (p)
+  int move = 0;      // +1 next exit (→), -1 previous (←)
 };
 Keys g_keys;
 ImFont* g_mono = nullptr;  // the console's monospace font, when installed
 
-void OnKey(GLFWwindow*, int key, int, int action, int) {
-  if (action != GLFW_PRESS || ImGui::GetCurrentContext() == nullptr) return;
+void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
+  if (ImGui::GetCurrentContext() == nullptr) return;
   if (ImGui::GetIO().WantTextInput) return;  // typing a path, not a shortcut
+  if (action == GLFW_REPEAT) {  // held arrows keep moving through the exits
+    if (key == GLFW_KEY_RIGHT) g_keys.move = 1;
+    if (key == GLFW_KEY_LEFT) g_keys.move = -1;
+    return;
+  }
+  if (action != GLFW_PRESS) return;
+  if (key == GLFW_KEY_Q && (mods & GLFW_MOD_CONTROL)) {
+    glfwSetWindowShouldClose(window, GLFW_TRUE);
+    return;
+  }
   switch (key) {
     case GLFW_KEY_SPACE: g_keys.space = true; break;
     case GLFW_KEY_S: g_keys.step = true; break;
     case GLFW_KEY_F: g_keys.fit = true; break;
+    case GLFW_KEY_R: g_keys.reset = true; break;
+    case GLFW_KEY_N: g_keys.guest = 1; break;
+    case GLFW_KEY_P: g_keys.guest = -1; break;
+    case GLFW_KEY_RIGHT: g_keys.move = 1; break;
+    case GLFW_KEY_LEFT: g_keys.move = -1; break;
     case GLFW_KEY_F12: g_keys.screenshot = true; break;
     default: break;
   }
@@ -95,6 +117,10 @@ std::string Stamp() {
   return buf;
 }
 
+// The slow-motion choices: a fixed list, so that no text box can swallow the
+// space bar (typing a number into a slider, then space, used to do nothing).
+constexpr int kSlowChoices[] = {0, 50, 200, 500, 1000};
+
 class Window {
  public:
   Window(Controller& controller, const GuiOptions& options)
@@ -105,24 +131,56 @@ class Window {
   void SetMessage(std::string message) { m_message = std::move(message); }
 
   void Frame(bool& want_screenshot, std::string& screenshot_path) {
-    ImGuiIO& io = ImGui::GetIO();
     m_controller.Tick();
     Keys keys = g_keys;
     g_keys = {};
-    if (keys.space) Toggle();
-    if (keys.step) m_controller.Step();
+    if (keys.space) Queue([this] { Toggle(); });
+    if (keys.step) Queue([this] { m_controller.Step(); });
+    if (keys.reset) Queue([this] { m_controller.Reset(); });
+    if (keys.guest) Queue([this, d = keys.guest] { SelectAdjacentGuest(d); });
     if (keys.fit) m_timeline.RequestFit();
     if (keys.screenshot) {
       want_screenshot = true;
       screenshot_path = "kvmscope-" + Stamp() + ".png";
     }
-    m_view.live = m_controller.state() == RunState::Running || m_controller.state() == RunState::Paused;
+    // The trace of this frame: held (not locked) until the next frame, so
+    // that a replaced trace is noticed by identity, never by a reused address.
+    std::shared_ptr<traces::Trace> current = m_controller.trace();
+    if (current != m_trace) {
+      m_trace = std::move(current);
+      ++m_view.trace_generation;
+      m_view.selected.reset();
+      m_view.hovered.reset();
+      m_view.view_begin_ns = m_view.view_end_ns = 0;
+      m_view.follow_live = true;
+      m_timeline.RequestFit();
+    }
+    const RunState state = m_controller.state();
+    m_view.live = state == RunState::Running || state == RunState::Paused;
     m_view.font_scale = m_options.font_scale;
+    {
+      // The snapshot holds the trace's shared lock: nothing in this block may
+      // stop a run or replace the trace. Toolbar buttons queue commands.
+      traces::Trace::Snapshot snap = m_trace->Read();
+      DrawPanels(*snap, state, want_screenshot, screenshot_path);
+    }
+    RunQueued();
+    WriteWidgetMap();
+  }
 
+ private:
+  void Queue(std::function<void()> command) { m_queued.push_back(std::move(command)); }
+  void RunQueued() {
+    std::vector<std::function<void()>> commands;
+    commands.swap(m_queued);
+    for (auto& command : commands) command();
+  }
+
+  void DrawPanels(const traces::TraceData& trace, RunState state, bool& want_screenshot,
+                  std::string& screenshot_path) {
+    ImGuiIO& io = ImGui::GetIO();
     float toolbar_h = ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetStyle().WindowPadding.y * 2;
     Layout layout = ComputeLayout(io.DisplaySize.x, io.DisplaySize.y, toolbar_h);
-    traces::Trace::Snapshot snap = m_controller.trace().Read();
-    const traces::TraceData& trace = *snap;
     constexpr ImGuiWindowFlags kFixed =
         ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse;
     auto place = [&](Pane p) {
@@ -133,7 +191,7 @@ class Window {
 
     place(Pane::Toolbar);
     ImGui::Begin("##toolbar", nullptr, kFixed | ImGuiWindowFlags_NoTitleBar);
-    DrawToolbar(trace, want_screenshot, screenshot_path);
+    DrawToolbar(trace, state, want_screenshot, screenshot_path);
     ImGui::End();
 
     place(Pane::Timeline);
@@ -171,40 +229,108 @@ class Window {
     ImGui::End();
   }
 
- private:
   void Toggle() {
-    if (m_controller.state() == RunState::Running) {
+    RunState state = m_controller.state();
+    if (state == RunState::Running) {
       m_controller.Pause();
-    } else if (m_controller.state() == RunState::Paused) {
+    } else if (state == RunState::Paused) {
       m_controller.Run();
     }
   }
 
-  void DrawToolbar(const traces::TraceData& trace, bool& want_screenshot,
+  // n / p: the next / previous guest of the catalog, wrapping around.
+  void SelectAdjacentGuest(int direction) {
+    std::vector<GuestChoice> guests = m_controller.guests();
+    if (guests.empty()) return;
+    std::string current = m_controller.guest();
+    auto it = std::find_if(guests.begin(), guests.end(),
+                           [&](const GuestChoice& g) { return g.name == current; });
+    int n = static_cast<int>(guests.size());
+    int at = it == guests.end() ? (direction > 0 ? -1 : 0) : static_cast<int>(it - guests.begin());
+    m_message = m_controller.Select(guests[static_cast<size_t>(((at + direction) % n + n) % n)].name);
+  }
+
+  // Remembers where a toolbar widget was drawn (for --widget-map).
+  void Mark(const char* name) {
+    if (m_options.widget_map.empty()) return;
+    ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    m_widgets += fmt::format("{} {:.0f} {:.0f} {:.0f} {:.0f}\n", name, a.x, a.y, b.x - a.x, b.y - a.y);
+  }
+  void WriteWidgetMap() {
+    if (m_options.widget_map.empty()) return;
+    m_widgets += "status " + m_controller.status() + "\n";
+    m_widgets += "message " + m_message + "\n";
+    if (m_widgets != m_widgets_written) {
+      try {
+        traces::WriteFileAtomically(m_options.widget_map,
+                                    [&](std::ostream& out) { out << m_widgets; });
+        m_widgets_written = m_widgets;
+      } catch (const std::exception&) {
+        // A test hook: a failed write is retried next frame.
+      }
+    }
+    m_widgets.clear();
+  }
+
+  // A button that is disabled with the reason shown on hover.
+  bool Button(const char* label, const char* name, bool enabled, const char* why_not) {
+    ImGui::BeginDisabled(!enabled);
+    bool pressed = ImGui::Button(label);
+    ImGui::EndDisabled();
+    Mark(name);
+    if (!enabled && why_not && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+      ImGui::SetTooltip("%s", why_not);
+    }
+    return pressed;
+  }
+
+  void DrawToolbar(const traces::TraceData& trace, RunState state, bool& want_screenshot,
                    std::string& screenshot_path) {
-    RunState state = m_controller.state();
-    std::vector<std::string> guests = m_controller.guests();
+    std::vector<GuestChoice> guests = m_controller.guests();
+    const bool replay = state == RunState::Replay;
+    const char* replay_why = "a replay of a saved trace: choose a guest to run one live";
     if (!guests.empty()) {
-      std::string current = m_controller.guest();
+      std::string current = replay ? std::string("choose a guest") : m_controller.guest();
       ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
-      if (ImGui::BeginCombo("##guest", current.c_str())) {
-        for (const std::string& g : guests) {
-          if (ImGui::Selectable(g.c_str(), g == current)) m_message = m_controller.Select(g);
+      if (ImGui::BeginCombo("##guest", current.c_str(), ImGuiComboFlags_HeightLarge)) {
+        for (const GuestChoice& g : guests) {
+          std::string label = g.name + "  —  " + g.description;
+          if (ImGui::Selectable(label.c_str(), !replay && g.name == current)) {
+            Queue([this, name = g.name] { m_message = m_controller.Select(name); });
+          }
+          Mark(("guest:" + g.name).c_str());
         }
         ImGui::EndCombo();
       }
+      Mark("guest");
       ImGui::SameLine();
       bool running = state == RunState::Running;
-      if (ImGui::Button(running ? "Pause (space)" : "Run (space)")) Toggle();
+      bool can_run = state == RunState::Running || state == RunState::Paused;
+      if (Button(running ? "Pause (space)" : "Run (space)", "run", can_run,
+                 replay ? replay_why : "the guest has finished: Reset (r) runs it again")) {
+        Queue([this] { Toggle(); });
+      }
       ImGui::SameLine();
-      ImGui::BeginDisabled(state != RunState::Paused);
-      if (ImGui::Button("Step (s)")) m_controller.Step();
-      ImGui::EndDisabled();
+      if (Button("Step (s)", "step", state == RunState::Paused,
+                 replay ? replay_why : "pause first: Step runs one KVM_RUN of a paused guest")) {
+        Queue([this] { m_controller.Step(); });
+      }
       ImGui::SameLine();
-      ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
-      if (ImGui::SliderInt("slow ms", &m_slow_ms, 0, 1000)) m_controller.SetSlowMotion(m_slow_ms);
+      ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+      std::string slow = m_slow_ms ? fmt::format("{} ms", m_slow_ms) : std::string("off");
+      if (ImGui::BeginCombo("slow motion", slow.c_str())) {
+        for (int ms : kSlowChoices) {
+          std::string label = ms ? fmt::format("{} ms per KVM_RUN", ms) : std::string("off");
+          if (ImGui::Selectable(label.c_str(), ms == m_slow_ms)) {
+            m_slow_ms = ms;
+            Queue([this, ms] { m_controller.SetSlowMotion(ms); });
+          }
+        }
+        ImGui::EndCombo();
+      }
+      Mark("slow");
       ImGui::SameLine();
-      if (ImGui::Button("Reset")) m_controller.Reset();
+      if (Button("Reset (r)", "reset", !replay, replay_why)) Queue([this] { m_controller.Reset(); });
       ImGui::SameLine();
     }
     ImGui::TextUnformatted(m_controller.status().c_str());
@@ -216,21 +342,32 @@ class Window {
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 16);
     ImGui::InputTextWithHint("##path", "file path (trace .json, guest file, .png)", m_path,
                              sizeof m_path);
+    Mark("path");
     ImGui::SameLine();
-    if (!guests.empty() && ImGui::Button("Run file")) m_message = m_controller.Select(m_path);
-    if (!guests.empty()) ImGui::SameLine();
-    if (ImGui::Button("Open")) m_message = m_controller.Open(m_path);
+    if (!guests.empty()) {
+      if (ImGui::Button("Run file")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Select(p); });
+      Mark("runfile");
+      ImGui::SameLine();
+    }
+    if (ImGui::Button("Open")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Open(p); });
+    Mark("open");
     ImGui::SameLine();
-    if (ImGui::Button("Save")) m_message = m_controller.Save(m_path);
+    if (ImGui::Button("Save")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Save(p); });
+    Mark("save");
     ImGui::SameLine();
-    if (ImGui::Button("Export Chrome")) m_message = m_controller.ExportChrome(m_path);
+    if (ImGui::Button("Export Chrome")) {
+      Queue([this, p = std::string(m_path)] { m_message = m_controller.ExportChrome(p); });
+    }
+    Mark("chrome");
     ImGui::SameLine();
     if (ImGui::Button("PNG (F12)")) {
       want_screenshot = true;
       screenshot_path = m_path[0] ? m_path : "kvmscope-" + Stamp() + ".png";
     }
+    Mark("png");
     ImGui::SameLine();
     if (ImGui::Button("Fit (f)")) m_timeline.RequestFit();
+    Mark("fit");
     if (!m_message.empty()) {
       ImGui::SameLine();
       ImGui::TextUnformatted(m_message.c_str());
@@ -239,6 +376,8 @@ class Window {
 
   Controller& m_controller;
   GuiOptions m_options;
+  std::shared_ptr<traces::Trace> m_trace;
+  std::vector<std::function<void()>> m_queued;  // run after the frame's snapshot is released
   SharedView m_view;
   TimelinePanel m_timeline;
   ChainsPanel m_chains;
@@ -249,6 +388,7 @@ class Window {
   int m_slow_ms = 0;
   char m_path[512] = "";
   std::string m_message;
+  std::string m_widgets, m_widgets_written;
 };
 
 }  // namespace
@@ -308,12 +448,19 @@ void RunGui(Controller& controller, const GuiOptions& options) {
   {
     Window ui(controller, options);
     int frame = 0;
+    int eager = 0;  // frames still to draw without waiting for input
     while (!glfwWindowShouldClose(window)) {
-      // Idle replays wait for input; a running guest redraws continuously.
-      if (controller.state() == RunState::Running || !options.screenshot.empty()) {
+      if (options.quit_requested && options.quit_requested()) break;
+      // Idle replays wait for input (at most 100 ms); a running guest
+      // redraws continuously, and so do the few frames after any input, which
+      // ImGui needs to settle (a popup is placed on its second frame).
+      if (controller.state() == RunState::Running || !options.screenshot.empty() || eager > 0) {
         glfwPollEvents();
+        if (eager > 0) --eager;
       } else {
+        double before = glfwGetTime();
         glfwWaitEventsTimeout(0.1);
+        if (glfwGetTime() - before < 0.09) eager = 4;  // woken by an event
       }
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();

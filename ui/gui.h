@@ -3,6 +3,7 @@
 // `--screenshot FILE --frames N` mode used by docs and tests).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "ui/controller.h"
@@ -17,6 +18,13 @@ struct GuiOptions {
   int height = 900;
   std::string screenshot;  // when set: render `frames` frames, save this PNG, return
   int frames = 60;
+  // Polled at least every 100 ms: when it returns true the window closes as
+  // if the user had closed it (app/ sets it from SIGINT/SIGTERM).
+  std::function<bool()> quit_requested;
+  // When set, the toolbar's widgets are written to this file ("label x y w
+  // h" per line, screen pixels) whenever they move: window tests click them
+  // with real X events (xdotool) without guessing coordinates.
+  std::string widget_map;
 };
 
 // Whether a window can be opened at all (an X11 or Wayland display is set).

@@ -1,0 +1,196 @@
+// The window driven as a lecturer drives it, with real X input events in a
+// private Xvfb: Reset over and over, guest switches while paused, stepping
+// and running, replay → live → replay, a bad file, quitting mid-run, and
+// SIGINT/SIGTERM while live. The process must survive every click, and end
+// cleanly with its BPF programs gone. Built once more with AddressSanitizer
+// and ThreadSanitizer by scripts/sanitize.sh (see tests/CMakeLists.txt).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "bpf_programs.h"
+#include "gui_driver.h"
+#include "kvm_available.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using kvmscope::test::GuiProcess;
+using kvmscope::test::Xvfb;
+namespace fs = std::filesystem;
+
+class Drive : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = kvmscope::test::GuiDriverMissing();
+    if (!why.empty()) GTEST_SKIP() << why << " (scripts/setup.sh installs it)";
+    dir = fs::temp_directory_path() / ("kvmscope-drive-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    x = std::make_unique<Xvfb>(1600, 900);
+    ASSERT_FALSE(x->display().empty()) << "Xvfb did not start";
+    gui = std::make_unique<GuiProcess>(KVMSCOPE_BIN, x->display(), dir);
+  }
+  void TearDown() override {
+    gui.reset();
+    x.reset();
+    fs::remove_all(dir);
+  }
+
+  // Everything a failed expectation needs to explain itself.
+  std::string Explain() const {
+    return "status: " + gui->Status() + "\nmessage: " + gui->Message() + "\nlog:\n" + gui->Log();
+  }
+
+  // Where the kernel can be traced, the programs of the window's run are
+  // loaded now (so that their removal later means something).
+  bool Traced() const { return geteuid() == 0 && access(kvmscope::test::kBpftool, X_OK) == 0; }
+
+  // Ends the window with `sig` (or Ctrl+Q when 0) and returns its exit
+  // status; the process must end within 15 s, by exit, not by a signal.
+  int End(int sig) {
+    if (sig) {
+      EXPECT_TRUE(gui->Signal(sig));
+    } else {
+      EXPECT_TRUE(gui->Key("ctrl+q"));
+    }
+    std::optional<int> st = gui->WaitExit(15s);
+    EXPECT_TRUE(st.has_value()) << "the window did not close within 15 s\n" << Explain();
+    if (!st) return -1;
+    EXPECT_TRUE(WIFEXITED(*st)) << "ended by signal " << WTERMSIG(*st) << "\n" << Explain();
+    return WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+  }
+
+  fs::path dir;
+  std::unique_ptr<Xvfb> x;
+  std::unique_ptr<GuiProcess> gui;
+};
+
+TEST_F(Drive, ResetFiveTimesAfterAFinishedRun) {
+  KVMSCOPE_REQUIRE_KVM();
+  ASSERT_TRUE(gui->Start({"--guest", "hello"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("hello: passed")) << Explain();
+  for (int i = 0; i < 5; ++i) {
+    // r resets to a paused guest; space runs it to the end again.
+    ASSERT_TRUE(gui->Key("r")) << "xdotool failed";
+    ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << "reset " << i << "\n" << Explain();
+    ASSERT_TRUE(gui->Key("space"));
+    ASSERT_TRUE(gui->WaitStatus("hello: passed")) << "run after reset " << i << "\n" << Explain();
+  }
+  // The Reset button, clicked, does what r does.
+  ASSERT_TRUE(gui->Click("reset"));
+  ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
+  EXPECT_TRUE(gui->Alive()) << Explain();
+  // SIGTERM with a paused guest: stopped, so the status is run's 1.
+  EXPECT_EQ(End(SIGTERM), 1) << Explain();
+  EXPECT_NE(gui->Log().find("verdict: stopped — terminated (SIGTERM)"), std::string::npos)
+      << Explain();
+}
+
+TEST_F(Drive, GuestSwitchWhilePausedSteppingAndRunning) {
+  KVMSCOPE_REQUIRE_KVM();
+  ASSERT_TRUE(gui->Start({"--guest", "hello", "--paused"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
+  // Paused: n is the next catalog guest.
+  ASSERT_TRUE(gui->Key("n"));
+  ASSERT_TRUE(gui->WaitStatus("modes: paused")) << Explain();
+  // Stepping: three single KVM_RUNs, then p in the middle of a step.
+  ASSERT_TRUE(gui->Key("s s s"));
+  ASSERT_TRUE(gui->WaitStatus("modes: paused (3 exits)")) << Explain();
+  ASSERT_TRUE(gui->Click("step"));
+  ASSERT_TRUE(gui->WaitStatus("modes: paused (4 exits)")) << Explain();
+  ASSERT_TRUE(gui->Key("s p"));
+  ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
+  // Running: the picker (clicked open, then a guest clicked) while the
+  // exit-heavy guest runs.
+  ASSERT_TRUE(gui->Key("p"));
+  ASSERT_TRUE(gui->WaitStatus("pio-loop: paused")) << Explain();
+  ASSERT_TRUE(gui->Key("space"));
+  ASSERT_TRUE(gui->WaitStatus("pio-loop: ")) << Explain();
+  ASSERT_TRUE(gui->Click("guest"));
+  ASSERT_TRUE(gui->WaitWidget("guest:spin")) << "the picker did not open\n" << Explain();
+  ASSERT_TRUE(gui->Click("guest:spin"));
+  ASSERT_TRUE(gui->WaitStatus("spin: paused")) << Explain();
+  ASSERT_TRUE(gui->Click("run"));
+  ASSERT_TRUE(gui->WaitStatus("spin: running")) << Explain();
+  ASSERT_TRUE(gui->Key("n"));  // while spin runs
+  ASSERT_TRUE(gui->WaitStatus("pio-loop: paused")) << Explain();
+  EXPECT_TRUE(gui->Alive()) << Explain();
+  EXPECT_EQ(End(0), 0) << Explain();
+}
+
+TEST_F(Drive, ReplayThenLiveThenReplayAndABadFile) {
+  KVMSCOPE_REQUIRE_KVM();
+  const std::string data = KVMSCOPE_TESTDATA "/pagefault-pvm.json";
+  ASSERT_TRUE(gui->Start({data})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("replay of")) << Explain();
+  // Replay → live: a guest chosen in the picker.
+  ASSERT_TRUE(gui->Click("guest"));
+  ASSERT_TRUE(gui->WaitWidget("guest:hello")) << "the picker did not open\n" << Explain();
+  ASSERT_TRUE(gui->Click("guest:hello"));
+  ASSERT_TRUE(gui->WaitStatus("hello: paused")) << Explain();
+  ASSERT_TRUE(gui->Key("space"));
+  ASSERT_TRUE(gui->WaitStatus("hello: passed")) << Explain();
+  // Live → replay: a path typed and Open clicked.
+  ASSERT_TRUE(gui->Type("path", data));
+  ASSERT_TRUE(gui->Click("open"));
+  ASSERT_TRUE(gui->WaitStatus("replay of " + data)) << Explain();
+  // A file that does not exist: said in the toolbar, the replay stays.
+  ASSERT_TRUE(gui->Type("path", "/nonexistent/trace.json"));
+  ASSERT_TRUE(gui->Click("open"));
+  ASSERT_TRUE(gui->WaitFor(
+      [&] { return gui->Message().find("/nonexistent/trace.json") != std::string::npos; }, 10s))
+      << Explain();
+  EXPECT_NE(gui->Status().find("replay of " + data), std::string::npos) << Explain();
+  // Replay → live with a key, while the replay is open.
+  ASSERT_TRUE(gui->Key("n"));
+  ASSERT_TRUE(gui->WaitStatus("hello: paused")) << Explain();
+  EXPECT_TRUE(gui->Alive()) << Explain();
+  EXPECT_EQ(End(SIGINT), 1) << Explain();  // paused: stopped
+}
+
+// A long guest, traced where the kernel allows: the window closed mid-run
+// (Ctrl+Q, SIGINT, SIGTERM) stops it and leaves no BPF program behind.
+class DriveLive : public Drive, public ::testing::WithParamInterface<int> {};
+
+TEST_P(DriveLive, ClosingMidRunStopsTheGuestAndDetaches) {
+  KVMSCOPE_REQUIRE_KVM();
+  const int sig = GetParam();
+  if (Traced()) {
+    ASSERT_EQ(kvmscope::test::LoadedKvmscopePrograms(), std::vector<std::string>{})
+        << "kvmscope programs are loaded before the test starts (another kvmscope running?)";
+  }
+  ASSERT_TRUE(gui->Start({"--guest", "spin", "--timeout", "120"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("spin: running")) << Explain();
+  if (Traced() && gui->Log().find("not traced") == std::string::npos) {
+    std::vector<std::string> loaded = kvmscope::test::LoadedKvmscopePrograms();
+    EXPECT_TRUE(kvmscope::test::Contains(loaded, "tp_kvm_pio")) << Explain();
+  }
+  const int status = End(sig);
+  const std::string log = gui->Log();
+  if (sig == 0) {
+    EXPECT_EQ(status, 0) << Explain();  // the user closed the window
+    EXPECT_NE(log.find("verdict: stopped — the window was closed"), std::string::npos) << log;
+  } else {
+    EXPECT_EQ(status, 1) << Explain();  // as `run` does: the guest was stopped
+    const char* verdict = sig == SIGINT ? "verdict: stopped — interrupted (SIGINT)"
+                                        : "verdict: stopped — terminated (SIGTERM)";
+    EXPECT_NE(log.find(verdict), std::string::npos) << log;
+  }
+  if (Traced()) {
+    EXPECT_EQ(kvmscope::test::LoadedKvmscopePrograms(), std::vector<std::string>{}) << log;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(QuitKeySigintSigterm, DriveLive, ::testing::Values(0, SIGINT, SIGTERM),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == 0        ? "CtrlQ"
+                                              : info.param == SIGINT ? "SIGINT"
+                                                                     : "SIGTERM");
+                         });
+
+}  // namespace
