@@ -168,6 +168,7 @@ class AppController : public ui::Controller {
   }
   std::string guest() const override {
     std::lock_guard lock(m_mutex);
+    if (!m_machine) return {};  // a replay runs no guest
     return m_run.guest.empty() ? m_run.guest_bin : m_run.guest;
   }
   std::string Select(const std::string& name) override {
