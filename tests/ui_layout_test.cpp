@@ -23,8 +23,13 @@ TEST(Layout, PanesTileTheScreenWithoutOverlapAtProjectorSizes) {
           EXPECT_FALSE(a.Overlaps(l.panes[j])) << i << " overlaps " << j << " at " << w << "x" << h;
         }
       }
-      // The timeline is the widest pane after the toolbar.
+      // The cycle and the timeline take most of the screen.
       EXPECT_GT(l[Pane::Timeline].w, l[Pane::Inspector].w);
+      EXPECT_GT(l[Pane::Cycle].w, l[Pane::Inspector].w);
+      EXPECT_GT(l[Pane::Cycle].h, l[Pane::Timeline].h);
+      float area = 0;
+      for (Pane p : {Pane::Cycle, Pane::Timeline}) area += l[p].w * l[p].h;
+      EXPECT_GT(area, 0.5f * w * h);
     }
   }
 }
@@ -32,7 +37,16 @@ TEST(Layout, PanesTileTheScreenWithoutOverlapAtProjectorSizes) {
 TEST(Layout, AHugeToolbarIsCappedSoThePanesStayUsable) {
   Layout l = ComputeLayout(1280, 720, 2000);
   EXPECT_LE(l[Pane::Toolbar].h, 720.f / 3 + 0.5f);
-  EXPECT_GT(l[Pane::Chains].h, 100);
+  EXPECT_GT(l[Pane::Cycle].h, 100);
+}
+
+TEST(Layout, BodyTextIsProjectorSizedAndScalesWithTheWindow) {
+  EXPECT_GE(BodyFontSize(1080, 1.0f), 20.0f);
+  EXPECT_GE(BodyFontSize(2160, 1.0f), 40.0f);
+  EXPECT_LT(BodyFontSize(720, 1.0f), BodyFontSize(1080, 1.0f));
+  EXPECT_GE(BodyFontSize(720, 1.5f), 19.5f);  // 1280x720 with --font-scale 1.5
+  EXPECT_GE(BodyFontSize(480, 1.0f), 13.0f);  // never unreadably small
+  EXPECT_FLOAT_EQ(BodyFontSize(1080, 2.0f), 2 * BodyFontSize(1080, 1.0f));
 }
 
 }  // namespace

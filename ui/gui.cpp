@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -91,6 +92,31 @@ void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
   }
 }
 
+// The body size the theme's paddings and spacings were designed for.
+constexpr float kDesignFontPx = 16.0f;
+
+// (Re)builds the font atlas at `px` for body text (the console's monospace
+// font slightly smaller); ImGui's own font where DejaVu is not installed.
+void LoadFonts(float px) {
+  ImGuiIO& io = ImGui::GetIO();
+  io.Fonts->Clear();
+  g_mono = nullptr;
+  if (std::filesystem::exists(kFontPath)) {
+    // Latin-1 (µ, ×) plus the punctuation, arrows, math and box-drawing
+    // characters the model's texts use (—, →, ⇢, ≥, └─).
+    static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x2000, 0x206F, 0x2190, 0x21FF,
+                                      0x2200, 0x22FF, 0x2500, 0x257F, 0};
+    io.Fonts->AddFontFromFileTTF(kFontPath, px, nullptr, kRanges);
+    if (std::filesystem::exists(kMonoFontPath)) {
+      g_mono = io.Fonts->AddFontFromFileTTF(kMonoFontPath, std::round(px * 0.95f), nullptr, kRanges);
+    }
+  } else {
+    ImFontConfig config;
+    config.SizePixels = px;
+    io.Fonts->AddFontDefault(&config);
+  }
+}
+
 // Saves what was just rendered as a PNG (atomically).
 void SavePng(GLFWwindow* window, const std::string& path) {
   int w = 0, h = 0;
@@ -125,8 +151,10 @@ class Window {
  public:
   Window(Controller& controller, const GuiOptions& options)
       : m_controller(controller), m_options(options) {
-    if (g_mono) m_console.SetMonospaceFont(g_mono);
+    SetMonospaceFont(g_mono);
   }
+
+  void SetMonospaceFont(ImFont* font) { m_console.SetMonospaceFont(font); }
 
   void SetMessage(std::string message) { m_message = std::move(message); }
 
@@ -179,7 +207,11 @@ class Window {
   void DrawPanels(const traces::TraceData& trace, RunState state, bool& want_screenshot,
                   std::string& screenshot_path) {
     ImGuiIO& io = ImGui::GetIO();
-    float toolbar_h = ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetStyle().WindowPadding.y * 2;
+    // The toolbar wraps its widgets to the window's width: it is as high as
+    // it was last frame (three rows before the first).
+    float toolbar_h = m_toolbar_h > 0 ? m_toolbar_h
+                                      : ImGui::GetFrameHeightWithSpacing() * 3 +
+                                            ImGui::GetStyle().WindowPadding.y * 2;
     Layout layout = ComputeLayout(io.DisplaySize.x, io.DisplaySize.y, toolbar_h);
     constexpr ImGuiWindowFlags kFixed =
         ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse;
@@ -192,6 +224,8 @@ class Window {
     place(Pane::Toolbar);
     ImGui::Begin("##toolbar", nullptr, kFixed | ImGuiWindowFlags_NoTitleBar);
     DrawToolbar(trace, state, want_screenshot, screenshot_path);
+    m_toolbar_h = std::ceil(ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y -
+                            ImGui::GetStyle().ItemSpacing.y);
     ImGui::End();
 
     place(Pane::Timeline);
@@ -284,14 +318,27 @@ class Window {
     return pressed;
   }
 
+  // Puts the next widget, `width` px wide, on this row if it fits, else on
+  // the next: the toolbar wraps instead of running off a narrow window.
+  static void Flow(float width) {
+    float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+    ImGui::SameLine();
+    if (ImGui::GetCursorScreenPos().x + width > right) ImGui::NewLine();
+  }
+  static float ButtonWidth(const char* label) {
+    return ImGui::CalcTextSize(label, nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2;
+  }
+
   void DrawToolbar(const traces::TraceData& trace, RunState state, bool& want_screenshot,
                    std::string& screenshot_path) {
     std::vector<GuestChoice> guests = m_controller.guests();
     const bool replay = state == RunState::Replay;
     const char* replay_why = "a replay of a saved trace: choose a guest to run one live";
+    const float em = ImGui::GetFontSize();
+    // Row 1: what runs and how.
     if (!guests.empty()) {
       std::string current = replay ? std::string("choose a guest") : m_controller.guest();
-      ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
+      ImGui::SetNextItemWidth(em * 8);
       if (ImGui::BeginCombo("##guest", current.c_str(), ImGuiComboFlags_HeightLarge)) {
         for (const GuestChoice& g : guests) {
           std::string label = g.name + "  —  " + g.description;
@@ -303,20 +350,21 @@ class Window {
         ImGui::EndCombo();
       }
       Mark("guest");
-      ImGui::SameLine();
       bool running = state == RunState::Running;
       bool can_run = state == RunState::Running || state == RunState::Paused;
-      if (Button(running ? "Pause (space)" : "Run (space)", "run", can_run,
+      const char* run_label = running ? "Pause (space)" : "Run (space)";
+      Flow(ButtonWidth(run_label));
+      if (Button(run_label, "run", can_run,
                  replay ? replay_why : "the guest has finished: Reset (r) runs it again")) {
         Queue([this] { Toggle(); });
       }
-      ImGui::SameLine();
+      Flow(ButtonWidth("Step (s)"));
       if (Button("Step (s)", "step", state == RunState::Paused,
                  replay ? replay_why : "pause first: Step runs one KVM_RUN of a paused guest")) {
         Queue([this] { m_controller.Step(); });
       }
-      ImGui::SameLine();
-      ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
+      Flow(em * 5 + ImGui::CalcTextSize("slow motion").x);
+      ImGui::SetNextItemWidth(em * 5);
       std::string slow = m_slow_ms ? fmt::format("{} ms", m_slow_ms) : std::string("off");
       if (ImGui::BeginCombo("slow motion", slow.c_str())) {
         for (int ms : kSlowChoices) {
@@ -329,47 +377,52 @@ class Window {
         ImGui::EndCombo();
       }
       Mark("slow");
-      ImGui::SameLine();
+      Flow(ButtonWidth("Reset (r)"));
       if (Button("Reset (r)", "reset", !replay, replay_why)) Queue([this] { m_controller.Reset(); });
-      ImGui::SameLine();
+      Flow(ButtonWidth("Fit (f)"));
     }
-    ImGui::TextUnformatted(m_controller.status().c_str());
-    ImGui::SameLine();
-    std::string lost = LostBadge(trace);
-    ImGui::TextDisabled("| %s%s%s", PlanBadge(trace.host).c_str(), lost.empty() ? "" : " | ",
-                        lost.c_str());
+    if (ImGui::Button("Fit (f)")) m_timeline.RequestFit();
+    Mark("fit");
+    Flow(ImGui::CalcTextSize("←/→ exits · n/p guest").x);
+    ImGui::TextDisabled("←/→ exits · n/p guest");
 
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 16);
+    // Row 2: the state of the run and of the tracing, always visible.
+    std::string status = m_controller.status();
+    ImGui::TextUnformatted(status.c_str());
+    std::string lost = LostBadge(trace);
+    std::string badge = PlanBadge(trace.host) + (lost.empty() ? "" : " | " + lost);
+    Flow(ImGui::CalcTextSize(badge.c_str()).x);
+    ImGui::TextDisabled("%s", badge.c_str());
+
+    // Row 3: files.
+    ImGui::SetNextItemWidth(std::min(em * 16, ImGui::GetContentRegionAvail().x));
     ImGui::InputTextWithHint("##path", "file path (trace .json, guest file, .png)", m_path,
                              sizeof m_path);
     Mark("path");
-    ImGui::SameLine();
-    if (!guests.empty()) {
-      if (ImGui::Button("Run file")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Select(p); });
-      Mark("runfile");
-      ImGui::SameLine();
+    auto file_button = [&](const char* label, const char* name) {
+      Flow(ButtonWidth(label));
+      bool pressed = ImGui::Button(label);
+      Mark(name);
+      return pressed;
+    };
+    if (!guests.empty() && file_button("Run file", "runfile")) {
+      Queue([this, p = std::string(m_path)] { m_message = m_controller.Select(p); });
     }
-    if (ImGui::Button("Open")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Open(p); });
-    Mark("open");
-    ImGui::SameLine();
-    if (ImGui::Button("Save")) Queue([this, p = std::string(m_path)] { m_message = m_controller.Save(p); });
-    Mark("save");
-    ImGui::SameLine();
-    if (ImGui::Button("Export Chrome")) {
+    if (file_button("Open", "open")) {
+      Queue([this, p = std::string(m_path)] { m_message = m_controller.Open(p); });
+    }
+    if (file_button("Save", "save")) {
+      Queue([this, p = std::string(m_path)] { m_message = m_controller.Save(p); });
+    }
+    if (file_button("Export Chrome", "chrome")) {
       Queue([this, p = std::string(m_path)] { m_message = m_controller.ExportChrome(p); });
     }
-    Mark("chrome");
-    ImGui::SameLine();
-    if (ImGui::Button("PNG (F12)")) {
+    if (file_button("PNG (F12)", "png")) {
       want_screenshot = true;
       screenshot_path = m_path[0] ? m_path : "kvmscope-" + Stamp() + ".png";
     }
-    Mark("png");
-    ImGui::SameLine();
-    if (ImGui::Button("Fit (f)")) m_timeline.RequestFit();
-    Mark("fit");
     if (!m_message.empty()) {
-      ImGui::SameLine();
+      Flow(ImGui::CalcTextSize(m_message.c_str()).x);
       ImGui::TextUnformatted(m_message.c_str());
     }
   }
@@ -389,6 +442,7 @@ class Window {
   char m_path[512] = "";
   std::string m_message;
   std::string m_widgets, m_widgets_written;
+  float m_toolbar_h = 0;
 };
 
 }  // namespace
@@ -424,25 +478,15 @@ void RunGui(Controller& controller, const GuiOptions& options) {
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = nullptr;  // the layout is fixed; nothing to remember
-  if (std::filesystem::exists(kFontPath)) {
-    // Latin-1 (µ, ×) plus the punctuation, arrows, math and box-drawing
-    // characters the model's texts use (—, →, ⇢, ≥, └─).
-    static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x2000, 0x206F, 0x2190, 0x21FF,
-                                      0x2200, 0x22FF, 0x2500, 0x257F, 0};
-    io.Fonts->AddFontFromFileTTF(kFontPath, 16.0f * options.font_scale, nullptr, kRanges);
-    if (std::filesystem::exists(kMonoFontPath)) {
-      g_mono = io.Fonts->AddFontFromFileTTF(kMonoFontPath, 15.0f * options.font_scale, nullptr,
-                                            kRanges);
-    }
-  } else {
-    ImFontConfig config;
-    config.SizePixels = 13.0f * options.font_scale;
-    io.Fonts->AddFontDefault(&config);
-  }
-  // The font is loaded at its scaled size; the theme scales the rest.
-  ApplyTheme(options.theme, options.font_scale, FontScaling::LoadedFont);
+  int win_w = 0, win_h = 0;
+  glfwGetWindowSize(window, &win_w, &win_h);
+  float font_px = BodyFontSize(static_cast<float>(win_h), options.font_scale);
+  LoadFonts(font_px);
+  // The font is loaded at its size already; the theme scales the rest.
+  ApplyTheme(options.theme, font_px / kDesignFontPx, FontScaling::LoadedFont);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init(glsl);
+  ImGui_ImplOpenGL3_CreateFontsTexture();
 
   std::string error;
   {
@@ -461,6 +505,18 @@ void RunGui(Controller& controller, const GuiOptions& options) {
         double before = glfwGetTime();
         glfwWaitEventsTimeout(0.1);
         if (glfwGetTime() - before < 0.09) eager = 4;  // woken by an event
+      }
+      // Text follows the window's size: fonts are re-rasterized (crisp, not
+      // stretched) when the body size it needs changes by a pixel or more.
+      glfwGetWindowSize(window, &win_w, &win_h);
+      float wanted_px = BodyFontSize(static_cast<float>(win_h), options.font_scale);
+      if (win_h > 0 && std::abs(wanted_px - font_px) >= 1.0f) {
+        font_px = wanted_px;
+        LoadFonts(font_px);
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+        ApplyTheme(options.theme, font_px / kDesignFontPx, FontScaling::LoadedFont);
+        ui.SetMonospaceFont(g_mono);
       }
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();

@@ -15,7 +15,7 @@ struct Rect {
   }
 };
 
-enum class Pane { Toolbar, Timeline, Chains, Inspector, Tabs, Count };
+enum class Pane { Toolbar, Cycle, Timeline, Inspector, Tabs, Count };
 
 struct Layout {
   std::array<Rect, static_cast<size_t>(Pane::Count)> panes;
@@ -24,5 +24,10 @@ struct Layout {
 
 // toolbar_height: what the toolbar needs at the current font scale.
 Layout ComputeLayout(float width, float height, float toolbar_height);
+
+// The body text size, px, for a window `height` rows high: 20 px at 1080
+// (projector rule: readable from the back row), in proportion below and
+// above, at least 13 px, times --font-scale.
+float BodyFontSize(float height, float font_scale);
 
 }  // namespace kvmscope::ui
