@@ -308,13 +308,16 @@ TEST(TraceEvents, TypeNamesRoundTripAndVmmExitsDecode) {
   TraceData d;
   Event e = Vmm(VmmEventKind::RunExit, 0, 1, 0,
                 {kKvmExitIo, 0, 7, 0x3f8 | (1u << 16) | (1u << 24), 1, 0x48});
-  EXPECT_EQ(DescribeEvent(d, e), "VMM KVM_RUN exit KVM_EXIT_IO run=7 out port=0x3f8 size=1 count=1 data=0x48");
+  // Port 0x3f8 is named COM1 and the byte shown as a character, as the
+  // terminal prints it (one function: PortName/PortDataNote).
+  EXPECT_EQ(DescribeEvent(d, e),
+            "VMM KVM_RUN exit KVM_EXIT_IO run=7 out port=0x3f8 (COM1) size=1 count=1 data=0x48 'H'");
   Event m = Vmm(VmmEventKind::RunExit, 0, 1, 0, {kKvmExitMmio, 0, 2, 0xd0000000, 4 | (1ull << 32), 5});
   EXPECT_EQ(DescribeEvent(d, m),
             "VMM KVM_RUN exit KVM_EXIT_MMIO run=2 write address=0xd0000000 len=4 data=0x5");
   Event k = Kern(KernelEventKind::Pio, 0);
   k.a = {1, 0x3f8, 1, 1, 0x48, 0};
-  EXPECT_EQ(DescribeEvent(d, k), DescribeKernelEvent(ToKernel(k)));
+  EXPECT_EQ(DescribeEvent(d, k), DescribeKernelEvent(ToKernel(k)) + " (COM1 'H')");
   EXPECT_EQ(FromKernel(ToKernel(k)), k);
 }
 

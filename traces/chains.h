@@ -50,6 +50,9 @@ enum class Vendor { Any, Vmx, Svm, Pvm };
 // guest's #PF itself (VMX/SVM without EPT/NPT, and PVM always).
 enum class Paging { Any, Tdp, Shadow };
 std::string_view VendorName(Vendor v);  // "VMX", "SVM", "PVM", "any"
+// The vendor of a recorded HostFacts::backend ("PVM (kvm_pvm)", "VMX
+// (kvm_intel)", "SVM (kvm_amd)"); Any for "", "none", "other".
+Vendor BackendVendor(std::string_view backend);
 std::string_view PagingName(Paging p);  // "EPT/NPT", "shadow paging", "any"
 
 // The source file of a function over a range of versions.
@@ -152,15 +155,17 @@ struct LinkUse {
 // Everything the chains and the seed check ask of a kernel, computed once:
 // which functions exist (compiler suffixes ignored), the stacks as function
 // names, the backend, the paging mode and the version. Fed live (kallsyms,
-// captured stacks, uname) or from a trace file. Defined in seed_check.cpp.
+// captured stacks, uname) or from a trace file. Defined in kernel_facts.cpp.
 class KernelFacts {
  public:
   // ioctl_counts: VM-creation ioctls seen live, by name ("KVM_CREATE_VM").
   // kernel_symbol_count: how many symbols the kernel has, when `symbols` is
-  // a subset kept in a trace; 0 means symbols.size().
+  // a subset kept in a trace; 0 means symbols.size(). backend: the vendor
+  // the host reported (BackendVendor), used when neither stacks nor
+  // symbols name a vendor exit handler (a trace without kernel data).
   KernelFacts(const SymbolTable& symbols, const std::vector<StackUse>& stacks,
               std::string_view release, std::map<std::string, uint64_t> ioctl_counts = {},
-              size_t kernel_symbol_count = 0);
+              size_t kernel_symbol_count = 0, Vendor backend = Vendor::Any);
 
   bool Has(std::string_view function) const;
   FunctionUse Through(std::string_view function) const;
@@ -171,6 +176,9 @@ class KernelFacts {
   std::vector<std::pair<std::string, uint64_t>> Callees(std::string_view function) const;
   uint64_t IoctlCount(std::string_view ioctl) const;
 
+  // Whether anything of the kernel was recorded: symbols or stacks. Without,
+  // nothing can be said of any function (the kernel was not traced).
+  bool has_kernel_data() const { return !m_names.empty() || !m_stacks.empty(); }
   Vendor vendor() const { return m_vendor; }  // Any: no vendor exit handler found
   Paging paging() const { return m_paging; }  // Any: could not tell
   const std::optional<KernelVersion>& version() const { return m_version; }
@@ -209,7 +217,10 @@ enum class NodeStatus { Observed, PresentNotObserved, Absent, NotApplicable };
 // Why a step has no symbol. Inlined: stacks go from its caller straight to
 // what it calls (or its ioctl was made), so its code runs inside the caller.
 // InitCodeFreed: an __init function of a module. NotInSymbols: neither.
-enum class AbsentReason { None, Inlined, InitCodeFreed, NotInSymbols };
+// NotTraced: the trace has no kernel data at all (no symbols, no stacks), so
+// nothing is known of this step on this kernel. Decided once per kernel over
+// all chains: a function has the same reason on every chain it is a step of.
+enum class AbsentReason { None, Inlined, InitCodeFreed, NotInSymbols, NotTraced };
 
 struct AlternativeMatch {
   NodeStatus status = NodeStatus::Absent;
@@ -220,6 +231,10 @@ struct AlternativeMatch {
 struct NodeMatch {
   const ChainNode* node = nullptr;
   const Alternative* chosen = nullptr;  // the function for this kernel; never null
+  // What to call the step: chosen's function, or one function per vendor
+  // ("vmx_handle_exit / svm_handle_exit / pvm_handle_exit") when the vendor
+  // is unknown and the step differs per vendor.
+  std::string label;
   NodeStatus status = NodeStatus::Absent;
   AbsentReason absent_reason = AbsentReason::None;
   std::string inlined_into;                    // the caller's function when Inlined
@@ -251,10 +266,13 @@ struct ChainMatch {
   const EdgeMatch* Edge(std::string_view from, std::string_view to) const;
 };
 
+// Matched in chain_match.cpp. Both look at every chain to decide why a step
+// has no symbol, so MatchChain(id) agrees with MatchChains()[id].
 ChainMatch MatchChain(ChainId id, const KernelFacts& facts);
 std::vector<ChainMatch> MatchChains(const KernelFacts& facts);
 
-// "[observed 1234]", "[present, not seen]", "[absent: inlined into x]", "[n/a: VMX only]"
+// "[observed 1234]", "[present, not seen]", "[absent: inlined into x]", "[n/a: VMX only]",
+// "[kernel not traced]"
 std::string NodeMark(const NodeMatch& node);
 std::string AlternativeMark(const AlternativeMatch& alternative);  // "[absent]", ...
 std::string EdgeMark(const EdgeMatch& edge);

@@ -287,12 +287,12 @@ void Skeleton(CycleModel& m, Paging paging) {
 std::string StatusText(const CycleNode& n, const NodeMatch* match) {
   switch (n.status) {
     case CycleNodeStatus::Observed:
-      return fmt::format("seen in stacks ({} events)", n.stack_events);
+      return fmt::format("observed ({} events)", n.stack_events);
     case CycleNodeStatus::Present:
       if (match != nullptr && match->node->phase == Phase::Load) return "present, runs at load";
       if (match != nullptr && match->ioctl_count > 0)
         return fmt::format("present; {} ×{}", match->node->ioctl, match->ioctl_count);
-      return "present, not seen in stacks";
+      return "present, not seen";
     case CycleNodeStatus::Inlined: return "inlined into " + n.inlined_into;
     case CycleNodeStatus::Absent: return "no symbol on this kernel";
     case CycleNodeStatus::NotApplicable: return match != nullptr ? "n/a: " + match->note : "n/a";

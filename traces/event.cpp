@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "traces/explain.h"
 #include "traces/trace.h"
 
 namespace kvmscope::traces {
@@ -29,6 +30,16 @@ std::string ExitName(uint64_t reason) {
   return name.empty() ? fmt::format("exit {}", reason) : fmt::format("KVM_EXIT_{}", name);
 }
 
+// "0x3f8 (COM1)": a port with the name of kvmscope's device behind it.
+std::string PortText(uint64_t port) {
+  const std::string name = PortName(port);
+  return name.empty() ? Hex(port) : fmt::format("{} ({})", Hex(port), name);
+}
+// "0x34 '4'": data with what it means on that port (PortDataNote).
+std::string PortDataText(uint64_t port, bool out, uint64_t data) {
+  return Hex(data) + PortDataNote(port, out, data);
+}
+
 std::string ErrnoText(uint64_t value) {
   int err = static_cast<int>(value);
   const char* name = strerrorname_np(err);
@@ -44,10 +55,11 @@ void ExitFields(const Event& e, std::vector<Field>& out) {
     case kKvmExitIo: {
       bool is_out = (a[3] >> 24) & 1;
       out.push_back({"direction", is_out, is_out ? "out" : "in"});
-      out.push_back({"port", a[3] & 0xffff, Hex(a[3] & 0xffff)});
+      const uint64_t port = a[3] & 0xffff;
+      out.push_back({"port", port, PortText(port)});
       out.push_back({"size", (a[3] >> 16) & 0xff, Dec((a[3] >> 16) & 0xff)});
       out.push_back({"count", a[4], Dec(a[4])});
-      out.push_back({"data", a[5], Hex(a[5])});
+      out.push_back({"data", a[5], PortDataText(port, is_out, a[5])});
       break;
     }
     case kKvmExitMmio: {
@@ -96,7 +108,17 @@ KernelEvent ToKernel(const Event& e) {
 }
 
 std::vector<Field> EventFields(const TraceData& trace, const Event& e) {
-  if (e.type.origin == Origin::Kernel) return DecodeFields(ToKernel(e));
+  if (e.type.origin == Origin::Kernel) {
+    std::vector<Field> fields = DecodeFields(ToKernel(e));
+    if (e.type == KernelEventKind::Pio) {
+      // The same port names and characters as the VMM's own exits.
+      for (Field& f : fields) {
+        if (f.name == "port") f.text = PortText(e.a[1]);
+        if (f.name == "val") f.text = PortDataText(e.a[1], e.a[0] != 0, e.a[4]);
+      }
+    }
+    return fields;
+  }
   std::vector<Field> out;
   const auto& a = e.a;
   std::string text(trace.Text(e.text));
@@ -110,10 +132,10 @@ std::vector<Field> EventFields(const TraceData& trace, const Event& e) {
     case VmmEventKind::DeviceAccess:
       out.push_back({"bus", a[0], a[0] ? "mmio" : "pio"});
       out.push_back({"device", 0, text.empty() ? "(none)" : text});
-      out.push_back({"address", a[1], Hex(a[1])});
+      out.push_back({"address", a[1], a[0] ? Hex(a[1]) : PortText(a[1])});
       out.push_back({"size", a[2], Dec(a[2])});
       out.push_back({"direction", a[3], a[3] ? "write" : "read"});
-      out.push_back({"data", a[4], Hex(a[4])});
+      out.push_back({"data", a[4], a[0] ? Hex(a[4]) : PortDataText(a[1], a[3] != 0, a[4])});
       break;
     case VmmEventKind::Status: out.push_back({"status", a[0], Hex(a[0])}); break;
     case VmmEventKind::Control:
@@ -125,7 +147,14 @@ std::vector<Field> EventFields(const TraceData& trace, const Event& e) {
 }
 
 std::string DescribeEvent(const TraceData& trace, const Event& e) {
-  if (e.type.origin == Origin::Kernel) return DescribeKernelEvent(ToKernel(e));
+  if (e.type.origin == Origin::Kernel) {
+    std::string line = DescribeKernelEvent(ToKernel(e));
+    if (e.type == KernelEventKind::Pio) {
+      const std::string name = PortName(e.a[1]);
+      if (!name.empty()) line += fmt::format(" ({}{})", name, PortDataNote(e.a[1], e.a[0] != 0, e.a[4]));
+    }
+    return line;
+  }
   std::string line(EventTypeName(e.type));
   for (const Field& f : EventFields(trace, e)) {
     line += f.name == "detail" || f.name == "ioctl" || f.name == "reason" || f.name == "direction"

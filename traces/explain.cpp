@@ -3,7 +3,10 @@
 // Each says what happened and why the VM left (or did not leave) the guest.
 #include "traces/explain.h"
 
+#include <fmt/format.h>
+
 #include <array>
+#include <cctype>
 #include <cerrno>
 
 namespace kvmscope::traces {
@@ -309,6 +312,24 @@ std::string_view ExplainEvent(const Event& e) {
     default: break;
   }
   return specific.empty() ? ExplainKind(e.type.kernel()) : specific;
+}
+
+std::string PortName(uint64_t port) {
+  if (port == kCom1Port) return "COM1";
+  if (port > kCom1Port && port < kCom1Port + 8) return fmt::format("COM1 register {}", port - kCom1Port);
+  if (port == kStatusPort) return "status port";
+  return {};
+}
+
+std::string PortDataNote(uint64_t port, bool out, uint64_t data) {
+  if (port == kCom1Port && out) {
+    const char c = static_cast<char>(data & 0xff);
+    if (c == '\n') return " '\\n'";
+    if (std::isprint(static_cast<unsigned char>(c))) return fmt::format(" '{}'", c);
+    return {};
+  }
+  if (port == kStatusPort) return " (status report)";
+  return {};
 }
 
 }  // namespace kvmscope::traces

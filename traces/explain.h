@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "traces/trace.h"
@@ -27,5 +28,17 @@ std::string_view ExplainInjectedException(uint32_t vector);
 // (VMM or kernel side), the hardware reason of a kvm_exit, the vector of an
 // injected exception, else the kind's text. Never "" for a valid event.
 std::string_view ExplainEvent(const Event& event);
+
+// The ports of kvmscope's own VMM devices (as KVMSCOPE_COM1_PORT and
+// KVMSCOPE_STATUS_PORT in vmm/guests/abi.h, which traces/ does not include).
+inline constexpr uint64_t kCom1Port = 0x3f8;
+inline constexpr uint64_t kStatusPort = 0x500;
+// "COM1" (0x3f8, the 16550's data register), "COM1 register N" (0x3f9-0x3ff),
+// "status port" (0x500); "" for other ports.
+std::string PortName(uint64_t port);
+// What the terminal prints after an I/O exit's data, and the GUI too: " 'H'"
+// (or " '\\n'") for a byte written to COM1, " (status report)" for the status
+// port, else "".
+std::string PortDataNote(uint64_t port, bool out, uint64_t data);
 
 }  // namespace kvmscope::traces

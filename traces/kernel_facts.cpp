@@ -29,7 +29,7 @@ constexpr std::pair<Vendor, std::string_view> kVendorHandlers[] = {
 
 KernelFacts::KernelFacts(const SymbolTable& symbols, const std::vector<StackUse>& stacks,
                          std::string_view release, std::map<std::string, uint64_t> ioctl_counts,
-                         size_t kernel_symbol_count)
+                         size_t kernel_symbol_count, Vendor backend)
     : m_ioctls(std::move(ioctl_counts)),
       m_release(release),
       m_version(ParseKernelRelease(release)),
@@ -59,6 +59,7 @@ KernelFacts::KernelFacts(const SymbolTable& symbols, const std::vector<StackUse>
   }
   for (auto [vendor, handler] : kVendorHandlers)
     if (m_vendor == Vendor::Any && Has(handler)) m_vendor = vendor;
+  if (m_vendor == Vendor::Any) m_vendor = backend;  // what the host said, else unknown
   // PVM always shadows the guest's page tables; on VMX/SVM only the stacks
   // tell whether EPT/NPT is on (both paths are compiled in).
   auto seen = [&](const auto& frames) {

@@ -52,7 +52,9 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
   std::map<std::string, uint64_t> ioctls;
   std::string release;
   size_t kernel_symbols = 0;
+  Vendor backend = Vendor::Any;
   for (const TraceData* t : traces) {
+    if (backend == Vendor::Any) backend = BackendVendor(t->host.backend);
     for (const Symbol& s : t->symbols.symbols()) symbols.Add(s.addr, s.name, s.module);
     for (StackUse& u : StackUses(*t)) stacks.push_back(std::move(u));
     for (const auto& [name, n] : IoctlCounts(*t)) ioctls[name] += n;
@@ -60,7 +62,7 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
     kernel_symbols = std::max<size_t>(kernel_symbols, t->host.kernel_symbols);
   }
   symbols.Finish();
-  return KernelFacts(symbols, stacks, release, std::move(ioctls), kernel_symbols);
+  return KernelFacts(symbols, stacks, release, std::move(ioctls), kernel_symbols, backend);
 }
 
 std::vector<std::string> FormatRuns(const TraceData& trace, size_t max_runs,

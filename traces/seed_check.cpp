@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
 #include <map>
 #include <set>
@@ -263,6 +264,7 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
 // What the kernel says about one function: missing, present, seen in stacks.
 std::string FunctionText(std::string_view f, const KernelFacts& facts) {
   if (AlwaysInline(f)) return fmt::format("{}: a static inline helper, never a symbol", f);
+  if (!facts.has_kernel_data()) return fmt::format("{}: unknown, the kernel was not traced", f);
   if (!facts.Has(f) && IsInitText(f))
     return fmt::format("{}: no symbol; __init code, which a module drops once loaded", f);
   if (!facts.Has(f))
@@ -356,7 +358,8 @@ ClaimResult CheckClaim(const SeedClaim& claim, const KernelFacts& facts) {
   bool missing = false, missing_only_init = true;
   for (std::string_view f : functions) {
     evidence.push_back(FunctionText(f, facts));
-    if (AlwaysInline(f) || facts.Has(f)) continue;
+    // Untraced, a missing symbol says nothing: the claim stays unverified.
+    if (AlwaysInline(f) || facts.Has(f) || !facts.has_kernel_data()) continue;
     missing = true;
     missing_only_init = missing_only_init && IsInitText(f);
   }
@@ -380,7 +383,12 @@ ClaimResult CheckClaim(const SeedClaim& claim, const KernelFacts& facts) {
   const bool other_vendor = claim.vendor != Vendor::Any && facts.vendor() != Vendor::Any &&
                             claim.vendor != facts.vendor();
 
-  if (claim.true_in.empty()) {
+  if (!facts.has_kernel_data()) {
+    // What the kernel shows, not what the sources say: nothing, untraced
+    // (the history line still tells what the sources say).
+    r.verdict = older_only ? Verdict::OlderKernelsOnly : Verdict::Unverified;
+    if (older_only) evidence.push_back(fmt::format("this kernel is {}", FormatVersion(*version)));
+  } else if (claim.true_in.empty()) {
     // Wrong in every version, unless this very kernel shows the call.
     r.verdict = calls && link.direct_stacks > 0 ? Verdict::Confirmed : Verdict::Contradicted;
   } else if (other_vendor) {
@@ -432,6 +440,24 @@ std::vector<ClaimResult> CheckSeed(const KernelFacts& facts, ChainId chain) {
   std::vector<ClaimResult> results;
   for (const SeedClaim* c : SeedClaimsAbout(chain)) results.push_back(CheckClaim(*c, facts));
   return results;
+}
+
+std::string ClaimSentence(const ClaimResult& r) {
+  // The claim as a clause: "The guest is entered ..." → "the guest is entered ...".
+  std::string claim(r.claim->claim);
+  while (!claim.empty() && (claim.back() == '.' || claim.back() == ' ')) claim.pop_back();
+  if (claim.size() > 1 && std::isupper(static_cast<unsigned char>(claim[0])) &&
+      std::islower(static_cast<unsigned char>(claim[1])))
+    claim[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(claim[0])));
+  std::string_view shows;
+  switch (r.verdict) {
+    case Verdict::Confirmed: shows = "the same"; break;
+    case Verdict::NotOnThisKernel: shows = "something else"; break;
+    case Verdict::Contradicted: shows = "otherwise"; break;
+    case Verdict::OlderKernelsOnly: shows = "it held only in older kernels"; break;
+    case Verdict::Unverified: shows = "nothing either way"; break;
+  }
+  return fmt::format("The seed says {}; this kernel shows {}: {}", claim, shows, r.evidence);
 }
 
 std::vector<std::string> FormatSeedCheck(const std::vector<ClaimResult>& results) {

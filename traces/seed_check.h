@@ -68,6 +68,11 @@ ClaimResult CheckClaim(const SeedClaim& claim, const KernelFacts& facts);
 std::vector<ClaimResult> CheckSeed(const KernelFacts& facts);
 std::vector<ClaimResult> CheckSeed(const KernelFacts& facts, ChainId chain);
 
+// The claim and its verdict in words for a student who never read the seed:
+// "The seed says kvm_init is defined in arch/x86/kvm/vmx.c; this kernel shows
+// otherwise: kvm_init: present, in no captured stack".
+std::string ClaimSentence(const ClaimResult& result);
+
 // For the terminal: per claim "[verdict] claim", then the evidence and the
 // history, indented.
 std::vector<std::string> FormatSeedCheck(const std::vector<ClaimResult>& results);

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "traces/pauses.h"
+
 namespace kvmscope::traces {
 namespace {
 
@@ -135,8 +137,9 @@ struct UserspaceSamples {
   uint64_t vmm_incomplete = 0;
 };
 
-void CollectUserspace(const Track& track, std::map<uint32_t, UserspaceSamples>& by_reason,
-                      uint64_t& incomplete_runs) {
+void CollectUserspace(const TraceData& trace, size_t track_index, const Pauses& pauses,
+                      std::map<uint32_t, UserspaceSamples>& by_reason, uint64_t& incomplete_runs) {
+  const Track& track = trace.tracks[track_index];
   const std::vector<Span>& runs = track.spans[static_cast<size_t>(SpanKind::Run)];
   const std::vector<Span>& kernel_runs = track.spans[static_cast<size_t>(SpanKind::KernelRun)];
   const SpanIndex run_by_end = ByEnd(runs);
@@ -179,7 +182,8 @@ void CollectUserspace(const Track& track, std::map<uint32_t, UserspaceSamples>& 
 
     const Span* handling = Find(handling_by_begin, index);
     if (handling != nullptr && Complete(*handling)) {
-      x.vmm.push_back(handling->duration_ns());
+      // Without the wait at a closed gate (paused, stepping, slow motion).
+      x.vmm.push_back(pauses.HandlingNs(trace, track_index, *handling));
     } else {
       ++x.vmm_incomplete;
     }
@@ -259,11 +263,13 @@ HardwareExitTable MakeHardwareTable(std::map<HardwareKey, HardwareSamples>& by_r
   return table;
 }
 
-std::vector<EventKindRow> MakeKindRows(const TraceData& trace, int vcpu, uint64_t& events) {
+std::vector<EventKindRow> MakeKindRows(const TraceData& trace, const Pauses& pauses, int vcpu,
+                                       uint64_t& events) {
   std::array<uint64_t, kEventTypes> counts{};
   std::array<std::vector<int64_t>, kSpanKinds> durations;
   std::array<uint64_t, kSpanKinds> incomplete{};
-  for (const Track& track : trace.tracks) {
+  for (size_t t = 0; t < trace.tracks.size(); ++t) {
+    const Track& track = trace.tracks[t];
     if (!InScope(track, vcpu)) continue;
     for (const Event& e : track.events) {
       if (e.type.index() < kEventTypes) ++counts[e.type.index()];
@@ -271,7 +277,9 @@ std::vector<EventKindRow> MakeKindRows(const TraceData& trace, int vcpu, uint64_
     for (size_t k = 0; k < kSpanKinds; ++k) {
       for (const Span& s : track.spans[k]) {
         if (Complete(s)) {
-          durations[k].push_back(s.duration_ns());
+          durations[k].push_back(k == static_cast<size_t>(SpanKind::VmmHandling)
+                                     ? pauses.HandlingNs(trace, t, s)
+                                     : s.duration_ns());
         } else {
           ++incomplete[k];
         }
@@ -433,6 +441,10 @@ void AppendScope(std::vector<std::string>& out, const ScopeStats& scope) {
 
   // Userspace exits, VMM side.
   out.push_back("  time the VMM spent handling the exit (KVM_RUN exit → next KVM_RUN)");
+  if (scope.waited_ns > 0) {
+    out.push_back(fmt::format("  (without {} waited while paused, stepping or in slow motion)",
+                              FormatStatsDuration(scope.waited_ns)));
+  }
   {
     std::vector<std::vector<std::string>> rows;
     for (const UserspaceExitRow& r : user.rows) {
@@ -549,6 +561,7 @@ Json ScopeJson(const ScopeStats& s) {
   j["events"] = s.events;
   j["begin_ns"] = s.begin_ns;
   j["end_ns"] = s.end_ns;
+  j["waited_ns"] = s.waited_ns;
 
   Json user;
   user["total"] = s.userspace.total;
@@ -665,9 +678,12 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
   uint64_t incomplete_runs = 0;
   std::map<HardwareKey, HardwareSamples> hardware;
   bool any = false;
-  for (const Track& track : trace.tracks) {
+  const Pauses pauses(trace);
+  for (size_t t = 0; t < trace.tracks.size(); ++t) {
+    const Track& track = trace.tracks[t];
     if (!InScope(track, vcpu)) continue;
-    CollectUserspace(track, user, incomplete_runs);
+    CollectUserspace(trace, t, pauses, user, incomplete_runs);
+    scope.waited_ns += pauses.WaitedNs(trace, t);
     CollectHardware(track, hardware);
     if (track.events.empty()) continue;
     const int64_t first = track.events.front().time_ns, last = track.events.back().time_ns;
@@ -678,7 +694,7 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
   scope.userspace = MakeUserspaceTable(user, incomplete_runs);
   scope.hardware = MakeHardwareTable(hardware);
   if (!scope.hardware.fired) scope.hardware.note = NoKvmExitNote(trace, vcpu);
-  scope.kinds = MakeKindRows(trace, vcpu, scope.events);
+  scope.kinds = MakeKindRows(trace, pauses, vcpu, scope.events);
   return scope;
 }
 

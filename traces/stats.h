@@ -60,7 +60,8 @@ struct UserspaceExitRow {
   KernelSideSource kernel_source = KernelSideSource::None;
   uint64_t kernel_from_kernel_run = 0;  // samples taken from SpanKind::KernelRun
   uint64_t kernel_from_run = 0;         // samples taken from SpanKind::Run
-  // The VMM's handling after it: SpanKind::VmmHandling (RunExit → next RunEnter).
+  // The VMM's handling after it: SpanKind::VmmHandling (RunExit → next RunEnter)
+  // without the time it waited at a closed gate (Pauses::HandlingNs).
   LatencyStats vmm;
 };
 
@@ -108,6 +109,9 @@ struct ScopeStats {
   uint64_t events = 0;
   int64_t begin_ns = 0;  // earliest / latest event in the scope (0 when none)
   int64_t end_ns = 0;
+  // Time the vCPUs waited at the VMM's closed gate (paused, between steps,
+  // slow motion): left out of every VMM handling figure (traces/pauses.h).
+  int64_t waited_ns = 0;
   UserspaceExitTable userspace;
   HardwareExitTable hardware;
   std::vector<EventKindRow> kinds;  // by count, descending, then type index
