@@ -12,6 +12,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "kvm_available.h"
@@ -88,22 +91,29 @@ class Window : public ::testing::Test {
   // Runs `kvmscope gui ARGS --screenshot` in a 1600×900 Xvfb screen and
   // returns the image.
   Image Shoot(const std::string& args, const std::string& name) {
+    return ShootAt(args, name, 1600, 900);
+  }
+  Image ShootAt(const std::string& args, const std::string& name, int w, int h) {
     std::string png = (dir / name).string();
-    Result r = Capture("xvfb-run -a -s '-screen 0 1600x900x24' " KVMSCOPE_BIN " gui " + args +
-                       " --width 1600 --height 900 --frames 40 --screenshot " + png + " 2>&1");
+    std::string size = std::to_string(w) + "x" + std::to_string(h);
+    Result r = Capture("xvfb-run -a -s '-screen 0 " + size + "x24' " KVMSCOPE_BIN " gui " + args +
+                       " --width " + std::to_string(w) + " --height " + std::to_string(h) +
+                       " --frames 40 --widget-map " + (dir / "widgets.txt").string() +
+                       " --screenshot " + png + " 2>&1");
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_TRUE(fs::exists(png)) << r.output;
     return LoadPng(png);
   }
 
-  // The picture is not blank, and the timeline and chain panes are drawn on.
-  void CheckLayout(const Image& img) {
-    ASSERT_EQ(img.w, 1600);
-    ASSERT_EQ(img.h, 900);
-    kvmscope::ui::Rect all{0, 0, 1600, 900};
+  // The picture is not blank, and the cycle and timeline panes are drawn on
+  // (toolbar height: what the window's widget map says it used).
+  void CheckLayout(const Image& img, int w = 1600, int h = 900, float toolbar = 0) {
+    ASSERT_EQ(img.w, w);
+    ASSERT_EQ(img.h, h);
+    kvmscope::ui::Rect all{0, 0, float(w), float(h)};
     EXPECT_GT(img.Detail(all), 10.0);
-    // The toolbar's height depends on the font: about two rows of widgets.
-    kvmscope::ui::Layout l = kvmscope::ui::ComputeLayout(1600, 900, 68);
+    if (toolbar <= 0) toolbar = ToolbarHeight();
+    kvmscope::ui::Layout l = kvmscope::ui::ComputeLayout(w, h, toolbar);
     using kvmscope::ui::Pane;
     kvmscope::ui::Rect lanes = l[Pane::Timeline];
     lanes.y += 40;  // below the title bar
@@ -113,28 +123,78 @@ class Window : public ::testing::Test {
     // grid, labels) has no coloured pixel at all.
     kvmscope::ui::Rect timeline = l[Pane::Timeline];
     EXPECT_GT(img.Colored(timeline), 0.003) << "no KVM_RUN bars or markers in the timeline";
-    kvmscope::ui::Rect chains = l[Pane::Chains];
-    chains.y += 40;
-    chains.h -= 40;
-    EXPECT_GT(img.Detail(chains), 8.0) << "chain boxes look empty";
-    EXPECT_GT(img.Colored(chains), 0.02) << "no coloured (lit or marked) chain boxes";
+    kvmscope::ui::Rect cycle = l[Pane::Cycle];
+    cycle.y += 40;
+    cycle.h -= 40;
+    EXPECT_GT(img.Detail(cycle), 8.0) << "the cycle looks empty";
+    EXPECT_GT(img.Colored(cycle), 0.01) << "no coloured (lit or selected) step in the cycle";
+  }
+
+  // The toolbar's widgets as the window drew them (--widget-map).
+  std::map<std::string, std::array<float, 4>> Widgets() const {
+    std::map<std::string, std::array<float, 4>> widgets;
+    std::ifstream in(dir / "widgets.txt");
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream row(line);
+      std::string name;
+      std::array<float, 4> r{};
+      if (row >> name >> r[0] >> r[1] >> r[2] >> r[3]) widgets[name] = r;
+    }
+    return widgets;
+  }
+  float ToolbarHeight() const {
+    float bottom = 0;
+    for (const auto& [name, r] : Widgets()) bottom = std::max(bottom, r[1] + r[3]);
+    return bottom + 8;  // the window's padding below the last row
   }
 
   fs::path dir;
 };
 
-TEST_F(Window, LiveHelloRendersTimelineAndChains) {
+TEST_F(Window, LiveHelloRendersCycleAndTimeline) {
   KVMSCOPE_REQUIRE_KVM();
   CheckLayout(Shoot("--guest hello", "hello.png"));
 }
 
-TEST_F(Window, LivePagefaultRendersTimelineAndChains) {
+TEST_F(Window, LivePagefaultRendersCycleAndTimeline) {
   KVMSCOPE_REQUIRE_KVM();
   CheckLayout(Shoot("--guest pagefault", "pagefault.png"));
 }
 
 TEST_F(Window, ReplayOfARecordedTraceNeedsNoKvm) {
   CheckLayout(Shoot(KVMSCOPE_TESTDATA "/pagefault-pvm.json", "replay.png"));
+}
+
+// The projector sizes: every toolbar widget inside the window (it wraps,
+// never runs off the right edge), every pane drawn on, at 1920x1080 and at
+// 1280x720 with --font-scale 1.5.
+TEST_F(Window, ProjectorSizesKeepEveryWidgetOnScreen) {
+  struct Size {
+    int w, h;
+    const char* scale;
+  };
+  for (Size s : {Size{1920, 1080, "1"}, Size{1280, 720, "1.5"}}) {
+    SCOPED_TRACE(std::to_string(s.w) + "x" + std::to_string(s.h) + " x" + s.scale);
+    Image img = ShootAt(KVMSCOPE_TESTDATA "/pagefault-pvm.json --theme high-contrast --font-scale " +
+                            std::string(s.scale),
+                        "projector.png", s.w, s.h);
+    auto widgets = Widgets();
+    ASSERT_GT(widgets.size(), 8u);
+    for (const auto& [name, r] : widgets) {
+      if (name.rfind("guest:", 0) == 0) continue;  // the closed picker's items
+      EXPECT_GE(r[0], 0) << name;
+      EXPECT_LE(r[0] + r[2], s.w) << name << " runs off the right edge";
+      EXPECT_LE(r[1] + r[3], s.h / 3.0f) << name << " is below the toolbar";
+    }
+    CheckLayout(img, s.w, s.h);
+  }
+}
+
+TEST_F(Window, AScreenshotIntoAMissingFolderIsAUsageErrorBeforeAnyWindow) {
+  Result r = Capture("xvfb-run -a " KVMSCOPE_BIN " gui " KVMSCOPE_TESTDATA
+                     "/pagefault-pvm.json --screenshot /nonexistent-dir/x.png 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent-dir"), std::string::npos) << r.output;
 }
 
 TEST_F(Window, ABadTraceIsAUsageErrorBeforeAnyWindow) {

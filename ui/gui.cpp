@@ -24,8 +24,10 @@
 #include <stdexcept>
 
 #include "traces/atomic_file.h"
+#include "traces/story.h"
 #include "ui/chains_panel.h"
 #include "ui/console_panel.h"
+#include "ui/cycle_panel.h"
 #include "ui/doctor_panel.h"
 #include "ui/inspector.h"
 #include "ui/layout.h"
@@ -190,6 +192,7 @@ class Window {
       // The snapshot holds the trace's shared lock: nothing in this block may
       // stop a run or replace the trace. Toolbar buttons queue commands.
       traces::Trace::Snapshot snap = m_trace->Read();
+      OpenStory(*snap);
       DrawPanels(*snap, state, want_screenshot, screenshot_path);
     }
     RunQueued();
@@ -228,14 +231,14 @@ class Window {
                             ImGui::GetStyle().ItemSpacing.y);
     ImGui::End();
 
+    place(Pane::Cycle);
+    ImGui::Begin("The KVM cycle", nullptr, kFixed);
+    m_cycle.Draw(trace, m_view);
+    ImGui::End();
+
     place(Pane::Timeline);
     ImGui::Begin("Timeline", nullptr, kFixed);
     m_timeline.Draw(trace, m_view);
-    ImGui::End();
-
-    place(Pane::Chains);
-    ImGui::Begin("Call chains", nullptr, kFixed);
-    m_chains.Draw(trace, m_view);
     ImGui::End();
 
     place(Pane::Inspector);
@@ -243,15 +246,23 @@ class Window {
     m_inspector.Draw(trace, m_view);
     ImGui::End();
 
+    place(Pane::Console);
+    ImGui::Begin("Guest console", nullptr, kFixed);
+    m_console.Draw(trace);
+    ImGui::End();
+
     place(Pane::Tabs);
     ImGui::Begin("##tabs", nullptr, kFixed | ImGuiWindowFlags_NoTitleBar);
     if (ImGui::BeginTabBar("tabs")) {
-      if (ImGui::BeginTabItem("Stats")) {
-        m_stats.Draw(trace, m_view);
+      // A click on the cycle's exit handler (or a guest's story) asks for a
+      // chain: its tab comes forward; the chains panel shows that chain.
+      ImGuiTabItemFlags chains_flags = m_view.show_chain ? ImGuiTabItemFlags_SetSelected : 0;
+      if (ImGui::BeginTabItem("Call chains", nullptr, chains_flags)) {
+        m_chains.Draw(trace, m_view);
         ImGui::EndTabItem();
       }
-      if (ImGui::BeginTabItem("Guest console")) {
-        m_console.Draw(trace);
+      if (ImGui::BeginTabItem("Stats")) {
+        m_stats.Draw(trace, m_view);
         ImGui::EndTabItem();
       }
       if (ImGui::BeginTabItem("Doctor")) {
@@ -261,6 +272,22 @@ class Window {
       ImGui::EndTabBar();
     }
     ImGui::End();
+  }
+
+  // Each guest opens on its story: the exit that shows what it is about is
+  // selected and its chain shown, as soon as the trace has it (a live guest
+  // may need a few frames; one that finished before the first frame has it).
+  void OpenStory(const traces::TraceData& trace) {
+    if (m_story_told == m_view.trace_generation) return;
+    if (m_view.selected) {  // the lecturer chose something first
+      m_story_told = m_view.trace_generation;
+      return;
+    }
+    std::optional<traces::Story> story = traces::FindStory(trace);
+    if (!story) return;
+    m_story_told = m_view.trace_generation;
+    m_view.selected = KeyOf(trace.At(story->event));
+    m_view.show_chain = story->chain;
   }
 
   void Toggle() {
@@ -432,6 +459,7 @@ class Window {
   std::shared_ptr<traces::Trace> m_trace;
   std::vector<std::function<void()>> m_queued;  // run after the frame's snapshot is released
   SharedView m_view;
+  CyclePanel m_cycle;
   TimelinePanel m_timeline;
   ChainsPanel m_chains;
   InspectorPanel m_inspector;
@@ -443,6 +471,7 @@ class Window {
   std::string m_message;
   std::string m_widgets, m_widgets_written;
   float m_toolbar_h = 0;
+  uint64_t m_story_told = UINT64_MAX;  // the trace generation whose story was opened
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The panel layout: toolbar across the top; on the left, the KVM cycle (the
 // centre of the picture) over the timeline; on the right, the inspector over
-// the tabs (call chains, stats, console, doctor).
+// the guest's console and the tabs (call chains, stats, doctor).
 #include "ui/layout.h"
 
 #include <algorithm>
@@ -19,19 +19,22 @@ Layout ComputeLayout(float width, float height, float toolbar_height) {
   Layout l;
   float top = std::min(toolbar_height, height / 3);
   float body_h = std::max(0.0f, height - top - kGap);
-  float left_w = std::floor(width * 0.64f);
+  float left_w = std::floor(width * 0.66f);
   float right_x = left_w + kGap;
   float right_w = std::max(0.0f, width - right_x);
-  float cycle_h = std::floor(body_h * 0.54f);
-  float inspector_h = std::floor(body_h * 0.46f);
+  float cycle_h = std::floor(body_h * 0.60f);
+  float inspector_h = std::floor(body_h * 0.42f);
+  float console_h = std::floor(body_h * 0.14f);
   float y = top + kGap;
   l.panes[size_t(Pane::Toolbar)] = {0, 0, width, top};
   l.panes[size_t(Pane::Cycle)] = {0, y, left_w, cycle_h};
   l.panes[size_t(Pane::Timeline)] = {0, y + cycle_h + kGap, left_w,
                                      std::max(0.0f, body_h - cycle_h - kGap)};
   l.panes[size_t(Pane::Inspector)] = {right_x, y, right_w, inspector_h};
-  l.panes[size_t(Pane::Tabs)] = {right_x, y + inspector_h + kGap, right_w,
-                                 std::max(0.0f, body_h - inspector_h - kGap)};
+  l.panes[size_t(Pane::Console)] = {right_x, y + inspector_h + kGap, right_w, console_h};
+  float tabs_y = y + inspector_h + kGap + console_h + kGap;
+  l.panes[size_t(Pane::Tabs)] = {right_x, tabs_y, right_w,
+                                 std::max(0.0f, body_h - (tabs_y - y))};
   return l;
 }
 

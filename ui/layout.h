@@ -15,7 +15,7 @@ struct Rect {
   }
 };
 
-enum class Pane { Toolbar, Cycle, Timeline, Inspector, Tabs, Count };
+enum class Pane { Toolbar, Cycle, Timeline, Inspector, Console, Tabs, Count };
 
 struct Layout {
   std::array<Rect, static_cast<size_t>(Pane::Count)> panes;
