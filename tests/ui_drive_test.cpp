@@ -99,7 +99,7 @@ TEST_F(Drive, GuestSwitchWhilePausedSteppingAndRunning) {
   ASSERT_TRUE(gui->Key("n"));
   ASSERT_TRUE(gui->WaitStatus("modes: paused")) << Explain();
   // Stepping: three single KVM_RUNs, then p in the middle of a step.
-  ASSERT_TRUE(gui->Key("s s s"));
+  ASSERT_TRUE(gui->Key("s s s"));  // typed fast: one frame may see all three
   ASSERT_TRUE(gui->WaitStatus("modes: paused (3 exits)")) << Explain();
   ASSERT_TRUE(gui->Click("step"));
   ASSERT_TRUE(gui->WaitStatus("modes: paused (4 exits)")) << Explain();

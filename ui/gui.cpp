@@ -60,7 +60,8 @@ constexpr const char* kMonoFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSa
 
 // Keys pressed this frame, from GLFW (ImGui 1.86 names no letter keys).
 struct Keys {
-  bool space = false, step = false, fit = false, screenshot = false, reset = false;
+  bool space = false, fit = false, screenshot = false, reset = false;
+  int steps = 0;     // s pressed this many times (fast typing puts several in one frame)
   int guest = 0;     // +1 next catalog guest (n), -1 previous (p)
   int move = 0;      // +1 next exit (→), -1 previous (←)
 };
@@ -82,7 +83,7 @@ void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
   }
   switch (key) {
     case GLFW_KEY_SPACE: g_keys.space = true; break;
-    case GLFW_KEY_S: g_keys.step = true; break;
+    case GLFW_KEY_S: ++g_keys.steps; break;
     case GLFW_KEY_F: g_keys.fit = true; break;
     case GLFW_KEY_R: g_keys.reset = true; break;
     case GLFW_KEY_N: g_keys.guest = 1; break;
@@ -165,7 +166,7 @@ class Window {
     Keys keys = g_keys;
     g_keys = {};
     if (keys.space) Queue([this] { Toggle(); });
-    if (keys.step) Queue([this] { m_controller.Step(); });
+    for (int i = 0; i < keys.steps; ++i) Queue([this] { m_controller.Step(); });
     if (keys.reset) Queue([this] { m_controller.Reset(); });
     if (keys.guest) Queue([this, d = keys.guest] { SelectAdjacentGuest(d); });
     if (keys.fit) m_timeline.RequestFit();
