@@ -129,4 +129,24 @@ void FoldSpans(std::span<const traces::Span> spans, TimeRange view, double width
       [&](size_t i) { return spans[i].end_ns; }, view, width_px, min_px);
 }
 
+std::vector<PlacedLabel> PlaceLabels(std::vector<LabelCandidate> candidates, double width_px,
+                                     double gap_px) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const LabelCandidate& a, const LabelCandidate& b) {
+                     return a.priority > b.priority;
+                   });
+  std::vector<PlacedLabel> kept;  // sorted by x0, disjoint
+  for (const LabelCandidate& c : candidates) {
+    if (!(c.width > 0) || c.width > width_px) continue;
+    const double x0 = std::clamp(c.x - c.width / 2, 0.0, width_px - c.width);
+    const PlacedLabel label{x0, x0 + c.width, c.id};
+    auto next = std::lower_bound(kept.begin(), kept.end(), label,
+                                 [](const PlacedLabel& a, const PlacedLabel& b) { return a.x0 < b.x0; });
+    const bool clear_right = next == kept.end() || label.x1 + gap_px <= next->x0;
+    const bool clear_left = next == kept.begin() || std::prev(next)->x1 + gap_px <= label.x0;
+    if (clear_left && clear_right) kept.insert(next, label);
+  }
+  return kept;
+}
+
 }  // namespace kvmscope::ui

@@ -144,4 +144,29 @@ void FoldEvents(std::span<const traces::Event> events, TimeRange view, double wi
 void FoldSpans(std::span<const traces::Span> spans, TimeRange view, double width_px,
                std::vector<FoldMark>& out, double min_px = kFoldPx);
 
+// --- labels that never overlap ---
+
+// A label that wants to sit centred on x (px from the data area's left),
+// width px wide; the higher the priority (a bar's duration), the sooner it
+// gets its place.
+struct LabelCandidate {
+  double x = 0;
+  double width = 0;
+  double priority = 0;
+  uint32_t id = 0;  // the caller's: which bar
+};
+struct PlacedLabel {
+  double x0 = 0;
+  double x1 = 0;
+  uint32_t id = 0;
+  bool operator==(const PlacedLabel&) const = default;
+};
+// Places labels by priority, largest first: each centred on its x, moved
+// inside [0, width_px] when it sticks out, and kept only if it is at least
+// gap_px clear of every label kept before it. So no two returned labels
+// overlap, the biggest bars are labelled first, and at most
+// width_px / (narrowest + gap) labels come back. Returned left to right.
+std::vector<PlacedLabel> PlaceLabels(std::vector<LabelCandidate> candidates, double width_px,
+                                     double gap_px);
+
 }  // namespace kvmscope::ui
