@@ -174,7 +174,15 @@ TEST_F(ChainsPanelUse, WithoutKernelDataSaidOnceAndNeutral) {
     fresh.Draw(bare, view);
     ImGui::End();
   });
-  EXPECT_TRUE(Contains(fresh.not_traced_note(), "kernel not traced: "));
+  EXPECT_EQ(fresh.not_traced_note(),
+            "kernel not traced: this trace has no kernel symbols or stacks; chains show the "
+            "steps, not this kernel");
+  // The recorder's own wording is not doubled.
+  TraceData np = UntracedTrace(true);
+  np.host.not_traced_reason = "not traced (--no-probes)";
+  Frames(np);
+  EXPECT_EQ(panel.not_traced_note(),
+            "kernel not traced (--no-probes); chains show the steps, not this kernel");
   const traces::NodeMatch* exit = fresh.Match(ChainId::RunLoop).Node("vendor_exit");
   ASSERT_NE(exit, nullptr);
   EXPECT_EQ(exit->label, "vmx_handle_exit / svm_handle_exit / pvm_handle_exit");

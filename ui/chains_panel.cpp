@@ -408,10 +408,15 @@ void ChainsPanel::Refresh(const traces::TraceData& trace, uint64_t generation) {
   m_not_traced.clear();
   if (!m_kernel_data) {
     const std::string& why = trace.host.not_traced_reason;
-    m_not_traced = fmt::format("kernel not traced: {}; chains show the steps, not this kernel",
-                               !why.empty()      ? why
-                               : trace.host.plan ? "no kernel symbols or stacks recorded yet"
-                                                 : "this trace has no kernel symbols or stacks");
+    constexpr std::string_view kTail = "; chains show the steps, not this kernel";
+    if (why.rfind("not traced", 0) == 0)  // "not traced (--no-probes)": said once
+      m_not_traced = fmt::format("kernel {}{}", why, kTail);
+    else
+      m_not_traced = fmt::format("kernel not traced: {}{}",
+                                 !why.empty()      ? why
+                                 : trace.host.plan ? "no kernel symbols or stacks recorded yet"
+                                                   : "this trace has no kernel symbols or stacks",
+                                 kTail);
     const std::string& release = trace.host.kernel_release;
     const std::string& backend = trace.host.backend;
     m_kernel = fmt::format("{}{}", release.empty() ? "release unknown" : release,
