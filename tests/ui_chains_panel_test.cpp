@@ -188,6 +188,61 @@ TEST_F(ChainsPanelUse, WithoutKernelDataSaidOnceAndNeutral) {
   EXPECT_EQ(exit->label, "vmx_handle_exit / svm_handle_exit / pvm_handle_exit");
 }
 
+TEST(ChainsPanelLooks, ByStatusAndWhyAStepHasNoSymbol) {
+  EXPECT_EQ(LookOf(traces::NodeStatus::Observed), NodeLook::Lit);
+  EXPECT_EQ(LookOf(traces::NodeStatus::PresentNotObserved), NodeLook::Dim);
+  EXPECT_EQ(LookOf(traces::NodeStatus::Absent), NodeLook::Absent);
+  EXPECT_EQ(LookOf(traces::NodeStatus::NotApplicable), NodeLook::Faded);
+  traces::NodeMatch n;
+  n.status = traces::NodeStatus::Absent;
+  n.absent_reason = traces::AbsentReason::NotInSymbols;
+  EXPECT_EQ(LookOf(n), NodeLook::Absent);
+  // Inlined or freed is no fault: neutral, never the absent colour.
+  n.absent_reason = traces::AbsentReason::Inlined;
+  EXPECT_EQ(LookOf(n), NodeLook::Neutral);
+  n.absent_reason = traces::AbsentReason::InitCodeFreed;
+  EXPECT_EQ(LookOf(n), NodeLook::Neutral);
+  n.absent_reason = traces::AbsentReason::NotTraced;
+  EXPECT_EQ(LookOf(n), NodeLook::Unknown);
+  n.status = traces::NodeStatus::Observed;
+  EXPECT_EQ(LookOf(n), NodeLook::Lit);
+}
+
+TEST_F(ChainsPanelUse, RefreshesOnNewStacksSymbolsOrHostNotOnMoreEvents) {
+  TraceData trace = RealTrace();
+  Frames(trace, 5);
+  EXPECT_EQ(panel.refresh_count(), 1u);
+  const uint64_t before = panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count;
+  traces::Track& track = trace.tracks[0];
+  // More events only, for longer than any timer would wait: no refresh.
+  for (int i = 0; i < 3; ++i) {
+    track.events.push_back(track.events.back());
+    track.events.back().time_ns += 10;
+    track.events.back().stack_id = -1;
+    Frames(trace, 40);
+  }
+  EXPECT_EQ(panel.refresh_count(), 1u);
+  // A new stack: at once, with its event counted.
+  trace.stacks.push_back(trace.stacks[0]);
+  track.events.back().stack_id = static_cast<int32_t>(trace.stacks.size() - 1);
+  Frames(trace);
+  EXPECT_EQ(panel.refresh_count(), 2u);
+  EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, before + 1);
+  // New symbols, other host facts, another trace generation: each at once.
+  traces::SymbolTable symbols = trace.symbols;
+  symbols.Add(0xffffffff90000000, "kvm_vm_ioctl_unknown_helper");
+  symbols.Finish();
+  trace.symbols = symbols;
+  Frames(trace);
+  EXPECT_EQ(panel.refresh_count(), 3u);
+  trace.host.not_traced_reason = "changed";
+  Frames(trace);
+  EXPECT_EQ(panel.refresh_count(), 4u);
+  ++view.trace_generation;
+  Frames(trace, 3);
+  EXPECT_EQ(panel.refresh_count(), 5u);
+}
+
 TEST(ChainsPanelSizes, MetricsScaleWithTheFont) {
   const LayoutMetrics small = LayoutMetrics::ForFont(13), big = LayoutMetrics::ForFont(30);
   for (const LayoutMetrics* m : {&small, &big}) {

@@ -450,26 +450,6 @@ TEST(ChainsPanelLayout, SkippingLinksTakeSeparateLanes) {
       }
 }
 
-TEST(ChainsPanelLooks, ByStatusAndWhyAStepHasNoSymbol) {
-  EXPECT_EQ(LookOf(traces::NodeStatus::Observed), NodeLook::Lit);
-  EXPECT_EQ(LookOf(traces::NodeStatus::PresentNotObserved), NodeLook::Dim);
-  EXPECT_EQ(LookOf(traces::NodeStatus::Absent), NodeLook::Absent);
-  EXPECT_EQ(LookOf(traces::NodeStatus::NotApplicable), NodeLook::Faded);
-  traces::NodeMatch n;
-  n.status = traces::NodeStatus::Absent;
-  n.absent_reason = traces::AbsentReason::NotInSymbols;
-  EXPECT_EQ(LookOf(n), NodeLook::Absent);
-  // Inlined or freed is no fault: neutral, never the absent colour.
-  n.absent_reason = traces::AbsentReason::Inlined;
-  EXPECT_EQ(LookOf(n), NodeLook::Neutral);
-  n.absent_reason = traces::AbsentReason::InitCodeFreed;
-  EXPECT_EQ(LookOf(n), NodeLook::Neutral);
-  n.absent_reason = traces::AbsentReason::NotTraced;
-  EXPECT_EQ(LookOf(n), NodeLook::Unknown);
-  n.status = traces::NodeStatus::Observed;
-  EXPECT_EQ(LookOf(n), NodeLook::Lit);
-}
-
 // --- Chains panel: drawn ------------------------------------------------------------
 
 TEST_F(ChainsPanelDraw, SyntheticSelectionLightsItsPath) {
@@ -589,39 +569,6 @@ TEST_F(ChainsPanelDraw, SlowMotionTravelsDownThePath) {
   panel.Replay();
   Frames(trace);
   EXPECT_FALSE(Drawn(panel, "exit_table").highlighted);
-}
-
-TEST_F(ChainsPanelDraw, RefreshesOnNewStacksSymbolsOrHostNotOnMoreEvents) {
-  TraceData trace = SyntheticTrace();
-  Frames(trace, 5);
-  EXPECT_EQ(panel.refresh_count(), 1u);
-  EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, 2u);
-  // More events only, for longer than any timer would wait: no refresh.
-  for (int i = 0; i < 3; ++i) {
-    trace.tracks[0].events.push_back(trace.tracks[0].events.back());
-    trace.tracks[0].events.back().time_ns += 10;
-    Frames(trace, 40);
-  }
-  EXPECT_EQ(panel.refresh_count(), 1u);
-  // A new stack: at once.
-  trace.stacks.push_back(trace.stacks[0]);
-  trace.tracks[0].events.back().stack_id = 2;
-  Frames(trace);
-  EXPECT_EQ(panel.refresh_count(), 2u);
-  EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, 3u);
-  // New symbols, other host facts, another trace generation: each at once.
-  traces::SymbolTable symbols = trace.symbols;
-  symbols.Add(0xffffffff90000000, "kvm_vm_ioctl");
-  symbols.Finish();
-  trace.symbols = symbols;
-  Frames(trace);
-  EXPECT_EQ(panel.refresh_count(), 3u);
-  trace.host.not_traced_reason = "changed";
-  Frames(trace);
-  EXPECT_EQ(panel.refresh_count(), 4u);
-  ++view.trace_generation;
-  Frames(trace, 3);
-  EXPECT_EQ(panel.refresh_count(), 5u);
 }
 
 TEST_F(ChainsPanelDraw, EmptyTraceAndHoverDoNotCrash) {
