@@ -187,6 +187,71 @@ TEST(LectureView, AfterAStepTheNewestExitIsSelectedWithTheLastRunsReadable) {
   EXPECT_FALSE(SelectLatestExit(TraceData{}, view));
 }
 
+// A stepped trace: "step 1" before each of `runs` cycles, a second apart.
+TraceData SteppedTrace(size_t runs) {
+  TraceData trace = MakeTrace(runs, 1'000'000'000);
+  Track& vmm = trace.tracks[0];
+  for (size_t c = 0; c < runs; ++c) {
+    Event e = test::Ev(kT0 + static_cast<int64_t>(c) * 1'000'000'000 - 100, VmmEventKind::Control,
+                       vmm);
+    e.text = static_cast<uint32_t>(trace.strings.size());
+    trace.strings.emplace_back("step 1");
+    vmm.events.push_back(e);
+  }
+  trace.BuildSpans();
+  return trace;
+}
+
+TEST(LectureView, SteppedTheLastFiveRunsShowBecausePausesAreCuts) {
+  const TraceData trace = SteppedTrace(10);
+  SharedView view;
+  ASSERT_TRUE(SelectLatestExit(trace, view));
+  const std::vector<traces::EventRef> last = traces::LatestExits(trace, kRecentRuns);
+  ASSERT_EQ(last.size(), kRecentRuns);
+  EXPECT_LE(view.view_begin_ns, trace.At(last.back()).time_ns - 5200);  // the 5th's run
+  EXPECT_GE(view.view_end_ns, trace.At(last.front()).time_ns);
+}
+
+TEST(TimeWarpMath, CutsAreShortAndTheMappingRoundTrips) {
+  const TimeWarp none;
+  EXPECT_EQ(none.ToDisplay(123), 123);
+  EXPECT_EQ(none.ToReal(123), 123);
+  const std::vector<traces::TimeInterval> cuts = {{1000, 1'001'000}, {2'000'000, 3'000'000}};
+  const TimeWarp warp(cuts, 100);
+  EXPECT_EQ(warp.ToDisplay(500), 500);          // before: unchanged
+  EXPECT_EQ(warp.ToDisplay(1'001'000), 1100);   // a 1 ms pause takes 100 ns
+  EXPECT_EQ(warp.ToDisplay(1'001'050), 1150);   // after it: shifted
+  EXPECT_EQ(warp.ToDisplay(3'000'000), 2'000'000 - 999'900 + 100);
+  int64_t previous = INT64_MIN;
+  for (int64_t t = 0; t < 3'200'000; t += 997) {
+    const int64_t d = warp.ToDisplay(t);
+    EXPECT_GE(d, previous);
+    previous = d;
+    if (t < 1000 || (t >= 1'001'000 && t < 2'000'000) || t >= 3'000'000) {
+      EXPECT_EQ(warp.ToReal(d), t);  // outside cuts: exact
+    } else {
+      EXPECT_NEAR(static_cast<double>(warp.ToReal(d)), static_cast<double>(t), 10'001.0);
+    }
+  }
+}
+
+TEST_F(LectureFixture, SteppedRunsAreReadableAtFitAll) {
+  const TraceData trace = SteppedTrace(6);
+  Frame(trace);
+  Frame(trace);
+  ASSERT_EQ(m_panel.Cuts().size(), 6u);  // before each run (5 waits + the start)
+  const traces::Span& run = trace.tracks[1].spans[size_t(SpanKind::Run)][3];
+  // Five seconds of think time, six runs of 5.2 µs: the runs take real width.
+  EXPECT_GT(m_panel.TimeToScreenX(run.end_ns) - m_panel.TimeToScreenX(run.begin_ns), 30.0f);
+  const traces::TimeInterval wait = m_panel.Cuts()[3];
+  EXPECT_LT(m_panel.TimeToScreenX(wait.end_ns) - m_panel.TimeToScreenX(wait.begin_ns), 200.0f);
+  EXPECT_GE(m_panel.TimeToScreenX(wait.end_ns) - m_panel.TimeToScreenX(wait.begin_ns), 3.0f);
+  // Clicking that run still selects its exit, through the warp.
+  Click(trace, At(RowKind::Run, run.begin_ns + run.duration_ns() / 2));
+  ASSERT_TRUE(m_view.selected);
+  EXPECT_EQ(*m_view.selected, KeyOf(trace.tracks[1].events[run.end]));
+}
+
 // --- labels ---
 
 TEST(LabelPlacement, BiggestFirstNeverOverlappingAndInsideTheWidth) {

@@ -136,11 +136,11 @@ std::vector<Lane> Lanes(const traces::TraceData& trace, bool show_system) {
 }
 
 float TimelinePanel::TimeToScreenX(int64_t t_ns) const {
-  return m_data_x0 + static_cast<float>(TimeToX(t_ns, m_range, m_data_w));
+  return m_data_x0 + static_cast<float>(TimeToX(m_warp.ToDisplay(t_ns), m_range, m_data_w));
 }
 
 int64_t TimelinePanel::ScreenXToTime(float x) const {
-  return XToTime(static_cast<double>(x - m_data_x0), m_range, m_data_w);
+  return m_warp.ToReal(XToTime(static_cast<double>(x - m_data_x0), m_range, m_data_w));
 }
 
 std::optional<RowGeometry> TimelinePanel::Row(size_t lane, RowKind kind) const {
@@ -204,15 +204,18 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     f.dl->AddText(ImVec2(f.min.x + (avail.x - size.x) / 2, f.min.y + (avail.y - size.y) / 2),
                   f.pal->text_dim, text);
     f.dl->PopClipRect();
-    m_range = {};
+    m_range = m_real = {};
     m_legend.clear();
     UpdateHovered(trace, view);
     return;
   }
 
-  f.bounds = FitRange(trace.BeginNs(), trace.EndNs());
+  // m_range and f.bounds are in display time (paused stretches shortened,
+  // TimeWarp); SharedView and the trace are in real time.
+  f.bounds = FitRange(m_warp.ToDisplay(trace.BeginNs()), m_warp.ToDisplay(trace.EndNs()));
   m_range = ResolveRange(trace, view);
   HandleInput(view, f);
+  m_real = m_warp.ToReal(m_range);
   m_mouse_in_data = (f.hovered || f.active) && !m_dragging && f.mouse.x >= f.data_x0 &&
                     f.mouse.y >= f.data_y0 && f.mouse.y < f.data_y1;
 
@@ -273,18 +276,19 @@ TimeRange TimelinePanel::ResolveRange(const traces::TraceData& trace, SharedView
     FitAll(view);
     m_fit_requested = false;
   }
-  TimeRange bounds = FitRange(trace.BeginNs(), trace.EndNs());
+  TimeRange bounds = FitRange(m_warp.ToDisplay(trace.BeginNs()), m_warp.ToDisplay(trace.EndNs()));
   if (view.view_begin_ns == 0 && view.view_end_ns == 0) return bounds;
-  TimeRange r{view.view_begin_ns, view.view_end_ns};
+  TimeRange r = m_warp.ToDisplay(TimeRange{view.view_begin_ns, view.view_end_ns});
   if (r.width_ns() <= 0 || r.end_ns < bounds.begin_ns || r.begin_ns > bounds.end_ns) {
     // Nothing sensible to show (another trace was opened): fit all.
     FitAll(view);
     return bounds;
   }
   if (view.follow_live && view.live) {
-    r = FollowLive(r, trace.EndNs());
-    view.view_begin_ns = r.begin_ns;
-    view.view_end_ns = r.end_ns;
+    r = FollowLive(r, m_warp.ToDisplay(trace.EndNs()));
+    const TimeRange real = m_warp.ToReal(r);
+    view.view_begin_ns = real.begin_ns;
+    view.view_end_ns = real.end_ns;
   }
   return r;
 }
@@ -293,13 +297,14 @@ void TimelinePanel::HandleInput(SharedView& view, const Frame& f) {
   const ImGuiIO& io = ImGui::GetIO();
   auto store = [&](TimeRange r) {
     m_range = r;
-    view.view_begin_ns = r.begin_ns;
-    view.view_end_ns = r.end_ns;
+    const TimeRange real = m_warp.ToReal(r);
+    view.view_begin_ns = real.begin_ns;
+    view.view_end_ns = real.end_ns;
     view.follow_live = false;  // the user took the wheel
   };
   if (f.hovered && io.MouseWheel != 0) {
     if (f.mouse.x >= f.data_x0) {
-      const int64_t anchor = ScreenXToTime(f.mouse.x);
+      const int64_t anchor = XToTime(f.mouse.x - m_data_x0, m_range, m_data_w);  // display
       const double factor = std::pow(kZoomStep, -static_cast<double>(io.MouseWheel));
       const int64_t max_width = std::max<int64_t>(f.bounds.width_ns() * 4, 10'000);
       store(ZoomAround(m_range, anchor, factor, max_width));
@@ -387,17 +392,20 @@ void TimelinePanel::Layout(const traces::TraceData& trace, const std::vector<Lan
 void TimelinePanel::DrawAxis(const traces::TraceData& trace, const Frame& f) {
   const double ns_per_px = static_cast<double>(m_range.width_ns()) / m_data_w;
   const int64_t step = TickStep(ns_per_px, ImGui::CalcTextSize("+0000 ms").x + 24);
-  const int64_t origin = trace.BeginNs();
-  // The first multiple of `step` (from the trace's start) in the window.
-  const int64_t magnitude =
-      std::max(std::abs(m_range.begin_ns - origin), std::abs(m_range.end_ns - origin));
+  // Ticks every `step` of display time from the trace's start, labelled with
+  // the real time since the start (past a paused cut, they jump by the pause).
+  const int64_t real_origin = trace.BeginNs();
+  const int64_t origin = m_warp.ToDisplay(real_origin);
+  const int64_t magnitude = std::max(std::abs(m_real.begin_ns - real_origin),
+                                     std::abs(m_real.end_ns - real_origin));
   int64_t k = (m_range.begin_ns - origin) / step;
   if (origin + k * step < m_range.begin_ns) ++k;
   f.dl->PushClipRect(ImVec2(f.data_x0, f.min.y), f.max, true);
   for (int64_t t = origin + k * step; t <= m_range.end_ns; t += step) {
-    const float x = std::round(TimeToScreenX(t)) + 0.5f;
+    const float x =
+        std::round(m_data_x0 + static_cast<float>(TimeToX(t, m_range, m_data_w))) + 0.5f;
     f.dl->AddLine(ImVec2(x, f.min.y + 2), ImVec2(x, f.max.y), f.pal->grid);
-    const std::string label = FormatTick(t - origin, step, magnitude);
+    const std::string label = FormatTick(m_warp.ToReal(t) - real_origin, step, magnitude);
     f.dl->AddText(ImVec2(x + 3, f.min.y + 2), f.pal->text_dim, label.c_str());
   }
   f.dl->AddLine(ImVec2(f.data_x0, f.data_y0 - 1), ImVec2(f.max.x, f.data_y0 - 1), f.pal->grid);
@@ -412,10 +420,16 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
                                 traces::SpanKind kind, const Frame& f) {
   const std::vector<traces::Span>& all = trace.tracks[row.track].spans[size_t(kind)];
   std::span<const traces::Span> spans =
-      trace.SpansIn(row.track, kind, m_range.begin_ns, m_range.end_ns);
+      trace.SpansIn(row.track, kind, m_real.begin_ns, m_real.end_ns);
   m_stats.visible_items += spans.size();
   m_marks.clear();
-  FoldSpans(spans, m_range, m_data_w, m_marks);
+  if (m_warp.empty()) {
+    FoldSpans(spans, m_range, m_data_w, m_marks);
+  } else {
+    FoldInto(
+        m_marks, spans.size(), [&](size_t i) { return m_warp.ToDisplay(spans[i].begin_ns); },
+        [&](size_t i) { return m_warp.ToDisplay(spans[i].end_ns); }, m_range, m_data_w);
+  }
   m_stats.marks += m_marks.size();
   const auto base = static_cast<uint32_t>(spans.data() - all.data());
   const ImU32 color = f.pal->span[size_t(kind)];
@@ -477,10 +491,15 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
 void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeometry& row,
                                  const Frame& f) {
   const traces::Track& track = trace.tracks[row.track];
-  std::span<const traces::Event> events = trace.Window(row.track, m_range.begin_ns, m_range.end_ns);
+  std::span<const traces::Event> events = trace.Window(row.track, m_real.begin_ns, m_real.end_ns);
   m_stats.visible_items += events.size();
   m_marks.clear();
-  FoldEvents(events, m_range, m_data_w, m_marks);
+  if (m_warp.empty()) {
+    FoldEvents(events, m_range, m_data_w, m_marks);
+  } else {
+    auto time = [&](size_t i) { return m_warp.ToDisplay(events[i].time_ns); };
+    FoldInto(m_marks, events.size(), time, time, m_range, m_data_w);
+  }
   m_stats.marks += m_marks.size();
   const auto base = static_cast<uint32_t>(events.data() - track.events.data());
   const bool mouse_in_row = m_mouse_in_data && f.mouse.y >= row.y0 && f.mouse.y <= row.y1;
@@ -554,7 +573,7 @@ void TimelinePanel::DrawSelection(const traces::TraceData& trace, const SharedVi
   std::optional<traces::EventRef> ref = Find(trace, *view.selected);
   if (!ref) return;
   const traces::Event& e = trace.At(*ref);
-  if (e.time_ns < m_range.begin_ns || e.time_ns > m_range.end_ns) return;
+  if (e.time_ns < m_real.begin_ns || e.time_ns > m_real.end_ns) return;
   const ImU32 color = StatusColor(Status::Selected, f.theme);
   const float x = TimeToScreenX(e.time_ns);
   for (const LaneGeometry& g : m_layout) {
@@ -600,10 +619,12 @@ void TimelinePanel::ApplyClick(const traces::TraceData& trace, SharedView& view)
     }
     case HitKind::Event: view.selected = KeyOf(track.events[m_hit.index]); break;
     case HitKind::Fold: {
-      const TimeRange r = FitRange(m_hit.begin_ns, m_hit.end_ns, 0.1);
+      const TimeRange r =
+          FitRange(m_warp.ToDisplay(m_hit.begin_ns), m_warp.ToDisplay(m_hit.end_ns), 0.1);
       m_range = r;
-      view.view_begin_ns = r.begin_ns;
-      view.view_end_ns = r.end_ns;
+      const TimeRange real = m_warp.ToReal(r);
+      view.view_begin_ns = real.begin_ns;
+      view.view_end_ns = real.end_ns;
       view.follow_live = false;
       break;
     }

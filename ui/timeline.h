@@ -89,7 +89,10 @@ class TimelinePanel {
   bool show_system() const { return m_show_system; }
 
   // --- geometry of the last Draw ---
-  TimeRange VisibleRange() const { return m_range; }
+  // The visible window in real time (the window SharedView holds).
+  TimeRange VisibleRange() const { return m_real; }
+  // Real time ↔ display time of the last Draw (paused stretches shortened).
+  const TimeWarp& Warp() const { return m_warp; }
   float TimeToScreenX(int64_t t_ns) const;
   int64_t ScreenXToTime(float x) const;
   const std::vector<LaneGeometry>& LaneLayout() const { return m_layout; }
@@ -159,7 +162,9 @@ class TimelinePanel {
   std::optional<EventKey> m_hover_set;  // what this panel put in view.hovered
 
   // Per-frame results and scratch buffers (reused to avoid allocating).
-  TimeRange m_range;
+  TimeRange m_range;  // display time (m_warp); equal to real time without pauses
+  TimeRange m_real;   // the same window in real time
+  TimeWarp m_warp;
   float m_data_x0 = 0, m_data_w = 1;
   std::vector<LaneGeometry> m_layout;
   std::vector<FoldMark> m_marks;

@@ -149,4 +149,41 @@ std::vector<PlacedLabel> PlaceLabels(std::vector<LabelCandidate> candidates, dou
   return kept;
 }
 
+TimeWarp::TimeWarp(std::span<const traces::TimeInterval> cuts, int64_t cut_ns) {
+  int64_t removed = 0;  // real time taken out before the cut
+  for (const traces::TimeInterval& c : cuts) {
+    if (c.end_ns <= c.begin_ns) continue;
+    if (!m_cuts.empty() && c.begin_ns < m_cuts.back().end) continue;  // not disjoint: skip
+    const int64_t shown = std::clamp<int64_t>(cut_ns, 1, c.duration_ns());
+    m_cuts.push_back({c.begin_ns, c.end_ns, shown, c.begin_ns - removed});
+    removed += c.duration_ns() - shown;
+  }
+}
+
+int64_t TimeWarp::ToDisplay(int64_t t) const {
+  auto after = std::upper_bound(m_cuts.begin(), m_cuts.end(), t,
+                                [](int64_t v, const Cut& c) { return v < c.begin; });
+  if (after == m_cuts.begin()) return t;
+  const Cut& c = *std::prev(after);
+  const int64_t removed_before = c.begin - c.display_begin;
+  if (t < c.end) {
+    const double f = static_cast<double>(t - c.begin) / static_cast<double>(c.end - c.begin);
+    return c.display_begin + std::llround(f * static_cast<double>(c.shown));
+  }
+  return t - removed_before - (c.end - c.begin - c.shown);
+}
+
+int64_t TimeWarp::ToReal(int64_t d) const {
+  auto after = std::upper_bound(m_cuts.begin(), m_cuts.end(), d,
+                                [](int64_t v, const Cut& c) { return v < c.display_begin; });
+  if (after == m_cuts.begin()) return d;
+  const Cut& c = *std::prev(after);
+  const int64_t removed_before = c.begin - c.display_begin;
+  if (d < c.display_begin + c.shown) {
+    const double f = static_cast<double>(d - c.display_begin) / static_cast<double>(c.shown);
+    return c.begin + std::llround(f * static_cast<double>(c.end - c.begin));
+  }
+  return d + removed_before + (c.end - c.begin - c.shown);
+}
+
 }  // namespace kvmscope::ui

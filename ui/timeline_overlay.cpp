@@ -220,6 +220,23 @@ void TimelinePanel::UpdatePauses(const traces::TraceData& trace, const SharedVie
     return;
   }
   m_pauses = traces::Pauses(trace);
+  m_warp = TimeWarp();
+  if (!m_pauses.cuts().empty()) {
+    // A cut is drawn about as wide as two typical KVM_RUNs: visible, and
+    // the runs either side stay readable.
+    std::vector<int64_t> runs;
+    for (const traces::Track& t : trace.tracks) {
+      for (const traces::Span& r : t.spans[size_t(traces::SpanKind::Run)]) {
+        if (r.begin != traces::kNoEvent && r.end != traces::kNoEvent) runs.push_back(r.duration_ns());
+      }
+    }
+    int64_t typical = 10'000;
+    if (!runs.empty()) {
+      std::nth_element(runs.begin(), runs.begin() + static_cast<ptrdiff_t>(runs.size() / 2), runs.end());
+      typical = runs[runs.size() / 2];
+    }
+    m_warp = TimeWarp(m_pauses.cuts(), std::clamp<int64_t>(2 * typical, 1'000, 1'000'000));
+  }
   m_pauses_trace = &trace;
   m_pauses_events = events;
   m_pauses_generation = view.trace_generation;
@@ -228,7 +245,7 @@ void TimelinePanel::UpdatePauses(const traces::TraceData& trace, const SharedVie
 void TimelinePanel::DrawPauses(const Frame& f) {
   const ImU32 hatch = f.pal->grid;
   for (const traces::TimeInterval& cut : m_pauses.cuts()) {
-    if (cut.end_ns < m_range.begin_ns || cut.begin_ns > m_range.end_ns) continue;
+    if (cut.end_ns < m_real.begin_ns || cut.begin_ns > m_real.end_ns) continue;
     const float x0 = std::max(TimeToScreenX(cut.begin_ns), f.data_x0);
     const float x1 = std::min(TimeToScreenX(cut.end_ns), f.data_x1);
     if (x1 - x0 < 3) continue;

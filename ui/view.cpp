@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "traces/pauses.h"
 #include "traces/story.h"
 
 namespace kvmscope::ui {
@@ -79,7 +80,16 @@ bool SelectLatestExit(const traces::TraceData& trace, SharedView& view) {
   // window: between two single steps the user thinks for seconds, and runs
   // of microseconds a second apart would be slivers (the newest run always
   // shows).
+  // Paused time does not count: the timeline draws it as a short cut.
   constexpr int64_t kMaxGapFactor = 20;  // window <= 20 x the time in the runs shown
+  const traces::Pauses pauses(trace);
+  auto paused_in = [&](int64_t from, int64_t to) {
+    int64_t sum = 0;
+    for (const traces::TimeInterval& c : pauses.cuts()) {
+      sum += std::max<int64_t>(0, std::min(to, c.end_ns) - std::max(from, c.begin_ns));
+    }
+    return sum;
+  };
   const int64_t end = trace.At(recent.front()).time_ns;
   int64_t begin = end, busy = 0;
   for (const traces::EventRef& r : recent) {
@@ -87,7 +97,8 @@ bool SelectLatestExit(const traces::TraceData& trace, SharedView& view) {
     const int64_t run_begin = run != nullptr ? run->begin_ns : trace.At(r).time_ns;
     const int64_t run_ns = std::max<int64_t>(trace.At(r).time_ns - run_begin, 1);
     const bool first = r == recent.front();
-    if (!first && end - std::min(begin, run_begin) > kMaxGapFactor * (busy + run_ns)) break;
+    const int64_t from = std::min(begin, run_begin);
+    if (!first && end - from - paused_in(from, end) > kMaxGapFactor * (busy + run_ns)) break;
     begin = std::min(begin, run_begin);
     busy += run_ns;
   }

@@ -55,8 +55,11 @@ struct SharedView {
 // there is no exit that way.
 bool SelectAdjacentExit(const traces::TraceData& trace, SharedView& view, int direction);
 // After a step: selects the newest exit and shows the last few runs (up to
-// kRecentRuns, over all vCPUs, from the first one's KVM_RUN enter to the
-// newest exit). follow_live goes off. False when the trace has no exit yet.
+// kRecentRuns over all vCPUs, from the oldest one's KVM_RUN enter to the
+// newest exit, padded 10%) — fewer when older runs lie far back in running
+// time, so the runs shown stay readable; time the machine was paused (between
+// single steps) does not count, since the timeline draws it as a short cut.
+// follow_live goes off. False when the trace has no exit yet.
 inline constexpr size_t kRecentRuns = 5;
 bool SelectLatestExit(const traces::TraceData& trace, SharedView& view);
 
