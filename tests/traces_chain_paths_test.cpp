@@ -38,8 +38,8 @@ FakeKernel VmxInlinedKernel() {
                      "kvm_tdp_page_fault", "kvm_tdp_mmu_map"});
 }
 const std::vector<std::string> kEptFault = {
-    "do_syscall_64",     "__x64_sys_ioctl",      "kvm_vcpu_ioctl",     "kvm_arch_vcpu_ioctl_run",
-    "vmx_handle_exit",   "__vmx_handle_exit",    "handle_ept_violation", "kvm_mmu_page_fault",
+    "do_syscall_64",      "__x64_sys_ioctl",   "kvm_vcpu_ioctl",       "kvm_arch_vcpu_ioctl_run",
+    "vmx_handle_exit",    "__vmx_handle_exit", "handle_ept_violation", "kvm_mmu_page_fault",
     "kvm_tdp_page_fault", "kvm_tdp_mmu_map"};
 
 KernelFacts VmxInlinedFacts() {
@@ -57,13 +57,13 @@ KernelFacts PvmWithoutNativeExit() {
                 "pvm_vcpu_run", "pvm_handle_exit", "__pvm_handle_exit.isra.0",
                 "kvm_handle_page_fault", "kvm_mmu_page_fault", "kvm_mmu_do_page_fault",
                 "paging64_page_fault", "paging64_walk_addr_generic", "kvm_queue_exception",
-                "kvm_inject_exception", "pvm_inject_exception", "__traceiter_kvm_mmu_pagetable_walk",
-                "__traceiter_kvm_inj_exception"});
-  k.AddStack({"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
-              "pvm_handle_exit", "__pvm_handle_exit.isra.0", "kvm_mmu_page_fault",
-              "kvm_mmu_do_page_fault", "paging64_page_fault", "paging64_walk_addr_generic",
-              "__traceiter_kvm_mmu_pagetable_walk"},
-             94);
+                "kvm_inject_exception", "pvm_inject_exception",
+                "__traceiter_kvm_mmu_pagetable_walk", "__traceiter_kvm_inj_exception"});
+  k.AddStack(
+      {"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
+       "pvm_handle_exit", "__pvm_handle_exit.isra.0", "kvm_mmu_page_fault", "kvm_mmu_do_page_fault",
+       "paging64_page_fault", "paging64_walk_addr_generic", "__traceiter_kvm_mmu_pagetable_walk"},
+      94);
   k.AddStack({"do_syscall_64", "__x64_sys_ioctl", "kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
               "kvm_inject_exception", "__traceiter_kvm_inj_exception"},
              1);
@@ -85,8 +85,8 @@ size_t ExpectOneStatusPerFunction(const KernelFacts& facts, std::string_view wha
       EXPECT_EQ(NodeMark(alone.nodes[i]), NodeMark(m.nodes[i])) << what << " " << m.chain->name;
     for (const NodeMatch& n : m.nodes) {
       if (n.status == NodeStatus::NotApplicable) continue;
-      const auto now = std::make_tuple(n.status, n.absent_reason, n.inlined_into, NodeMark(n),
-                                       m.chain->id);
+      const auto now =
+          std::make_tuple(n.status, n.absent_reason, n.inlined_into, NodeMark(n), m.chain->id);
       const auto [it, first] = seen.emplace(std::string(n.chosen->function), now);
       if (first) continue;
       ++shared;
@@ -123,7 +123,8 @@ TEST(ChainPaths, StepOfAFunctionInOneChainAndAcrossChains) {
   EXPECT_EQ(where("pvm_handle_exit"),
             (std::vector<std::string>{"run:vendor_exit", "exceptions:vendor_exit",
                                       "page-faults:vendor_exit"}));
-  EXPECT_EQ(where("kvm_vcpu_ioctl"), (std::vector<std::string>{"init:vcpu_ioctl", "run:vcpu_ioctl"}));
+  EXPECT_EQ(where("kvm_vcpu_ioctl"),
+            (std::vector<std::string>{"init:vcpu_ioctl", "run:vcpu_ioctl"}));
   EXPECT_TRUE(where("schedule").empty());
 }
 

@@ -450,47 +450,6 @@ TEST(ChainsPanelLayout, SkippingLinksTakeSeparateLanes) {
       }
 }
 
-TEST(ChainsPanelPath, StackMapsOntoStepsThroughInlinedOnes) {
-  const TraceData trace = SyntheticTrace();
-  const traces::KernelFacts facts = traces::FactsOf(trace);
-  const traces::ChainMatch run = traces::MatchChain(ChainId::RunLoop, facts);
-  ASSERT_EQ(run.Node("vcpu_run")->status, traces::NodeStatus::Absent);
-  const std::vector<std::string> frames = traces::ChainFrames(trace.stacks[1], trace.symbols);
-  const ChainPath path = PathThrough(run, frames);
-  std::vector<std::string> ids;
-  for (size_t n : path.nodes) ids.emplace_back(run.chain->nodes[n].id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"vcpu_ioctl", "arch_run", "vendor_exit", "exit_table"}));
-  ASSERT_EQ(path.routes.size(), 3u);
-  // kvm_arch_vcpu_ioctl_run → vmx_handle_exit runs through vcpu_run and
-  // vcpu_enter_guest, which have no frame of their own.
-  std::vector<std::string> hops;
-  for (size_t e : path.routes[1])
-    hops.push_back(std::string(run.chain->edges[e].from) + ">" +
-                   std::string(run.chain->edges[e].to));
-  EXPECT_EQ(hops, (std::vector<std::string>{"arch_run>vcpu_run", "vcpu_run>enter_guest",
-                                            "enter_guest>vendor_exit"}));
-  EXPECT_TRUE(PathThrough(run, {}).nodes.empty());
-  EXPECT_TRUE(PathThrough(traces::ChainMatch{}, frames).nodes.empty());
-}
-
-TEST(ChainsPanelPath, ClaimsLandOnTheStepsTheyName) {
-  const traces::Chain& init = traces::GetChain(ChainId::Init);
-  const traces::Chain& run = traces::GetChain(ChainId::RunLoop);
-  auto id_of = [](const traces::Chain& c, std::string_view claim) {
-    const int n = NodeOfClaim(c, *traces::FindSeedClaim(claim));
-    return n < 0 ? std::string() : std::string(c.nodes[static_cast<size_t>(n)].id);
-  };
-  EXPECT_EQ(id_of(init, "kvm_init-in-vmx.c"), "kvm_init");
-  EXPECT_EQ(id_of(init, "vmx_init-calls-kvm_init"), "vendor_init");
-  EXPECT_EQ(id_of(run, "__vcpu_run-is-the-loop"), "vcpu_run");
-  // No kvm_arch_vcpu_run anywhere: the claim sits on what it is checked against.
-  EXPECT_EQ(id_of(run, "kvm_arch_vcpu_run-is-the-entry"), "arch_run");
-  EXPECT_EQ(LookOf(traces::NodeStatus::Observed), NodeLook::Lit);
-  EXPECT_EQ(LookOf(traces::NodeStatus::PresentNotObserved), NodeLook::Dim);
-  EXPECT_EQ(LookOf(traces::NodeStatus::Absent), NodeLook::Absent);
-  EXPECT_EQ(LookOf(traces::NodeStatus::NotApplicable), NodeLook::Faded);
-}
-
 // --- Chains panel: drawn ------------------------------------------------------------
 
 TEST_F(ChainsPanelDraw, SyntheticSelectionLightsItsPath) {
@@ -516,7 +475,7 @@ TEST_F(ChainsPanelDraw, SyntheticSelectionLightsItsPath) {
   EXPECT_EQ(panel.HighlightedNodes(),
             (std::vector<std::string>{"vcpu_ioctl", "arch_run", "vendor_exit", "exit_table"}));
   const auto& loop = Drawn(panel, "vcpu_run");
-  EXPECT_EQ(loop.look, NodeLook::Absent);
+  EXPECT_EQ(loop.look, NodeLook::Neutral);
   EXPECT_FALSE(loop.highlighted);
   EXPECT_TRUE(Contains(loop.status, "inlined into kvm_arch_vcpu_ioctl_run")) << loop.status;
   // The path's links run through the inlined steps.
@@ -550,7 +509,7 @@ TEST_F(ChainsPanelDraw, RecordedTraceMmuWalkHighlightsThePageFaultChain) {
   EXPECT_EQ(Drawn(panel, "mmu_pf").look, NodeLook::Lit);
   EXPECT_EQ(Drawn(panel, "handle_pf").look, NodeLook::Dim);
   EXPECT_EQ(Drawn(panel, "tdp_map").look, NodeLook::Faded);  // EPT/NPT only
-  EXPECT_EQ(Drawn(panel, "fetch").look, NodeLook::Absent);   // inlined into paging64_page_fault
+  EXPECT_EQ(Drawn(panel, "fetch").look, NodeLook::Neutral);  // inlined into paging64_page_fault
   EXPECT_TRUE(DrawnEdge(panel, "mmu_pf", "do_pf").on_path);
   EXPECT_EQ(DrawnEdge(panel, "mmu_pf", "do_pf").status, traces::EdgeStatus::Observed);
   ExpectGeometry();
@@ -558,21 +517,22 @@ TEST_F(ChainsPanelDraw, RecordedTraceMmuWalkHighlightsThePageFaultChain) {
   // Run loop: vcpu_run is inlined here, so it is absent and never lit, even
   // though the path runs through its code.
   Show(trace, ChainId::RunLoop);
-  EXPECT_EQ(Drawn(panel, "vcpu_run").look, NodeLook::Absent);
+  EXPECT_EQ(Drawn(panel, "vcpu_run").look, NodeLook::Neutral);
   EXPECT_FALSE(Drawn(panel, "vcpu_run").highlighted);
-  EXPECT_EQ(Drawn(panel, "vcpu_run").status, "absent: inlined into kvm_arch_vcpu_ioctl_run");
+  EXPECT_EQ(Drawn(panel, "vcpu_run").status, "inlined into kvm_arch_vcpu_ioctl_run");
   EXPECT_TRUE(Drawn(panel, "arch_run").highlighted);
   EXPECT_TRUE(Drawn(panel, "exit_table").highlighted);
   EXPECT_FALSE(Drawn(panel, "vendor_run").on_path);  // VM entry: in no exit's stack
   EXPECT_EQ(Drawn(panel, "arch_run").status, "observed 39");
   ExpectGeometry();
 
-  // Init: the seed's claims as badges on the steps they name.
+  // Init: the seed's claims as badges on the steps they name (claims shown).
+  view.show_claims = true;
   Show(trace, ChainId::Init);
   EXPECT_EQ(Drawn(panel, "kvm_init").badge, "seed: contradicted +2");
   EXPECT_EQ(Drawn(panel, "vcpu_ioctl").badge, "seed: confirmed");
   EXPECT_EQ(Drawn(panel, "dev_ioctl").badge, "");
-  EXPECT_EQ(Drawn(panel, "create_vm").look, NodeLook::Absent);
+  EXPECT_EQ(Drawn(panel, "create_vm").look, NodeLook::Neutral);  // KVM_CREATE_VM ran: inlined
   ExpectGeometry();
 }
 
@@ -609,25 +569,6 @@ TEST_F(ChainsPanelDraw, SlowMotionTravelsDownThePath) {
   panel.Replay();
   Frames(trace);
   EXPECT_FALSE(Drawn(panel, "exit_table").highlighted);
-}
-
-TEST_F(ChainsPanelDraw, CachesPerTraceAndRefreshesOnNewStacks) {
-  TraceData trace = SyntheticTrace();
-  Frames(trace, 5);
-  EXPECT_EQ(panel.refresh_count(), 1u);
-  EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, 2u);
-  // More events only: at most once per refresh interval.
-  panel.SetRefreshInterval(1000);
-  trace.tracks[0].events.push_back(trace.tracks[0].events.back());
-  trace.tracks[0].events.back().time_ns += 10;
-  Frames(trace);
-  EXPECT_EQ(panel.refresh_count(), 1u);
-  // A new stack: at once.
-  trace.stacks.push_back(trace.stacks[0]);
-  trace.tracks[0].events.back().stack_id = 2;
-  Frames(trace);
-  EXPECT_EQ(panel.refresh_count(), 2u);
-  EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, 3u);
 }
 
 TEST_F(ChainsPanelDraw, EmptyTraceAndHoverDoNotCrash) {
@@ -676,11 +617,20 @@ TEST(InspectorContentsOf, VmmIoExitWithRegisters) {
   ASSERT_TRUE(c.found);
   EXPECT_TRUE(Contains(c.title, "VMM KVM_RUN exit")) << c.title;
   EXPECT_EQ(FieldText(c, "reason"), "KVM_EXIT_IO");
-  EXPECT_EQ(FieldText(c, "port"), "0x3f8");
+  EXPECT_EQ(FieldText(c, "port"), "0x3f8 (COM1)");  // named as the terminal names it
   EXPECT_EQ(c.teaching, traces::ExplainExitReason(traces::kKvmExitIo));
   EXPECT_EQ(c.teaching_kind, traces::ExplainKind(VmmEventKind::RunExit));
-  EXPECT_TRUE(c.stack.empty());
-  EXPECT_TRUE(Contains(c.stack_note, "VMM event")) << c.stack_note;
+  // The exit stands for its whole KVM_RUN: the kernel's events inside it, and
+  // the stack of its most telling one (the exit itself has none).
+  EXPECT_TRUE(Contains(c.run_note, "inside this KVM_RUN")) << c.run_note;
+  ASSERT_FALSE(c.run_events.empty());
+  bool pio = false;
+  for (const std::string& line : c.run_events) pio = pio || Contains(line, "kvm_pio out");
+  EXPECT_TRUE(pio);
+  EXPECT_EQ(c.stack, (std::vector<std::string>{"kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run",
+                                               "vmx_handle_exit", "__vmx_handle_exit", "handle_io",
+                                               "kvm_fast_pio"}));
+  EXPECT_TRUE(Contains(c.stack_note, "the stack of kvm_pio inside this KVM_RUN")) << c.stack_note;
   EXPECT_EQ(RegText(c, "rip"), "0x0000000000008008");
   EXPECT_EQ(RegText(c, "rdx"), "0x00000000000003f8");
   EXPECT_EQ(c.registers.size(), traces::kGuestRegs);
@@ -711,7 +661,8 @@ TEST(InspectorContentsOf, KernelEventsStacksAndEmulatedBytes) {
   EXPECT_TRUE(Contains(c.stack_note, "stack 0")) << c.stack_note;
   EXPECT_EQ(c.teaching, traces::ExplainKind(KernelEventKind::Pio));
   EXPECT_EQ(c.teaching_kind, "");
-  EXPECT_EQ(FieldText(c, "port"), "0x3f8");
+  EXPECT_EQ(FieldText(c, "port"), "0x3f8 (COM1)");
+  EXPECT_TRUE(c.run_events.empty());  // a kernel event is not a whole run
   // Inside run 0: the registers read when it exited.
   EXPECT_EQ(RegText(c, "rip"), "0x0000000000008008");
   EXPECT_TRUE(Contains(c.registers_note, "run 0")) << c.registers_note;
@@ -814,6 +765,44 @@ TEST(InspectorPanelDraw, DrawsSelectionAndNothing) {
   view.selected = KeyOf(*WalkThroughMmuFault(real));
   frame(real);
   EXPECT_TRUE(Has(panel.contents().stack, "kvm_mmu_page_fault"));
+}
+
+TEST(InspectorPanelDraw, ANewSelectionStartsAtTheTopAndAnotherTraceShowsNothingSelected) {
+  const TraceData trace = RealTrace();
+  HeadlessImGui gui;
+  InspectorPanel panel;
+  SharedView view;
+  float scroll = -1;
+  auto frame = [&](const TraceData& t, std::optional<float> scroll_to = std::nullopt) {
+    PanelFrame(
+        gui,
+        [&] {
+          scroll = ImGui::GetScrollY();  // as this frame begins
+          panel.Draw(t, view);
+          if (scroll_to) ImGui::SetScrollY(*scroll_to);
+        },
+        {}, ImVec2(420, 200));  // short: the contents scroll
+  };
+  view.selected = KeyOf(FirstOf(trace, VmmEventKind::RunExit));
+  frame(trace);
+  frame(trace, 400.0f);  // the student scrolls down to the stack
+  frame(trace);
+  frame(trace);
+  ASSERT_GT(scroll, 0.0f);
+  // The same selection keeps its place; a new one starts at the top.
+  view.selected = KeyOf(*WalkThroughMmuFault(trace));
+  frame(trace);
+  frame(trace);
+  EXPECT_EQ(scroll, 0.0f);
+
+  // Another trace opened (the window bumps the generation): the old
+  // selection is not in it, which shows as nothing selected.
+  const TraceData other = SyntheticTrace();
+  ++view.trace_generation;
+  frame(other);
+  EXPECT_FALSE(panel.contents().found);
+  EXPECT_TRUE(panel.contents().title.empty() ||
+              !Contains(panel.contents().title, "not in this trace"));
 }
 
 }  // namespace

@@ -94,8 +94,7 @@ int NodeOfClaim(const Chain& chain, const SeedClaim& claim) {
   }
   for (std::string_view name : names) {
     if (name.empty()) continue;
-    if (const std::optional<size_t> node = ChainNodeOf(chain, name))
-      return static_cast<int>(*node);
+    if (const std::optional<size_t> node = ChainNodeOf(chain, name)) return static_cast<int>(*node);
   }
   return -1;
 }

@@ -1,14 +1,13 @@
 // The call-chain panel: a pure layout of each chain as one column of boxes,
-// the mapping of a captured stack onto a chain, and the panel that draws them
-// with ImDrawList (canvas pattern) next to the merged call tree. Everything
-// it shows is recomputed from the trace when the trace changes.
+// and the panel that draws them with ImDrawList (canvas pattern) next to the
+// merged call tree. What it shows is asked of traces/ and recomputed when the
+// trace's stacks, symbols or host facts change.
 #include "ui/chains_panel.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 
 #include "traces/report.h"
 #include "ui/theme.h"
@@ -16,65 +15,15 @@
 namespace kvmscope::ui {
 
 using traces::ChainId;
+using traces::ChainPath;
 using traces::EdgeStatus;
+using traces::NodeOfClaim;
 using traces::NodeStatus;
+using traces::PathThrough;
 
 // --- Helpers ------------------------------------------------------------------------
 
 namespace {
-
-size_t IndexOf(const traces::Chain& chain, std::string_view id) {
-  for (size_t i = 0; i < chain.nodes.size(); ++i)
-    if (chain.nodes[i].id == id) return i;
-  return chain.nodes.size();
-}
-
-// The node of `chain` one of whose functions is `function` (compiler
-// suffixes ignored), or chain.nodes.size().
-size_t NodeOfFunction(const traces::Chain& chain, std::string_view function) {
-  const std::string_view base = traces::BaseName(function);
-  for (size_t i = 0; i < chain.nodes.size(); ++i)
-    for (const traces::Alternative& alt : chain.nodes[i].alternatives)
-      if (alt.function == base) return i;
-  return chain.nodes.size();
-}
-
-// The links from node `from` to node `to`: a Calls edge, or a chain of them
-// through steps that have no symbol here (their code runs inlined). Breadth
-// first, so the shortest route wins.
-std::vector<size_t> RouteBetween(const traces::ChainMatch& match, size_t from, size_t to) {
-  const traces::Chain& chain = *match.chain;
-  std::vector<int> via_edge(chain.nodes.size(), -1);
-  std::vector<bool> seen(chain.nodes.size(), false);
-  std::deque<size_t> todo{from};
-  seen[from] = true;
-  while (!todo.empty()) {
-    const size_t at = todo.front();
-    todo.pop_front();
-    for (size_t e = 0; e < chain.edges.size(); ++e) {
-      const traces::ChainEdge& edge = chain.edges[e];
-      if (edge.kind != traces::EdgeKind::Calls || IndexOf(chain, edge.from) != at) continue;
-      if (e < match.edges.size() && match.edges[e].status == EdgeStatus::NotApplicable) continue;
-      const size_t next = IndexOf(chain, edge.to);
-      if (next >= chain.nodes.size() || seen[next]) continue;
-      if (next != to && match.nodes[next].status != NodeStatus::Absent) continue;
-      seen[next] = true;
-      via_edge[next] = static_cast<int>(e);
-      if (next == to) {
-        std::vector<size_t> route;
-        for (size_t n = to; n != from;) {
-          const size_t edge_index = static_cast<size_t>(via_edge[n]);
-          route.push_back(edge_index);
-          n = IndexOf(chain, chain.edges[edge_index].from);
-        }
-        std::reverse(route.begin(), route.end());
-        return route;
-      }
-      todo.push_back(next);
-    }
-  }
-  return {};
-}
 
 ImVec2 Add(ImVec2 a, ImVec2 b) {
   return ImVec2(a.x + b.x, a.y + b.y);
@@ -170,10 +119,6 @@ constexpr Status kVerdictStatus[] = {Status::Observed, Status::NotApplicable, St
 ImU32 VerdictColor(traces::Verdict v) {
   return StatusColor(kVerdictStatus[static_cast<size_t>(v)]);
 }
-// Indexed by NodeLook.
-constexpr Status kLookStatus[] = {Status::Observed, Status::Present, Status::Absent,
-                                  Status::NotApplicable};
-
 constexpr const char* kChainTabs[] = {"Init", "Run loop", "Exceptions", "Page faults"};
 
 // The event with a stack that happened last, over all tracks.
@@ -205,6 +150,7 @@ struct Canvas {
   ImVec2 origin;
   ImDrawList* dl = nullptr;
   float fs = 13;
+  float pad = 6;  // LayoutMetrics::pad
   ImU32 highlight = 0;
   std::optional<ImVec2> mouse;  // over the canvas
   std::vector<bool> on_path_node, on_path_edge;
@@ -278,72 +224,114 @@ void DrawTravel(const Canvas& c) {
   }
 }
 
+// The colour of a look: the status colours, grey for the neutral ones.
+ImU32 LookColor(NodeLook look) {
+  switch (look) {
+    case NodeLook::Lit: return StatusColor(Status::Observed);
+    case NodeLook::Dim: return StatusColor(Status::Present);
+    case NodeLook::Absent: return StatusColor(Status::Absent);
+    case NodeLook::Faded: return StatusColor(Status::NotApplicable);
+    case NodeLook::Neutral:
+    case NodeLook::Unknown: break;
+  }
+  return ImGui::GetColorU32(ImGuiCol_TextDisabled);
+}
+
+void DashedRect(ImDrawList* dl, const Box& box, ImU32 col, float thickness) {
+  const ImVec2 corners[] = {box.min, ImVec2(box.max.x, box.min.y), box.max,
+                            ImVec2(box.min.x, box.max.y), box.min};
+  for (size_t k = 0; k < 4; ++k) DashedLine(dl, corners[k], corners[k + 1], col, thickness);
+}
+
+// Draws one line of text clipped to `clip`; returns where it went.
+Box TextLine(ImDrawList* dl, ImVec2 pos, ImU32 col, std::string_view text, const Box& clip) {
+  BoxText(dl, pos, col, text, clip);
+  const ImVec2 size = ImGui::CalcTextSize(text.data(), text.data() + text.size());
+  return {pos, ImVec2(std::min(pos.x + size.x, clip.max.x), std::min(pos.y + size.y, clip.max.y))};
+}
+
 // A step's box by its look, the highlight when the path has reached it, its
-// badge, its function and status; `badge_box` gets the badge's box.
+// badge (claims shown only), its function(s) and status; `badge_box` gets the
+// badge's box.
 ChainsPanel::DrawnNode DrawNode(const Canvas& c, size_t i,
                                 const std::vector<const traces::ClaimResult*>& claims,
                                 Box& badge_box) {
   const traces::NodeMatch& nm = c.match.nodes[i];
-  const NodeLook look = LookOf(nm.status);
+  const NodeLook look = LookOf(nm);
   const Box box = c.NodeBox(i);
-  const bool reached = look != NodeLook::Absent && c.Reached(i);
-  const ImU32 col = StatusColor(kLookStatus[static_cast<size_t>(look)]);
+  // Only a step with a frame of its own is lit, even where the path runs
+  // through an inlined step's code.
+  const bool reached = (look == NodeLook::Lit || look == NodeLook::Dim) && c.Reached(i);
+  const ImU32 col = LookColor(look);
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  const float rounding = c.pad * 0.6f;
   if (look == NodeLook::Lit) {
-    c.dl->AddRectFilled(box.min, box.max, WithAlpha(col, 0.28f), 4);
-    c.dl->AddRect(box.min, box.max, col, 4, 0, 2);
+    c.dl->AddRectFilled(box.min, box.max, WithAlpha(col, 0.28f), rounding);
+    c.dl->AddRect(box.min, box.max, col, rounding, 0, 2);
   } else if (look == NodeLook::Dim) {
-    c.dl->AddRectFilled(box.min, box.max, ImGui::GetColorU32(ImGuiCol_FrameBg), 4);
-    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.8f), 4, 0, 1);
-  } else if (look == NodeLook::Absent) {
-    const ImVec2 corners[] = {box.min, ImVec2(box.max.x, box.min.y), box.max,
-                              ImVec2(box.min.x, box.max.y), box.min};
-    for (size_t k = 0; k < 4; ++k) DashedLine(c.dl, corners[k], corners[k + 1], col, 1.5f);
+    c.dl->AddRectFilled(box.min, box.max, ImGui::GetColorU32(ImGuiCol_FrameBg), rounding);
+    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.8f), rounding, 0, 1);
+  } else if (look == NodeLook::Absent || look == NodeLook::Neutral) {
+    DashedRect(c.dl, box, col, 1.5f);  // no frame of its own
+  } else if (look == NodeLook::Unknown) {
+    c.dl->AddRect(box.min, box.max, col, rounding, 0, 1);
   } else {
-    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.4f), 4);
+    c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.4f), rounding);
   }
-  // An absent step is never lit, even where the path runs through its code.
   if (reached) {
     c.dl->AddRect(Sub(box.min, ImVec2(3, 3)), Add(box.max, ImVec2(3, 3)),
-                  WithAlpha(c.highlight, 0.35f), 6, 0, 4);
-    c.dl->AddRect(box.min, box.max, c.highlight, 4, 0, 3);
+                  WithAlpha(c.highlight, 0.35f), rounding + 2, 0, 4);
+    c.dl->AddRect(box.min, box.max, c.highlight, rounding, 0, 3);
   }
-  // The worst verdict of the claims naming this step, as a badge.
+  ChainsPanel::DrawnNode drawn;
+  // The worst verdict of the claims naming this step, as a badge; the
+  // sentences go in the tooltip and under the diagram.
   badge_box = {box.max, box.max};
-  std::string badge;
   if (!claims.empty()) {
     const traces::ClaimResult* worst =
         *std::max_element(claims.begin(), claims.end(), [](const auto* a, const auto* b) {
           return kSeverity[static_cast<size_t>(a->verdict)] <
                  kSeverity[static_cast<size_t>(b->verdict)];
         });
-    badge = fmt::format("seed: {}", traces::VerdictName(worst->verdict));
-    if (claims.size() > 1) badge += fmt::format(" +{}", claims.size() - 1);
-    const ImVec2 size = ImGui::CalcTextSize(badge.c_str());
+    drawn.badge = fmt::format("seed: {}", traces::VerdictName(worst->verdict));
+    if (claims.size() > 1) drawn.badge += fmt::format(" +{}", claims.size() - 1);
+    for (const traces::ClaimResult* r : claims) drawn.claims.push_back(traces::ClaimSentence(*r));
+    const ImVec2 size = ImGui::CalcTextSize(drawn.badge.c_str());
     const ImU32 badge_col = VerdictColor(worst->verdict);
-    badge_box = {ImVec2(std::max(box.min.x + 2, box.max.x - size.x - 10), box.min.y + 3),
-                 ImVec2(box.max.x - 3, box.min.y + size.y + 5)};
-    c.dl->AddRectFilled(badge_box.min, badge_box.max, WithAlpha(badge_col, 0.2f), 3);
-    c.dl->AddRect(badge_box.min, badge_box.max, badge_col, 3);
-    BoxText(c.dl, Add(badge_box.min, ImVec2(4, 1)), badge_col, badge, badge_box);
+    const float half = c.pad / 2;
+    badge_box = {
+        ImVec2(std::max(box.min.x + half, box.max.x - size.x - 2 * c.pad - half), box.min.y + half),
+        ImVec2(box.max.x - half, box.min.y + c.pad + size.y)};
+    c.dl->AddRectFilled(badge_box.min, badge_box.max, WithAlpha(badge_col, 0.2f), half);
+    c.dl->AddRect(badge_box.min, badge_box.max, badge_col, half);
+    BoxText(c.dl, Add(badge_box.min, ImVec2(c.pad, half)), badge_col, drawn.badge, badge_box);
   }
-  const float alpha = look == NodeLook::Faded ? 0.45f : 1.0f, pad = 6;
-  BoxText(c.dl, Add(box.min, ImVec2(pad, 5)),
-          look == NodeLook::Absent ? col : WithAlpha(text, alpha), nm.chosen->function,
-          {box.min, ImVec2(badge.empty() ? box.max.x - pad : badge_box.min.x - 4, box.max.y)});
-  const std::string status = NodeStatusText(nm);
-  BoxText(c.dl, Add(box.min, ImVec2(pad, 7 + c.fs)),
-          look == NodeLook::Lit ? text : WithAlpha(col, alpha), status,
-          {box.min, ImVec2(box.max.x - pad, box.max.y)});
-  // clang-format off
-  return {std::string(nm.node->id), std::string(nm.chosen->function), status, look,
-          c.on_path_node[i], reached, badge, box};
-  // clang-format on
+  const float alpha = look == NodeLook::Faded ? 0.45f : 1.0f;
+  const float right = box.max.x - c.pad;
+  drawn.function_rect = TextLine(
+      c.dl, Add(box.min, ImVec2(c.pad, c.pad)),
+      look == NodeLook::Absent    ? col
+      : look == NodeLook::Neutral ? WithAlpha(text, 0.75f)
+                                  : WithAlpha(text, alpha),
+      nm.label,
+      {box.min, ImVec2(drawn.badge.empty() ? right : badge_box.min.x - c.pad / 2, box.max.y)});
+  // Untraced, the second line names the step: the chain shows steps only.
+  drawn.status = look == NodeLook::Unknown ? std::string(nm.node->step) : NodeStatusText(nm);
+  drawn.status_rect = TextLine(c.dl, Add(box.min, ImVec2(c.pad, 1.5f * c.pad + c.fs)),
+                               look == NodeLook::Lit ? text : WithAlpha(col, alpha), drawn.status,
+                               {box.min, ImVec2(right, box.max.y)});
+  drawn.id = nm.node->id;
+  drawn.function = nm.label;
+  drawn.look = look;
+  drawn.on_path = c.on_path_node[i];
+  drawn.highlighted = reached;
+  drawn.box = box;
+  drawn.badge_rect = badge_box;
+  return drawn;
 }
 
 void NodeTooltip(const traces::NodeMatch& nm, bool on_path, ImU32 highlight) {
-  ImGui::Text("%s: %s", std::string(nm.node->step).c_str(),
-              std::string(nm.chosen->function).c_str());
+  ImGui::Text("%s: %s", std::string(nm.node->step).c_str(), nm.label.c_str());
   ImGui::TextDisabled("%s  %s", traces::NodeMark(nm).c_str(), std::string(nm.source_file).c_str());
   ImGui::TextWrapped("%s", std::string(nm.node->teaching).c_str());
   for (size_t a = 0; a < nm.alternatives.size(); ++a) {
@@ -358,90 +346,19 @@ void NodeTooltip(const traces::NodeMatch& nm, bool on_path, ImU32 highlight) {
 
 }  // namespace
 
-// --- Layout ------------------------------------------------------------------------
-
-LayoutMetrics LayoutMetrics::ForFont(float font_size) {
-  LayoutMetrics m;
-  m.box_height = std::round(2 * font_size + 14);
-  m.min_gap = std::round(font_size + 4);
-  m.max_gap = std::round(2 * font_size + 4);
-  m.margin = std::round(font_size * 0.6f);
-  m.lane_width = std::max(10.0f, std::round(font_size * 0.8f));
-  m.min_box_width = std::round(font_size * 16);
-  m.max_box_width = std::round(font_size * 36);
-  return m;
-}
-
-ChainLayout LayoutChain(const traces::Chain& chain, ImVec2 available, const LayoutMetrics& m) {
-  ChainLayout out;
-  available = ImVec2(std::max(0.0f, available.x), std::max(0.0f, available.y));
-  const size_t n = chain.nodes.size();
-  out.edges.resize(chain.edges.size());
-  out.lanes.assign(chain.edges.size(), -1);
-  // Links that skip steps or go up run in lanes right of the boxes; shorter
-  // links take inner lanes, and links whose spans touch never share a lane.
-  std::vector<std::pair<size_t, size_t>> ends, spans;  // per edge: (from, to), (low, high)
-  std::vector<size_t> order;
-  for (const traces::ChainEdge& edge : chain.edges) {
-    const size_t from = IndexOf(chain, edge.from), to = IndexOf(chain, edge.to);
-    ends.emplace_back(from, to);
-    spans.emplace_back(std::min(from, to), std::max(from, to));
-    if (from < n && to < n && from != to && to != from + 1) order.push_back(ends.size() - 1);
-  }
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-    return spans[x].second - spans[x].first < spans[y].second - spans[y].first;
-  });
-  std::vector<std::vector<std::pair<size_t, size_t>>> taken;  // per lane: spans
-  for (size_t e : order) {
-    const auto [lo, hi] = spans[e];
-    size_t lane = 0;
-    for (; lane < taken.size(); ++lane) {
-      bool free = true;
-      for (const auto& [a, b] : taken[lane]) free = free && (hi < a || b < lo);
-      if (free) break;
-    }
-    if (lane == taken.size()) taken.emplace_back();
-    taken[lane].push_back({lo, hi});
-    out.lanes[e] = static_cast<int>(lane);
-  }
-  const float side = taken.empty() ? 0 : static_cast<float>(taken.size()) * m.lane_width + m.margin;
-  const float box_w = std::clamp(available.x - 2 * m.margin - side, m.min_box_width,
-                                 std::max(m.min_box_width, m.max_box_width));
-  float gap = m.min_gap;
-  if (n > 1) {
-    const float free = available.y - 2 * m.margin - static_cast<float>(n) * m.box_height;
-    gap = std::clamp(free / static_cast<float>(n - 1), m.min_gap, std::max(m.min_gap, m.max_gap));
-  }
-  const float height = 2 * m.margin + static_cast<float>(n) * m.box_height +
-                       (n > 1 ? static_cast<float>(n - 1) * gap : 0.0f);
-  out.size =
-      ImVec2(std::max(available.x, 2 * m.margin + box_w + side), std::max(available.y, height));
-  for (size_t i = 0; i < n; ++i) {
-    const float y = m.margin + static_cast<float>(i) * (m.box_height + gap);
-    out.nodes.push_back({ImVec2(m.margin, y), ImVec2(m.margin + box_w, y + m.box_height)});
-  }
-  for (size_t e = 0; e < chain.edges.size(); ++e) {
-    const auto [from, to] = ends[e];
-    if (from >= n || to >= n || from == to) continue;
-    const Box& a = out.nodes[from];
-    const Box& b = out.nodes[to];
-    if (out.lanes[e] < 0) {
-      const float x = (a.min.x + a.max.x) / 2;
-      out.edges[e] = {ImVec2(x, a.max.y), ImVec2(x, b.min.y)};
-      continue;
-    }
-    // Out of the caller's right side above its middle, into the callee's
-    // below it: a box's outgoing and incoming links never meet.
-    const float lane_x = a.max.x + static_cast<float>(out.lanes[e] + 1) * m.lane_width;
-    const float y0 = (a.min.y + a.max.y) / 2 - m.box_height * 0.15f;
-    const float y1 = (b.min.y + b.max.y) / 2 + m.box_height * 0.15f;
-    out.edges[e] = {ImVec2(a.max.x, y0), ImVec2(lane_x, y0), ImVec2(lane_x, y1),
-                    ImVec2(b.max.x, y1)};
-  }
-  return out;
-}
-
 // --- Chains and stacks ---------------------------------------------------------------
+
+NodeLook LookOf(const traces::NodeMatch& node) {
+  if (node.status != NodeStatus::Absent) return LookOf(node.status);
+  switch (node.absent_reason) {
+    case traces::AbsentReason::Inlined:
+    case traces::AbsentReason::InitCodeFreed: return NodeLook::Neutral;
+    case traces::AbsentReason::NotTraced: return NodeLook::Unknown;
+    case traces::AbsentReason::None:
+    case traces::AbsentReason::NotInSymbols: break;
+  }
+  return NodeLook::Absent;
+}
 
 NodeLook LookOf(NodeStatus status) {
   // Indexed by NodeStatus: Observed, PresentNotObserved, Absent, NotApplicable.
@@ -454,36 +371,13 @@ std::string NodeStatusText(const traces::NodeMatch& node) {
   std::string mark = traces::NodeMark(node);
   if (mark.size() >= 2 && mark.front() == '[' && mark.back() == ']')
     mark = mark.substr(1, mark.size() - 2);
+  // A step inlined or freed is no fault: said without "absent".
+  constexpr std::string_view kAbsent = "absent: ";
+  const bool neutral = node.absent_reason == traces::AbsentReason::Inlined ||
+                       node.absent_reason == traces::AbsentReason::InitCodeFreed;
+  if (node.status == NodeStatus::Absent && neutral && mark.rfind(kAbsent, 0) == 0)
+    mark.erase(0, kAbsent.size());
   return mark;
-}
-
-ChainPath PathThrough(const traces::ChainMatch& match, const std::vector<std::string>& frames) {
-  ChainPath path;
-  if (match.chain == nullptr || match.nodes.size() != match.chain->nodes.size()) return path;
-  const traces::Chain& chain = *match.chain;
-  for (const std::string& frame : frames) {
-    const size_t node = NodeOfFunction(chain, frame);
-    if (node < chain.nodes.size() &&
-        std::find(path.nodes.begin(), path.nodes.end(), node) == path.nodes.end())
-      path.nodes.push_back(node);
-  }
-  for (size_t i = 0; i + 1 < path.nodes.size(); ++i)
-    path.routes.push_back(RouteBetween(match, path.nodes[i], path.nodes[i + 1]));
-  return path;
-}
-
-int NodeOfClaim(const traces::Chain& chain, const traces::SeedClaim& claim) {
-  std::vector<std::string_view> names{claim.function, claim.other};
-  for (const auto& [first, second] : claim.here) {
-    names.push_back(first);
-    names.push_back(second);
-  }
-  for (std::string_view name : names) {
-    if (name.empty()) continue;
-    const size_t node = NodeOfFunction(chain, name);
-    if (node < chain.nodes.size()) return static_cast<int>(node);
-  }
-  return -1;
 }
 
 // --- The panel: model side --------------------------------------------------------------
@@ -496,21 +390,43 @@ const std::vector<traces::ClaimResult>& ChainsPanel::Claims(ChainId id) const {
   return m_claims[static_cast<size_t>(id)];
 }
 
-void ChainsPanel::Refresh(const traces::TraceData& trace, double now) {
-  const size_t events = trace.EventCount();
-  const bool changed = &trace != m_cache.trace || trace.stacks.size() != m_cache.stacks ||
-                       trace.symbols.size() != m_cache.symbols || events < m_cache.events;
-  const bool grew = events != m_cache.events && now - m_cache.computed_at >= m_refresh_interval;
-  if (!changed && !grew) return;
+void ChainsPanel::Refresh(const traces::TraceData& trace, uint64_t generation) {
+  // Compared field by field every frame: a few sizes and the host's strings,
+  // never a pass over the events.
+  if (m_computed && m_stamp.trace == &trace && m_stamp.generation == generation &&
+      m_stamp.stacks == trace.stacks.size() && m_stamp.symbols == trace.symbols.size() &&
+      m_stamp.host == trace.host)
+    return;
   const traces::KernelFacts facts = traces::FactsOf(trace);
+  std::vector<traces::ChainMatch> matches = traces::MatchChains(facts);
   for (ChainId id : traces::kAllChains) {
-    m_matches[static_cast<size_t>(id)] = traces::MatchChain(id, facts);
+    m_matches[static_cast<size_t>(id)] = std::move(matches[static_cast<size_t>(id)]);
     m_claims[static_cast<size_t>(id)] = traces::CheckSeed(facts, id);
   }
   m_call_tree = traces::BuildCallTree(traces::StackUses(trace), trace.symbols);
-  m_kernel = facts.Describe();
+  m_kernel_data = facts.has_kernel_data();
+  m_not_traced.clear();
+  if (!m_kernel_data) {
+    const std::string& why = trace.host.not_traced_reason;
+    constexpr std::string_view kTail = "; chains show the steps, not this kernel";
+    if (why.rfind("not traced", 0) == 0)  // "not traced (--no-probes)": said once
+      m_not_traced = fmt::format("kernel {}{}", why, kTail);
+    else
+      m_not_traced = fmt::format("kernel not traced: {}{}",
+                                 !why.empty()      ? why
+                                 : trace.host.plan ? "no kernel symbols or stacks recorded yet"
+                                                   : "this trace has no kernel symbols or stacks",
+                                 kTail);
+    const std::string& release = trace.host.kernel_release;
+    const std::string& backend = trace.host.backend;
+    m_kernel = fmt::format("{}{}", release.empty() ? "release unknown" : release,
+                           backend.empty() ? "" : " (" + backend + ")");
+  } else {
+    m_kernel = facts.Describe();
+  }
   m_latest = LatestWithStack(trace);
-  m_cache = {&trace, events, trace.stacks.size(), trace.symbols.size(), now};
+  m_stamp = {&trace, generation, trace.stacks.size(), trace.symbols.size(), trace.host};
+  m_computed = true;
   ++m_refresh_count;
   m_reframe = true;  // symbols may have changed: name the path's frames again
 }
@@ -591,12 +507,19 @@ double ChainsPanel::AnimationProgress(size_t steps) {
 
 void ChainsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
   m_now = ImGui::GetTime();
-  Refresh(trace, m_now);
+  Refresh(trace, view.trace_generation);
+  // Another view (the cycle) asks for a chain: shown from this frame on.
+  if (view.show_chain) {
+    m_pending_chain = *view.show_chain;
+    view.show_chain.reset();
+  }
   FollowSelection(trace, view);
   m_drawn_nodes.clear();
   m_drawn_edges.clear();
+  m_header_rects.clear();
+  m_listed_claims.clear();
   m_canvas = {};
-  DrawHeader(trace);
+  DrawHeader(trace, view);
   // The tabs only pick the chain: drawn after the tab bar, the diagram and
   // tree keep their ImGui ids (open tree nodes) across tabs. A requested tab
   // is selected on the next frame; its chain is shown at once.
@@ -616,29 +539,59 @@ void ChainsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
   m_pending_chain.reset();
   if (m_chain != shown) m_anim_start.reset();  // a new diagram: play the path again
   m_chain = shown;
-  DrawChain(shown);
+  DrawChain(shown, view.show_claims);
 }
 
-void ChainsPanel::DrawHeader(const traces::TraceData& trace) {
-  if (!trace.host.plan && !trace.host.not_traced_reason.empty()) {
+void ChainsPanel::DrawHeader(const traces::TraceData& trace, SharedView& view) {
+  auto record = [&] {
+    m_header_rects.push_back({ImGui::GetItemRectMin(), ImGui::GetItemRectMax()});
+  };
+  // Items go on one line while they fit, else on the next (large fonts).
+  auto next_to_last = [&](const char* label, float extra) {
+    const float w = ImGui::CalcTextSize(label).x + extra;
+    const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+    const ImGuiStyle& style = ImGui::GetStyle();
+    if (ImGui::GetItemRectMax().x + style.ItemSpacing.x + w <= right) ImGui::SameLine();
+  };
+  // Said once, here: the nodes below are then drawn neutral.
+  if (!m_not_traced.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Warning));
-    ImGui::TextWrapped("Kernel not traced: %s. The chains show what the tables expect only.",
-                       trace.host.not_traced_reason.c_str());
+    ImGui::TextWrapped("%s", m_not_traced.c_str());
     ImGui::PopStyleColor();
+    record();
   }
-  ImGui::TextDisabled("kernel %s · %zu stacks", m_kernel.c_str(), trace.stacks.size());
-  ImGui::SameLine();
+  // Wrapped: at projector sizes the kernel's description passes the pane.
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  if (m_kernel_data)
+    ImGui::TextWrapped("kernel %s · %zu stacks", m_kernel.c_str(), trace.stacks.size());
+  else
+    ImGui::TextWrapped("kernel %s", m_kernel.c_str());
+  ImGui::PopStyleColor();
+  record();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  next_to_last("Replay path", 2 * style.FramePadding.x);
   if (ImGui::SmallButton("Replay path")) Replay();
-  ImGui::SameLine();
+  record();
+  const float box = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x;
+  next_to_last("Follow selection", box);
   ImGui::Checkbox("Follow selection", &m_follow);
+  record();
+  next_to_last("claims", box);
+  ImGui::Checkbox("claims", &view.show_claims);
+  record();
+  m_claims_toggle = m_header_rects.back();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The seed document's claims about these steps, checked on this kernel");
+  if (!m_kernel_data) return;  // no stacks: nothing to say of paths
   ImGui::PushStyleColor(
       ImGuiCol_Text,
       StatusColor(m_path_source == PathSource::None ? Status::NotApplicable : Status::Highlight));
   ImGui::TextWrapped("%s", m_path_label.c_str());
   ImGui::PopStyleColor();
+  record();
 }
 
-void ChainsPanel::DrawChain(ChainId id) {
+void ChainsPanel::DrawChain(ChainId id, bool show_claims) {
   const traces::ChainMatch& match = Match(id);
   if (match.chain == nullptr) return;
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -647,27 +600,35 @@ void ChainsPanel::DrawChain(ChainId id) {
   const float tree_w = side_by_side ? std::clamp(avail.x * 0.36f, 12 * ImGui::GetFontSize(),
                                                  28 * ImGui::GetFontSize())
                                     : avail.x;
+  // At least a few steps high, even when a large font leaves the pane little
+  // room under the header: then the pane scrolls instead of hiding the chain.
+  const float min_h = 5 * ImGui::GetFontSize();
   const ImVec2 diagram(side_by_side ? std::max(1.0f, avail.x - tree_w - spacing) : avail.x,
-                       side_by_side ? avail.y : std::max(1.0f, avail.y * 0.65f));
+                       std::max(min_h, side_by_side ? avail.y : avail.y * 0.65f));
   if (ImGui::BeginChild("##diagram", diagram, true, ImGuiWindowFlags_HorizontalScrollbar)) {
     const ImVec2 room = ImGui::GetContentRegionAvail();
-    DrawCanvas(id, room.x - 1, std::max(room.y, 1.0f));
-    // What the chain is, and the claims that name no step of it, under it.
+    DrawCanvas(id, room.x - 1, std::max(room.y, 1.0f), show_claims);
+    // What the chain is, and with claims shown, each claim in words.
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::max(1.0f, room.x - 1));
     ImGui::TextDisabled("%s: %s", std::string(match.chain->title).c_str(),
                         std::string(match.chain->summary).c_str());
-    for (const traces::ClaimResult& r : Claims(id)) {
-      if (NodeOfClaim(*match.chain, *r.claim) >= 0) continue;
-      ImGui::PushStyleColor(ImGuiCol_Text, VerdictColor(r.verdict));
-      ImGui::Text("seed [%s] %s", std::string(traces::VerdictName(r.verdict)).c_str(),
-                  std::string(r.claim->claim).c_str());
-      ImGui::PopStyleColor();
+    if (show_claims) {
+      for (const traces::ClaimResult& r : Claims(id)) {
+        // The verdict in words too: colour is never the only signal.
+        m_listed_claims.push_back(traces::ClaimSentence(r));
+        ImGui::PushStyleColor(ImGuiCol_Text, VerdictColor(r.verdict));
+        ImGui::TextWrapped("[%s] %s", std::string(traces::VerdictName(r.verdict)).c_str(),
+                           m_listed_claims.back().c_str());
+        ImGui::PopStyleColor();
+      }
     }
     ImGui::PopTextWrapPos();
   }
   ImGui::EndChild();
   if (side_by_side) ImGui::SameLine();
-  if (ImGui::BeginChild("##tree", ImVec2(tree_w, 0), true, ImGuiWindowFlags_HorizontalScrollbar)) {
+  const float tree_h = side_by_side ? diagram.y : std::max(min_h, ImGui::GetContentRegionAvail().y);
+  if (ImGui::BeginChild("##tree", ImVec2(tree_w, tree_h), true,
+                        ImGuiWindowFlags_HorizontalScrollbar)) {
     // Stacks run deep: indent less than ImGui's default so names stay in view.
     ImGui::PushStyleVar(ImGuiStyleVar_IndentSpacing, ImGui::GetFontSize() * 0.75f);
     DrawCallTree();
@@ -676,10 +637,11 @@ void ChainsPanel::DrawChain(ChainId id) {
   ImGui::EndChild();
 }
 
-void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
+void ChainsPanel::DrawCanvas(ChainId id, float width, float height, bool show_claims) {
   const traces::Chain& chain = *Match(id).chain;
-  Canvas c(Match(id),
-           LayoutChain(chain, ImVec2(width, height), LayoutMetrics::ForFont(ImGui::GetFontSize())));
+  const LayoutMetrics metrics = LayoutMetrics::ForFont(ImGui::GetFontSize());
+  Canvas c(Match(id), LayoutChain(chain, ImVec2(width, height), metrics));
+  c.pad = metrics.pad;
   c.path = PathThrough(c.match, m_path_frames);
   c.progress = AnimationProgress(c.path.nodes.size());
   c.origin = ImGui::GetCursorScreenPos();
@@ -713,7 +675,7 @@ void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
   std::vector<std::vector<const traces::ClaimResult*>> claims_at(chain.nodes.size());
   for (const traces::ClaimResult& r : Claims(id)) {
     const int node = NodeOfClaim(chain, *r.claim);
-    if (node >= 0) claims_at[static_cast<size_t>(node)].push_back(&r);
+    if (show_claims && node >= 0) claims_at[static_cast<size_t>(node)].push_back(&r);
   }
   int hovered_node = -1, hovered_badge = -1;
   for (size_t i = 0; i < chain.nodes.size(); ++i) {
@@ -737,9 +699,8 @@ void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
     for (const traces::ClaimResult* r : claims_at[static_cast<size_t>(hovered_badge)]) {
       ImGui::PushStyleColor(ImGuiCol_Text, VerdictColor(r->verdict));
       ImGui::TextWrapped("[%s] %s", std::string(traces::VerdictName(r->verdict)).c_str(),
-                         std::string(r->claim->claim).c_str());
+                         traces::ClaimSentence(*r).c_str());
       ImGui::PopStyleColor();
-      ImGui::TextDisabled("seen: %s", r->evidence.c_str());
       ImGui::TextDisabled("history: %s", std::string(r->history).c_str());
     }
   } else if (hovered_node >= 0) {
@@ -747,9 +708,9 @@ void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
     NodeTooltip(c.match.nodes[i], c.on_path_node[i], c.highlight);
   } else {
     const traces::EdgeMatch& em = c.match.edges[static_cast<size_t>(hovered_edge)];
-    ImGui::Text("%s %s %s", std::string(c.match.Node(em.edge->from)->chosen->function).c_str(),
+    ImGui::Text("%s %s %s", c.match.Node(em.edge->from)->label.c_str(),
                 em.edge->kind == traces::EdgeKind::Calls ? "calls" : "then",
-                std::string(c.match.Node(em.edge->to)->chosen->function).c_str());
+                c.match.Node(em.edge->to)->label.c_str());
     ImGui::TextDisabled("%s", traces::EdgeMark(em).c_str());
   }
   ImGui::PopTextWrapPos();
@@ -759,7 +720,7 @@ void ChainsPanel::DrawCanvas(ChainId id, float width, float height) {
 void ChainsPanel::DrawCallTree() {
   ImGui::TextDisabled("Observed call tree (events per path)");
   if (m_call_tree.children.empty()) {
-    ImGui::TextDisabled("no kernel stacks captured");
+    if (m_kernel_data) ImGui::TextDisabled("no kernel stacks captured");
   } else {
     DrawTreeNode(m_call_tree, 0, true);
   }

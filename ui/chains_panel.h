@@ -1,8 +1,9 @@
 // The call-chain panel: each of the four KVM chains as a box-and-arrow
 // diagram lit by this kernel's captured stacks (observed, present, inlined,
-// n/a), the seed's claims pinned to the steps they name, the selected event's
-// kernel path travelling down the chain in slow motion, and the merged call
-// tree beside it.
+// n/a), the selected event's kernel path travelling down the chain in slow
+// motion, the merged call tree beside it, and behind a "claims" toggle the
+// seed document's claims on the steps they name. It only draws: the chain
+// questions are answered by traces/ (chains.h, chain_paths.h, seed_check.h).
 #pragma once
 
 #include <imgui.h>
@@ -13,79 +14,27 @@
 #include <string>
 #include <vector>
 
+#include "traces/chain_paths.h"
 #include "traces/chains.h"
 #include "traces/seed_check.h"
 #include "traces/trace.h"
+#include "ui/chain_layout.h"
 #include "ui/view.h"
 
 namespace kvmscope::ui {
 
-// An axis-aligned rectangle; half-open, so boxes that only touch do not
-// overlap.
-struct Box {
-  ImVec2 min, max;
-  bool Contains(ImVec2 p) const {
-    return p.x >= min.x && p.x < max.x && p.y >= min.y && p.y < max.y;
-  }
-  bool Overlaps(const Box& o) const {
-    return min.x < o.max.x && o.min.x < max.x && min.y < o.max.y && o.min.y < max.y;
-  }
-  bool Inside(const Box& o) const {
-    return min.x >= o.min.x && min.y >= o.min.y && max.x <= o.max.x && max.y <= o.max.y;
-  }
-};
-
-// --- Layout (pure: no ImGui context needed) -------------------------------------
-
-struct LayoutMetrics {
-  float box_height = 40;  // two lines of text and their padding
-  float min_gap = 16;     // between boxes: room for an arrow
-  float max_gap = 30;
-  float margin = 8;
-  float lane_width = 12;  // per lane right of the boxes, for links that skip steps
-  float min_box_width = 220;
-  float max_box_width = 520;
-  // Sizes for a font of this height (ImGui::GetFontSize()).
-  static LayoutMetrics ForFont(float font_size);
-};
-
-struct ChainLayout {
-  ImVec2 size;             // the canvas this needs (at least `available` wide and high)
-  std::vector<Box> nodes;  // parallel to chain.nodes, top to bottom in chain order
-  // Parallel to chain.edges: the polyline from the caller's box to the
-  // callee's (the arrowhead goes at the last point), and its lane: -1 for a
-  // straight arrow to the next box, else the lane right of the boxes.
-  std::vector<std::vector<ImVec2>> edges;
-  std::vector<int> lanes;
-};
-// Boxes in one column, in chain order, relative to the canvas origin; they
-// never overlap and stay inside `size`.
-ChainLayout LayoutChain(const traces::Chain& chain, ImVec2 available,
-                        const LayoutMetrics& metrics = {});
-
 // --- What a chain and a stack look like ---------------------------------------
 
 // How a step is drawn: Lit (observed: filled, with its count), Dim (present,
-// not seen), Absent (dashed, grey: inlined or no symbol), Faded (n/a here).
-enum class NodeLook { Lit, Dim, Absent, Faded };
+// not seen), Absent (dashed, in the absent colour: no symbol and no sign of
+// why), Faded (n/a here), Neutral (dashed grey: no symbol of its own, and
+// rightly so: inlined into its caller, or __init code freed after load),
+// Unknown (plain grey: the kernel was not traced, nothing is known).
+enum class NodeLook { Lit, Dim, Absent, Faded, Neutral, Unknown };
 NodeLook LookOf(traces::NodeStatus status);
+NodeLook LookOf(const traces::NodeMatch& node);  // by status and absent reason
 // NodeMark without its brackets: "observed 42", "absent: inlined into x".
 std::string NodeStatusText(const traces::NodeMatch& node);
-
-// The steps of one chain a captured stack passes through, in the stack's
-// order (outermost first), and between consecutive steps the links taken:
-// direct calls or calls through steps that have no frame (inlined). A route
-// is empty when the chain has no such link.
-struct ChainPath {
-  std::vector<size_t> nodes;                // indices into the chain's nodes
-  std::vector<std::vector<size_t>> routes;  // routes[i]: edge indices nodes[i] → nodes[i + 1]
-};
-ChainPath PathThrough(const traces::ChainMatch& match, const std::vector<std::string>& frames);
-
-// The seed's claim about a chain mapped to the step it names (the function it
-// is about, else its other function, else a function it is checked against);
-// -1 when no step of the chain names any of them.
-int NodeOfClaim(const traces::Chain& chain, const traces::SeedClaim& claim);
 
 // --- The panel ------------------------------------------------------------------
 
@@ -100,10 +49,13 @@ class ChainsPanel {
     std::string function;  // the function chosen for this kernel
     std::string status;    // NodeStatusText
     NodeLook look = NodeLook::Dim;
-    bool on_path = false;      // a frame of the highlighted stack is this step
-    bool highlighted = false;  // on_path and the slow-motion highlight has reached it
-    std::string badge;         // "seed: contradicted" ("" when no claim names it)
+    bool on_path = false;             // a frame of the highlighted stack is this step
+    bool highlighted = false;         // on_path and the slow-motion highlight has reached it
+    std::string badge;                // "seed: contradicted" ("" when claims are hidden or none)
+    std::vector<std::string> claims;  // ClaimSentence of each claim shown on it
     Box box;
+    Box function_rect, status_rect;  // where its two lines of text went
+    Box badge_rect;                  // empty (min == max) without a badge
   };
   struct DrawnEdge {
     std::string from, to;
@@ -111,17 +63,23 @@ class ChainsPanel {
     bool on_path = false;
   };
 
-  // Draws inside the current window.
+  // Draws inside the current window. Takes view.show_chain (brings that
+  // chain forward and clears the request) and draws the seed's claims when
+  // view.show_claims is set (its "claims" checkbox toggles it).
   void Draw(const traces::TraceData& trace, SharedView& view);
 
   // Recomputes the per-trace cache (kernel facts, chain matches, seed
-  // verdicts, call tree, latest event with a stack) when the trace changed:
-  // another trace, new stacks or symbols at once; only more events at most
-  // once per refresh interval (a live trace grows every frame and facts cost
-  // a pass over every event). Draw calls it with ImGui::GetTime().
-  void Refresh(const traces::TraceData& trace, double now);
-  void SetRefreshInterval(double seconds) { m_refresh_interval = seconds; }
+  // verdicts, call tree, latest event with a stack) when what they are made
+  // of changed: another trace (or trace generation), the number of stacks or
+  // symbols, or the host facts. More events alone do not: a live trace grows
+  // every frame and the facts cost a pass over every event under the trace's
+  // lock, so counts are as of the last new stack. Draw calls it.
+  void Refresh(const traces::TraceData& trace, uint64_t generation = 0);
   size_t refresh_count() const { return m_refresh_count; }
+  // Whether the trace has kernel data (symbols or stacks); without, the
+  // panel says so once and draws the steps neutral.
+  bool kernel_data() const { return m_kernel_data; }
+  const std::string& not_traced_note() const { return m_not_traced; }
 
   // Slow motion: the time the highlight takes down a whole path (0: instant).
   void SetAnimationSeconds(double seconds) { m_animation_seconds = seconds; }
@@ -151,26 +109,37 @@ class ChainsPanel {
   const std::vector<DrawnEdge>& DrawnEdges() const { return m_drawn_edges; }
   std::vector<Box> NodeRects() const;
   const Box& CanvasRect() const { return m_canvas; }
+  // The header's items (notes, buttons, checkboxes), in drawing order, and
+  // the "claims" checkbox among them.
+  const std::vector<Box>& HeaderRects() const { return m_header_rects; }
+  const Box& ClaimsToggleRect() const { return m_claims_toggle; }
+  // The claim sentences listed under the diagram (when claims are shown).
+  const std::vector<std::string>& ListedClaims() const { return m_listed_claims; }
 
  private:
-  struct Cache {
+  // What the cache was computed from.
+  struct Stamp {
     const traces::TraceData* trace = nullptr;
-    size_t events = SIZE_MAX, stacks = SIZE_MAX, symbols = SIZE_MAX;
-    double computed_at = 0;
+    uint64_t generation = 0;
+    size_t stacks = SIZE_MAX, symbols = SIZE_MAX;
+    traces::HostFacts host;
+    bool operator==(const Stamp&) const = default;
   };
 
   void FollowSelection(const traces::TraceData& trace, const SharedView& view);
-  void DrawHeader(const traces::TraceData& trace);
-  void DrawChain(traces::ChainId id);
-  void DrawCanvas(traces::ChainId id, float width, float height);
+  void DrawHeader(const traces::TraceData& trace, SharedView& view);
+  void DrawChain(traces::ChainId id, bool show_claims);
+  void DrawCanvas(traces::ChainId id, float width, float height, bool show_claims);
   void DrawCallTree();
   void DrawTreeNode(const traces::CallTreeNode& node, size_t depth, bool on_path);
   double AnimationProgress(size_t steps);
 
   // Per-trace cache.
-  Cache m_cache;
-  double m_refresh_interval = 0.25;
+  Stamp m_stamp;
+  bool m_computed = false;
   size_t m_refresh_count = 0;
+  bool m_kernel_data = false;
+  std::string m_not_traced;  // "" when the kernel was traced
   std::array<traces::ChainMatch, 4> m_matches{};
   std::array<std::vector<traces::ClaimResult>, 4> m_claims{};
   traces::CallTreeNode m_call_tree;
@@ -199,6 +168,9 @@ class ChainsPanel {
   Box m_canvas;
   std::vector<DrawnNode> m_drawn_nodes;
   std::vector<DrawnEdge> m_drawn_edges;
+  std::vector<Box> m_header_rects;
+  Box m_claims_toggle;
+  std::vector<std::string> m_listed_claims;
 };
 
 }  // namespace kvmscope::ui

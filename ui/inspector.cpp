@@ -10,6 +10,8 @@
 #include <algorithm>
 
 #include "traces/explain.h"
+#include "traces/stats.h"
+#include "traces/story.h"
 #include "ui/disasm.h"
 #include "ui/theme.h"
 
@@ -207,15 +209,80 @@ void FillSource(const traces::GuestFacts& guest, InspectorContents& c) {
   c.source_note = fmt::format("{}.S line {}", guest.name, line);
 }
 
+// Kernel kinds that fire once per emulated instruction or page-table level:
+// listed as a count, not one line each.
+bool IsBulk(traces::EventType t) {
+  return t == KernelEventKind::EmulateInsn || t == KernelEventKind::MmuWalk ||
+         t == KernelEventKind::MmuSetSpte;
+}
+
+// Kinds whose stack tells the run's story best, most telling first.
+int StackRank(traces::EventType t) {
+  if (t == KernelEventKind::InjException) return 0;
+  if (t == KernelEventKind::MmuWalkerError || t == KernelEventKind::MmuPageFault ||
+      t == KernelEventKind::PageFault) {
+    return 1;
+  }
+  if (t == KernelEventKind::Pio || t == KernelEventKind::Mmio || t == KernelEventKind::Cpuid) return 2;
+  if (t == KernelEventKind::UserspaceExit) return 3;
+  if (t.origin == traces::Origin::Kernel && !IsBulk(t)) return 4;
+  return 5;
+}
+
+// A VMM exit shown as its whole KVM_RUN: the kernel's events inside it and,
+// when the exit itself has no stack, the stack of its most telling event.
+void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorContents& c) {
+  constexpr size_t kMaxLines = 200;
+  const std::span<const traces::Event> run = traces::EventsOfRun(trace, exit);
+  if (run.empty()) {
+    c.run_note = "the KVM_RUN that ended here began before the trace";
+    return;
+  }
+  size_t kernel = 0;
+  const traces::Event* best = nullptr;
+  for (size_t i = 0; i < run.size(); ++i) {
+    const traces::Event& e = run[i];
+    if (e.type.origin != traces::Origin::Kernel) continue;
+    ++kernel;
+    if (e.stack_id >= 0 && (best == nullptr || StackRank(e.type) <= StackRank(best->type))) {
+      best = &e;
+    }
+    if (c.run_events.size() >= kMaxLines) continue;
+    if (IsBulk(e.type)) {
+      size_t n = 1;
+      while (i + n < run.size() && run[i + n].type == e.type) ++n;
+      if (n > 1) {
+        c.run_events.push_back(fmt::format("{} x {}", n, traces::EventTypeName(e.type)));
+        kernel += n - 1;
+        i += n - 1;
+        continue;
+      }
+    }
+    c.run_events.push_back(traces::DescribeEvent(trace, e));
+  }
+  const int64_t ns = run.back().time_ns - run.front().time_ns;
+  c.run_note = kernel == 0 ? fmt::format("no kernel events recorded inside this KVM_RUN ({}){}",
+                                         traces::FormatStatsDuration(ns),
+                                         trace.kernel_counts ? "" : ": the kernel was not traced")
+                           : fmt::format("{} kernel event{} inside this KVM_RUN ({}), in order",
+                                         traces::FormatCount(kernel), kernel == 1 ? "" : "s",
+                                         traces::FormatStatsDuration(ns));
+  if (c.run_events.size() >= kMaxLines) c.run_note += fmt::format(" (the first {} lines)", kMaxLines);
+  if (c.stack.empty() && best != nullptr) {
+    if (const traces::Stack* stack = trace.StackOf(*best)) {
+      c.stack = traces::ChainFrames(*stack, trace.symbols);
+      c.stack_note = fmt::format("the stack of {} inside this KVM_RUN ({} frames, outermost first)",
+                                 traces::EventTypeName(best->type), c.stack.size());
+    }
+  }
+}
+
 }  // namespace
 
 InspectorContents Contents(const traces::TraceData& trace, const EventKey& key) {
   InspectorContents c;
   const std::optional<traces::EventRef> ref = Find(trace, key);
-  if (!ref) {
-    c.title = "The selected event is not in this trace.";
-    return c;
-  }
+  if (!ref) return c;  // not in this trace: shown as nothing selected
   c.found = true;
   const traces::Event& e = trace.At(*ref);
   const traces::Track& track = trace.tracks[ref->track];
@@ -258,10 +325,21 @@ InspectorContents Contents(const traces::TraceData& trace, const EventKey& key) 
   }
   FillDisassembly(trace, e, regs, c);
   FillSource(trace.guest, c);
+  if (e.type == VmmEventKind::RunExit) FillRun(trace, *ref, c);
   return c;
 }
 
 void InspectorPanel::Draw(const traces::TraceData& trace, const SharedView& view) {
+  if (view.trace_generation != m_generation) {
+    // Another trace: nothing computed for the old one is of use.
+    m_generation = view.trace_generation;
+    m_valid = false;
+    m_contents = {};
+  }
+  if (view.selected != m_scrolled_for) {
+    ImGui::SetScrollY(0);  // a new selection starts at the top
+    m_scrolled_for = view.selected;
+  }
   if (!view.selected) {
     m_valid = false;
     m_contents = {};
@@ -278,8 +356,12 @@ void InspectorPanel::Draw(const traces::TraceData& trace, const SharedView& view
     m_valid = true;
   }
   const InspectorContents& c = m_contents;
+  if (!c.found) {
+    // Not in this trace (another was opened): as if nothing were selected.
+    ImGui::TextDisabled("Select an event in the timeline to see what it means.");
+    return;
+  }
   ImGui::TextWrapped("%s", c.title.c_str());
-  if (!c.found) return;
   ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Highlight));
   ImGui::TextWrapped("%s", c.teaching.c_str());
   ImGui::PopStyleColor();
@@ -306,6 +388,20 @@ void InspectorPanel::Draw(const traces::TraceData& trace, const SharedView& view
       ImGui::TextDisabled("%s", fmt::format("{:#x}", f.value).c_str());
     }
     ImGui::EndTable();
+  }
+
+  if (!c.run_note.empty() &&
+      ImGui::CollapsingHeader("Inside this KVM_RUN", ImGuiTreeNodeFlags_DefaultOpen)) {
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("%s", c.run_note.c_str());
+    ImGui::PopTextWrapPos();
+    ImGuiListClipper clipper;
+    clipper.Begin(static_cast<int>(c.run_events.size()));
+    while (clipper.Step()) {
+      for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
+        ImGui::TextUnformatted(c.run_events[static_cast<size_t>(i)].c_str());
+      }
+    }
   }
 
   if (ImGui::CollapsingHeader("Kernel stack", ImGuiTreeNodeFlags_DefaultOpen)) {

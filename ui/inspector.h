@@ -16,7 +16,7 @@
 namespace kvmscope::ui {
 
 struct InspectorContents {
-  bool found = false;                 // the key names an event of this trace
+  bool found = false;                 // the key names an event of this trace (else all empty)
   std::string title;                  // "kvm_pio · vCPU 0 (tid 12) · 0.004512 s"
   std::string summary;                // DescribeEvent
   std::vector<traces::Field> fields;  // EventFields
@@ -33,6 +33,11 @@ struct InspectorContents {
   // from the line table the build made (catalog guests only).
   std::vector<std::string> source;
   std::string source_note;
+  // For a VMM KVM_RUN exit, the run as a whole: what the kernel did inside
+  // it, in order ("kvm_pio out port=0x3f8 size=1 val=0x48 (COM1 'H')"; runs
+  // of one bulk kind folded into "37 x kvm_emulate_insn"); empty otherwise.
+  std::vector<std::string> run_events;
+  std::string run_note;  // "12 kernel events in this KVM_RUN (31.2 µs)", or why none
 };
 
 // What the inspector shows for the event `key` names in `trace`.
@@ -40,7 +45,9 @@ InspectorContents Contents(const traces::TraceData& trace, const EventKey& key);
 
 class InspectorPanel {
  public:
-  // Draws into the current window (the caller owns Begin/End).
+  // Draws into the current window (the caller owns Begin/End). A new
+  // selection scrolls the window back to the top; a selection that is not
+  // in this trace (another trace was opened) shows as nothing selected.
   void Draw(const traces::TraceData& trace, const SharedView& view);
   // What the last Draw showed (empty when nothing was selected).
   const InspectorContents& contents() const { return m_contents; }
@@ -55,6 +62,8 @@ class InspectorPanel {
   };
   CacheKey m_key;
   bool m_valid = false;
+  std::optional<EventKey> m_scrolled_for;  // the selection the scroll was reset for
+  uint64_t m_generation = 0;
   InspectorContents m_contents;
 };
 

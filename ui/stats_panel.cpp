@@ -67,32 +67,15 @@ void TextStatus(Status status, const std::string& text) {
 }
 
 // A table that scrolls within itself past kMaxVisibleRows, with the header
-// row and first column frozen (so a wide table scrolled sideways on the
-// projector still says which row is which).
-// `wide`: the table was wider than the panel at the last frame, so it needs
-// room for its horizontal scrollbar (EndStatsTable records it).
-bool BeginStatsTable(const char* id, const std::vector<const char*>& columns, size_t rows,
-                     bool wide) {
+// row and first column frozen, holding only the columns that fit.
+bool BeginStatsTable(const char* id, size_t columns, size_t rows) {
   const ImGuiStyle& style = ImGui::GetStyle();
   const float row_h = ImGui::GetTextLineHeight() + 2 * style.CellPadding.y;
   const int shown = std::min(static_cast<int>(rows), kMaxVisibleRows) + 1;  // + header
-  const float height =
-      static_cast<float>(shown) * row_h + (wide ? style.ScrollbarSize : 0) + 2;  // + borders
+  const float height = static_cast<float>(shown) * row_h + 2;              // + borders
   const ImGuiTableFlags flags = ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg |
-                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX |
-                                ImGuiTableFlags_ScrollY;
-  if (!ImGui::BeginTable(id, static_cast<int>(columns.size()), flags, ImVec2(0, height))) {
-    return false;
-  }
-  ImGui::TableSetupScrollFreeze(1, 1);
-  for (const char* c : columns) ImGui::TableSetupColumn(c);
-  ImGui::TableHeadersRow();
-  return true;
-}
-
-void EndStatsTable(bool& wide) {
-  wide = ImGui::GetScrollMaxX() > 0;  // the current window is the table's own (it scrolls)
-  ImGui::EndTable();
+                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY;
+  return ImGui::BeginTable(id, static_cast<int>(columns), flags, ImVec2(0, height));
 }
 
 // The KVM_EXIT_* reason of the selected event, when it is a VMM exit.
@@ -119,6 +102,25 @@ void SelectAndReveal(const traces::TraceData& trace, traces::EventRef ref, Share
 }
 
 }  // namespace
+
+std::vector<size_t> FitColumns(const std::vector<float>& widths, const std::vector<int>& priority,
+                               float avail) {
+  std::vector<size_t> order(widths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if ((a == 0) != (b == 0)) return a == 0;  // the row's name first, always
+    return priority[a] < priority[b];
+  });
+  std::vector<size_t> kept;
+  float used = 0;
+  for (size_t i : order) {
+    if (i != 0 && used + widths[i] > avail) continue;
+    used += widths[i];
+    kept.push_back(i);
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
 
 std::string FormatShare(double pct) {
   return fmt::format("{:.1f}%", pct);
@@ -226,6 +228,70 @@ void StatsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
   ImGui::PopID();
 }
 
+void StatsPanel::DrawTable(const char* id, TableId table, const std::vector<Column>& columns,
+                           size_t rows, const std::function<void(size_t row)>& first) {
+  // Column widths from the font: the widest of the header and every cell.
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float pad = 2 * style.CellPadding.x + 1;  // + the inner border
+  std::vector<float> widths;
+  std::vector<int> priority;
+  for (const Column& c : columns) {
+    float w = ImGui::CalcTextSize(c.header).x;
+    for (size_t r = 0; r < rows; ++r) w = std::max(w, ImGui::CalcTextSize(c.cell(r).c_str()).x);
+    widths.push_back(w + pad);
+    priority.push_back(c.priority);
+  }
+  const float avail = ImGui::GetContentRegionAvail().x - style.ScrollbarSize - 2;
+  const std::vector<size_t> shown = FitColumns(widths, priority, avail);
+  std::vector<std::string>& names = m_shown_columns[static_cast<size_t>(table)];
+  names.clear();
+  float& table_width = m_table_width[static_cast<size_t>(table)];
+  table_width = 0;
+  for (size_t i : shown) {
+    names.emplace_back(columns[i].header);
+    table_width += widths[i];
+  }
+  if (BeginStatsTable(id, shown.size(), rows)) {
+    ImGui::TableSetupScrollFreeze(1, 1);
+    for (size_t i : shown) {
+      ImGui::TableSetupColumn(columns[i].header, ImGuiTableColumnFlags_WidthFixed, widths[i] - pad);
+    }
+    ImGui::TableHeadersRow();
+    ImGuiListClipper clipper;
+    clipper.Begin(static_cast<int>(rows));
+    while (clipper.Step()) {
+      for (int r = clipper.DisplayStart; r < clipper.DisplayEnd; ++r) {
+        const auto row = static_cast<size_t>(r);
+        ImGui::TableNextRow();
+        for (size_t i : shown) {
+          if (i == 0 && first) {
+            ImGui::TableNextColumn();
+            first(row);
+          } else if (columns[i].warn && columns[i].warn(row)) {
+            StatusCell(Status::Warning, columns[i].cell(row));
+          } else {
+            Cell(columns[i].cell(row));
+          }
+        }
+      }
+    }
+    ImGui::EndTable();
+  }
+  if (shown.size() < columns.size()) {
+    // Nothing essential only in a hidden column: say what is left out.
+    std::string left;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (std::find(shown.begin(), shown.end(), i) != shown.end()) continue;
+      left += left.empty() ? "" : ", ";
+      left += columns[i].header;
+    }
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("not shown at this width: %s (widen the panel or use kvmscope stats)",
+                        left.c_str());
+    ImGui::PopTextWrapPos();
+  }
+}
+
 void StatsPanel::DrawScopeCombo() {
   auto label = [](int vcpu) {
     return vcpu == traces::kAllVcpus ? std::string("all vCPUs") : fmt::format("vCPU {}", vcpu);
@@ -262,40 +328,43 @@ void StatsPanel::DrawUserspace(const traces::TraceData& trace, const traces::Sco
         "reason to step through its exits.",
         FormatCount(table.total).c_str());
     const std::optional<uint32_t> selected_reason = SelectedExitReason(trace, view);
-    static const std::vector<const char*> kColumns = {
-        "reason",     "count",     "share",    "kernel total", "kernel mean", "kernel p50",
-        "kernel p99", "VMM total", "VMM mean", "VMM p50",      "VMM p99"};
-    if (BeginStatsTable("userspace", kColumns, table.rows.size(), Wide(TableId::Userspace))) {
-      ImGuiListClipper clipper;
-      clipper.Begin(static_cast<int>(table.rows.size()));
-      while (clipper.Step()) {
-        for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
-          const traces::UserspaceExitRow& row = table.rows[static_cast<size_t>(i)];
-          ImGui::TableNextRow();
-          ImGui::TableNextColumn();
-          ImGui::PushID(i);
-          const bool selected = selected_reason == row.reason;
-          if (ImGui::Selectable(row.name.c_str(), selected, ImGuiSelectableFlags_SpanAllColumns)) {
-            if (auto next = NextExitWithReason(trace, row.reason, scope.vcpu, view.selected)) {
-              SelectAndReveal(trace, *next, view);
-            }
-          }
-          if (ImGui::IsItemHovered()) {
-            ImGui::SetTooltip("KVM_EXIT_%s (%u): click to select the next of its %s exits",
-                              row.name.c_str(), row.reason, FormatCount(row.count).c_str());
-          }
-          ImGui::PopID();
-          Cell(FormatCount(row.count));
-          Cell(FormatShare(row.share_pct));
-          for (const traces::LatencyStats* l : {&row.kernel, &row.vmm}) {
-            Cell(Latency(*l, &traces::LatencyStats::total_ns));
-            Cell(Latency(*l, &traces::LatencyStats::mean_ns));
-            Cell(Latency(*l, &traces::LatencyStats::p50_ns));
-            Cell(Latency(*l, &traces::LatencyStats::p99_ns));
-          }
+    using L = traces::LatencyStats;
+    auto row = [&](size_t r) -> const traces::UserspaceExitRow& { return table.rows[r]; };
+    auto latency = [&](bool vmm, int64_t L::*field) {
+      return [&, vmm, field](size_t r) { return Latency(vmm ? row(r).vmm : row(r).kernel, field); };
+    };
+    // Priorities: what a lecture needs first (count, share, means, p99).
+    const std::vector<Column> columns = {
+        {"reason", 0, [&](size_t r) { return row(r).name; }},
+        {"count", 0, [&](size_t r) { return FormatCount(row(r).count); }},
+        {"share", 1, [&](size_t r) { return FormatShare(row(r).share_pct); }},
+        {"kernel total", 6, latency(false, &L::total_ns)},
+        {"kernel mean", 2, latency(false, &L::mean_ns)},
+        {"kernel p50", 5, latency(false, &L::p50_ns)},
+        {"kernel p99", 4, latency(false, &L::p99_ns)},
+        {"VMM total", 6, latency(true, &L::total_ns)},
+        {"VMM mean", 3, latency(true, &L::mean_ns)},
+        {"VMM p50", 5, latency(true, &L::p50_ns)},
+        {"VMM p99", 4, latency(true, &L::p99_ns)},
+    };
+    DrawTable("userspace", TableId::Userspace, columns, table.rows.size(), [&](size_t r) {
+      const traces::UserspaceExitRow& x = row(r);
+      ImGui::PushID(static_cast<int>(r));
+      if (ImGui::Selectable(x.name.c_str(), selected_reason == x.reason,
+                            ImGuiSelectableFlags_SpanAllColumns)) {
+        if (auto next = NextExitWithReason(trace, x.reason, scope.vcpu, view.selected)) {
+          SelectAndReveal(trace, *next, view);
         }
       }
-      EndStatsTable(Wide(TableId::Userspace));
+      if (ImGui::IsItemHovered()) {
+        ImGui::SetTooltip("KVM_EXIT_%s (%u): click to select the next of its %s exits",
+                          x.name.c_str(), x.reason, FormatCount(x.count).c_str());
+      }
+      ImGui::PopID();
+    });
+    if (scope.waited_ns > 0) {
+      ImGui::TextDisabled("VMM times leave out %s waited while paused, stepping or in slow motion",
+                          traces::FormatStatsDuration(scope.waited_ns).c_str());
     }
     ImGui::TextDisabled("%s", std::string(KernelSourceMeaning(table.kernel_source)).c_str());
     if (table.incomplete_runs > 0) {
@@ -374,27 +443,23 @@ void StatsPanel::DrawHardware(const traces::HardwareExitTable& table) {
       "%s exits the CPU made to KVM; time: KVM's handling, kvm_exit to the next "
       "kvm_entry (or KVM_RUN's return).",
       FormatCount(table.total).c_str());
-  static const std::vector<const char*> kColumns = {"reason", "ISA",  "code", "count", "share",
-                                                    "total",  "mean", "p50",  "p99"};
-  if (!BeginStatsTable("hardware", kColumns, table.rows.size(), Wide(TableId::Hardware))) return;
-  ImGuiListClipper clipper;
-  clipper.Begin(static_cast<int>(table.rows.size()));
-  while (clipper.Step()) {
-    for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
-      const traces::HardwareExitRow& row = table.rows[static_cast<size_t>(i)];
-      ImGui::TableNextRow();
-      Cell(row.name);
-      Cell(std::string(IsaLabel(row.isa)));
-      Cell(fmt::format("{:#x}", row.reason));
-      Cell(FormatCount(row.count));
-      Cell(FormatShare(row.share_pct));
-      Cell(Latency(row.kernel, &traces::LatencyStats::total_ns));
-      Cell(Latency(row.kernel, &traces::LatencyStats::mean_ns));
-      Cell(Latency(row.kernel, &traces::LatencyStats::p50_ns));
-      Cell(Latency(row.kernel, &traces::LatencyStats::p99_ns));
-    }
-  }
-  EndStatsTable(Wide(TableId::Hardware));
+  using L = traces::LatencyStats;
+  auto row = [&](size_t r) -> const traces::HardwareExitRow& { return table.rows[r]; };
+  auto latency = [&](int64_t L::*field) {
+    return [&, field](size_t r) { return Latency(row(r).kernel, field); };
+  };
+  const std::vector<Column> columns = {
+      {"reason", 0, [&](size_t r) { return row(r).name; }},
+      {"ISA", 5, [&](size_t r) { return std::string(IsaLabel(row(r).isa)); }},
+      {"code", 5, [&](size_t r) { return fmt::format("{:#x}", row(r).reason); }},
+      {"count", 0, [&](size_t r) { return FormatCount(row(r).count); }},
+      {"share", 1, [&](size_t r) { return FormatShare(row(r).share_pct); }},
+      {"total", 4, latency(&L::total_ns)},
+      {"mean", 2, latency(&L::mean_ns)},
+      {"p50", 4, latency(&L::p50_ns)},
+      {"p99", 3, latency(&L::p99_ns)},
+  };
+  DrawTable("hardware", TableId::Hardware, columns, table.rows.size());
 }
 
 void StatsPanel::DrawKinds(const traces::ScopeStats& scope) {
@@ -403,25 +468,26 @@ void StatsPanel::DrawKinds(const traces::ScopeStats& scope) {
     TextStatus(Status::NotApplicable, "no events in this scope");
     return;
   }
-  static const std::vector<const char*> kColumns = {"event", "count", "share", "span",
-                                                    "mean",  "p50",   "p99"};
-  if (!BeginStatsTable("kinds", kColumns, scope.kinds.size(), Wide(TableId::Kinds))) return;
-  ImGuiListClipper clipper;
-  clipper.Begin(static_cast<int>(scope.kinds.size()));
-  while (clipper.Step()) {
-    for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
-      const traces::EventKindRow& row = scope.kinds[static_cast<size_t>(i)];
-      ImGui::TableNextRow();
-      Cell(row.name);
-      Cell(FormatCount(row.count));
-      Cell(FormatShare(row.share_pct));
-      Cell(row.span ? std::string(traces::SpanKindName(*row.span)) : std::string());
-      Cell(row.span ? Latency(row.duration, &traces::LatencyStats::mean_ns) : std::string());
-      Cell(row.span ? Latency(row.duration, &traces::LatencyStats::p50_ns) : std::string());
-      Cell(row.span ? Latency(row.duration, &traces::LatencyStats::p99_ns) : std::string());
-    }
-  }
-  EndStatsTable(Wide(TableId::Kinds));
+  using L = traces::LatencyStats;
+  auto row = [&](size_t r) -> const traces::EventKindRow& { return scope.kinds[r]; };
+  auto latency = [&](int64_t L::*field) {
+    return [&, field](size_t r) {
+      return row(r).span ? Latency(row(r).duration, field) : std::string();
+    };
+  };
+  const std::vector<Column> columns = {
+      {"event", 0, [&](size_t r) { return row(r).name; }},
+      {"count", 0, [&](size_t r) { return FormatCount(row(r).count); }},
+      {"share", 1, [&](size_t r) { return FormatShare(row(r).share_pct); }},
+      {"span", 3,
+       [&](size_t r) {
+         return row(r).span ? std::string(traces::SpanKindName(*row(r).span)) : std::string();
+       }},
+      {"mean", 2, latency(&L::mean_ns)},
+      {"p50", 4, latency(&L::p50_ns)},
+      {"p99", 3, latency(&L::p99_ns)},
+  };
+  DrawTable("kinds", TableId::Kinds, columns, scope.kinds.size());
 }
 
 void StatsPanel::DrawLoss(const traces::LossStats& loss) {
@@ -443,25 +509,17 @@ void StatsPanel::DrawLoss(const traces::LossStats& loss) {
   ImGui::Text("stacks: %s taken, %s failed", FormatCount(loss.stacks_taken).c_str(),
               FormatCount(loss.stacks_failed).c_str());
   if (loss.rows.empty()) return;
-  static const std::vector<const char*> kColumns = {"kernel event", "seen", "received", "lost"};
-  if (!BeginStatsTable("loss", kColumns, loss.rows.size(), Wide(TableId::Loss))) return;
-  ImGuiListClipper clipper;
-  clipper.Begin(static_cast<int>(loss.rows.size()));
-  while (clipper.Step()) {
-    for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i) {
-      const traces::LossRow& row = loss.rows[static_cast<size_t>(i)];
-      ImGui::TableNextRow();
-      Cell(row.name);
-      Cell(FormatCount(row.seen));
-      Cell(FormatCount(row.received));
-      if (row.lost > 0) {
-        StatusCell(Status::Warning, FormatCount(row.lost));
-      } else {
-        Cell("0");
-      }
-    }
-  }
-  EndStatsTable(Wide(TableId::Loss));
+  auto row = [&](size_t r) -> const traces::LossRow& { return loss.rows[r]; };
+  const std::vector<Column> columns = {
+      {"kernel event", 0, [&](size_t r) { return row(r).name; }},
+      {"seen", 1, [&](size_t r) { return FormatCount(row(r).seen); }},
+      {"received", 1, [&](size_t r) { return FormatCount(row(r).received); }},
+      {"lost", 0, [&](size_t r) { return FormatCount(row(r).lost); },
+       [&](size_t r) { return row(r).lost > 0; }},
+  };
+  DrawTable("loss", TableId::Loss, columns, loss.rows.size(), [&](size_t r) {
+    ImGui::TextUnformatted(row(r).name.c_str());
+  });
 }
 
 }  // namespace kvmscope::ui

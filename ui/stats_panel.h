@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,14 @@ std::vector<int> VcpusWithTracks(const traces::TraceData& trace);
 // when there is none. Clicking a row of the exit table steps through them.
 std::optional<traces::EventRef> NextExitWithReason(const traces::TraceData& trace, uint32_t reason,
                                                    int vcpu, const std::optional<EventKey>& after);
+
+// Which columns of a table fit `avail` px: columns are taken in order of
+// priority (0 first; ties by position) while their widths still fit, and
+// returned in their original order. The first column (the row's name) is
+// always kept. Tables are sized from the font this way, so nothing is cut
+// off at 1280x720 with a large font: the least important columns go first.
+std::vector<size_t> FitColumns(const std::vector<float>& widths, const std::vector<int>& priority,
+                               float avail);
 
 // What the trace looked like when the stats were computed: when any of it
 // changes, the stats are stale. A live trace only grows, so the event count
@@ -71,6 +80,15 @@ class StatsPanel {
   // How many times ComputeStats ran (tests pin the caching with it).
   uint64_t Computations() const { return m_computations; }
 
+  enum class TableId { Userspace, Hardware, Kinds, Loss, Count };
+  // The headers of the columns the last Draw showed in a table: those that
+  // fit the panel (FitColumns).
+  const std::vector<std::string>& ShownColumns(TableId id) const {
+    return m_shown_columns[static_cast<size_t>(id)];
+  }
+  // The width of those columns, px (within the panel: the test of "fits").
+  float TableWidth(TableId id) const { return m_table_width[static_cast<size_t>(id)]; }
+
  private:
   struct Cached {
     TraceStamp stamp;
@@ -86,12 +104,21 @@ class StatsPanel {
   void DrawKinds(const traces::ScopeStats& scope);
   void DrawLoss(const traces::LossStats& loss);
 
-  enum class TableId { Userspace, Hardware, Kinds, Loss, Count };
-  bool& Wide(TableId id) { return m_wide[static_cast<size_t>(id)]; }
+  // One table's columns: header, priority (FitColumns) and each row's text.
+  struct Column {
+    const char* header;
+    int priority;
+    std::function<std::string(size_t row)> cell;
+    std::function<bool(size_t row)> warn = {};  // drawn in the warning colour when true
+  };
+  // Draws the columns that fit the panel; `first` draws column 0's cell
+  // (a selectable, say) when given. Says which columns did not fit.
+  void DrawTable(const char* id, TableId table, const std::vector<Column>& columns, size_t rows,
+                 const std::function<void(size_t row)>& first = {});
+  std::array<std::vector<std::string>, static_cast<size_t>(TableId::Count)> m_shown_columns;
+  std::array<float, static_cast<size_t>(TableId::Count)> m_table_width{};
 
   int m_scope = traces::kAllVcpus;
-  // Per table: wider than the panel at the last frame (needs a scrollbar row).
-  std::array<bool, static_cast<size_t>(TableId::Count)> m_wide{};
   std::vector<int> m_vcpus;
   TraceStamp m_vcpus_stamp;
   std::map<int, Cached> m_cache;  // by scope; entries of other scopes may be stale

@@ -3,6 +3,8 @@
 // visible window plus folding, so a frame costs what is visible.
 #include "ui/timeline.h"
 
+#include "ui/timeline_internal.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <cmath>
 
 #include "traces/stats.h"
+#include "traces/story.h"
 #include "ui/colors.h"
 
 namespace kvmscope::ui {
@@ -18,11 +21,8 @@ namespace {
 constexpr float kDragPx = 3.0f;             // a press that moves less than this is a click
 constexpr float kHitPx = 3.0f;              // how far from a mark the mouse may be to hover it
 constexpr double kZoomStep = 1.25;          // per wheel notch
-constexpr float kLabelPad = 6.0f;           // around text in the label column
 constexpr float kRowGap = 2.0f;             // between the rows of a lane
-constexpr float kLanePad = 4.0f;            // above and below a lane's rows
 constexpr int kVertexBudget = 60000;        // 16-bit indices: stay below 65536 per draw list
-constexpr uint32_t kBreakdownLimit = 4096;  // folds up to this size list their kinds
 constexpr uint32_t kSmallFold = 16;         // folds up to this size are coloured by their kind
 
 bool IsSpanEdge(traces::EventType t) {
@@ -32,38 +32,7 @@ bool IsSpanEdge(traces::EventType t) {
          t == VmmEventKind::RunEnter || t == VmmEventKind::RunExit;
 }
 
-std::string_view RowCaption(RowKind kind) {
-  switch (kind) {
-    case RowKind::Run: return "KVM_RUN";
-    case RowKind::VmmHandling: return "VMM";
-    case RowKind::KernelRun: return "kernel";
-    case RowKind::Guest: return "guest";
-    case RowKind::Events: return "events";
-  }
-  return "";
-}
 
-// The text on a span bar: the exit reason of a KVM_RUN, a word for the others.
-std::string SpanLabel(const traces::TraceData& trace, uint32_t track, traces::SpanKind kind,
-                      const traces::Span& span) {
-  using traces::SpanKind;
-  switch (kind) {
-    case SpanKind::Run: {
-      if (span.end == traces::kNoEvent) return "running";
-      const traces::Event& e = trace.tracks[track].events[span.end];
-      if (e.type != traces::VmmEventKind::RunExit) return "";
-      auto reason = static_cast<uint32_t>(e.a[0]);
-      std::string_view name = traces::KvmExitReasonName(reason);
-      return name.empty() ? fmt::format("exit {}", reason) : std::string(name);
-    }
-    case SpanKind::VmmHandling: return "VMM";
-    case SpanKind::Guest: return "guest";
-    case SpanKind::KernelHandling: return "kernel";
-    case SpanKind::KernelRun:
-    case SpanKind::Count: break;
-  }
-  return "";
-}
 
 // Filled rectangles of one row, merged while they touch and share a colour:
 // the contiguous fold boxes of a dense stretch become one quad.
@@ -99,25 +68,47 @@ bool OverBudget(const ImDrawList* dl) {
          dl->_VtxCurrentIdx > static_cast<unsigned>(kVertexBudget);
 }
 
+}  // namespace
+
+namespace timeline_detail {
+
+ImU32 TextOn(ImU32 fill) {
+  const ImVec4 c = ImGui::ColorConvertU32ToFloat4(fill);
+  const float luma = 0.2126f * c.x + 0.7152f * c.y + 0.0722f * c.z;
+  return luma > 0.35f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255);
+}
+
+std::string SpanLabel(const traces::TraceData& trace, uint32_t track, traces::SpanKind kind,
+                      const traces::Span& span) {
+  using traces::SpanKind;
+  switch (kind) {
+    case SpanKind::Run: {
+      if (span.end == traces::kNoEvent) return "running";
+      const traces::Event& e = trace.tracks[track].events[span.end];
+      if (e.type != traces::VmmEventKind::RunExit) return "";
+      auto reason = static_cast<uint32_t>(e.a[0]);
+      std::string_view name = traces::KvmExitReasonName(reason);
+      return name.empty() ? fmt::format("exit {}", reason) : std::string(name);
+    }
+    case SpanKind::VmmHandling: return "VMM";
+    case SpanKind::Guest: return "guest";
+    case SpanKind::KernelHandling: return "kernel";
+    case SpanKind::KernelRun:
+    case SpanKind::Count: break;
+  }
+  return "";
+}
+
 std::string Offset(const traces::TraceData& trace, int64_t t_ns) {
   return fmt::format("+{}", traces::FormatStatsDuration(t_ns - trace.BeginNs()));
 }
 
-}  // namespace
+}  // namespace timeline_detail
 
-// One Draw's geometry and inputs.
-struct TimelinePanel::Frame {
-  ImDrawList* dl = nullptr;
-  const TimelinePalette* pal = nullptr;
-  Theme theme = Theme::Dark;
-  ImVec2 min, max;  // the canvas
-  float data_x0 = 0, data_x1 = 0, data_y0 = 0;
-  float font = 13;
-  TimeRange bounds;      // fit all
-  bool hovered = false;  // the canvas, this frame
-  bool active = false;   // the left button is held on it
-  ImVec2 mouse;
-};
+using timeline_detail::kLabelPad;
+using timeline_detail::kLanePad;
+using timeline_detail::SpanLabel;
+using timeline_detail::TextOn;
 
 std::vector<Lane> Lanes(const traces::TraceData& trace, bool show_system) {
   std::vector<uint32_t> vcpus, vmm, system;
@@ -145,11 +136,11 @@ std::vector<Lane> Lanes(const traces::TraceData& trace, bool show_system) {
 }
 
 float TimelinePanel::TimeToScreenX(int64_t t_ns) const {
-  return m_data_x0 + static_cast<float>(TimeToX(t_ns, m_range, m_data_w));
+  return m_data_x0 + static_cast<float>(TimeToX(m_warp.ToDisplay(t_ns), m_range, m_data_w));
 }
 
 int64_t TimelinePanel::ScreenXToTime(float x) const {
-  return XToTime(static_cast<double>(x - m_data_x0), m_range, m_data_w);
+  return m_warp.ToReal(XToTime(static_cast<double>(x - m_data_x0), m_range, m_data_w));
 }
 
 std::optional<RowGeometry> TimelinePanel::Row(size_t lane, RowKind kind) const {
@@ -164,6 +155,9 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   m_hit = {};
   m_stats = {};
   m_layout.clear();
+  m_run_labels.clear();
+  m_fold_counts = 0;
+  UpdatePauses(trace, view);
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   if (avail.x < 16 || avail.y < 16) return;
 
@@ -186,7 +180,8 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   }
 
   const std::vector<Lane> lanes = Lanes(trace, m_show_system);
-  float caption_w = ImGui::CalcTextSize("KVM_RUN").x * 0.75f;
+  // Row captions as large as body text (the projector's back row reads them).
+  float caption_w = ImGui::CalcTextSize("KVM_RUN").x;
   float label_w = 0;
   for (const Lane& lane : lanes)
     label_w = std::max(label_w, ImGui::CalcTextSize(lane.label.c_str()).x);
@@ -194,6 +189,8 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   f.data_x0 = f.min.x + label_w;
   f.data_x1 = f.max.x;
   f.data_y0 = f.min.y + f.font + 6;
+  BuildLegend(trace, f);
+  f.data_y1 = std::max(f.data_y0 + f.font, f.max.y - LegendHeight(avail.x));
   m_data_x0 = f.data_x0;
   m_data_w = std::max(1.0f, f.data_x1 - f.data_x0);
   f.mouse = ImGui::GetIO().MousePos;
@@ -207,16 +204,20 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     f.dl->AddText(ImVec2(f.min.x + (avail.x - size.x) / 2, f.min.y + (avail.y - size.y) / 2),
                   f.pal->text_dim, text);
     f.dl->PopClipRect();
-    m_range = {};
+    m_range = m_real = {};
+    m_legend.clear();
     UpdateHovered(trace, view);
     return;
   }
 
-  f.bounds = FitRange(trace.BeginNs(), trace.EndNs());
+  // m_range and f.bounds are in display time (paused stretches shortened,
+  // TimeWarp); SharedView and the trace are in real time.
+  f.bounds = FitRange(m_warp.ToDisplay(trace.BeginNs()), m_warp.ToDisplay(trace.EndNs()));
   m_range = ResolveRange(trace, view);
   HandleInput(view, f);
-  m_mouse_in_data =
-      (f.hovered || f.active) && !m_dragging && f.mouse.x >= f.data_x0 && f.mouse.y >= f.data_y0;
+  m_real = m_warp.ToReal(m_range);
+  m_mouse_in_data = (f.hovered || f.active) && !m_dragging && f.mouse.x >= f.data_x0 &&
+                    f.mouse.y >= f.data_y0 && f.mouse.y < f.data_y1;
 
   Layout(trace, lanes, f);
   // Lane backgrounds, then the axis and its grid over them.
@@ -228,11 +229,12 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   }
   DrawAxis(trace, f);
 
-  f.dl->PushClipRect(ImVec2(f.data_x0, f.data_y0), f.max, true);
+  f.dl->PushClipRect(ImVec2(f.data_x0, f.data_y0), ImVec2(f.max.x, f.data_y1), true);
+  DrawPauses(f);
   m_over_budget = false;
   for (const LaneGeometry& g : m_layout) {
     for (const RowGeometry& row : g.rows) {
-      if (row.y1 < f.data_y0 || row.y0 > f.max.y || m_over_budget) continue;
+      if (row.y1 < f.data_y0 || row.y0 > f.data_y1 || m_over_budget) continue;
       switch (row.kind) {
         case RowKind::Run: DrawSpanRow(trace, row, traces::SpanKind::Run, f); break;
         case RowKind::VmmHandling: DrawSpanRow(trace, row, traces::SpanKind::VmmHandling, f); break;
@@ -251,11 +253,12 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
                   StatusColor(Status::Highlight, f.theme), 0, 0, 2.0f);
   }
   if (m_over_budget) {
-    f.dl->AddText(ImVec2(f.data_x0 + 4, f.max.y - f.font - 4), f.pal->text,
+    f.dl->AddText(ImVec2(f.data_x0 + 4, f.data_y1 - f.font - 4), f.pal->text,
                   "(too much to draw at once: zoom in, or hide system threads)");
   }
   f.dl->PopClipRect();
   DrawLabels(lanes, trace, f);
+  DrawLegend(f);
   f.dl->PopClipRect();
 
   m_stats.lanes = lanes.size();
@@ -265,7 +268,7 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     m_press_travel = m_pending_dx = 0;
   }
   UpdateHovered(trace, view);
-  if (m_mouse_in_data && !f.active) ShowTooltip(trace);
+  if (m_mouse_in_data && !f.active) ShowTooltip(trace, f);
 }
 
 TimeRange TimelinePanel::ResolveRange(const traces::TraceData& trace, SharedView& view) {
@@ -273,18 +276,19 @@ TimeRange TimelinePanel::ResolveRange(const traces::TraceData& trace, SharedView
     FitAll(view);
     m_fit_requested = false;
   }
-  TimeRange bounds = FitRange(trace.BeginNs(), trace.EndNs());
+  TimeRange bounds = FitRange(m_warp.ToDisplay(trace.BeginNs()), m_warp.ToDisplay(trace.EndNs()));
   if (view.view_begin_ns == 0 && view.view_end_ns == 0) return bounds;
-  TimeRange r{view.view_begin_ns, view.view_end_ns};
+  TimeRange r = m_warp.ToDisplay(TimeRange{view.view_begin_ns, view.view_end_ns});
   if (r.width_ns() <= 0 || r.end_ns < bounds.begin_ns || r.begin_ns > bounds.end_ns) {
     // Nothing sensible to show (another trace was opened): fit all.
     FitAll(view);
     return bounds;
   }
   if (view.follow_live && view.live) {
-    r = FollowLive(r, trace.EndNs());
-    view.view_begin_ns = r.begin_ns;
-    view.view_end_ns = r.end_ns;
+    r = FollowLive(r, m_warp.ToDisplay(trace.EndNs()));
+    const TimeRange real = m_warp.ToReal(r);
+    view.view_begin_ns = real.begin_ns;
+    view.view_end_ns = real.end_ns;
   }
   return r;
 }
@@ -293,13 +297,14 @@ void TimelinePanel::HandleInput(SharedView& view, const Frame& f) {
   const ImGuiIO& io = ImGui::GetIO();
   auto store = [&](TimeRange r) {
     m_range = r;
-    view.view_begin_ns = r.begin_ns;
-    view.view_end_ns = r.end_ns;
+    const TimeRange real = m_warp.ToReal(r);
+    view.view_begin_ns = real.begin_ns;
+    view.view_end_ns = real.end_ns;
     view.follow_live = false;  // the user took the wheel
   };
   if (f.hovered && io.MouseWheel != 0) {
     if (f.mouse.x >= f.data_x0) {
-      const int64_t anchor = ScreenXToTime(f.mouse.x);
+      const int64_t anchor = XToTime(f.mouse.x - m_data_x0, m_range, m_data_w);  // display
       const double factor = std::pow(kZoomStep, -static_cast<double>(io.MouseWheel));
       const int64_t max_width = std::max<int64_t>(f.bounds.width_ns() * 4, 10'000);
       store(ZoomAround(m_range, anchor, factor, max_width));
@@ -343,16 +348,17 @@ void TimelinePanel::Layout(const traces::TraceData& trace, const std::vector<Lan
       if (lane.kind == LaneKind::Vcpu) {
         const uint32_t t = lane.tracks.front();
         const auto& spans = trace.tracks[t].spans;
+        // Every row at least as tall as its caption, which is body text.
         add(RowKind::Run, t, f.font + 6);
-        add(RowKind::VmmHandling, t, f.font * 0.8f);
-        add(RowKind::KernelRun, t, std::max(4.0f, f.font * 0.45f));
+        add(RowKind::VmmHandling, t, f.font + 2);
+        add(RowKind::KernelRun, t, f.font + 2);
         if (!spans[size_t(traces::SpanKind::Guest)].empty() ||
             !spans[size_t(traces::SpanKind::KernelHandling)].empty()) {
-          add(RowKind::Guest, t, f.font * 0.8f);
+          add(RowKind::Guest, t, f.font + 2);
         }
-        add(RowKind::Events, t, f.font * 0.9f);
+        add(RowKind::Events, t, f.font + 2);
       } else {
-        for (uint32_t t : lane.tracks) add(RowKind::Events, t, f.font * 0.9f);
+        for (uint32_t t : lane.tracks) add(RowKind::Events, t, f.font + 2);
       }
       y += kLanePad - kRowGap;
       g.y1 = y;
@@ -365,14 +371,14 @@ void TimelinePanel::Layout(const traces::TraceData& trace, const std::vector<Lan
   for (const LaneGeometry& g : m_layout) rows += g.rows.size();
   const float fixed = static_cast<float>(m_layout.size()) * (2 * kLanePad - kRowGap) +
                       static_cast<float>(rows) * kRowGap;
-  const float room = f.max.y - f.data_y0 - 2;
+  const float room = f.data_y1 - f.data_y0 - 2;
   if (natural < room && natural > fixed) {
     const float scale = std::min(2.5f, (room - fixed) / (natural - fixed));
     if (scale > 1.05f) lay_out(scale);
   }
   // Scroll (when the lanes do not fit): clamp, then shift everything.
   const float height = m_layout.empty() ? 0 : m_layout.back().y1 - f.data_y0;
-  m_scroll_y = std::clamp(m_scroll_y, 0.0f, std::max(0.0f, height - (f.max.y - f.data_y0)));
+  m_scroll_y = std::clamp(m_scroll_y, 0.0f, std::max(0.0f, height - (f.data_y1 - f.data_y0)));
   for (LaneGeometry& g : m_layout) {
     g.y0 -= m_scroll_y;
     g.y1 -= m_scroll_y;
@@ -386,17 +392,20 @@ void TimelinePanel::Layout(const traces::TraceData& trace, const std::vector<Lan
 void TimelinePanel::DrawAxis(const traces::TraceData& trace, const Frame& f) {
   const double ns_per_px = static_cast<double>(m_range.width_ns()) / m_data_w;
   const int64_t step = TickStep(ns_per_px, ImGui::CalcTextSize("+0000 ms").x + 24);
-  const int64_t origin = trace.BeginNs();
-  // The first multiple of `step` (from the trace's start) in the window.
-  const int64_t magnitude =
-      std::max(std::abs(m_range.begin_ns - origin), std::abs(m_range.end_ns - origin));
+  // Ticks every `step` of display time from the trace's start, labelled with
+  // the real time since the start (past a paused cut, they jump by the pause).
+  const int64_t real_origin = trace.BeginNs();
+  const int64_t origin = m_warp.ToDisplay(real_origin);
+  const int64_t magnitude = std::max(std::abs(m_real.begin_ns - real_origin),
+                                     std::abs(m_real.end_ns - real_origin));
   int64_t k = (m_range.begin_ns - origin) / step;
   if (origin + k * step < m_range.begin_ns) ++k;
   f.dl->PushClipRect(ImVec2(f.data_x0, f.min.y), f.max, true);
   for (int64_t t = origin + k * step; t <= m_range.end_ns; t += step) {
-    const float x = std::round(TimeToScreenX(t)) + 0.5f;
+    const float x =
+        std::round(m_data_x0 + static_cast<float>(TimeToX(t, m_range, m_data_w))) + 0.5f;
     f.dl->AddLine(ImVec2(x, f.min.y + 2), ImVec2(x, f.max.y), f.pal->grid);
-    const std::string label = FormatTick(t - origin, step, magnitude);
+    const std::string label = FormatTick(m_warp.ToReal(t) - real_origin, step, magnitude);
     f.dl->AddText(ImVec2(x + 3, f.min.y + 2), f.pal->text_dim, label.c_str());
   }
   f.dl->AddLine(ImVec2(f.data_x0, f.data_y0 - 1), ImVec2(f.max.x, f.data_y0 - 1), f.pal->grid);
@@ -411,10 +420,16 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
                                 traces::SpanKind kind, const Frame& f) {
   const std::vector<traces::Span>& all = trace.tracks[row.track].spans[size_t(kind)];
   std::span<const traces::Span> spans =
-      trace.SpansIn(row.track, kind, m_range.begin_ns, m_range.end_ns);
+      trace.SpansIn(row.track, kind, m_real.begin_ns, m_real.end_ns);
   m_stats.visible_items += spans.size();
   m_marks.clear();
-  FoldSpans(spans, m_range, m_data_w, m_marks);
+  if (m_warp.empty()) {
+    FoldSpans(spans, m_range, m_data_w, m_marks);
+  } else {
+    FoldInto(
+        m_marks, spans.size(), [&](size_t i) { return m_warp.ToDisplay(spans[i].begin_ns); },
+        [&](size_t i) { return m_warp.ToDisplay(spans[i].end_ns); }, m_range, m_data_w);
+  }
   m_stats.marks += m_marks.size();
   const auto base = static_cast<uint32_t>(spans.data() - all.data());
   const ImU32 color = f.pal->span[size_t(kind)];
@@ -434,7 +449,9 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
       x1 = std::max(x1, x0 + 2);
       batch.Add(x0, y0, x1, y1, color);
       const float vx0 = std::max(x0, f.data_x0), vx1 = std::min(x1, f.data_x1);
-      if (vx1 - vx0 > f.font * 2 && row.y1 - row.y0 >= f.font * 0.75f) {
+      // KVM_RUN bars are labelled after the row (DrawRunLabels: tags too).
+      if (kind != traces::SpanKind::Run && vx1 - vx0 > f.font * 2 &&
+          row.y1 - row.y0 >= f.font * 0.75f) {
         const std::string label = SpanLabel(trace, row.track, kind, spans[m.first]);
         const float size = std::min(f.font, row.y1 - row.y0);
         const ImVec2 text = ImGui::GetFont()->CalcTextSizeA(size, FLT_MAX, 0, label.c_str());
@@ -452,6 +469,10 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
       y0 += fold_inset;
       y1 -= fold_inset;
       batch.Add(x0, y0, x1, y1, color);
+      if (x1 - x0 > f.font * 1.5f) {
+        batch.Flush();
+        DrawFoldCount(m.count, x0, x1, row.y0, row.y1, color, f);
+      }
     }
     if (mouse_in_row) {
       const float d = f.mouse.x < x0 ? x0 - f.mouse.x : f.mouse.x > x1 ? f.mouse.x - x1 : 0;
@@ -463,20 +484,37 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
       }
     }
   }
+  batch.Flush();
+  if (kind == traces::SpanKind::Run && !m_over_budget) DrawRunLabels(trace, row, spans, base, f);
 }
 
 void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeometry& row,
                                  const Frame& f) {
   const traces::Track& track = trace.tracks[row.track];
-  std::span<const traces::Event> events = trace.Window(row.track, m_range.begin_ns, m_range.end_ns);
+  std::span<const traces::Event> events = trace.Window(row.track, m_real.begin_ns, m_real.end_ns);
   m_stats.visible_items += events.size();
   m_marks.clear();
-  FoldEvents(events, m_range, m_data_w, m_marks);
+  if (m_warp.empty()) {
+    FoldEvents(events, m_range, m_data_w, m_marks);
+  } else {
+    auto time = [&](size_t i) { return m_warp.ToDisplay(events[i].time_ns); };
+    FoldInto(m_marks, events.size(), time, time, m_range, m_data_w);
+  }
   m_stats.marks += m_marks.size();
   const auto base = static_cast<uint32_t>(events.data() - track.events.data());
   const bool mouse_in_row = m_mouse_in_data && f.mouse.y >= row.y0 && f.mouse.y <= row.y1;
   const float half = std::max(1.5f, std::round(f.font * 0.12f));
   RectBatch batch(f.dl);
+  // A stretch of folds that touch, labelled with its count once drawn.
+  struct Group {
+    float x0 = 0, x1 = 0;
+    uint32_t count = 0;
+  } group;
+  std::vector<Group> groups;
+  auto flush_group = [&] {
+    if (group.count > 0 && group.x1 - group.x0 > f.font * 1.5f) groups.push_back(group);
+    group = {};
+  };
   for (const FoldMark& m : m_marks) {
     if (OverBudget(f.dl)) {
       m_over_budget = true;
@@ -504,7 +542,16 @@ void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeomet
       }
       if (edges_only) continue;
       x1 = std::max(f.data_x0 + static_cast<float>(m.x1), x0 + static_cast<float>(kFoldPx));
-      batch.Add(x0, row.y0, x1, row.y1, mixed ? f.pal->fold : KindColor(*kind, f.theme));
+      const ImU32 fill = mixed ? f.pal->fold : KindColor(*kind, f.theme);
+      batch.Add(x0, row.y0, x1, row.y1, fill);
+      // Touching folds read as one "N events" box: count them together.
+      if (group.count > 0 && x0 <= group.x1 + 1) {
+        group.x1 = std::max(group.x1, x1);
+        group.count += m.count;
+      } else {
+        flush_group();
+        group = {x0, x1, m.count};
+      }
     }
     if (mouse_in_row) {
       const float d = f.mouse.x < x0 ? x0 - f.mouse.x : f.mouse.x > x1 ? f.mouse.x - x1 : 0;
@@ -515,6 +562,9 @@ void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeomet
       }
     }
   }
+  flush_group();
+  batch.Flush();
+  for (const Group& g : groups) DrawFoldCount(g.count, g.x0, g.x1, row.y0, row.y1, f.pal->fold, f);
 }
 
 void TimelinePanel::DrawSelection(const traces::TraceData& trace, const SharedView& view,
@@ -523,7 +573,7 @@ void TimelinePanel::DrawSelection(const traces::TraceData& trace, const SharedVi
   std::optional<traces::EventRef> ref = Find(trace, *view.selected);
   if (!ref) return;
   const traces::Event& e = trace.At(*ref);
-  if (e.time_ns < m_range.begin_ns || e.time_ns > m_range.end_ns) return;
+  if (e.time_ns < m_real.begin_ns || e.time_ns > m_real.end_ns) return;
   const ImU32 color = StatusColor(Status::Selected, f.theme);
   const float x = TimeToScreenX(e.time_ns);
   for (const LaneGeometry& g : m_layout) {
@@ -548,79 +598,7 @@ void TimelinePanel::DrawSelection(const traces::TraceData& trace, const SharedVi
   }
 }
 
-void TimelinePanel::DrawLabels(const std::vector<Lane>& lanes, const traces::TraceData& trace,
-                               const Frame& f) {
-  const ImVec2 min(f.min.x, f.data_y0), max(f.data_x0, f.max.y);
-  f.dl->PushClipRect(min, max, true);
-  const float caption = std::round(f.font * 0.75f);
-  for (size_t i = 0; i < m_layout.size() && i < lanes.size(); ++i) {
-    const LaneGeometry& g = m_layout[i];
-    if (g.y1 < f.data_y0 || g.y0 > f.max.y) continue;
-    f.dl->AddText(ImVec2(f.min.x + kLabelPad, g.y0 + kLanePad), f.pal->text,
-                  lanes[i].label.c_str());
-    for (const RowGeometry& r : g.rows) {
-      std::string text = lanes[i].kind == LaneKind::Vcpu
-                             ? std::string(RowCaption(r.kind))
-                             : fmt::format("tid {}", trace.tracks[r.track].tid);
-      const ImVec2 size = ImGui::GetFont()->CalcTextSizeA(caption, FLT_MAX, 0, text.c_str());
-      f.dl->AddText(ImGui::GetFont(), caption,
-                    ImVec2(f.data_x0 - kLabelPad - size.x, (r.y0 + r.y1 - size.y) / 2),
-                    f.pal->text_dim, text.c_str());
-    }
-    if (f.hovered && m_mouse.x < f.data_x0 && m_mouse.y >= g.y0 && m_mouse.y < g.y1) {
-      ImGui::BeginTooltip();
-      for (uint32_t t : lanes[i].tracks) ImGui::TextUnformatted(trace.tracks[t].Name().c_str());
-      ImGui::EndTooltip();
-    }
-  }
-  f.dl->PopClipRect();
-}
 
-void TimelinePanel::ShowTooltip(const traces::TraceData& trace) const {
-  if (m_hit.kind == HitKind::None) return;
-  const traces::Track& track = trace.tracks[m_hit.track];
-  ImGui::BeginTooltip();
-  if (m_hit.kind == HitKind::Span) {
-    const traces::Span& s = track.spans[size_t(m_hit.span_kind)][m_hit.index];
-    std::string head = fmt::format("{}  {}", traces::SpanKindName(m_hit.span_kind),
-                                   traces::FormatStatsDuration(s.duration_ns()));
-    ImGui::TextUnformatted(head.c_str());
-    std::string from = s.begin == traces::kNoEvent
-                           ? "began before the trace"
-                           : "from: " + traces::DescribeEvent(trace, track.events[s.begin]);
-    std::string to = s.end == traces::kNoEvent
-                         ? "to: still open (or its end was lost)"
-                         : "to: " + traces::DescribeEvent(trace, track.events[s.end]);
-    ImGui::TextUnformatted(from.c_str());
-    ImGui::TextUnformatted(to.c_str());
-    ImGui::TextDisabled("%s, %s", Offset(trace, s.begin_ns).c_str(), track.Name().c_str());
-  } else if (m_hit.kind == HitKind::Event) {
-    const traces::Event& e = track.events[m_hit.index];
-    ImGui::TextUnformatted(traces::DescribeEvent(trace, e).c_str());
-    ImGui::TextDisabled("%s, %s", Offset(trace, e.time_ns).c_str(), track.Name().c_str());
-  } else {
-    const bool spans = m_hit.row != RowKind::Events;
-    std::string head = fmt::format("{} {} in {}", m_hit.count,
-                                   spans ? traces::SpanKindName(m_hit.span_kind) : "events",
-                                   traces::FormatStatsDuration(m_hit.end_ns - m_hit.begin_ns));
-    ImGui::TextUnformatted(head.c_str());
-    if (!spans && m_hit.count <= kBreakdownLimit) {
-      // Which kinds folded here (bounded: a fold this small is cheap to count).
-      std::array<uint32_t, traces::kEventTypes> counts{};
-      for (uint32_t i = 0; i < m_hit.count; ++i)
-        ++counts[track.events[m_hit.index + i].type.index()];
-      for (int shown = 0; shown < 6; ++shown) {
-        auto top = std::max_element(counts.begin(), counts.end());
-        if (*top == 0) break;
-        auto type = traces::EventType::FromIndex(static_cast<size_t>(top - counts.begin()));
-        ImGui::Text("%6u %s", *top, std::string(traces::EventTypeName(type)).c_str());
-        *top = 0;
-      }
-    }
-    ImGui::TextDisabled("click or scroll to zoom in");
-  }
-  ImGui::EndTooltip();
-}
 
 void TimelinePanel::ApplyClick(const traces::TraceData& trace, SharedView& view) {
   if (m_hit.kind == HitKind::None) return;
@@ -628,7 +606,12 @@ void TimelinePanel::ApplyClick(const traces::TraceData& trace, SharedView& view)
   switch (m_hit.kind) {
     case HitKind::None: break;
     case HitKind::Span: {
-      // A span is selected by the event that ended it: for KVM_RUN, the exit.
+      // A bar selects its KVM_RUN as a whole: that run's exit (the inspector
+      // then shows the exit, the kernel's events inside it and their stack).
+      if (std::optional<traces::EventRef> exit = ExitOfHit(trace)) {
+        view.selected = KeyOf(trace.At(*exit));
+        break;
+      }
       const traces::Span& s = track.spans[size_t(m_hit.span_kind)][m_hit.index];
       const uint32_t e = s.end != traces::kNoEvent ? s.end : s.begin;
       if (e != traces::kNoEvent) view.selected = KeyOf(track.events[e]);
@@ -636,14 +619,41 @@ void TimelinePanel::ApplyClick(const traces::TraceData& trace, SharedView& view)
     }
     case HitKind::Event: view.selected = KeyOf(track.events[m_hit.index]); break;
     case HitKind::Fold: {
-      const TimeRange r = FitRange(m_hit.begin_ns, m_hit.end_ns, 0.1);
+      const TimeRange r =
+          FitRange(m_warp.ToDisplay(m_hit.begin_ns), m_warp.ToDisplay(m_hit.end_ns), 0.1);
       m_range = r;
-      view.view_begin_ns = r.begin_ns;
-      view.view_end_ns = r.end_ns;
+      const TimeRange real = m_warp.ToReal(r);
+      view.view_begin_ns = real.begin_ns;
+      view.view_end_ns = real.end_ns;
       view.follow_live = false;
       break;
     }
   }
+}
+
+std::optional<traces::EventRef> TimelinePanel::ExitOfHit(const traces::TraceData& trace) const {
+  if (m_hit.kind != HitKind::Span) return std::nullopt;
+  const traces::Track& track = trace.tracks[m_hit.track];
+  if (track.kind != traces::TrackKind::Vcpu) return std::nullopt;
+  const traces::Span& s = track.spans[size_t(m_hit.span_kind)][m_hit.index];
+  auto is_exit = [&](uint32_t i) {
+    return i != traces::kNoEvent && track.events[i].type == traces::VmmEventKind::RunExit;
+  };
+  switch (m_hit.span_kind) {
+    case traces::SpanKind::Run:
+      if (is_exit(s.end)) return traces::EventRef{m_hit.track, s.end};
+      return std::nullopt;
+    case traces::SpanKind::VmmHandling:  // the VMM handling the exit that began it
+      if (is_exit(s.begin)) return traces::EventRef{m_hit.track, s.begin};
+      return std::nullopt;
+    case traces::SpanKind::KernelRun:
+    case traces::SpanKind::Guest:
+    case traces::SpanKind::KernelHandling:
+      // Inside the VMM's KVM_RUN: that run's exit.
+      return traces::ExitOfRunAt(trace, m_hit.track, s.end != traces::kNoEvent ? s.end_ns : s.begin_ns);
+    case traces::SpanKind::Count: break;
+  }
+  return std::nullopt;
 }
 
 void TimelinePanel::UpdateHovered(const traces::TraceData& trace, SharedView& view) {
@@ -654,7 +664,11 @@ void TimelinePanel::UpdateHovered(const traces::TraceData& trace, SharedView& vi
     const traces::Track& track = trace.tracks[m_hit.track];
     const traces::Span& s = track.spans[size_t(m_hit.span_kind)][m_hit.index];
     const uint32_t e = s.end != traces::kNoEvent ? s.end : s.begin;
-    if (e != traces::kNoEvent) key = KeyOf(track.events[e]);
+    if (std::optional<traces::EventRef> exit = ExitOfHit(trace)) {
+      key = KeyOf(trace.At(*exit));
+    } else if (e != traces::kNoEvent) {
+      key = KeyOf(track.events[e]);
+    }
   }
   if (key) {
     view.hovered = key;

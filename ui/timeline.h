@@ -6,9 +6,11 @@
 #include <imgui.h>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "traces/pauses.h"
 #include "traces/trace.h"
 #include "ui/theme.h"
 #include "ui/timeline_math.h"
@@ -48,6 +50,22 @@ struct LaneGeometry {
   std::vector<RowGeometry> rows;
 };
 
+// A label the last frame drew on (or beside) a KVM_RUN bar.
+struct RunLabel {
+  uint32_t track = 0;
+  uint32_t span = 0;  // index in the track's SpanKind::Run spans
+  float x0 = 0, x1 = 0, y0 = 0, y1 = 0;  // screen px
+  std::string text;   // "IO" inside a wide bar; "IO 31.2 µs" as a tag beside a narrow one
+  bool operator==(const RunLabel&) const = default;
+};
+
+// One entry of the colour legend: the swatch's colour and the words beside it.
+struct LegendEntry {
+  ImU32 color = 0;
+  std::string text;  // "KVM_RUN", "VMM handling", "kvm_pio", "N events (mixed)", "paused"
+  bool hatched = false;
+};
+
 // What the last frame cost: marks drawn and items in the visible window.
 struct TimelineStats {
   size_t lanes = 0;
@@ -71,13 +89,26 @@ class TimelinePanel {
   bool show_system() const { return m_show_system; }
 
   // --- geometry of the last Draw ---
-  TimeRange VisibleRange() const { return m_range; }
+  // The visible window in real time (the window SharedView holds).
+  TimeRange VisibleRange() const { return m_real; }
+  // Real time ↔ display time of the last Draw (paused stretches shortened).
+  const TimeWarp& Warp() const { return m_warp; }
   float TimeToScreenX(int64_t t_ns) const;
   int64_t ScreenXToTime(float x) const;
   const std::vector<LaneGeometry>& LaneLayout() const { return m_layout; }
   // The first row of `kind` in lane `lane`, if drawn.
   std::optional<RowGeometry> Row(size_t lane, RowKind kind) const;
   const TimelineStats& LastFrameStats() const { return m_stats; }
+  struct Frame;  // one Draw's geometry and inputs (ui/timeline_internal.h)
+  // The labels on KVM_RUN bars, left to right per row (none overlap).
+  const std::vector<RunLabel>& RunLabels() const { return m_run_labels; }
+  // The legend drawn under the lanes (same colours as the bars and markers).
+  const std::vector<LegendEntry>& Legend() const { return m_legend; }
+  // Paused stretches of the trace (the VMM's gate closed), drawn as hatched
+  // cuts; the model's answer, cached until the trace changes.
+  const std::vector<traces::TimeInterval>& Cuts() const { return m_pauses.cuts(); }
+  // Counts drawn on "N events" folds in the last frame.
+  size_t FoldCountsDrawn() const { return m_fold_counts; }
 
  private:
   // What is under the mouse.
@@ -93,7 +124,6 @@ class TimelinePanel {
     float x0 = 0, x1 = 0, y0 = 0, y1 = 0;  // as drawn, screen px
     float distance = 0;                    // from the mouse, px
   };
-  struct Frame;  // one Draw's geometry and inputs (timeline.cpp)
 
   TimeRange ResolveRange(const traces::TraceData& trace, SharedView& view);
   void HandleInput(SharedView& view, const Frame& f);
@@ -104,8 +134,19 @@ class TimelinePanel {
   void DrawEventRow(const traces::TraceData& trace, const RowGeometry& row, const Frame& f);
   void DrawSelection(const traces::TraceData& trace, const SharedView& view, const Frame& f);
   void DrawLabels(const std::vector<Lane>& lanes, const traces::TraceData& trace, const Frame& f);
+  void DrawRunLabels(const traces::TraceData& trace, const RowGeometry& row,
+                     std::span<const traces::Span> spans, uint32_t base, const Frame& f);
+  void DrawFoldCount(uint32_t count, float x0, float x1, float y0, float y1, ImU32 fill,
+                     const Frame& f);
+  void DrawPauses(const Frame& f);
+  void BuildLegend(const traces::TraceData& trace, const Frame& f);
+  float LegendHeight(float width) const;
+  void DrawLegend(const Frame& f);
+  void UpdatePauses(const traces::TraceData& trace, const SharedView& view);
   void Consider(const Hit& hit);
-  void ShowTooltip(const traces::TraceData& trace) const;
+  void ShowTooltip(const traces::TraceData& trace, const Frame& f) const;
+  // The VMM exit a hit span stands for (its KVM_RUN's), for click and hover.
+  std::optional<traces::EventRef> ExitOfHit(const traces::TraceData& trace) const;
   void ApplyClick(const traces::TraceData& trace, SharedView& view);
   void UpdateHovered(const traces::TraceData& trace, SharedView& view);
 
@@ -121,7 +162,9 @@ class TimelinePanel {
   std::optional<EventKey> m_hover_set;  // what this panel put in view.hovered
 
   // Per-frame results and scratch buffers (reused to avoid allocating).
-  TimeRange m_range;
+  TimeRange m_range;  // display time (m_warp); equal to real time without pauses
+  TimeRange m_real;   // the same window in real time
+  TimeWarp m_warp;
   float m_data_x0 = 0, m_data_w = 1;
   std::vector<LaneGeometry> m_layout;
   std::vector<FoldMark> m_marks;
@@ -130,6 +173,14 @@ class TimelinePanel {
   bool m_mouse_in_data = false;
   bool m_over_budget = false;  // the draw list ran out of room: some rows not drawn
   ImVec2 m_mouse{0, 0};
+  std::vector<RunLabel> m_run_labels;
+  std::vector<LegendEntry> m_legend;
+  size_t m_fold_counts = 0;
+  // Paused time, recomputed when the trace changes (pointer, size or generation).
+  traces::Pauses m_pauses;
+  const traces::TraceData* m_pauses_trace = nullptr;
+  size_t m_pauses_events = SIZE_MAX;
+  uint64_t m_pauses_generation = 0;
 };
 
 }  // namespace kvmscope::ui

@@ -129,4 +129,61 @@ void FoldSpans(std::span<const traces::Span> spans, TimeRange view, double width
       [&](size_t i) { return spans[i].end_ns; }, view, width_px, min_px);
 }
 
+std::vector<PlacedLabel> PlaceLabels(std::vector<LabelCandidate> candidates, double width_px,
+                                     double gap_px) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const LabelCandidate& a, const LabelCandidate& b) {
+                     return a.priority > b.priority;
+                   });
+  std::vector<PlacedLabel> kept;  // sorted by x0, disjoint
+  for (const LabelCandidate& c : candidates) {
+    if (!(c.width > 0) || c.width > width_px) continue;
+    const double x0 = std::clamp(c.x - c.width / 2, 0.0, width_px - c.width);
+    const PlacedLabel label{x0, x0 + c.width, c.id};
+    auto next = std::lower_bound(kept.begin(), kept.end(), label,
+                                 [](const PlacedLabel& a, const PlacedLabel& b) { return a.x0 < b.x0; });
+    const bool clear_right = next == kept.end() || label.x1 + gap_px <= next->x0;
+    const bool clear_left = next == kept.begin() || std::prev(next)->x1 + gap_px <= label.x0;
+    if (clear_left && clear_right) kept.insert(next, label);
+  }
+  return kept;
+}
+
+TimeWarp::TimeWarp(std::span<const traces::TimeInterval> cuts, int64_t cut_ns) {
+  int64_t removed = 0;  // real time taken out before the cut
+  for (const traces::TimeInterval& c : cuts) {
+    if (c.end_ns <= c.begin_ns) continue;
+    if (!m_cuts.empty() && c.begin_ns < m_cuts.back().end) continue;  // not disjoint: skip
+    const int64_t shown = std::clamp<int64_t>(cut_ns, 1, c.duration_ns());
+    m_cuts.push_back({c.begin_ns, c.end_ns, shown, c.begin_ns - removed});
+    removed += c.duration_ns() - shown;
+  }
+}
+
+int64_t TimeWarp::ToDisplay(int64_t t) const {
+  auto after = std::upper_bound(m_cuts.begin(), m_cuts.end(), t,
+                                [](int64_t v, const Cut& c) { return v < c.begin; });
+  if (after == m_cuts.begin()) return t;
+  const Cut& c = *std::prev(after);
+  const int64_t removed_before = c.begin - c.display_begin;
+  if (t < c.end) {
+    const double f = static_cast<double>(t - c.begin) / static_cast<double>(c.end - c.begin);
+    return c.display_begin + std::llround(f * static_cast<double>(c.shown));
+  }
+  return t - removed_before - (c.end - c.begin - c.shown);
+}
+
+int64_t TimeWarp::ToReal(int64_t d) const {
+  auto after = std::upper_bound(m_cuts.begin(), m_cuts.end(), d,
+                                [](int64_t v, const Cut& c) { return v < c.display_begin; });
+  if (after == m_cuts.begin()) return d;
+  const Cut& c = *std::prev(after);
+  const int64_t removed_before = c.begin - c.display_begin;
+  if (d < c.display_begin + c.shown) {
+    const double f = static_cast<double>(d - c.display_begin) / static_cast<double>(c.shown);
+    return c.begin + std::llround(f * static_cast<double>(c.end - c.begin));
+  }
+  return d + removed_before + (c.end - c.begin - c.shown);
+}
+
 }  // namespace kvmscope::ui

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "traces/pauses.h"
 #include "traces/trace.h"
 
 namespace kvmscope::ui {
@@ -143,5 +144,59 @@ void FoldEvents(std::span<const traces::Event> events, TimeRange view, double wi
                 std::vector<FoldMark>& out, double min_px = kFoldPx);
 void FoldSpans(std::span<const traces::Span> spans, TimeRange view, double width_px,
                std::vector<FoldMark>& out, double min_px = kFoldPx);
+
+// --- labels that never overlap ---
+
+// A label that wants to sit centred on x (px from the data area's left),
+// width px wide; the higher the priority (a bar's duration), the sooner it
+// gets its place.
+struct LabelCandidate {
+  double x = 0;
+  double width = 0;
+  double priority = 0;
+  uint32_t id = 0;  // the caller's: which bar
+};
+struct PlacedLabel {
+  double x0 = 0;
+  double x1 = 0;
+  uint32_t id = 0;
+  bool operator==(const PlacedLabel&) const = default;
+};
+// Places labels by priority, largest first: each centred on its x, moved
+// inside [0, width_px] when it sticks out, and kept only if it is at least
+// gap_px clear of every label kept before it. So no two returned labels
+// overlap, the biggest bars are labelled first, and at most
+// width_px / (narrowest + gap) labels come back. Returned left to right.
+std::vector<PlacedLabel> PlaceLabels(std::vector<LabelCandidate> candidates, double width_px,
+                                     double gap_px);
+
+// --- paused time drawn as short cuts ---
+
+// Real time ↔ display time: display time runs like real time except inside a
+// cut (a stretch when the machine was paused), which takes at most cut_ns of
+// it. So a second of think time between two single steps is drawn as a short
+// hatched gap and the runs on either side stay readable. Monotonic and
+// continuous both ways; the identity when there are no cuts.
+class TimeWarp {
+ public:
+  TimeWarp() = default;
+  // cuts: sorted, disjoint (traces::Pauses::cuts()).
+  TimeWarp(std::span<const traces::TimeInterval> cuts, int64_t cut_ns);
+  bool empty() const { return m_cuts.empty(); }
+  int64_t ToDisplay(int64_t t_ns) const;
+  int64_t ToReal(int64_t display_ns) const;
+  TimeRange ToDisplay(TimeRange real) const { return {ToDisplay(real.begin_ns), ToDisplay(real.end_ns)}; }
+  TimeRange ToReal(TimeRange display) const {
+    return {ToReal(display.begin_ns), ToReal(display.end_ns)};
+  }
+
+ private:
+  struct Cut {
+    int64_t begin = 0, end = 0;  // real
+    int64_t shown = 0;           // display width
+    int64_t display_begin = 0;
+  };
+  std::vector<Cut> m_cuts;
+};
 
 }  // namespace kvmscope::ui
