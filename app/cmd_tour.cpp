@@ -81,8 +81,8 @@ int CmdChains(const TraceArgs& args) {
               facts.Describe().c_str(), facts.stack_count(),
               static_cast<unsigned long long>(facts.event_count()));
   if (!KernelTraced(*trace)) {
-    std::printf("note: this trace has no kernel side (%s): nodes can be present or absent, "
-                "never observed\n",
+    std::printf("note: this trace has no kernel side (%s): the chains show their steps, "
+                "not this kernel ([kernel not traced])\n",
                 trace->host.not_traced_reason.c_str());
   }
   for (const traces::Chain& chain : traces::Chains()) {
