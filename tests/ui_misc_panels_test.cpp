@@ -210,6 +210,11 @@ TEST(StatsPanelTest, RecomputesOnlyWhenEventsAreAdded) {
   EXPECT_EQ(panel.CurrentScope()->userspace.total, 5u);
   EXPECT_EQ(ReasonNames(*panel.CurrentScope()), (std::vector<std::string>{"IO", "HLT", "MMIO"}));
   EXPECT_EQ(panel.CurrentScope()->userspace.rows[1].count, 2u);  // HLT: 2 now
+  // Another trace (the window bumps the generation): recomputed even though
+  // nothing the stamp sees has changed.
+  ++view.trace_generation;
+  Frames(gui, 2, [&] { panel.Draw(trace, view); });
+  EXPECT_EQ(panel.Computations(), 3u);
 }
 
 TEST(StatsPanelTest, LiveTraceRefreshesAtMostTwiceASecond) {

@@ -181,6 +181,13 @@ const traces::ScopeStats* StatsPanel::CurrentScope() const {
 
 void StatsPanel::Refresh(const traces::TraceData& trace, const SharedView& view) {
   const TraceStamp stamp = StampOf(trace);
+  if (view.trace_generation != m_generation) {
+    // Another trace (Reset, guest switch, Open), perhaps at the same address
+    // and of the same size: nothing cached is of use.
+    m_generation = view.trace_generation;
+    m_cache.clear();
+    m_vcpus_stamp = {};
+  }
   if (stamp != m_vcpus_stamp) {
     // Another trace in the same place or a grown one: entries of a different
     // TraceData are of no use any more.

@@ -124,6 +124,7 @@ class StatsPanel {
   std::map<int, Cached> m_cache;  // by scope; entries of other scopes may be stale
   std::optional<int> m_shown;     // the scope of the stats last drawn
   uint64_t m_computations = 0;
+  uint64_t m_generation = 0;  // SharedView::trace_generation the cache belongs to
 };
 
 }  // namespace kvmscope::ui

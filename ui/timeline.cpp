@@ -190,7 +190,7 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   f.data_x1 = f.max.x;
   f.data_y0 = f.min.y + f.font + 6;
   BuildLegend(trace, f);
-  f.data_y1 = std::max(f.data_y0 + f.font, f.max.y - LegendHeight(avail.x));
+  f.data_y1 = std::max(f.data_y0 + f.font, f.max.y - LegendHeight(avail.x, avail.y));
   m_data_x0 = f.data_x0;
   m_data_w = std::max(1.0f, f.data_x1 - f.data_x0);
   f.mouse = ImGui::GetIO().MousePos;
@@ -228,6 +228,7 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     f.dl->AddLine(ImVec2(f.min.x, g.y1), ImVec2(f.max.x, g.y1), f.pal->grid);
   }
   DrawAxis(trace, f);
+  DrawPauseLabels(f);
 
   f.dl->PushClipRect(ImVec2(f.data_x0, f.data_y0), ImVec2(f.max.x, f.data_y1), true);
   DrawPauses(f);

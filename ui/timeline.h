@@ -140,7 +140,9 @@ class TimelinePanel {
                      const Frame& f);
   void DrawPauses(const Frame& f);
   void BuildLegend(const traces::TraceData& trace, const Frame& f);
-  float LegendHeight(float width) const;
+  // Fits the legend to the canvas (drops what does not fit); its height.
+  float LegendHeight(float width, float height);
+  void DrawPauseLabels(const Frame& f);
   void DrawLegend(const Frame& f);
   void UpdatePauses(const traces::TraceData& trace, const SharedView& view);
   void Consider(const Hit& hit);

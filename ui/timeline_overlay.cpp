@@ -256,18 +256,37 @@ void TimelinePanel::DrawPauses(const Frame& f) {
     for (float x = x0 - (y1 - y0); x < x1; x += step) {
       f.dl->AddLine(ImVec2(x, y1), ImVec2(x + (y1 - y0), y0), hatch, 1.0f);
     }
-    const std::string text = "paused " + traces::FormatStatsDuration(cut.duration_ns());
-    const ImVec2 ts = ImGui::CalcTextSize(text.c_str());
-    if (ts.x + 8 <= x1 - x0) {
-      const ImVec2 at((x0 + x1 - ts.x) / 2, y0 + 2);
-      f.dl->AddRectFilled(ImVec2(at.x - 3, at.y), ImVec2(at.x + ts.x + 3, at.y + ts.y),
-                          f.pal->background);
-      f.dl->AddText(at, f.pal->text, text.c_str());
-    }
     f.dl->PopClipRect();
     f.dl->AddLine(ImVec2(x0, y0), ImVec2(x0, y1), f.pal->text_dim, 1.0f);
     f.dl->AddLine(ImVec2(x1, y0), ImVec2(x1, y1), f.pal->text_dim, 1.0f);
   }
+}
+
+void TimelinePanel::DrawPauseLabels(const Frame& f) {
+  // "paused 480 ms" over each cut, in the axis strip (a cut is drawn narrow,
+  // its words need not be): the longest pauses first, never overlapping.
+  std::vector<LabelCandidate> candidates;
+  std::vector<std::string> texts;
+  for (const traces::TimeInterval& cut : m_pauses.cuts()) {
+    if (cut.end_ns < m_real.begin_ns || cut.begin_ns > m_real.end_ns) continue;
+    const float x0 = std::max(TimeToScreenX(cut.begin_ns), f.data_x0);
+    const float x1 = std::min(TimeToScreenX(cut.end_ns), f.data_x1);
+    if (x1 - x0 < 3) continue;
+    texts.push_back("paused " + traces::FormatStatsDuration(cut.duration_ns()));
+    candidates.push_back({(x0 + x1) / 2 - f.data_x0, ImGui::CalcTextSize(texts.back().c_str()).x + 8,
+                          static_cast<double>(cut.duration_ns()),
+                          static_cast<uint32_t>(texts.size() - 1)});
+  }
+  if (candidates.empty()) return;
+  f.dl->PushClipRect(ImVec2(f.data_x0, f.min.y), ImVec2(f.max.x, f.data_y0), true);
+  for (const PlacedLabel& p : PlaceLabels(std::move(candidates), m_data_w, 4)) {
+    const float x0 = f.data_x0 + static_cast<float>(p.x0);
+    const float x1 = f.data_x0 + static_cast<float>(p.x1);
+    f.dl->AddRectFilled(ImVec2(x0, f.min.y), ImVec2(x1, f.data_y0 - 1), f.pal->background);
+    f.dl->AddRect(ImVec2(x0, f.min.y), ImVec2(x1, f.data_y0 - 1), f.pal->text_dim);
+    f.dl->AddText(ImVec2(x0 + 4, f.min.y + 2), f.pal->text, texts[p.id].c_str());
+  }
+  f.dl->PopClipRect();
 }
 
 void TimelinePanel::BuildLegend(const traces::TraceData& trace, const Frame& f) {
@@ -304,20 +323,28 @@ void TimelinePanel::BuildLegend(const traces::TraceData& trace, const Frame& f) 
   if (!m_pauses.cuts().empty()) m_legend.push_back({f.pal->lane_alt, "paused", true});
 }
 
-float TimelinePanel::LegendHeight(float width) const {
+float TimelinePanel::LegendHeight(float width, float height) {
   if (m_legend.empty()) return 0;
   const float font = ImGui::GetFontSize();
   const float line = font + 6;
+  // At most a quarter of the canvas (at least one line): the lanes come
+  // first; entries that do not fit are left out, the bars' own colours
+  // (spans) first in the list and so kept longest.
+  const int max_lines = std::max(1, static_cast<int>(height * 0.25f / line));
   float x = 0;
   int lines = 1;
+  size_t kept = 0;
   for (const LegendEntry& e : m_legend) {
     const float w = font + 6 + ImGui::CalcTextSize(e.text.c_str()).x + font;
     if (x > 0 && x + w > width) {
+      if (lines == max_lines) break;
       ++lines;
       x = 0;
     }
     x += w;
+    ++kept;
   }
+  m_legend.resize(kept);
   return static_cast<float>(lines) * line + 4;
 }
 
