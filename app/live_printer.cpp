@@ -8,9 +8,13 @@
 #include <cctype>
 #include <map>
 
+#include "traces/explain.h"
 #include "vmm/guests/abi.h"
 
 namespace kvmscope::app {
+
+// traces/ names kvmscope's ports without including the guest ABI: the same values.
+static_assert(traces::kCom1Port == KVMSCOPE_COM1_PORT && traces::kStatusPort == KVMSCOPE_STATUS_PORT);
 
 namespace {
 // Kernel events shown as a count when a run has many of them: the emulator
@@ -22,14 +26,9 @@ bool IsBulk(traces::KernelEventKind kind) {
 
 std::string ExitDetails(const vmm::Event& ev) {
   std::string details = vmm::DescribeExit(ev.exit);
-  if (ev.exit.reason == KVM_EXIT_IO && ev.exit.port == KVMSCOPE_COM1_PORT &&
-      ev.exit.direction == vmm::IoDirection::Out) {
-    char c = static_cast<char>(ev.exit.data);
-    details += std::isprint(static_cast<unsigned char>(c)) ? fmt::format(" '{}'", c)
-               : c == '\n'                                 ? std::string(" '\\n'")
-                                                           : std::string();
-  } else if (ev.exit.reason == KVM_EXIT_IO && ev.exit.port == KVMSCOPE_STATUS_PORT) {
-    details += " (status report)";
+  if (ev.exit.reason == KVM_EXIT_IO) {  // one wording with the window: 'H', (status report)
+    details += traces::PortDataNote(ev.exit.port, ev.exit.direction == vmm::IoDirection::Out,
+                                    ev.exit.data);
   }
   if (ev.regs) details += fmt::format(" rip={:#x}", ev.regs->rip);
   return details;

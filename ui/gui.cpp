@@ -149,6 +149,7 @@ std::string Stamp() {
 // The slow-motion choices: a fixed list, so that no text box can swallow the
 // space bar (typing a number into a slider, then space, used to do nothing).
 constexpr int kSlowChoices[] = {0, 50, 200, 500, 1000};
+constexpr traces::EventType kExitType{traces::VmmEventKind::RunExit};
 
 class Window {
  public:
@@ -166,7 +167,7 @@ class Window {
     Keys keys = g_keys;
     g_keys = {};
     if (keys.space) Queue([this] { Toggle(); });
-    for (int i = 0; i < keys.steps; ++i) Queue([this] { m_controller.Step(); });
+    for (int i = 0; i < keys.steps; ++i) Queue([this] { Step(); });
     if (keys.reset) Queue([this] { m_controller.Reset(); });
     if (keys.guest) Queue([this, d = keys.guest] { SelectAdjacentGuest(d); });
     if (keys.fit) m_timeline.RequestFit();
@@ -179,6 +180,7 @@ class Window {
     std::shared_ptr<traces::Trace> current = m_controller.trace();
     if (current != m_trace) {
       m_trace = std::move(current);
+      m_step_pending = false;
       ++m_view.trace_generation;
       m_view.selected.reset();
       m_view.hovered.reset();
@@ -194,6 +196,9 @@ class Window {
       // stop a run or replace the trace. Toolbar buttons queue commands.
       traces::Trace::Snapshot snap = m_trace->Read();
       OpenStory(*snap);
+      // ← / →: the previous / next exit of the trace (live or replay).
+      if (keys.move) SelectAdjacentExit(*snap, m_view, keys.move);
+      FollowStep(*snap);
       DrawPanels(*snap, state, want_screenshot, screenshot_path);
     }
     RunQueued();
@@ -273,6 +278,19 @@ class Window {
       ImGui::EndTabBar();
     }
     ImGui::End();
+  }
+
+  // One KVM_RUN; once it is in the trace, the run just stepped is selected
+  // and the last few exits are shown (FollowStep).
+  void Step() {
+    if (!m_step_pending && m_trace) m_exits_at_step = m_trace->Read()->Count(kExitType);
+    m_controller.Step();
+    m_step_pending = true;
+  }
+  void FollowStep(const traces::TraceData& trace) {
+    if (!m_step_pending || trace.Count(kExitType) <= m_exits_at_step) return;
+    SelectLatestExit(trace, m_view);
+    m_step_pending = false;
   }
 
   // Each guest opens on its story: the exit that shows what it is about is
@@ -389,7 +407,7 @@ class Window {
       Flow(ButtonWidth("Step (s)"));
       if (Button("Step (s)", "step", state == RunState::Paused,
                  replay ? replay_why : "pause first: Step runs one KVM_RUN of a paused guest")) {
-        Queue([this] { m_controller.Step(); });
+        Queue([this] { Step(); });
       }
       Flow(em * 5 + ImGui::CalcTextSize("slow motion").x);
       ImGui::SetNextItemWidth(em * 5);
@@ -473,6 +491,8 @@ class Window {
   std::string m_widgets, m_widgets_written;
   float m_toolbar_h = 0;
   uint64_t m_story_told = UINT64_MAX;  // the trace generation whose story was opened
+  bool m_step_pending = false;         // a step was asked for; its exit is not in yet
+  size_t m_exits_at_step = 0;
 };
 
 }  // namespace

@@ -221,7 +221,10 @@ void Machine::Start(const RunOptions& options) {
     m_running_vcpus = static_cast<int>(m_vcpus.size());
     m_start_ns = NowNs();
   }
-  if (options.start_paused) m_control.Pause();
+  if (options.start_paused) {
+    m_control.Pause();
+    EmitControl("pause (started paused)");  // a trace sees the wait from its start
+  }
   m_control.SetSlowMotion(options.slow_motion);
   for (auto& v : m_vcpus) {
     Vcpu* vcpu = v.get();
