@@ -153,6 +153,7 @@ class GuiProcess {
   }
   std::string Status() const { return Line("status"); }
   std::string Message() const { return Line("message"); }
+  std::string Selected() const { return Line("selected"); }  // the selected event, one line
   std::string Log() const { return ReadFile(m_log); }
 
   bool Alive() {

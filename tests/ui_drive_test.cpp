@@ -123,6 +123,31 @@ TEST_F(Drive, GuestSwitchWhilePausedSteppingAndRunning) {
   EXPECT_EQ(End(0), 0) << Explain();
 }
 
+// Stepping selects the run just made; ← and → walk back and forth through
+// the exits (hello writes "Hello" to COM1, one OUT per KVM_RUN).
+TEST_F(Drive, StepSelectsTheNewRunAndArrowsWalkTheExits) {
+  KVMSCOPE_REQUIRE_KVM();
+  ASSERT_TRUE(gui->Start({"--guest", "hello", "--paused"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
+  auto selected = [&](const std::string& part) {
+    return gui->WaitFor([&] { return gui->Selected().find(part) != std::string::npos; }, 10s);
+  };
+  for (const char* c : {"'H'", "'e'", "'l'"}) {
+    ASSERT_TRUE(gui->Key("s"));
+    ASSERT_TRUE(selected(c)) << "after the step that wrote " << c << "\nselected: "
+                             << gui->Selected() << "\n" << Explain();
+  }
+  ASSERT_TRUE(gui->Key("Left"));
+  ASSERT_TRUE(selected("'e'")) << gui->Selected();
+  ASSERT_TRUE(gui->Key("Left Left"));  // two presses, possibly in one frame
+  ASSERT_TRUE(selected("'H'")) << gui->Selected();
+  // Step back to the start is the end of the road: ← stays on the first exit.
+  ASSERT_TRUE(gui->Key("Left"));
+  ASSERT_TRUE(gui->Key("Right"));
+  ASSERT_TRUE(selected("'e'")) << gui->Selected();
+  EXPECT_EQ(End(0), 0) << Explain();
+}
+
 TEST_F(Drive, ReplayThenLiveThenReplayAndABadFile) {
   KVMSCOPE_REQUIRE_KVM();
   const std::string data = KVMSCOPE_TESTDATA "/pagefault-pvm.json";

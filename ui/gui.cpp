@@ -63,7 +63,7 @@ struct Keys {
   bool space = false, fit = false, screenshot = false, reset = false;
   int steps = 0;     // s pressed this many times (fast typing puts several in one frame)
   int guest = 0;     // +1 next catalog guest (n), -1 previous (p)
-  int move = 0;      // +1 next exit (→), -1 previous (←)
+  int move = 0;      // exits to move: +1 per → (next), -1 per ← (previous)
 };
 Keys g_keys;
 ImFont* g_mono = nullptr;  // the console's monospace font, when installed
@@ -72,8 +72,8 @@ void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
   if (ImGui::GetCurrentContext() == nullptr) return;
   if (ImGui::GetIO().WantTextInput) return;  // typing a path, not a shortcut
   if (action == GLFW_REPEAT) {  // held arrows keep moving through the exits
-    if (key == GLFW_KEY_RIGHT) g_keys.move = 1;
-    if (key == GLFW_KEY_LEFT) g_keys.move = -1;
+    if (key == GLFW_KEY_RIGHT) ++g_keys.move;
+    if (key == GLFW_KEY_LEFT) --g_keys.move;
     return;
   }
   if (action != GLFW_PRESS) return;
@@ -88,8 +88,8 @@ void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
     case GLFW_KEY_R: g_keys.reset = true; break;
     case GLFW_KEY_N: g_keys.guest = 1; break;
     case GLFW_KEY_P: g_keys.guest = -1; break;
-    case GLFW_KEY_RIGHT: g_keys.move = 1; break;
-    case GLFW_KEY_LEFT: g_keys.move = -1; break;
+    case GLFW_KEY_RIGHT: ++g_keys.move; break;
+    case GLFW_KEY_LEFT: --g_keys.move; break;
     case GLFW_KEY_F12: g_keys.screenshot = true; break;
     default: break;
   }
@@ -197,9 +197,12 @@ class Window {
       traces::Trace::Snapshot snap = m_trace->Read();
       OpenStory(*snap);
       // ← / →: the previous / next exit of the trace (live or replay).
-      if (keys.move) SelectAdjacentExit(*snap, m_view, keys.move);
+      for (int i = 0; i < std::abs(keys.move); ++i) {
+        SelectAdjacentExit(*snap, m_view, keys.move > 0 ? 1 : -1);
+      }
       FollowStep(*snap);
       DrawPanels(*snap, state, want_screenshot, screenshot_path);
+      if (!m_options.widget_map.empty()) m_selected_text = SelectedText(*snap);
     }
     RunQueued();
     WriteWidgetMap();
@@ -330,6 +333,13 @@ class Window {
     m_message = m_controller.Select(guests[static_cast<size_t>(((at + direction) % n + n) % n)].name);
   }
 
+  // The selected event in one line (for --widget-map), "" when none.
+  std::string SelectedText(const traces::TraceData& trace) const {
+    if (!m_view.selected) return {};
+    std::optional<traces::EventRef> ref = Find(trace, *m_view.selected);
+    return ref ? traces::DescribeEvent(trace, trace.At(*ref)) : std::string();
+  }
+
   // Remembers where a toolbar widget was drawn (for --widget-map).
   void Mark(const char* name) {
     if (m_options.widget_map.empty()) return;
@@ -340,6 +350,7 @@ class Window {
     if (m_options.widget_map.empty()) return;
     m_widgets += "status " + m_controller.status() + "\n";
     m_widgets += "message " + m_message + "\n";
+    m_widgets += "selected " + m_selected_text + "\n";
     if (m_widgets != m_widgets_written) {
       try {
         traces::WriteFileAtomically(m_options.widget_map,
@@ -488,7 +499,7 @@ class Window {
   int m_slow_ms = 0;
   char m_path[512] = "";
   std::string m_message;
-  std::string m_widgets, m_widgets_written;
+  std::string m_widgets, m_widgets_written, m_selected_text;
   float m_toolbar_h = 0;
   uint64_t m_story_told = UINT64_MAX;  // the trace generation whose story was opened
   bool m_step_pending = false;         // a step was asked for; its exit is not in yet
