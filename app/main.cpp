@@ -98,9 +98,13 @@ int main(int argc, char** argv) {
 
   GuiArgs gui_args;
   CLI::App* gui = cli.add_subcommand(
-      "gui", "The desktop window: a live timeline of every KVM_RUN and exit, the kernel call "
-             "chains lighting up, the inspector, stats, console and doctor. Live on a guest "
-             "(root for kernel tracing), or a replay of a saved trace (no privileges)");
+      "gui", "The desktop window for a lecture: the KVM cycle (VMM, KVM, guest) with live counts "
+             "and the selected exit travelling its path, the timeline of every KVM_RUN, the "
+             "inspector, the guest console, call chains, stats and doctor. Live on a guest (root "
+             "for kernel tracing), or a replay of a saved trace (no privileges). Keys: space "
+             "run/pause, s step, r reset, n/p next/previous guest, left/right previous/next exit, "
+             "f fit, F12 screenshot, Ctrl+Q quit. SIGINT/SIGTERM close it and stop the guest as "
+             "'run' does (exit status 1 unless the guest had passed)");
   gui->add_option("trace", gui_args.trace, "Replay this trace (saved by 'kvmscope run -o')");
   gui->add_option("--guest", gui_args.guest, "Run this catalog guest live (default hello)");
   gui->add_option("--param", gui_args.param, "The guest's parameter, as for run (e.g. pio-loop's N)");
