@@ -117,6 +117,9 @@ class GuiProcess {
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
       setenv("DISPLAY", m_display.c_str(), 1);
+      // scripts/sanitize.sh: libraries to keep loaded in kvmscope only (not in
+      // Xvfb or xdotool), see there.
+      if (const char* preload = getenv("KVMSCOPE_GUI_PRELOAD")) setenv("LD_PRELOAD", preload, 1);
       std::vector<std::string> all = {m_binary, "gui"};
       all.insert(all.end(), args.begin(), args.end());
       for (const char* a : {"--width", "1600", "--height", "900", "--widget-map"}) all.push_back(a);
