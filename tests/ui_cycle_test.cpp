@@ -337,7 +337,9 @@ TEST(CyclePanel, CompactFormSaysTheRestInTheCaptionLine) {
       EXPECT_NE(h.panel.caption().find("KVM_EXIT_HLT 1"), std::string::npos) << h.panel.caption();
       EXPECT_NE(h.panel.caption().find("measured"), std::string::npos);
     }
-    if (a.id == CycleArcId::HandledInKernel) EXPECT_TRUE(AnyLine(a.label, "inferred"));
+    if (a.id == CycleArcId::HandledInKernel) {
+      EXPECT_TRUE(AnyLine(a.label, "inferred"));
+    }
   }
   // Inferred counts are marked (the legend says how).
   EXPECT_TRUE(AnyLine(h.panel.Drawn(CycleNodeId::PageFault)->lines, "~"));

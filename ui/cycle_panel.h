@@ -43,7 +43,8 @@ class CyclePanel {
 
   // Seconds the selected run takes to travel its path (0: at once).
   void SetAnimationSeconds(double seconds) { m_animation_seconds = seconds; }
-  // How often a growing trace is counted again, at most.
+  // How often a growing trace is counted again, at most (and never more
+  // often than ten times what one count takes).
   void SetRefreshInterval(double seconds) { m_refresh_interval = seconds; }
 
   const traces::CycleModel& model() const { return m_cache.model(); }
@@ -82,6 +83,7 @@ class CyclePanel {
 
   traces::CycleCache m_cache;
   double m_refresh_interval = 0.25;
+  double m_count_seconds = 0;  // what the last count of the trace took
   uint64_t m_generation = UINT64_MAX;
 
   std::optional<EventKey> m_path_for;
