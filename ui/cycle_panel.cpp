@@ -24,15 +24,15 @@ using A = CycleArcId;
 
 namespace {
 
-// Text forms and sizes, tried in order: richer words first, then larger
-// text; never below 85% of the body font (the back row reads it).
+// Text forms and sizes, tried in order: larger text first (the back row
+// reads it), richer words next; never below 85% of the body font.
 struct Candidate {
   CycleForm form;
   float scale;
 };
 constexpr Candidate kCandidates[] = {
-    {CycleForm::Full, 1.0f},     {CycleForm::Medium, 1.0f},  {CycleForm::Full, 0.92f},
-    {CycleForm::Medium, 0.92f},  {CycleForm::Compact, 1.0f}, {CycleForm::Tight, 1.0f},
+    {CycleForm::Full, 1.0f},     {CycleForm::Medium, 1.0f},  {CycleForm::Compact, 1.0f},
+    {CycleForm::Tight, 1.0f},    {CycleForm::Full, 0.92f},   {CycleForm::Medium, 0.92f},
     {CycleForm::Compact, 0.92f}, {CycleForm::Tight, 0.92f},  {CycleForm::Compact, 0.85f},
     {CycleForm::Tight, 0.85f}};
 
