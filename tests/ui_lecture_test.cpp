@@ -9,6 +9,7 @@
 
 #include "tests/synthetic_trace.h"
 #include "tests/ui_harness.h"
+#include "traces/pauses.h"
 #include "traces/story.h"
 #include "traces/trace_json.h"
 #include "ui/colors.h"
@@ -187,17 +188,39 @@ TEST(LectureView, AfterAStepTheNewestExitIsSelectedWithTheLastRunsReadable) {
   EXPECT_FALSE(SelectLatestExit(TraceData{}, view));
 }
 
-// A stepped trace: "step 1" before each of `runs` cycles, a second apart.
-TraceData SteppedTrace(size_t runs) {
-  TraceData trace = MakeTrace(runs, 1'000'000'000);
-  Track& vmm = trace.tracks[0];
-  for (size_t c = 0; c < runs; ++c) {
-    Event e = test::Ev(kT0 + static_cast<int64_t>(c) * 1'000'000'000 - 100, VmmEventKind::Control,
-                       vmm);
-    e.text = static_cast<uint32_t>(trace.strings.size());
-    trace.strings.emplace_back("step 1");
-    vmm.events.push_back(e);
+// Whether any triangle drawn in `color` covers the point (x, y).
+bool PixelCovered(const ImDrawData* data, float x, float y, ImU32 color) {
+  auto side = [](ImVec2 a, ImVec2 b, float px, float py) {
+    return (b.x - a.x) * (py - a.y) - (b.y - a.y) * (px - a.x);
+  };
+  for (int l = 0; l < data->CmdListsCount; ++l) {
+    const ImDrawList* list = data->CmdLists[l];
+    for (int i = 0; i + 2 < list->IdxBuffer.Size; i += 3) {
+      const ImDrawVert& a = list->VtxBuffer[list->IdxBuffer[i]];
+      const ImDrawVert& b = list->VtxBuffer[list->IdxBuffer[i + 1]];
+      const ImDrawVert& c = list->VtxBuffer[list->IdxBuffer[i + 2]];
+      if (a.col != color || b.col != color || c.col != color) continue;
+      const float d1 = side(a.pos, b.pos, x, y), d2 = side(b.pos, c.pos, x, y),
+                  d3 = side(c.pos, a.pos, x, y);
+      if ((d1 >= 0 && d2 >= 0 && d3 >= 0) || (d1 <= 0 && d2 <= 0 && d3 <= 0)) return true;
+    }
   }
+  return false;
+}
+
+// A stepped trace: "step 1" before each of `runs` cycles, `gap_ns` apart;
+// with `started_paused`, first the "pause (started paused)" of `--paused`.
+TraceData SteppedTrace(size_t runs, int64_t gap_ns = 1'000'000'000, bool started_paused = false) {
+  TraceData trace = MakeTrace(runs, gap_ns);
+  Track& vmm = trace.tracks[0];
+  auto control = [&](int64_t t, const char* text) {
+    Event e = test::Ev(t, VmmEventKind::Control, vmm);
+    e.text = static_cast<uint32_t>(trace.strings.size());
+    trace.strings.emplace_back(text);
+    vmm.events.push_back(e);
+  };
+  if (started_paused) control(kT0 - 4000, "pause (started paused)");
+  for (size_t c = 0; c < runs; ++c) control(kT0 + static_cast<int64_t>(c) * gap_ns - 100, "step 1");
   trace.BuildSpans();
   return trace;
 }
@@ -210,6 +233,73 @@ TEST(LectureView, SteppedTheLastFiveRunsShowBecausePausesAreCuts) {
   ASSERT_EQ(last.size(), kRecentRuns);
   EXPECT_LE(view.view_begin_ns, trace.At(last.back()).time_ns - 5200);  // the 5th's run
   EXPECT_GE(view.view_end_ns, trace.At(last.front()).time_ns);
+}
+
+// What the window does (seen on a projector): `gui --guest pagefault
+// --paused`, `s` pressed six times 0.4 s apart (the window selects each new
+// exit with SelectLatestExit), then ← again and again. The guest is paused
+// but live. Each time, the selected run is drawn on screen as a bar wide
+// enough to read, and after the steps so are the last five runs.
+TEST_F(LectureFixture, SteppedThenBackTheSelectedRunsAreDrawnReadable) {
+  const TraceData trace = SteppedTrace(6, 400'000'000, true);
+  const std::vector<traces::Span>& runs = trace.tracks[1].spans[size_t(SpanKind::Run)];
+  ASSERT_EQ(runs.size(), 6u);
+  m_view.live = true;  // paused is live: the follow-live logic must not take over
+  m_view.follow_live = true;
+  Frame(trace);
+  constexpr float kReadablePx = 30;  // "IO" and its duration fit
+  auto drawn = [&](size_t span) -> float {
+    for (const RunBar& b : m_panel.RunBars()) {
+      if (b.track == 1 && b.span == span) return b.x1 - b.x0;
+    }
+    return 0;
+  };
+  ASSERT_TRUE(SelectLatestExit(trace, m_view));
+  EXPECT_EQ(*m_view.selected, KeyOf(trace.tracks[1].events[runs[5].end]));
+  Frame(trace);
+  Frame(trace);
+  for (size_t i = 1; i < 6; ++i) EXPECT_GE(drawn(i), kReadablePx) << "run " << i;
+  // The axis: real time since the start, never inside a cut, and between
+  // two ticks with no cut between them exactly one step (no jumps: the cut
+  // says how long it paused).
+  const std::vector<AxisTick>& ticks = m_panel.Ticks();
+  ASSERT_GE(ticks.size(), 3u);
+  int64_t step = INT64_MAX;
+  for (size_t i = 1; i < ticks.size(); ++i) step = std::min(step, ticks[i].time_ns - ticks[i - 1].time_ns);
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    bool cut_between = false;
+    for (const traces::TimeInterval& c : m_panel.Cuts()) {
+      EXPECT_FALSE(ticks[i].time_ns > c.begin_ns && ticks[i].time_ns < c.end_ns) << ticks[i].text;
+      if (i > 0) cut_between = cut_between || (c.begin_ns >= ticks[i - 1].time_ns && c.end_ns <= ticks[i].time_ns);
+    }
+    if (i > 0 && !cut_between) EXPECT_EQ(ticks[i].time_ns - ticks[i - 1].time_ns, step) << ticks[i].text;
+    EXPECT_NEAR(ticks[i].x, m_panel.TimeToScreenX(ticks[i].time_ns), 1.0f);
+  }
+  // The VMM's bars end where its work did: the wait is the cut's, not the VMM's.
+  const std::optional<RowGeometry> vmm_row = m_panel.Row(0, RowKind::VmmHandling);
+  ASSERT_TRUE(vmm_row);
+  const traces::Span& handling = trace.tracks[1].spans[size_t(SpanKind::VmmHandling)][3];
+  const traces::Pauses pauses(trace);
+  const std::optional<traces::TimeInterval> wait = pauses.WaitIn(trace, 1, handling);
+  ASSERT_TRUE(wait);
+  EXPECT_FALSE(PixelCovered(m_ui.draw_data(), (m_panel.TimeToScreenX(wait->begin_ns) +
+                                               m_panel.TimeToScreenX(wait->end_ns)) / 2,
+                            (vmm_row->y0 + vmm_row->y1) / 2,
+                            PaletteFor(CurrentTheme()).span[size_t(SpanKind::VmmHandling)]));
+  // Back, one run at a time, to the first: the selected run stays in view.
+  for (int i = 4; i >= 0; --i) {
+    ASSERT_TRUE(SelectAdjacentExit(trace, m_view, -1));
+    EXPECT_EQ(*m_view.selected, KeyOf(trace.tracks[1].events[runs[size_t(i)].end]));
+    Frame(trace);
+    Frame(trace);
+    EXPECT_GE(drawn(size_t(i)), kReadablePx) << "back to run " << i;
+  }
+  // And forward again to the newest.
+  for (size_t i = 1; i < 6; ++i) {
+    ASSERT_TRUE(SelectAdjacentExit(trace, m_view, +1));
+    Frame(trace);
+    EXPECT_GE(drawn(i), kReadablePx) << "forward to run " << i;
+  }
 }
 
 TEST(TimeWarpMath, CutsAreShortAndTheMappingRoundTrips) {
@@ -304,6 +394,13 @@ TEST_F(LectureFixture, AtFitAllTheBiggestRunsAreLabelledWithoutOverlap) {
   ASSERT_FALSE(labels.empty());
   for (size_t i = 1; i < labels.size(); ++i) {
     EXPECT_GT(labels[i].x0, labels[i - 1].x1) << labels[i].text;
+  }
+  // A tag beside a thin bar covers no other bar.
+  for (const RunLabel& l : labels) {
+    for (const RunBar& b : m_panel.RunBars()) {
+      if (b.span == l.span) continue;
+      EXPECT_FALSE(b.x1 > l.x0 && b.x0 < l.x1) << l.text << " over run " << b.span;
+    }
   }
   // The long runs are the ones labelled, each with its exit reason.
   const auto& runs = cpu.spans[size_t(SpanKind::Run)];

@@ -1,15 +1,16 @@
-// The KVM cycle panel: a pure grid layout of the cycle's boxes, arcs and
-// labels, and the panel that draws the model (traces/cycle) with ImDrawList
-// on a canvas, animates the selected run's path and opens the chain a
-// clicked step details.
+// The KVM cycle panel: picks the richest text form and the largest text
+// (down to 85% of the body font) that fit the pane without scrolling, then
+// draws the model (traces/cycle) with ImDrawList, animates the selected run's
+// path, says what the hovered step does in a caption line, keeps a legend in
+// view, and opens the chain a clicked step details.
 #include "ui/cycle_panel.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
-#include "traces/stats.h"
 #include "ui/theme.h"
 
 namespace kvmscope::ui {
@@ -21,235 +22,145 @@ using traces::CycleNodeStatus;
 using N = CycleNodeId;
 using A = CycleArcId;
 
-// --- Layout ---------------------------------------------------------------------------
-
-CycleMetrics CycleMetrics::ForFont(float fs) {
-  CycleMetrics m;
-  m.pad = std::round(fs * 0.35f);
-  m.gap = std::round(fs * 0.9f);
-  m.band_gap = std::round(fs * 0.6f);
-  m.arrow_inset = std::round(fs * 1.1f);
-  m.max_gap = std::round(fs * 4.0f);
-  return m;
-}
-
-CycleCell CellOf(CycleNodeId node) {
-  switch (node) {
-    case N::ModuleLoad: return {0, 1};
-    case N::CreateVm: return {0, 2};
-    case N::CreateVcpu: return {0, 3};
-    case N::VmmRun: return {1, 0};
-    case N::ArchRun: return {1, 1};
-    case N::RunLoop: return {1, 2};
-    case N::VendorEntry: return {1, 3};
-    case N::GuestRuns: return {2, 4};
-    case N::VmExit: return {3, 4};
-    case N::ExitHandler: return {3, 2};
-    case N::VmmHandles: return {3, 0};
-    case N::Emulate: return {4, 1};
-    case N::PageFault: return {4, 2};
-    case N::Exception: return {4, 3};
-    case N::Count: break;
-  }
-  return {};
-}
-
 namespace {
 
-// Arcs whose label sits in an empty cell: beside a vertical arrow (the
-// label starts right of it) or under a horizontal one.
-// Beside: right of a vertical arrow that crosses the cell. Below: under a
-// horizontal arrow through the cell's middle. Corner: right of a vertical
-// arrow that turns right at the cell's middle, above the turn.
-enum class Place { Beside, Below, Corner };
-struct LabelCell {
-  CycleArcId arc;
-  CycleCell cell;
-  Place place;
+// Text forms and sizes, tried in order: larger text first (the back row
+// reads it), richer words next; never below 85% of the body font.
+struct Candidate {
+  CycleForm form;
+  float scale;
 };
-constexpr LabelCell kLabelCells[] = {{A::RunAgain, {2, 0}, Place::Below},
-                                     {A::HandledInKernel, {2, 2}, Place::Below},
-                                     {A::ReturnToVmm, {3, 1}, Place::Beside},
-                                     {A::ExitToHandler, {3, 3}, Place::Beside},
-                                     {A::EntryToGuest, {1, 4}, Place::Corner}};
+constexpr Candidate kCandidates[] = {
+    {CycleForm::Full, 1.0f},     {CycleForm::Medium, 1.0f},  {CycleForm::Compact, 1.0f},
+    {CycleForm::Tight, 1.0f},    {CycleForm::Full, 0.92f},   {CycleForm::Medium, 0.92f},
+    {CycleForm::Compact, 0.92f}, {CycleForm::Tight, 0.92f},  {CycleForm::Compact, 0.85f},
+    {CycleForm::Tight, 0.85f}};
 
-}  // namespace
+constexpr const char* kBandNames[4][2] = {{"VMM", "user"}, {"KVM", "kernel"}, {"guest", ""}, {"init", ""}};
 
-CycleLayout LayoutCycle(const CycleLayoutInput& in, ImVec2 available, const CycleMetrics& m) {
-  std::array<float, kCycleCols> col_w{};
-  std::array<float, kCycleRows> row_h{};
-  for (size_t i = 0; i < traces::kCycleNodes; ++i) {
-    const CycleCell c = CellOf(static_cast<N>(i));
-    col_w[c.col] = std::max(col_w[c.col], in.nodes[i].x);
-    row_h[c.row] = std::max(row_h[c.row], in.nodes[i].y);
-  }
-  const float label_x = m.arrow_inset + m.pad;  // a label's offset from its column's left edge
-  for (const LabelCell& l : kLabelCells) {
-    const ImVec2 s = in.labels[static_cast<size_t>(l.arc)];
-    if (s.x <= 0) continue;
-    col_w[l.cell.col] =
-        std::max(col_w[l.cell.col], (l.place == Place::Below ? m.pad : label_x) + s.x + m.pad);
-    row_h[l.cell.row] = std::max(row_h[l.cell.row], l.place == Place::Beside ? s.y + 2 * m.pad
-                                                                             : 2 * (s.y + 2 * m.pad));
-  }
-  // Gaps grow with spare room, up to max_gap.
-  float need_w = in.band_label_width + m.gap * kCycleCols, need_h = m.gap * (kCycleRows + 1);
-  for (float w : col_w) need_w += w;
-  for (float h : row_h) need_h += h;
-  need_h += 2 * m.band_gap;
-  const float gap_x = std::clamp(m.gap + (available.x - need_w) / kCycleCols, m.gap, m.max_gap);
-  const float gap_y = std::clamp(m.gap + (available.y - need_h) / (kCycleRows + 1), m.gap, m.max_gap);
-  std::array<float, kCycleCols> x{};
-  std::array<float, kCycleRows> y{};
-  float at = in.band_label_width + gap_x;
-  for (int c = 0; c < kCycleCols; ++c) {
-    x[c] = at;
-    at += col_w[c] + gap_x;
-  }
-  const float width = at;
-  at = gap_y;
-  for (int r = 0; r < kCycleRows; ++r) {
-    if (r == 1 || r == 4) at += m.band_gap;
-    y[r] = at;
-    at += row_h[r] + gap_y;
-  }
-  const float height = at;
-
-  CycleLayout out;
-  out.size = ImVec2(std::max(width, available.x), std::max(height, available.y));
-  for (size_t i = 0; i < traces::kCycleNodes; ++i) {
-    const CycleCell c = CellOf(static_cast<N>(i));
-    const float top = y[c.row] + (row_h[c.row] - in.nodes[i].y) / 2;
-    out.nodes[i] = Box{ImVec2(x[c.col], top), ImVec2(x[c.col] + col_w[c.col], top + in.nodes[i].y)};
-  }
-  // Bands: rows 0, 1-3 and 4, split halfway through the gaps between them.
-  const float band_top[3] = {0, y[1] - (gap_y + m.band_gap) / 2, y[4] - (gap_y + m.band_gap) / 2};
-  const float band_bottom[3] = {band_top[1], band_top[2], out.size.y};
-  for (int b = 0; b < 3; ++b)
-    out.bands[b] = Box{ImVec2(0, band_top[b]), ImVec2(out.size.x, band_bottom[b])};
-
-  auto box = [&](N n) -> const Box& { return out.nodes[static_cast<size_t>(n)]; };
-  auto mid_y = [&](N n) { return (box(n).min.y + box(n).max.y) / 2; };
-  auto arc = [&](A a) -> std::vector<ImVec2>& { return out.arcs[static_cast<size_t>(a)]; };
-  const float x1 = x[1] + m.arrow_inset, x3 = x[3] + m.arrow_inset;
-  const float gap01 = (x[0] + col_w[0] + x[1]) / 2, gap34 = (x[3] + col_w[3] + x[4]) / 2;
-  auto down = [&](A a, N from, N to, float ax) {
-    arc(a) = {ImVec2(ax, box(from).max.y), ImVec2(ax, box(to).min.y)};
-  };
-  auto up = [&](A a, N from, N to, float ax) {
-    arc(a) = {ImVec2(ax, box(from).min.y), ImVec2(ax, box(to).max.y)};
-  };
-  arc(A::InitToRun) = {ImVec2(box(N::CreateVcpu).max.x, mid_y(N::CreateVcpu)),
-                       ImVec2(gap01, mid_y(N::CreateVcpu)), ImVec2(gap01, mid_y(N::VmmRun)),
-                       ImVec2(box(N::VmmRun).min.x, mid_y(N::VmmRun))};
-  down(A::RunCall, N::VmmRun, N::ArchRun, x1);
-  down(A::IntoLoop, N::ArchRun, N::RunLoop, x1);
-  down(A::Enter, N::RunLoop, N::VendorEntry, x1);
-  arc(A::EntryToGuest) = {ImVec2(x1, box(N::VendorEntry).max.y), ImVec2(x1, mid_y(N::GuestRuns)),
-                          ImVec2(box(N::GuestRuns).min.x, mid_y(N::GuestRuns))};
-  arc(A::GuestToExit) = {ImVec2(box(N::GuestRuns).max.x, mid_y(N::GuestRuns)),
-                         ImVec2(box(N::VmExit).min.x, mid_y(N::VmExit))};
-  up(A::ExitToHandler, N::VmExit, N::ExitHandler, x3);
-  arc(A::HandledInKernel) = {ImVec2(box(N::ExitHandler).min.x, mid_y(N::ExitHandler)),
-                             ImVec2(box(N::RunLoop).max.x, mid_y(N::RunLoop))};
-  up(A::ReturnToVmm, N::ExitHandler, N::VmmHandles, x3);
-  arc(A::RunAgain) = {ImVec2(box(N::VmmHandles).min.x, mid_y(N::VmmHandles)),
-                      ImVec2(box(N::VmmRun).max.x, mid_y(N::VmmRun))};
-  const float quarter = (box(N::ExitHandler).max.y - box(N::ExitHandler).min.y) / 4;
-  auto side = [&](A a, N to, float dy) {
-    const float sy = mid_y(N::ExitHandler) + dy;
-    arc(a) = {ImVec2(box(N::ExitHandler).max.x, sy), ImVec2(gap34, sy), ImVec2(gap34, mid_y(to)),
-              ImVec2(box(to).min.x, mid_y(to))};
-  };
-  side(A::ToEmulate, N::Emulate, -quarter);
-  side(A::ToPageFault, N::PageFault, 0);
-  side(A::ToException, N::Exception, quarter);
-  for (const LabelCell& l : kLabelCells) {
-    const ImVec2 s = in.labels[static_cast<size_t>(l.arc)];
-    const float cy = y[l.cell.row] + row_h[l.cell.row] / 2;
-    ImVec2& p = out.labels[static_cast<size_t>(l.arc)];
-    switch (l.place) {
-      case Place::Beside: p = ImVec2(x[l.cell.col] + label_x, cy - s.y / 2); break;
-      case Place::Below: p = ImVec2(x[l.cell.col] + m.pad, cy + m.pad); break;
-      case Place::Corner: p = ImVec2(x[l.cell.col] + label_x, cy - m.pad - s.y); break;
-    }
-  }
-  return out;
+ImVec2 Measure(ImFont* font, float size, const std::string& s) {
+  const ImVec2 v = font->CalcTextSizeA(size, FLT_MAX, 0.0f, s.c_str());
+  return ImVec2(std::ceil(v.x), size);
 }
 
-// --- Text -----------------------------------------------------------------------------
+// Everything the picture says in one form at one text size, measured.
+struct Picture {
+  std::array<std::vector<std::string>, traces::kCycleNodes> nodes;
+  std::array<std::vector<std::string>, traces::kCycleArcs> arcs;
+  std::string note;  // the kernel, right of the init strip
+  CycleLayoutInput in;
+  CycleMetrics metrics;
+  float size = 13;
+};
 
-namespace {
-
-std::string CountText(const traces::CycleCount& c) {
-  if (c.kind == CountKind::None) return {};
-  return fmt::format("{} ({})", traces::FormatCount(c.value), traces::CountKindName(c.kind));
+Picture MakePicture(const traces::CycleModel& model, CycleForm form, ImFont* font, float size) {
+  Picture p;
+  p.size = size;
+  p.metrics = CycleMetrics::ForFont(size);
+  const float pad = p.metrics.pad;
+  auto measure = [&](const std::vector<std::string>& lines) {
+    ImVec2 s(0, size * static_cast<float>(lines.size()));
+    for (const std::string& l : lines) s.x = std::max(s.x, Measure(font, size, l).x);
+    return s;
+  };
+  for (size_t i = 0; i < traces::kCycleNodes; ++i) {
+    p.nodes[i] = NodeLines(model.nodes[i], form);
+    const ImVec2 s = measure(p.nodes[i]);
+    p.in.nodes[i] = ImVec2(s.x + 2 * pad, s.y + 2 * pad);
+  }
+  for (size_t i = 0; i < traces::kCycleArcs; ++i) {
+    p.arcs[i] = ArcLabel(model, static_cast<A>(i), form);
+    if (!p.arcs[i].empty()) p.in.labels[i] = measure(p.arcs[i]);
+  }
+  for (const auto& b : kBandNames)
+    p.in.band_label_width = std::max({p.in.band_label_width, Measure(font, size, b[0]).x, Measure(font, size, b[1]).x});
+  p.in.band_label_width += 2 * pad;
+  if (model.kernel_data && !model.kernel.empty()) {
+    p.note = "kernel " + model.kernel;
+    p.in.strip_note = Measure(font, size, p.note);
+  }
+  return p;
 }
 
-}  // namespace
+// The legend: a swatch drawn like what it explains, and its words (long
+// ones when the line has room).
+enum class Swatch { Seen, Present, Dashed, Run, Link, None };
+struct LegendItem {
+  Swatch swatch;
+  const char* words;
+  const char* short_words;
+};
+std::vector<LegendItem> LegendItems(CycleForm form) {
+  const bool words_on_counts = form == CycleForm::Full || form == CycleForm::Medium;
+  return {{Swatch::Seen, "seen in stacks (thick)", "seen"},
+          {Swatch::Present, "present, not seen (thin)", "present"},
+          {Swatch::Dashed, "inlined / no symbol (dashed)", "inlined"},
+          {Swatch::Run, "selected run", "this run"},
+          {Swatch::Link, "exception enters at next entry", "next entry"},
+          {Swatch::None,
+           words_on_counts ? "measured: counted from events; inferred: derived" : "N measured, ~N inferred",
+           words_on_counts ? "measured / inferred" : "~N inferred"}};
+}
 
-std::vector<std::string> ArcLabel(const traces::CycleModel& model, CycleArcId id, size_t top) {
-  const traces::CycleArc& a = model.Arc(id);
+float LegendWidth(const std::vector<LegendItem>& items, bool short_words, ImFont* font, float size) {
+  float w = 0;
+  for (const LegendItem& it : items) {
+    if (it.swatch != Swatch::None) w += size * 1.2f + size * 0.3f;
+    w += Measure(font, size, short_words ? it.short_words : it.words).x + size * 0.8f;
+  }
+  return w;
+}
+
+// `text` on at most `max_lines` lines of `width`, cut with "..." when longer.
+std::vector<std::string> Wrap(ImFont* font, float size, const std::string& text, float width, int max_lines) {
   std::vector<std::string> lines;
-  switch (id) {
-    case A::RunAgain:
-      lines.push_back("KVM_RUN again");
-      if (a.count.kind != CountKind::None) lines.push_back(CountText(a.count));
-      return lines;
-    case A::EntryToGuest:
-      lines.push_back("VM entry");
-      lines.push_back(a.count.kind != CountKind::None ? CountText(a.count) : "not counted here");
-      return lines;
-    case A::ExitToHandler:
-      lines.push_back("VM exit");
-      if (a.count.kind != CountKind::None) {
-        lines.push_back(CountText(a.count));
-      } else if (model.kernel_data) {
-        lines.push_back("not counted:");
-        lines.push_back("no kvm_exit here");
-      } else {
-        lines.push_back("not traced");
-      }
-      return lines;
-    case A::HandledInKernel:
-    case A::ReturnToVmm: break;
-    default: return lines;
+  const char* s = text.c_str();
+  const char* end = s + text.size();
+  const float scale = size / font->FontSize;
+  while (s < end && static_cast<int>(lines.size()) < max_lines) {
+    const char* e = font->CalcWordWrapPositionA(scale, s, end, width);
+    if (e == s) e = s + 1;
+    std::string line(s, e);
+    s = e;
+    while (s < end && *s == ' ') ++s;
+    if (static_cast<int>(lines.size()) == max_lines - 1 && s < end) {
+      while (!line.empty() && Measure(font, size, line + "...").x > width) line.pop_back();
+      line += "...";
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    lines.push_back(std::move(line));
   }
-  const bool out = id == A::ReturnToVmm;
-  if (a.count.kind == CountKind::None) {
-    lines.push_back(out ? "to the VMM" : "handled in kernel");
-    lines.push_back(model.kernel_data ? "not counted" : "not traced");
-    return lines;
-  }
-  // PVM's inferred kernel work is a sum of unlike things: the parts say it.
-  const bool parts_only = !out && a.count.kind == CountKind::Inferred;
-  lines.push_back(fmt::format("{}: {}", out ? "to the VMM" : "handled in kernel",
-                              parts_only ? std::string("inferred") : CountText(a.count)));
-  uint64_t rest = 0;
-  for (size_t i = 0; i < a.reasons.size(); ++i) {
-    if (i < top)
-      lines.push_back(fmt::format("{} {}", a.reasons[i].name, traces::FormatCount(a.reasons[i].count)));
-    else
-      rest += a.reasons[i].count;
-  }
-  if (rest > 0) lines.push_back(fmt::format("others {}", traces::FormatCount(rest)));
   return lines;
 }
 
-std::vector<std::string> NodeLines(const traces::CycleNode& n) {
-  std::vector<std::string> lines{n.title};
-  if (n.band == traces::CycleBand::Kernel) {
-    if (!n.function.empty() && n.function != n.title) lines.push_back(n.function);
-    if (!n.status_text.empty()) lines.push_back(n.status_text);
+void Dashed(ImDrawList* dl, ImVec2 p, ImVec2 q, ImU32 col, float w, float dash) {
+  const float len = std::hypot(q.x - p.x, q.y - p.y);
+  if (len <= 0) return;
+  for (float s = 0; s < len; s += 2 * dash) {
+    const float e = std::min(len, s + dash);
+    dl->AddLine(ImVec2(p.x + (q.x - p.x) * s / len, p.y + (q.y - p.y) * s / len),
+                ImVec2(p.x + (q.x - p.x) * e / len, p.y + (q.y - p.y) * e / len), col, w);
   }
-  if (n.count.kind != CountKind::None) {
-    std::string what = n.id == N::VmmRun ? "calls" : n.id == N::VmmHandles ? "device accesses" : "";
-    lines.push_back(what.empty() ? CountText(n.count)
-                                 : fmt::format("{} {} ({})", traces::FormatCount(n.count.value), what,
-                                               traces::CountKindName(n.count.kind)));
-  }
-  return lines;
 }
+
+void DashedRect(ImDrawList* dl, const Box& b, ImU32 col, float w, float dash) {
+  Dashed(dl, b.min, ImVec2(b.max.x, b.min.y), col, w, dash);
+  Dashed(dl, ImVec2(b.max.x, b.min.y), b.max, col, w, dash);
+  Dashed(dl, b.max, ImVec2(b.min.x, b.max.y), col, w, dash);
+  Dashed(dl, ImVec2(b.min.x, b.max.y), b.min, col, w, dash);
+}
+
+void Arrowhead(ImDrawList* dl, ImVec2 from, ImVec2 tip, ImU32 col, float head) {
+  const float dx = tip.x - from.x, dy = tip.y - from.y, len = std::max(1.0f, std::hypot(dx, dy));
+  const float ux = dx / len, uy = dy / len;
+  dl->AddTriangleFilled(tip, ImVec2(tip.x - ux * head - uy * head * 0.5f, tip.y - uy * head + ux * head * 0.5f),
+                        ImVec2(tip.x - ux * head + uy * head * 0.5f, tip.y - uy * head - ux * head * 0.5f), col);
+}
+
+// Height under the picture: two caption lines and the legend line.
+float BottomHeight(float size) { return 3 * size + 2 * std::round(size * 0.3f); }
+
+}  // namespace
 
 // --- The panel -----------------------------------------------------------------------
 
@@ -297,82 +208,82 @@ void CyclePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     m_path.reset();
     m_generation = view.trace_generation;
   }
-  m_cache.Update(trace, m_now, m_refresh_interval);
+  // A growing trace is counted again in one pass over every event (~35 ms
+  // per million events): never more than a tenth of the time, so that a
+  // long live run does not stall every frame.
+  const size_t counted = m_cache.count_builds();
+  const auto t0 = std::chrono::steady_clock::now();
+  m_cache.Update(trace, m_now, std::max(m_refresh_interval, 10 * m_count_seconds));
+  if (m_cache.count_builds() != counted)
+    m_count_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   UpdatePath(trace, view, m_now);
   const traces::CycleModel& model = m_cache.model();
 
-  // One line on top: the kernel, or (once) why there is no kernel side.
+  const ImVec2 pane_min = ImGui::GetCursorScreenPos();
+  const ImVec2 pane_size = ImGui::GetContentRegionAvail();
+  m_pane = Box{pane_min, ImVec2(pane_min.x + pane_size.x, pane_min.y + pane_size.y)};
+  // Said once, above the picture, when there is no kernel side.
   m_notice = model.kernel_data ? std::string()
                                : "No kernel data: " + model.no_kernel_reason +
                                      ". The VMM side is counted; kernel steps are not traced.";
-  if (!model.kernel_data)
-    ImGui::TextColored(StatusColorVec(Status::Warning, CurrentTheme()), "%s", m_notice.c_str());
-  else
-    ImGui::TextWrapped("KVM cycle on %s", model.kernel.c_str());
-  const float fs = ImGui::GetFontSize();
-  ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float caption_h = 2 * ImGui::GetTextLineHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;
-  avail.y = std::max(avail.y - caption_h, 6 * fs);
-  if (ImGui::BeginChild("##cycle", avail, false, ImGuiWindowFlags_HorizontalScrollbar)) {
-    // Text shrinks (to 80% at most) before the picture scrolls; the scale
-    // found is kept for the next frame.
-    ImGui::SetWindowFontScale(m_fit_scale);
-    m_drawn_scale = m_fit_scale;
-    DrawCanvas(view, ImGui::GetContentRegionAvail());
+  if (!model.kernel_data) {
+    ImGui::PushStyleColor(ImGuiCol_Text, StatusColorVec(Status::Warning, CurrentTheme()));
+    ImGui::TextWrapped("%s", m_notice.c_str());
+    ImGui::PopStyleColor();
   }
-  ImGui::EndChild();
-  ImGui::TextWrapped("%s", m_caption.c_str());
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  avail.x = std::max(avail.x, 1.0f);
+  avail.y = std::max(avail.y, 1.0f);
+  Choose(avail);
+  DrawCanvas(view, avail);
+}
+
+void CyclePanel::Choose(ImVec2 avail) {
+  const ChoiceKey key{avail.x, avail.y, ImGui::GetFontSize(), m_cache.facts_builds(), m_cache.count_builds()};
+  if (key == m_choice_key) return;
+  m_choice_key = key;
+  ImFont* font = ImGui::GetFont();
+  const float fs = ImGui::GetFontSize();
+  m_fits = false;
+  for (const Candidate& c : kCandidates) {
+    m_form = c.form;
+    m_scale = c.scale;
+    const float size = fs * c.scale;
+    const Picture p = MakePicture(m_cache.model(), c.form, font, size);
+    const ImVec2 room(avail.x, avail.y - BottomHeight(size));
+    const CycleLayout l = LayoutCycle(p.in, room, p.metrics);
+    const bool legend_fits = LegendWidth(LegendItems(c.form), true, font, size) <= avail.x;
+    if (l.need.x <= room.x && l.need.y <= room.y && legend_fits) {
+      m_fits = true;
+      return;
+    }
+  }
 }
 
 void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
   const traces::CycleModel& model = m_cache.model();
-  const float fs = ImGui::GetFontSize();
-  const CycleMetrics metrics = CycleMetrics::ForFont(fs);
-  const float line_h = ImGui::GetTextLineHeight();
-
-  // Measure the text, then lay out.
-  CycleLayoutInput in;
-  std::array<std::vector<std::string>, traces::kCycleNodes> node_lines;
-  std::array<std::vector<std::string>, traces::kCycleArcs> arc_lines;
-  auto measure = [&](const std::vector<std::string>& lines) {
-    ImVec2 s(0, line_h * static_cast<float>(lines.size()));
-    for (const std::string& l : lines) s.x = std::max(s.x, ImGui::CalcTextSize(l.c_str()).x);
-    return s;
-  };
-  for (size_t i = 0; i < traces::kCycleNodes; ++i) {
-    node_lines[i] = NodeLines(model.nodes[i]);
-    const ImVec2 s = measure(node_lines[i]);
-    in.nodes[i] = ImVec2(s.x + 2 * metrics.pad, s.y + 2 * metrics.pad);
-  }
-  for (size_t i = 0; i < traces::kCycleArcs; ++i) {
-    arc_lines[i] = ArcLabel(model, static_cast<A>(i));
-    if (!arc_lines[i].empty()) in.labels[i] = measure(arc_lines[i]);
-  }
-  static const char* kBandNames[3][2] = {{"VMM", "user"}, {"KVM", "kernel"}, {"guest", ""}};
-  for (auto& b : kBandNames)
-    in.band_label_width = std::max({in.band_label_width, ImGui::CalcTextSize(b[0]).x,
-                                    ImGui::CalcTextSize(b[1]).x});
-  in.band_label_width += 2 * metrics.pad;
-  const CycleLayout layout = LayoutCycle(in, available, metrics);
-  const ImVec2 need = LayoutCycle(in, ImVec2(0, 0), metrics).size;
-  const float over = std::max(need.x / std::max(1.0f, available.x),
-                              need.y / std::max(1.0f, available.y));
-  const float fit = std::clamp(m_fit_scale / over, kMinFitScale, 1.0f);
-  if (std::abs(fit - m_fit_scale) > 0.02f) m_fit_scale = fit;
+  ImFont* font = ImGui::GetFont();
+  const float size = ImGui::GetFontSize() * m_scale;
+  const Picture pic = MakePicture(model, m_form, font, size);
+  const CycleMetrics& metrics = pic.metrics;
+  const float bottom_h = BottomHeight(size), spacing = std::round(size * 0.3f);
+  const CycleLayout layout =
+      LayoutCycle(pic.in, ImVec2(available.x, std::max(1.0f, available.y - bottom_h)), metrics);
 
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  ImGui::InvisibleButton("##cycle_canvas", layout.size);
+  const ImVec2 total(std::max(available.x, layout.size.x), layout.size.y + bottom_h);
+  ImGui::InvisibleButton("##cycle_canvas", total);
   const bool clicked = ImGui::IsItemClicked(ImGuiMouseButton_Left);
   const bool hovered_canvas = ImGui::IsItemHovered();
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   m_canvas = Box{origin, ImVec2(origin.x + layout.size.x, origin.y + layout.size.y)};
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  dl->PushClipRect(ImGui::GetWindowPos(),
-                   ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowSize().x,
-                          ImGui::GetWindowPos().y + ImGui::GetWindowSize().y),
-                   true);
   auto at = [&](ImVec2 p) { return ImVec2(origin.x + p.x, origin.y + p.y); };
   auto screen = [&](const Box& b) { return Box{at(b.min), at(b.max)}; };
+  auto text_at = [&](ImVec2 p, ImU32 col, const std::string& s) {
+    dl->AddText(font, size, p, col, s.c_str());
+    return Box{p, ImVec2(p.x + Measure(font, size, s).x, p.y + size)};
+  };
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
   const ImU32 dim = ImGui::GetColorU32(ImGuiCol_TextDisabled);
   const ImU32 band_bg[3] = {ImGui::GetColorU32(ImGuiCol_FrameBg), ImGui::GetColorU32(ImGuiCol_WindowBg),
@@ -380,15 +291,32 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
   const ImU32 box_bg = ImGui::GetColorU32(ImGuiCol_WindowBg) | IM_COL32_A_MASK;
   const ImU32 seen = StatusColor(Status::Observed), present = StatusColor(Status::Present);
   const ImU32 accent = StatusColor(Status::Selected), grey = StatusColor(Status::NotApplicable);
-  const float thick = std::max(1.0f, fs / 10), bold = std::max(2.0f, fs / 5);
+  const float thick = std::max(1.0f, size / 12), bold = std::max(2.0f, size / 6), dash = size * 0.4f;
+  m_text_rects.clear();
 
-  // Bands with their names at the left.
+  // Bands with their names at the left; the init strip above them.
   for (int b = 0; b < 3; ++b) {
     const Box band = screen(layout.bands[b]);
     dl->AddRectFilled(band.min, band.max, band_bg[b]);
-    const float cy = (band.min.y + band.max.y) / 2;
-    dl->AddText(ImVec2(band.min.x + metrics.pad, cy - line_h), text, kBandNames[b][0]);
-    dl->AddText(ImVec2(band.min.x + metrics.pad, cy), dim, kBandNames[b][1]);
+    const bool two = *kBandNames[b][1] && band.max.y - band.min.y >= 2 * size + 2 * metrics.pad;
+    const float cy = (band.min.y + band.max.y) / 2 - (two ? size : size / 2);
+    m_text_rects.push_back(text_at(ImVec2(band.min.x + metrics.pad, cy), text, kBandNames[b][0]));
+    if (two) m_text_rects.push_back(text_at(ImVec2(band.min.x + metrics.pad, cy + size), dim, kBandNames[b][1]));
+  }
+  {
+    const Box strip = screen(layout.init_band);
+    const Box first = screen(layout.nodes[static_cast<size_t>(N::ModuleLoad)]);
+    m_text_rects.push_back(text_at(ImVec2(strip.min.x + metrics.pad, (first.min.y + first.max.y - size) / 2), dim,
+                                   kBandNames[3][0]));
+    if (layout.strip_note_fits)
+      m_text_rects.push_back(text_at(at(layout.strip_note), dim, pic.note));
+    const Box vm = screen(layout.nodes[static_cast<size_t>(N::CreateVm)]);
+    const Box vcpu = screen(layout.nodes[static_cast<size_t>(N::CreateVcpu)]);
+    for (auto [from, to] : {std::pair{first, vm}, {vm, vcpu}}) {
+      const float y = (from.min.y + from.max.y) / 2;
+      dl->AddLine(ImVec2(from.max.x, y), ImVec2(to.min.x, y), dim, thick);
+      Arrowhead(dl, ImVec2(from.max.x, y), ImVec2(to.min.x, y), dim, size * 0.45f);
+    }
   }
 
   // The path: which nodes and arcs the selected run went through, and how
@@ -399,8 +327,8 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
   bool animating = false;
   if (m_path && !m_path->steps.empty()) {
     const size_t n = m_path->steps.size();
-    const double progress = m_animation_seconds <= 0 ? 1.0
-                                                     : std::clamp((m_now - m_anim_start) / m_animation_seconds, 0.0, 1.0);
+    const double progress =
+        m_animation_seconds <= 0 ? 1.0 : std::clamp((m_now - m_anim_start) / m_animation_seconds, 0.0, 1.0);
     const size_t shown = std::max<size_t>(1, static_cast<size_t>(std::ceil(progress * static_cast<double>(n))));
     for (size_t i = 0; i < n; ++i) {
       const traces::CycleStep& s = m_path->steps[i];
@@ -415,30 +343,40 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
     animating = progress < 1.0;
   }
 
-  // Arcs.
+  // Arcs and their labels.
   m_drawn_arcs.clear();
+  std::optional<CycleArcId> hovered_arc;
   for (size_t i = 0; i < traces::kCycleArcs; ++i) {
     const std::vector<ImVec2>& pts = layout.arcs[i];
     if (pts.size() < 2) continue;
     const ImU32 col = arc_reached[i] ? accent : dim;
     const float w = arc_reached[i] ? bold : thick;
     for (size_t p = 0; p + 1 < pts.size(); ++p) dl->AddLine(at(pts[p]), at(pts[p + 1]), col, w);
-    const ImVec2 tip = at(pts.back()), from = at(pts[pts.size() - 2]);
-    const float dx = tip.x - from.x, dy = tip.y - from.y, len = std::max(1.0f, std::hypot(dx, dy));
-    const float ux = dx / len, uy = dy / len, head = fs * 0.45f;
-    dl->AddTriangleFilled(tip, ImVec2(tip.x - ux * head - uy * head * 0.5f, tip.y - uy * head + ux * head * 0.5f),
-                          ImVec2(tip.x - ux * head + uy * head * 0.5f, tip.y - uy * head - ux * head * 0.5f), col);
+    Arrowhead(dl, at(pts[pts.size() - 2]), at(pts.back()), col, size * 0.45f);
     const ImVec2 lp = at(layout.labels[i]);
-    for (size_t l = 0; l < arc_lines[i].size(); ++l)
-      dl->AddText(ImVec2(lp.x, lp.y + line_h * static_cast<float>(l)), l == 0 ? text : dim,
-                  arc_lines[i][l].c_str());
-    m_drawn_arcs.push_back({static_cast<A>(i), arc_lines[i], arc_on_path[i],
-                            Box{lp, ImVec2(lp.x + in.labels[i].x, lp.y + in.labels[i].y)}});
+    for (size_t l = 0; l < pic.arcs[i].size(); ++l)
+      dl->AddText(font, size, ImVec2(lp.x, lp.y + size * static_cast<float>(l)), l == 0 ? text : dim,
+                  pic.arcs[i][l].c_str());
+    const Box label{lp, ImVec2(lp.x + pic.in.labels[i].x, lp.y + pic.in.labels[i].y)};
+    if (hovered_canvas && !pic.arcs[i].empty() && label.Contains(mouse)) hovered_arc = static_cast<A>(i);
+    DrawnArc& d = m_drawn_arcs.emplace_back(DrawnArc{static_cast<A>(i), pic.arcs[i], arc_on_path[i], label, {}});
+    for (ImVec2 p : pts) d.points.push_back(at(p));
+  }
+  // The exception is delivered at the next VM entry: a dashed link back.
+  m_inject_link.clear();
+  if (layout.inject_link.size() >= 2) {
+    const bool lit = reached[static_cast<size_t>(N::Exception)];
+    const ImU32 col = lit ? accent : dim;
+    for (ImVec2 p : layout.inject_link) m_inject_link.push_back(at(p));
+    for (size_t p = 0; p + 1 < m_inject_link.size(); ++p)
+      Dashed(dl, m_inject_link[p], m_inject_link[p + 1], col, thick, dash * 0.6f);
+    Arrowhead(dl, m_inject_link[m_inject_link.size() - 2], m_inject_link.back(), col, size * 0.4f);
   }
 
   // Nodes.
   m_drawn_nodes.clear();
   std::optional<CycleNodeId> hovered;
+  const bool named = m_form == CycleForm::Full || m_form == CycleForm::Medium;
   for (size_t i = 0; i < traces::kCycleNodes; ++i) {
     const traces::CycleNode& node = model.nodes[i];
     const Box b = screen(layout.nodes[i]);
@@ -450,50 +388,79 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
       case CycleNodeStatus::NotKernel: look = Look::User; break;
       default: look = Look::Missing; break;
     }
-    dl->AddRectFilled(b.min, b.max, box_bg, fs * 0.2f);
+    dl->AddRectFilled(b.min, b.max, box_bg, size * 0.2f);
     const ImU32 border = reached[i] ? accent
                          : look == Look::Seen ? seen
                          : look == Look::Present ? present
                          : look == Look::User ? text
                                               : grey;
     const float bw = reached[i] ? bold * 1.5f : look == Look::Seen ? bold : thick;
-    if (look == Look::Inlined || look == Look::Missing) {  // dashed: no frame of its own
-      const float dash = fs * 0.4f;
-      auto dashed = [&](ImVec2 p, ImVec2 q) {
-        const float len = std::hypot(q.x - p.x, q.y - p.y);
-        for (float s = 0; s < len; s += 2 * dash) {
-          const float e = std::min(len, s + dash);
-          dl->AddLine(ImVec2(p.x + (q.x - p.x) * s / len, p.y + (q.y - p.y) * s / len),
-                      ImVec2(p.x + (q.x - p.x) * e / len, p.y + (q.y - p.y) * e / len),
-                      reached[i] ? accent : grey, bw);
-        }
-      };
-      dashed(b.min, ImVec2(b.max.x, b.min.y));
-      dashed(ImVec2(b.max.x, b.min.y), b.max);
-      dashed(b.max, ImVec2(b.min.x, b.max.y));
-      dashed(ImVec2(b.min.x, b.max.y), b.min);
-    } else {
-      dl->AddRect(b.min, b.max, border, fs * 0.2f, 0, bw);
-    }
-    for (size_t l = 0; l < node_lines[i].size(); ++l) {
-      const ImU32 col = l == 0 ? text : (look == Look::Inlined || look == Look::Missing) ? grey : dim;
-      dl->AddText(ImVec2(b.min.x + metrics.pad, b.min.y + metrics.pad + line_h * static_cast<float>(l)),
-                  l == 1 && node.band == traces::CycleBand::Kernel && look != Look::Inlined ? seen : col,
-                  node_lines[i][l].c_str());
+    if (look == Look::Inlined || look == Look::Missing)  // dashed: no frame of its own
+      DashedRect(dl, b, reached[i] ? accent : grey, bw, dash);
+    else
+      dl->AddRect(b.min, b.max, border, size * 0.2f, 0, bw);
+    const bool faint = look == Look::Inlined || look == Look::Missing;
+    const bool function_line = named && !node.init && node.band == traces::CycleBand::Kernel &&
+                               !node.function.empty() && node.function != node.title;
+    for (size_t l = 0; l < pic.nodes[i].size(); ++l) {
+      const ImU32 col = l == 0 ? text : (l == 1 && function_line && !faint) ? seen : faint ? grey : dim;
+      dl->AddText(font, size, ImVec2(b.min.x + metrics.pad, b.min.y + metrics.pad + size * static_cast<float>(l)),
+                  col, pic.nodes[i][l].c_str());
     }
     if (hovered_canvas && b.Contains(mouse)) hovered = static_cast<N>(i);
-    m_drawn_nodes.push_back({static_cast<N>(i), node_lines[i], look, on_path[i], reached[i], b});
+    m_drawn_nodes.push_back({static_cast<N>(i), pic.nodes[i], look, on_path[i], reached[i], b});
   }
-  dl->PopClipRect();
 
   if (clicked && hovered) Click(*hovered, view);
-  const std::optional<CycleNodeId> focus = animating ? current
-                                           : hovered ? hovered
-                                           : current ? current
-                                                     : N::ExitHandler;
-  const traces::CycleNode& f = model.Node(*focus);
-  m_caption = fmt::format("{}: {}", f.title, f.caption);
-  if (hovered && !current) ImGui::SetMouseCursor(ImGuiMouseCursor_Hand);
+  if (hovered) ImGui::SetMouseCursor(ImGuiMouseCursor_Hand);
+  // The caption: what is under the mouse, else the animated step, else the
+  // selected run, else how to use the picture.
+  if (hovered)
+    m_caption = NodeCaption(model.Node(*hovered));
+  else if (hovered_arc)
+    m_caption = ArcCaption(model, *hovered_arc);
+  else if (animating && current)
+    m_caption = NodeCaption(model.Node(*current));
+  else if (m_path && !m_path->steps.empty())
+    m_caption = PathSummary(model, *m_path);
+  else
+    m_caption = fmt::format("KVM on {}. Point at a step to read what it does; click it for its call chain.",
+                            model.kernel.empty() ? std::string("an unknown kernel") : model.kernel);
+  const float width = available.x - 2 * metrics.pad;
+  m_caption_lines = Wrap(font, size, m_caption, width, 2);
+  const float caption_y = m_canvas.max.y + spacing;
+  for (size_t l = 0; l < m_caption_lines.size(); ++l)
+    dl->AddText(font, size, ImVec2(origin.x + metrics.pad, caption_y + size * static_cast<float>(l)), text,
+                m_caption_lines[l].c_str());
+  m_caption_rect = Box{ImVec2(origin.x, caption_y), ImVec2(origin.x + available.x, caption_y + 2 * size)};
+
+  // The legend: each swatch drawn as what it explains, with words.
+  const std::vector<LegendItem> items = LegendItems(m_form);
+  const bool short_words = LegendWidth(items, false, font, size) > available.x - 2 * metrics.pad;
+  float lx = origin.x + metrics.pad;
+  const float ly = caption_y + 2 * size + spacing;
+  m_legend.clear();
+  for (const LegendItem& it : items) {
+    if (it.swatch != Swatch::None) {
+      const Box sw{ImVec2(lx, ly + size * 0.15f), ImVec2(lx + size * 1.2f, ly + size * 0.85f)};
+      switch (it.swatch) {
+        case Swatch::Seen: dl->AddRect(sw.min, sw.max, seen, 0, 0, bold); break;
+        case Swatch::Present: dl->AddRect(sw.min, sw.max, present, 0, 0, thick); break;
+        case Swatch::Dashed: DashedRect(dl, sw, grey, thick, size * 0.2f); break;
+        case Swatch::Run: dl->AddRect(sw.min, sw.max, accent, 0, 0, bold * 1.5f); break;
+        case Swatch::Link:
+          Dashed(dl, ImVec2(sw.min.x, ly + size / 2), ImVec2(sw.max.x, ly + size / 2), dim, thick, size * 0.15f);
+          break;
+        case Swatch::None: break;
+      }
+      lx += size * 1.5f;
+    }
+    const std::string words = short_words ? it.short_words : it.words;
+    m_text_rects.push_back(text_at(ImVec2(lx, ly), dim, words));
+    lx = m_text_rects.back().max.x + size * 0.8f;
+    m_legend += (m_legend.empty() ? "" : " | ") + words;
+  }
+  m_legend_rect = Box{ImVec2(origin.x, ly), ImVec2(lx - size * 0.8f, ly + size)};
 }
 
 }  // namespace kvmscope::ui

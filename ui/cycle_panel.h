@@ -1,6 +1,7 @@
 // The KVM cycle panel: the run cycle in the processor manuals' life-cycle
-// shape (VMM / KVM / guest bands), this kernel's functions in the boxes, live
-// counts on the arcs, and the selected exit's KVM_RUN travelling its path.
+// shape (VMM / KVM / guest bands, init strip above), live counts on the arcs,
+// the selected exit's KVM_RUN travelling its path, a caption line and a
+// legend; it picks the richest text form that fits its pane without scrolling.
 #pragma once
 
 #include <imgui.h>
@@ -12,57 +13,10 @@
 
 #include "traces/cycle.h"
 #include "traces/trace.h"
-#include "ui/chains_panel.h"  // Box
+#include "ui/cycle_layout.h"
 #include "ui/view.h"
 
 namespace kvmscope::ui {
-
-// --- Layout (pure: no ImGui context needed) -------------------------------------
-
-struct CycleMetrics {
-  float pad = 6;           // inside boxes, around labels
-  float gap = 16;          // between columns and rows
-  float band_gap = 10;     // extra between bands
-  float arrow_inset = 16;  // vertical arrows run this far right of a column's left edge
-  float max_gap = 64;      // extra room is spread into gaps up to this
-  static CycleMetrics ForFont(float font_size);
-};
-
-// Where each node sits: 5 columns (init, the loop's left side, arc labels,
-// the exit side, the exit handler's side steps) by 5 rows (VMM, three KVM
-// rows, guest).
-struct CycleCell {
-  int col = 0, row = 0;
-};
-CycleCell CellOf(traces::CycleNodeId node);
-inline constexpr int kCycleCols = 5, kCycleRows = 5;
-
-struct CycleLayoutInput {
-  std::array<ImVec2, traces::kCycleNodes> nodes{};  // each box's size (its text + padding)
-  std::array<ImVec2, traces::kCycleArcs> labels{};  // each arc label's text size; 0 = none
-  float band_label_width = 0;                       // the column of band names at the left
-};
-
-struct CycleLayout {
-  ImVec2 size;  // the canvas this needs: at least the available size
-  std::array<Box, traces::kCycleNodes> nodes{};
-  std::array<std::vector<ImVec2>, traces::kCycleArcs> arcs{};  // polyline, arrowhead at the end
-  std::array<ImVec2, traces::kCycleArcs> labels{};             // top-left of each label
-  std::array<Box, 3> bands{};                                  // by CycleBand
-};
-// Boxes never overlap each other or a label, and stay inside `size`.
-CycleLayout LayoutCycle(const CycleLayoutInput& input, ImVec2 available,
-                        const CycleMetrics& metrics = {});
-
-// The text of an arc's label: a first line with the count and whether it is
-// measured or inferred, then the top reasons (the rest summed); empty when
-// the arc carries no label.
-std::vector<std::string> ArcLabel(const traces::CycleModel& model, traces::CycleArcId arc,
-                                  size_t top_reasons = 3);
-// The lines of a node's box: title, function (kernel nodes), status, count.
-std::vector<std::string> NodeLines(const traces::CycleNode& node);
-
-// --- The panel ---------------------------------------------------------------------
 
 class CyclePanel {
  public:
@@ -80,43 +34,56 @@ class CyclePanel {
     std::vector<std::string> label;
     bool on_path = false;
     Box label_box;  // where the label's text went (empty when none)
+    std::vector<ImVec2> points;  // the arrow's polyline, head at the end
   };
 
-  // Draws inside the current window (the caller owns Begin/End).
+  // Draws inside the current window (the caller owns Begin/End), filling the
+  // content region left: the picture, two caption lines, the legend.
   void Draw(const traces::TraceData& trace, SharedView& view);
 
   // Seconds the selected run takes to travel its path (0: at once).
   void SetAnimationSeconds(double seconds) { m_animation_seconds = seconds; }
-  // How often a growing trace is counted again, at most.
+  // How often a growing trace is counted again, at most (and never more
+  // often than ten times what one count takes).
   void SetRefreshInterval(double seconds) { m_refresh_interval = seconds; }
 
   const traces::CycleModel& model() const { return m_cache.model(); }
   const traces::CycleCache& cache() const { return m_cache; }
   const std::optional<traces::CyclePath>& path() const { return m_path; }
-  // The caption under the picture: the step the animation is on, else the
-  // hovered node, else the exit handler.
+  // The caption under the picture, in full (drawn on at most two lines): the
+  // hovered step or arc label, else the step the animation is on, else the
+  // selected run's summary, else a hint.
   const std::string& caption() const { return m_caption; }
+  const std::vector<std::string>& CaptionLines() const { return m_caption_lines; }
+  const std::string& legend() const { return m_legend; }
 
   // What the last Draw drew (screen coordinates), for tests.
   const std::vector<DrawnNode>& DrawnNodes() const { return m_drawn_nodes; }
   const std::vector<DrawnArc>& DrawnArcs() const { return m_drawn_arcs; }
   const DrawnNode* Drawn(traces::CycleNodeId id) const;
-  const Box& CanvasRect() const { return m_canvas; }
-  // The font scale the canvas was drawn with (below 1 when it shrank to fit).
-  float drawn_scale() const { return m_drawn_scale; }
+  const Box& PaneRect() const { return m_pane; }      // the content region it was given
+  const Box& CanvasRect() const { return m_canvas; }  // the picture
+  const Box& CaptionRect() const { return m_caption_rect; }
+  const Box& LegendRect() const { return m_legend_rect; }
+  // Every other text drawn (band names, the kernel note, legend words).
+  const std::vector<Box>& TextRects() const { return m_text_rects; }
+  const std::vector<ImVec2>& InjectLink() const { return m_inject_link; }  // empty: not drawn
+  // The text size the picture was drawn with, relative to the body font.
+  float drawn_scale() const { return m_scale; }
+  CycleForm form() const { return m_form; }
+  // False when even the tightest form did not fit (the window then scrolls).
+  bool fits() const { return m_fits; }
   const std::string& notice() const { return m_notice; }  // "no kernel data: ..." once
 
  private:
   void UpdatePath(const traces::TraceData& trace, const SharedView& view, double now);
+  void Choose(ImVec2 available);
   void DrawCanvas(SharedView& view, ImVec2 available);
   void Click(traces::CycleNodeId node, SharedView& view) const;
 
-  static constexpr float kMinFitScale = 0.8f;
-  float m_fit_scale = 1.0f;  // the canvas's font scale that makes it fit
-  float m_drawn_scale = 1.0f;
-
   traces::CycleCache m_cache;
   double m_refresh_interval = 0.25;
+  double m_count_seconds = 0;  // what the last count of the trace took
   uint64_t m_generation = UINT64_MAX;
 
   std::optional<EventKey> m_path_for;
@@ -126,8 +93,22 @@ class CyclePanel {
   double m_animation_seconds = 1.0;
   double m_now = 0;
 
-  std::string m_caption, m_notice;
-  Box m_canvas;
+  // The form and text scale chosen for a pane size, font and model version.
+  struct ChoiceKey {
+    float w = -1, h = -1, font = -1;
+    size_t facts = SIZE_MAX, counts = SIZE_MAX;
+    bool operator==(const ChoiceKey&) const = default;
+  };
+  ChoiceKey m_choice_key;
+  CycleForm m_form = CycleForm::Full;
+  float m_scale = 1.0f;
+  bool m_fits = true;
+
+  std::string m_caption, m_notice, m_legend;
+  std::vector<std::string> m_caption_lines;
+  Box m_pane, m_canvas, m_caption_rect, m_legend_rect;
+  std::vector<Box> m_text_rects;
+  std::vector<ImVec2> m_inject_link;
   std::vector<DrawnNode> m_drawn_nodes;
   std::vector<DrawnArc> m_drawn_arcs;
 };

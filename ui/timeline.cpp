@@ -156,6 +156,8 @@ void TimelinePanel::Draw(const traces::TraceData& trace, SharedView& view) {
   m_stats = {};
   m_layout.clear();
   m_run_labels.clear();
+  m_run_bars.clear();
+  m_ticks.clear();
   m_fold_counts = 0;
   UpdatePauses(trace, view);
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -392,22 +394,39 @@ void TimelinePanel::Layout(const traces::TraceData& trace, const std::vector<Lan
 
 void TimelinePanel::DrawAxis(const traces::TraceData& trace, const Frame& f) {
   const double ns_per_px = static_cast<double>(m_range.width_ns()) / m_data_w;
-  const int64_t step = TickStep(ns_per_px, ImGui::CalcTextSize("+0000 ms").x + 24);
-  // Ticks every `step` of display time from the trace's start, labelled with
-  // the real time since the start (past a paused cut, they jump by the pause).
-  const int64_t real_origin = trace.BeginNs();
-  const int64_t origin = m_warp.ToDisplay(real_origin);
-  const int64_t magnitude = std::max(std::abs(m_real.begin_ns - real_origin),
-                                     std::abs(m_real.end_ns - real_origin));
-  int64_t k = (m_range.begin_ns - origin) / step;
-  if (origin + k * step < m_range.begin_ns) ++k;
+  const float min_px = ImGui::CalcTextSize("+0000 ms").x + 24;
+  const int64_t step = TickStep(ns_per_px, min_px);
+  // Ticks every `step` of real time since the trace's start, labelled with
+  // it; none inside a paused cut (the cut has its own "paused 480 ms"
+  // label), so the numbers never jump between two neighbouring ticks.
+  const int64_t origin = trace.BeginNs();
+  const int64_t magnitude =
+      std::max(std::abs(m_real.begin_ns - origin), std::abs(m_real.end_ns - origin));
+  const std::vector<traces::TimeInterval>& cuts = m_pauses.cuts();
+  auto cut = std::partition_point(cuts.begin(), cuts.end(), [&](const traces::TimeInterval& c) {
+    return c.end_ns <= m_real.begin_ns;
+  });
   f.dl->PushClipRect(ImVec2(f.data_x0, f.min.y), f.max, true);
-  for (int64_t t = origin + k * step; t <= m_range.end_ns; t += step) {
-    const float x =
-        std::round(m_data_x0 + static_cast<float>(TimeToX(t, m_range, m_data_w))) + 0.5f;
-    f.dl->AddLine(ImVec2(x, f.min.y + 2), ImVec2(x, f.max.y), f.pal->grid);
-    const std::string label = FormatTick(m_warp.ToReal(t) - real_origin, step, magnitude);
-    f.dl->AddText(ImVec2(x + 3, f.min.y + 2), f.pal->text_dim, label.c_str());
+  float last_x = -FLT_MAX;
+  int64_t from = m_real.begin_ns;
+  while (from <= m_real.end_ns) {
+    // The stretch [from, to] before the next cut (or the window's end).
+    const bool before_cut = cut != cuts.end() && cut->begin_ns <= m_real.end_ns;
+    const int64_t to = before_cut ? std::min<int64_t>(cut->begin_ns, m_real.end_ns) : m_real.end_ns;
+    int64_t k = (from - origin) / step;
+    if (origin + k * step < from) ++k;
+    for (int64_t t = origin + k * step; t <= to; t += step) {
+      const float x = std::round(TimeToScreenX(t)) + 0.5f;
+      if (x - last_x < min_px * 0.75f) continue;  // just after a cut: too close
+      last_x = x;
+      f.dl->AddLine(ImVec2(x, f.min.y + 2), ImVec2(x, f.max.y), f.pal->grid);
+      const std::string label = FormatTick(t - origin, step, magnitude);
+      f.dl->AddText(ImVec2(x + 3, f.min.y + 2), f.pal->text_dim, label.c_str());
+      m_ticks.push_back({x, t, label});
+    }
+    if (!before_cut) break;
+    from = cut->end_ns;
+    ++cut;
   }
   f.dl->AddLine(ImVec2(f.data_x0, f.data_y0 - 1), ImVec2(f.max.x, f.data_y0 - 1), f.pal->grid);
   f.dl->PopClipRect();
@@ -447,8 +466,19 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
     float x1 = std::clamp(f.data_x0 + static_cast<float>(m.x1), lo, hi);
     float y0 = row.y0, y1 = row.y1;
     if (m.count == 1) {
+      if (kind == traces::SpanKind::VmmHandling && m_pauses.any()) {
+        // The wait at the gate is paused time, not the VMM's work: the bar
+        // ends where the VMM finished (the cut shows the rest).
+        if (auto wait = m_pauses.WaitIn(trace, row.track, spans[m.first])) {
+          x1 = std::clamp(TimeToScreenX(wait->begin_ns), lo, hi);
+        }
+      }
       x1 = std::max(x1, x0 + 2);
       batch.Add(x0, y0, x1, y1, color);
+      if (kind == traces::SpanKind::Run && x1 > f.data_x0 && x0 < f.data_x1) {
+        m_run_bars.push_back({row.track, base + m.first, std::max(x0, f.data_x0),
+                              std::min(x1, f.data_x1)});
+      }
       const float vx0 = std::max(x0, f.data_x0), vx1 = std::min(x1, f.data_x1);
       // KVM_RUN bars are labelled after the row (DrawRunLabels: tags too).
       if (kind != traces::SpanKind::Run && vx1 - vx0 > f.font * 2 &&

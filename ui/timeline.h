@@ -59,6 +59,22 @@ struct RunLabel {
   bool operator==(const RunLabel&) const = default;
 };
 
+// A KVM_RUN bar the last frame drew as itself (not folded), clipped to the
+// data area: what a student can see of that run.
+struct RunBar {
+  uint32_t track = 0;
+  uint32_t span = 0;     // index in the track's SpanKind::Run spans
+  float x0 = 0, x1 = 0;  // screen px, inside the data area
+  bool operator==(const RunBar&) const = default;
+};
+
+// A tick of the time axis the last frame drew.
+struct AxisTick {
+  float x = 0;          // screen px
+  int64_t time_ns = 0;  // real time (CLOCK_MONOTONIC)
+  std::string text;     // "+6.08 s": since the trace's start
+};
+
 // One entry of the colour legend: the swatch's colour and the words beside it.
 struct LegendEntry {
   ImU32 color = 0;
@@ -102,6 +118,10 @@ class TimelinePanel {
   struct Frame;  // one Draw's geometry and inputs (ui/timeline_internal.h)
   // The labels on KVM_RUN bars, left to right per row (none overlap).
   const std::vector<RunLabel>& RunLabels() const { return m_run_labels; }
+  // The KVM_RUN bars drawn as themselves, left to right per row.
+  const std::vector<RunBar>& RunBars() const { return m_run_bars; }
+  // The axis ticks, left to right (none inside a paused cut).
+  const std::vector<AxisTick>& Ticks() const { return m_ticks; }
   // The legend drawn under the lanes (same colours as the bars and markers).
   const std::vector<LegendEntry>& Legend() const { return m_legend; }
   // Paused stretches of the trace (the VMM's gate closed), drawn as hatched
@@ -176,6 +196,8 @@ class TimelinePanel {
   bool m_over_budget = false;  // the draw list ran out of room: some rows not drawn
   ImVec2 m_mouse{0, 0};
   std::vector<RunLabel> m_run_labels;
+  std::vector<RunBar> m_run_bars;
+  std::vector<AxisTick> m_ticks;
   std::vector<LegendEntry> m_legend;
   size_t m_fold_counts = 0;
   // Paused time, recomputed when the trace changes (pointer, size or generation).

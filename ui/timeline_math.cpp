@@ -186,4 +186,21 @@ int64_t TimeWarp::ToReal(int64_t d) const {
   return d + removed_before + (c.end - c.begin - c.shown);
 }
 
+TimeWarp TraceWarp(const traces::TraceData& trace, const traces::Pauses& pauses) {
+  if (pauses.cuts().empty()) return TimeWarp();
+  std::vector<int64_t> runs;
+  for (const traces::Track& t : trace.tracks) {
+    for (const traces::Span& r : t.spans[size_t(traces::SpanKind::Run)]) {
+      if (r.begin != traces::kNoEvent && r.end != traces::kNoEvent) runs.push_back(r.duration_ns());
+    }
+  }
+  int64_t typical = 10'000;
+  if (!runs.empty()) {
+    auto middle = runs.begin() + static_cast<ptrdiff_t>(runs.size() / 2);
+    std::nth_element(runs.begin(), middle, runs.end());
+    typical = *middle;
+  }
+  return TimeWarp(pauses.cuts(), std::clamp<int64_t>(2 * typical, 1'000, 1'000'000));
+}
+
 }  // namespace kvmscope::ui

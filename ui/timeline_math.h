@@ -199,4 +199,10 @@ class TimeWarp {
   std::vector<Cut> m_cuts;
 };
 
+// The warp the timeline draws `trace` with: each cut about as wide as two
+// typical (median) KVM_RUNs, between 1 µs and 1 ms. Anything that places a
+// window for the timeline (SelectLatestExit, SelectAdjacentExit) computes it
+// the same way, so the window it chose is the window drawn.
+TimeWarp TraceWarp(const traces::TraceData& trace, const traces::Pauses& pauses);
+
 }  // namespace kvmscope::ui

@@ -150,6 +150,21 @@ void TimelinePanel::DrawRunLabels(const traces::TraceData& trace, const RowGeome
   }
   const float size = std::min(f.font, row.y1 - row.y0);
   const float pad = 4.0f;
+  // Whether [a, b] (px from the data area's left) is clear of every mark
+  // drawn in this row except the bar of span `self` (a tag goes beside its
+  // bar, never over the thin bars next to it). Marks are sorted by x.
+  auto clear = [&](double a, double b, uint32_t self) {
+    if (a < 0 || b > m_data_w) return false;
+    auto it = std::partition_point(m_marks.begin(), m_marks.end(),
+                                   [&](const FoldMark& m) { return m.x0 <= b; });
+    while (it != m_marks.begin()) {
+      const FoldMark& m = *--it;
+      const double right = std::max(m.x1, m.x0 + (m.count == 1 ? 2.0 : kFoldPx));
+      if (right < a - kFoldPx) break;  // earlier marks end earlier still
+      if (right >= a && !(m.count == 1 && m.first == self)) return false;
+    }
+    return true;
+  };
   std::vector<LabelCandidate> candidates;
   std::vector<std::string> texts;
   std::vector<bool> inside;
@@ -168,7 +183,21 @@ void TimelinePanel::DrawRunLabels(const traces::TraceData& trace, const RowGeome
                                           traces::FormatStatsDuration(s.duration_ns()));
     const float w = fits ? reason_w
                          : ImGui::GetFont()->CalcTextSizeA(size, FLT_MAX, 0, text.c_str()).x;
-    candidates.push_back({(x0 + x1) / 2 - f.data_x0, w + 2 * pad,
+    double centre = (x0 + x1) / 2 - f.data_x0;
+    if (!fits) {
+      // Beside the bar: to its right, else to its left, where nothing is drawn.
+      const double bar0 = TimeToScreenX(s.begin_ns) - f.data_x0;
+      const double bar1 = std::max<double>(TimeToScreenX(s.end_ns) - f.data_x0, bar0 + 2);
+      const double tag = w + 2 * pad, gap = 2;
+      if (clear(bar1 + gap, bar1 + gap + tag, i)) {
+        centre = bar1 + gap + tag / 2;
+      } else if (clear(bar0 - gap - tag, bar0 - gap, i)) {
+        centre = bar0 - gap - tag / 2;
+      } else {
+        continue;  // no room beside it: the tooltip tells
+      }
+    }
+    candidates.push_back({centre, w + 2 * pad,
                           static_cast<double>(s.duration_ns()),
                           static_cast<uint32_t>(texts.size())});
     texts.push_back(std::move(text));
@@ -220,23 +249,9 @@ void TimelinePanel::UpdatePauses(const traces::TraceData& trace, const SharedVie
     return;
   }
   m_pauses = traces::Pauses(trace);
-  m_warp = TimeWarp();
-  if (!m_pauses.cuts().empty()) {
-    // A cut is drawn about as wide as two typical KVM_RUNs: visible, and
-    // the runs either side stay readable.
-    std::vector<int64_t> runs;
-    for (const traces::Track& t : trace.tracks) {
-      for (const traces::Span& r : t.spans[size_t(traces::SpanKind::Run)]) {
-        if (r.begin != traces::kNoEvent && r.end != traces::kNoEvent) runs.push_back(r.duration_ns());
-      }
-    }
-    int64_t typical = 10'000;
-    if (!runs.empty()) {
-      std::nth_element(runs.begin(), runs.begin() + static_cast<ptrdiff_t>(runs.size() / 2), runs.end());
-      typical = runs[runs.size() / 2];
-    }
-    m_warp = TimeWarp(m_pauses.cuts(), std::clamp<int64_t>(2 * typical, 1'000, 1'000'000));
-  }
+  // A cut is drawn about as wide as two typical KVM_RUNs: visible, and the
+  // runs either side stay readable (the same warp SharedView's windows use).
+  m_warp = TraceWarp(trace, m_pauses);
   m_pauses_trace = &trace;
   m_pauses_events = events;
   m_pauses_generation = view.trace_generation;

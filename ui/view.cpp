@@ -6,6 +6,7 @@
 
 #include "traces/pauses.h"
 #include "traces/story.h"
+#include "ui/timeline_math.h"
 
 namespace kvmscope::ui {
 
@@ -27,30 +28,44 @@ std::optional<traces::EventRef> Find(const traces::TraceData& trace, const Event
 
 namespace {
 
-// The window [begin, end] widened by 10% of its width on each side.
-void ShowWindow(SharedView& view, int64_t begin_ns, int64_t end_ns) {
-  const int64_t pad = std::max<int64_t>((end_ns - begin_ns) / 10, 50);
-  view.view_begin_ns = begin_ns - pad;
-  view.view_end_ns = end_ns + pad;
+// The timeline draws paused time as short cuts (TimeWarp): a window is chosen
+// in that display time, where a run's width is what the student sees, and
+// stored in real time (SharedView) through the same warp. Choosing it in real
+// time would count seconds of think time between single steps: its 10% of
+// padding alone, drawn at full width after the newest run, squeezed the runs
+// into a sliver at the left.
+TimeWarp WarpOf(const traces::TraceData& trace) {
+  return TraceWarp(trace, traces::Pauses(trace));
+}
+
+// Shows display window [begin, end] widened by 10% of its width each side.
+void ShowDisplay(const TimeWarp& warp, SharedView& view, int64_t begin, int64_t end) {
+  const int64_t pad = std::max<int64_t>((end - begin) / 10, 50);
+  const TimeRange real = warp.ToReal(TimeRange{begin - pad, end + pad});
+  view.view_begin_ns = real.begin_ns;
+  view.view_end_ns = real.end_ns;
 }
 
 void Reveal(const traces::TraceData& trace, traces::EventRef exit, SharedView& view) {
   const traces::Event& e = trace.At(exit);
   const traces::Span* run = traces::RunOfExit(trace, exit);
-  const int64_t begin = run != nullptr ? run->begin_ns : e.time_ns;
-  const int64_t end = e.time_ns;
   view.follow_live = false;
   if (view.view_begin_ns == 0 && view.view_end_ns == 0) return;  // fit all shows it
-  if (begin >= view.view_begin_ns && end <= view.view_end_ns) return;
-  const int64_t width = view.view_end_ns - view.view_begin_ns;
+  const TimeWarp warp = WarpOf(trace);
+  const int64_t begin = warp.ToDisplay(run != nullptr ? run->begin_ns : e.time_ns);
+  const int64_t end = warp.ToDisplay(e.time_ns);
+  const TimeRange shown = warp.ToDisplay(TimeRange{view.view_begin_ns, view.view_end_ns});
+  if (begin >= shown.begin_ns && end <= shown.end_ns) return;
+  const int64_t width = shown.width_ns();
   if (width < (end - begin) * 6 / 5) {
-    ShowWindow(view, begin, end);
+    ShowDisplay(warp, view, begin, end);
     return;
   }
-  // Same width, the run in the middle.
+  // Same width on screen, the run in the middle.
   const int64_t middle = begin + (end - begin) / 2;
-  view.view_begin_ns = middle - width / 2;
-  view.view_end_ns = view.view_begin_ns + width;
+  const TimeRange real = warp.ToReal(TimeRange{middle - width / 2, middle - width / 2 + width});
+  view.view_begin_ns = real.begin_ns;
+  view.view_end_ns = real.end_ns;
 }
 
 }  // namespace
@@ -77,32 +92,24 @@ bool SelectLatestExit(const traces::TraceData& trace, SharedView& view) {
   view.selected = KeyOf(trace.At(recent.front()));
   view.follow_live = false;
   // Older runs join while the runs still fill a readable share of the
-  // window: between two single steps the user thinks for seconds, and runs
-  // of microseconds a second apart would be slivers (the newest run always
-  // shows).
-  // Paused time does not count: the timeline draws it as a short cut.
+  // window: runs of microseconds far apart in running time would be slivers
+  // (the newest run always shows). Widths are display time, as the timeline
+  // draws them: paused time (between single steps) is a short cut.
   constexpr int64_t kMaxGapFactor = 20;  // window <= 20 x the time in the runs shown
-  const traces::Pauses pauses(trace);
-  auto paused_in = [&](int64_t from, int64_t to) {
-    int64_t sum = 0;
-    for (const traces::TimeInterval& c : pauses.cuts()) {
-      sum += std::max<int64_t>(0, std::min(to, c.end_ns) - std::max(from, c.begin_ns));
-    }
-    return sum;
-  };
-  const int64_t end = trace.At(recent.front()).time_ns;
+  const TimeWarp warp = WarpOf(trace);
+  const int64_t end = warp.ToDisplay(trace.At(recent.front()).time_ns);
   int64_t begin = end, busy = 0;
   for (const traces::EventRef& r : recent) {
     const traces::Span* run = traces::RunOfExit(trace, r);
-    const int64_t run_begin = run != nullptr ? run->begin_ns : trace.At(r).time_ns;
-    const int64_t run_ns = std::max<int64_t>(trace.At(r).time_ns - run_begin, 1);
-    const bool first = r == recent.front();
+    const int64_t exit_at = warp.ToDisplay(trace.At(r).time_ns);
+    const int64_t run_begin = run != nullptr ? warp.ToDisplay(run->begin_ns) : exit_at;
+    const int64_t run_ns = std::max<int64_t>(exit_at - run_begin, 1);
     const int64_t from = std::min(begin, run_begin);
-    if (!first && end - from - paused_in(from, end) > kMaxGapFactor * (busy + run_ns)) break;
-    begin = std::min(begin, run_begin);
+    if (r != recent.front() && end - from > kMaxGapFactor * (busy + run_ns)) break;
+    begin = from;
     busy += run_ns;
   }
-  ShowWindow(view, begin, end);
+  ShowDisplay(warp, view, begin, end);
   return true;
 }
 

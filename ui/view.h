@@ -51,14 +51,16 @@ struct SharedView {
 // selection, or one not in this trace, to the latest (back) or first
 // (forward) exit. Brings it into view: follow_live goes off, and a window
 // that does not show the whole run moves (keeping its width, widened to the
-// run when narrower) so that it does. Returns false, changing nothing, when
-// there is no exit that way.
+// run when narrower) so that it does. Widths are as the timeline draws them
+// (display time, TraceWarp: paused stretches are short cuts). Returns false,
+// changing nothing, when there is no exit that way.
 bool SelectAdjacentExit(const traces::TraceData& trace, SharedView& view, int direction);
 // After a step: selects the newest exit and shows the last few runs (up to
 // kRecentRuns over all vCPUs, from the oldest one's KVM_RUN enter to the
 // newest exit, padded 10%) — fewer when older runs lie far back in running
-// time, so the runs shown stay readable; time the machine was paused (between
-// single steps) does not count, since the timeline draws it as a short cut.
+// time, so the runs shown stay readable. The window is chosen in the
+// timeline's display time (TraceWarp): time the machine was paused (between
+// single steps) counts only as the short cut the timeline draws for it.
 // follow_live goes off. False when the trace has no exit yet.
 inline constexpr size_t kRecentRuns = 5;
 bool SelectLatestExit(const traces::TraceData& trace, SharedView& view);
