@@ -145,6 +145,26 @@ TEST_F(ChainsPanelUse, ShowChainBringsItForwardOnceAndClearsTheRequest) {
   EXPECT_NE(Node("exception_exit"), nullptr);
 }
 
+// A guest's story selects an event and asks for its chain in the same frame:
+// the request wins over "follow selection", whose path may run mostly
+// through another chain (the #PF injection's stack is in the run loop).
+TEST_F(ChainsPanelUse, AChainAskedForWinsOverFollowingTheSameFramesSelection) {
+  const TraceData trace = RealTrace();
+  std::vector<traces::EventRef> pfs = trace.OfType(traces::KernelEventKind::InjException);
+  ASSERT_GE(pfs.size(), 2u);
+  Frames(trace, 2);
+  // Without a request, following the selection shows the chain of its path.
+  view.selected = KeyOf(trace.At(pfs[0]));
+  Frames(trace, 3);
+  const ChainId followed = panel.chain();
+  // Another #PF selected and another chain asked for in the same frame.
+  const ChainId asked = followed == ChainId::PageFaults ? ChainId::Exceptions : ChainId::PageFaults;
+  view.selected = KeyOf(trace.At(pfs[1]));
+  view.show_chain = asked;
+  Frames(trace, 3);
+  EXPECT_EQ(panel.chain(), asked) << "followed " << static_cast<int>(followed);
+}
+
 TEST_F(ChainsPanelUse, WithoutKernelDataSaidOnceAndNeutral) {
   const TraceData trace = UntracedTrace(true);
   Frames(trace, 2);

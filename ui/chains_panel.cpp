@@ -508,12 +508,13 @@ double ChainsPanel::AnimationProgress(size_t steps) {
 void ChainsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
   m_now = ImGui::GetTime();
   Refresh(trace, view.trace_generation);
-  // Another view (the cycle) asks for a chain: shown from this frame on.
-  if (view.show_chain) {
-    m_pending_chain = *view.show_chain;
-    view.show_chain.reset();
-  }
+  // Another view (the cycle, a guest's story) asks for a chain: shown from
+  // this frame on, even when the same frame selects an event whose path
+  // runs mostly through another chain (the request is the more specific).
+  const std::optional<ChainId> requested = view.show_chain;
+  view.show_chain.reset();
   FollowSelection(trace, view);
+  if (requested) m_pending_chain = *requested;
   m_drawn_nodes.clear();
   m_drawn_edges.clear();
   m_header_rects.clear();
