@@ -151,12 +151,21 @@ class AppController : public ui::Controller {
   }
 
   void Tick() override {
-    std::lock_guard lock(m_mutex);
-    if (!m_session || m_outcome) return;
-    auto now = std::chrono::steady_clock::now();
-    if (now - m_last_counts < std::chrono::milliseconds(250)) return;
-    m_last_counts = now;
-    m_trace->SetKernelCounts(m_session->counts());
+    // The trace's lock is never taken while m_mutex is held (the frame takes
+    // them the other way round: a snapshot, then status() and guest()). The
+    // session lives until StopLive, which runs on this same (UI) thread.
+    const probes::Session* session = nullptr;
+    std::shared_ptr<traces::Trace> trace;
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_session || m_outcome) return;
+      auto now = std::chrono::steady_clock::now();
+      if (now - m_last_counts < std::chrono::milliseconds(250)) return;
+      m_last_counts = now;
+      session = m_session.get();
+      trace = m_trace;
+    }
+    trace->SetKernelCounts(session->counts());
   }
 
   std::vector<ui::GuestChoice> guests() const override {
