@@ -405,17 +405,7 @@ class CliBpfCleanup : public Cli {
     pid_t pid = fork();
     ASSERT_GE(pid, 0) << std::strerror(errno);
     if (pid == 0) {
-      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int in = open("/dev/null", O_RDONLY);
-      if (out < 0 || in < 0) _exit(126);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(out, 2);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
+      kvmscope::test::PrepareChild(log.c_str());
       execl(KVMSCOPE_BIN, KVMSCOPE_BIN, "run", "--guest", "spin", "--timeout", "30", "-q",
             static_cast<char*>(nullptr));
       _exit(127);

@@ -108,14 +108,7 @@ class GuiProcess {
     fs::remove(m_map);
     m_pid = fork();
     if (m_pid == 0) {
-      int out = open(m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int in = open("/dev/null", O_RDONLY);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(out, 2);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
+      PrepareChild(m_log.c_str());
       setenv("DISPLAY", m_display.c_str(), 1);
       // scripts/sanitize.sh: libraries to keep loaded in kvmscope only (not in
       // Xvfb or xdotool), see there.
