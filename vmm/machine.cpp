@@ -294,7 +294,9 @@ void Machine::VcpuLoop(Vcpu& vcpu) {
       keep_running = false;
     }
     if (!keep_running) break;
-    if (rc < 0) vcpu.run->immediate_exit = 0;  // kicked for pause: clear and go on
+    // Kicked for pause: clear and go on. Atomic, as KickAll sets it from
+    // other threads (ThreadSanitizer saw the plain store race with it).
+    if (rc < 0) __atomic_store_n(&vcpu.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
   }
   Event done = MakeEvent(EventKind::VcpuDone, vcpu.id);
   done.detail = why;
