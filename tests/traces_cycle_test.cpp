@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <string>
 
 #include "synthetic_trace.h"
@@ -224,6 +225,220 @@ TEST(Cycle, CacheRecomputesFactsOnlyWhenStacksOrSymbolsChange) {
   vmx.data.stacks.push_back({0xffffffff81000040});
   cache.Update(vmx.data, 0.5, 0.25);
   EXPECT_EQ(cache.facts_builds(), 2u);
+}
+
+// --- Incremental counting of a live trace -------------------------------------------
+
+void ExpectSameCounts(const CycleModel& got, const CycleModel& want, const std::string& where) {
+  auto same = [&](const CycleCount& a, const CycleCount& b, const std::string& what) {
+    EXPECT_EQ(a.value, b.value) << what << " " << where;
+    EXPECT_EQ(a.kind, b.kind) << what << " " << where;
+    EXPECT_EQ(a.what, b.what) << what << " " << where;
+  };
+  for (size_t i = 0; i < kCycleNodes; ++i) same(got.nodes[i].count, want.nodes[i].count, want.nodes[i].title);
+  for (size_t i = 0; i < kCycleArcs; ++i) {
+    same(got.arcs[i].count, want.arcs[i].count, want.arcs[i].label);
+    ASSERT_EQ(got.arcs[i].reasons.size(), want.arcs[i].reasons.size()) << want.arcs[i].label << " " << where;
+    for (size_t r = 0; r < want.arcs[i].reasons.size(); ++r) {
+      EXPECT_EQ(got.arcs[i].reasons[r].name, want.arcs[i].reasons[r].name) << where;
+      EXPECT_EQ(got.arcs[i].reasons[r].count, want.arcs[i].reasons[r].count) << where;
+    }
+  }
+}
+
+// A VMX guest on up to three vCPUs, fed to a real Trace the way a live run
+// feeds it: the VMM's events as they happen, the kernel's drained later (one
+// or two chunks late, now and then far behind), so Trace::Merge puts them
+// behind the tail of each track; a third vCPU appears half-way; a captured
+// stack through the emulator arrives late, which changes how the MMU events
+// without a stack are classified (the whole trace is counted again then).
+class LiveVmx {
+ public:
+  static constexpr uint32_t kPid = 10;
+  LiveVmx() {
+    const char* functions[] = {"kvm_vcpu_ioctl", "kvm_arch_vcpu_ioctl_run", "vcpu_run", "vmx_vcpu_run",
+                               "vmx_handle_exit", "kvm_mmu_page_fault", "x86_emulate_instruction",
+                               "kvm_inject_exception", "zz_end"};
+    SymbolTable symbols;
+    uint64_t addr = 0xffffffff81000000;
+    for (const char* f : functions) {
+      symbols.Add(addr, f);
+      m_at[f] = addr + 0x40;
+      addr += 0x1000;
+    }
+    symbols.Finish();
+    trace.SetSymbols(std::move(symbols));
+    HostFacts host;
+    host.kernel_release = "6.8.0-generic";
+    host.backend = "VMX (kvm_intel)";
+    trace.SetHost(host);
+    trace.SetVmmPid(kPid);
+    const Stack tail = {m_at["vmx_handle_exit"], m_at["vcpu_run"], m_at["kvm_arch_vcpu_ioctl_run"],
+                        m_at["kvm_vcpu_ioctl"]};
+    auto stack = [&](const char* inner) {
+      Stack s{m_at[inner]};
+      s.insert(s.end(), tail.begin(), tail.end());
+      return s;
+    };
+    trace.AddStack(0, stack("kvm_mmu_page_fault"));
+    trace.AddStack(1, stack("x86_emulate_instruction"));
+    trace.AddStack(2, stack("kvm_inject_exception"));
+    for (const char* name : {"KVM_CREATE_VM", "KVM_CREATE_VCPU", "KVM_CREATE_VCPU"}) {
+      Event e = Make(m_time += 1000, kPid, VmmEventKind::Ioctl);
+      e.text = trace.Intern(name);
+      trace.Add(e);
+    }
+  }
+
+  // One chunk: `runs` KVM_RUNs per vCPU; kernel events due now are added.
+  void Chunk(int chunk, int runs) {
+    const int vcpus = chunk >= 6 ? 3 : 2;
+    for (int r = 0; r < runs; ++r) {
+      for (int v = 0; v < vcpus; ++v) Run(chunk, v);
+      m_time += 20'000;
+    }
+    for (auto it = m_late.begin(); it != m_late.end();) {
+      if (it->first <= chunk) {
+        trace.Add(it->second);
+        it = m_late.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void Drain() {
+    for (const auto& [due, e] : m_late) trace.Add(e);
+    m_late.clear();
+  }
+
+  Trace trace;
+
+ private:
+  Event Make(int64_t t, uint32_t tid, EventType type, int32_t vcpu = -1) {
+    Event e;
+    e.time_ns = t;
+    e.pid = kPid;
+    e.tid = tid;
+    e.vcpu = vcpu;
+    e.type = type;
+    if (type.origin == Origin::Kernel) e.cpu = 1;
+    return e;
+  }
+
+  void Run(int chunk, int vcpu) {
+    const uint32_t tid = 11 + static_cast<uint32_t>(vcpu);
+    int64_t t = m_time + vcpu * 3'000;
+    const uint64_t run = m_runs[vcpu]++;
+    // The kernel's events reach the trace one or two chunks late; in chunks
+    // 10 and 20 one run's far behind (several checkpoints' worth of events).
+    const bool far = (chunk == 10 || chunk == 20) && run % 50 == 7;
+    const int due = chunk + 1 + static_cast<int>(m_rng() % 2) + (far ? 5 : 0);
+    auto kernel = [&](KernelEventKind k, std::array<uint64_t, 6> a = {}, int32_t stack = -1) {
+      Event e = Make(t += 100, tid, k);
+      e.a = a;
+      e.stack_id = stack;
+      m_late.emplace_back(due, e);
+    };
+    Event enter = Make(t, tid, VmmEventKind::RunEnter, vcpu);
+    enter.a[0] = run;
+    trace.Add(enter);
+    kernel(KernelEventKind::RunEnter);
+    const int exits = 1 + static_cast<int>(m_rng() % 3);
+    for (int x = 0; x < exits; ++x) {
+      kernel(KernelEventKind::KvmEntry);
+      const uint64_t reason = x + 1 < exits ? (m_rng() % 2 ? 48 : 0) : 30;  // EPT violation, exception; I/O
+      kernel(KernelEventKind::KvmExit, {reason, 0, 1, 0, 0, 0});
+      if (reason == 48) {
+        // After chunk 12 one MMU walk's stack goes through the emulator.
+        const bool emulated = chunk >= 12 && m_rng() % 50 == 0;
+        kernel(KernelEventKind::MmuWalk, {0x1000, 0, 0, 0, 0, 0}, m_rng() % 3 == 0 ? (emulated ? 1 : 0) : -1);
+        kernel(KernelEventKind::MmuSetSpte);
+      } else if (reason == 0) {
+        kernel(KernelEventKind::InjException, {m_rng() % 2 ? 14u : 6u, 0, 0, 0, 0, 0}, 2);
+      }
+      if (m_rng() % 4 == 0) kernel(KernelEventKind::EmulateInsn);
+    }
+    kernel(KernelEventKind::UserspaceExit, {2, 0, 0, 0, 0, 0});
+    kernel(KernelEventKind::RunExit);
+    const uint32_t reason = m_rng() % 5 == 0 ? kKvmExitHlt : kKvmExitIo;
+    Event exit = Make(t += 200, tid, VmmEventKind::RunExit, vcpu);
+    exit.a[0] = reason;
+    exit.a[2] = run;
+    trace.Add(exit);
+    trace.Add(Make(t += 300, tid, VmmEventKind::DeviceAccess, vcpu));
+  }
+
+  std::map<std::string, uint64_t> m_at;
+  std::mt19937 m_rng{7};
+  int64_t m_time = 1'000'000;
+  std::array<uint64_t, 3> m_runs{};
+  std::vector<std::pair<int, Event>> m_late;
+};
+
+TEST(CycleLive, IncrementalCountsEqualAFullCountAfterEveryChunk) {
+  LiveVmx live;
+  CycleCache cache;
+  size_t scanned = 0, cheap = 0;
+  size_t last_events = 0;
+  for (int chunk = 0; chunk < 30; ++chunk) {
+    live.Chunk(chunk, 150);
+    if (chunk == 29) live.Drain();
+    const Trace::Snapshot snap = live.trace.Read();
+    const TraceData& data = *snap;
+    // Late kernel events were merged before the end of a track.
+    for (const Track& t : data.tracks)
+      for (size_t i = 1; i < t.events.size(); ++i) ASSERT_LE(t.events[i - 1].time_ns, t.events[i].time_ns);
+    const size_t full_before = cache.full_counts();
+    const CycleModel& got = cache.Update(data);
+    ExpectSameCounts(got, BuildCycle(data), "after chunk " + std::to_string(chunk));
+    ASSERT_FALSE(HasFailure()) << "chunk " << chunk;
+    scanned += cache.last_scanned();
+    const size_t events = data.EventCount();
+    if (chunk > 0 && cache.full_counts() == full_before) {
+      // Counted from a checkpoint: the events of the last two chunks (the
+      // kernel's arrive up to two late) and a checkpoint's worth per track,
+      // not the whole trace.
+      EXPECT_LT(cache.last_scanned(), events) << "chunk " << chunk;
+      cheap += cache.last_scanned() <= 2 * (events - last_events) + 3 * 4096;
+    }
+    last_events = events;
+    EXPECT_EQ(cache.facts_builds(), 1u);
+  }
+  EXPECT_GT(live.trace.Read()->EventCount(), 60'000u);
+  EXPECT_GE(cheap, 20u);
+  // Counted from scratch twice only: when the first MMU stacks arrived (MMU
+  // walks without a stack are page faults from then on), and when the late
+  // emulator stack made them unclassified again.
+  EXPECT_EQ(cache.full_counts(), 2u);
+  EXPECT_LT(scanned, 4 * live.trace.Read()->EventCount());
+}
+
+TEST(CycleLive, ATraceThatShrankOrChangedIsCountedAgain) {
+  LiveVmx live;
+  for (int chunk = 0; chunk < 8; ++chunk) live.Chunk(chunk, 200);
+  live.Drain();
+  TraceData data = live.trace.Take();
+  CycleCache cache;
+  cache.Update(data);
+  // Fewer events on a track (the same TraceData): counted again from there.
+  data.tracks[1].events.resize(data.tracks[1].events.size() / 2);
+  data.BuildSpans();
+  ExpectSameCounts(cache.Update(data), BuildCycle(data), "after shrinking");
+  // A late event far behind the end (as Trace::Merge puts it).
+  Track& t = data.tracks[2];
+  Event late = t.events[t.events.size() / 3];
+  late.type = KernelEventKind::EmulateInsn;
+  t.events.insert(t.events.begin() + static_cast<std::ptrdiff_t>(t.events.size() / 3 + 1), late);
+  data.BuildSpans();
+  ExpectSameCounts(cache.Update(data), BuildCycle(data), "after a late event");
+  // A track that is another thread now.
+  for (Event& e : data.tracks[1].events) e.tid = 99;
+  data.tracks[1].tid = 99;
+  data.tracks[1].events.push_back(data.tracks[1].events.back());
+  ExpectSameCounts(cache.Update(data), BuildCycle(data), "another thread");
+  // Fewer tracks.
+  data.tracks.pop_back();
+  ExpectSameCounts(cache.Update(data), BuildCycle(data), "fewer tracks");
 }
 
 TEST(Cycle, NodeOfAFunction) {

@@ -1,12 +1,16 @@
 // Frame time of the timeline (at fit-all and zoomed in) and of the KVM cycle
 // panel over synthetic traces of 10k to 10M events, headless: a benchmark run
 // by hand (not a test) to show that a frame costs what is visible, not what
-// was recorded; the cycle's one-pass model build is timed beside it.
+// was recorded; the cycle's one-pass model build is timed beside it, and a
+// live 10M-event trace's count per frame, full (before) and incremental
+// (after). `ui_bench --growth` prints only the latter.
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tests/synthetic_trace.h"
@@ -190,17 +194,92 @@ CycleFigures MeasureCycle(HeadlessImGui& ui, const traces::TraceData& trace) {
   return f;
 }
 
+// A live run's growth: a trace of `events` events, grown by `cycles` exit
+// cycles per vCPU (10 events each) a frame, the VMM's events at once and
+// the kernel's one frame late, so that Trace::Merge puts them behind the tail
+// of each track as the probe drain does. Each frame takes a snapshot and
+// counts the cycle; the CPU time of that count is measured, counting the
+// whole trace again (`incremental` false, the old way) or only what changed.
+struct GrowthFigures {
+  double median_ms = 0, max_ms = 0;
+  size_t scanned = 0;  // events passed over by the median count
+  size_t events = 0;   // at the end
+};
+
+GrowthFigures MeasureGrowth(size_t events, size_t cycles, int frames, bool incremental) {
+  traces::Trace trace(MakeTrace(events));
+  traces::CycleCache cache;
+  cache.SetIncremental(incremental);
+  size_t next = (events - 10) / 10 / 2;
+  {
+    const traces::Trace::Snapshot snap = trace.Read();
+    cache.Update(*snap);  // the first count of the trace: not measured
+  }
+  std::vector<Event> late;
+  std::vector<std::pair<double, size_t>> costs;
+  for (int f = 0; f < frames; ++f) {
+    std::vector<Event> kernel;
+    for (int vcpu = 0; vcpu < 2; ++vcpu) {
+      Track t;
+      t.pid = 100;
+      t.tid = 101 + static_cast<uint32_t>(vcpu);
+      t.vcpu = vcpu;
+      for (size_t c = next; c < next + cycles; ++c)
+        test::AddCycle(t, kT0 + static_cast<int64_t>(c) * test::kCycleNs + vcpu * 3'000, c, traces::kKvmExitIo);
+      for (Event& e : t.events) {
+        if (e.type == traces::KernelEventKind::MmuWalk) e.stack_id = 0;
+        if (e.type.origin == traces::Origin::Kernel)
+          kernel.push_back(e);
+        else
+          trace.Add(e);
+      }
+    }
+    next += cycles;
+    for (const Event& e : late) trace.Add(e);
+    late = std::move(kernel);
+    const traces::Trace::Snapshot snap = trace.Read();
+    const double c0 = CpuMicros();
+    cache.Update(*snap, static_cast<double>(f + 1));
+    costs.emplace_back((CpuMicros() - c0) / 1e3, cache.last_scanned());
+  }
+  std::sort(costs.begin(), costs.end());
+  GrowthFigures g;
+  g.median_ms = costs[costs.size() / 2].first;
+  g.scanned = costs[costs.size() / 2].second;
+  g.max_ms = costs.back().first;
+  g.events = trace.Read()->EventCount();
+  return g;
+}
+
+void PrintGrowth() {
+  const GrowthFigures before = MeasureGrowth(10'000'000, 1000, 9, false);
+  const GrowthFigures after = MeasureGrowth(10'000'000, 1000, 60, true);
+  std::printf(
+      "live growth: 10M events + 20k a frame (VMM events at once, kernel events one frame late,\n"
+      "merged behind the tail); CPU ms per count of the cycle, median (max) over 9 / 60 frames\n"
+      "%-32s %9.1f ms (%6.1f)  %9zu events passed over\n"
+      "%-32s %9.2f ms (%6.2f)  %9zu events passed over\n",
+      "before: full recount", before.median_ms, before.max_ms, before.scanned,
+      "after: incremental", after.median_ms, after.max_ms, after.scanned);
+}
+
 }  // namespace
 }  // namespace kvmscope::ui
 
-int main() {
+int main(int argc, char** argv) {
+  using namespace kvmscope::ui;
+  if (argc > 1 && std::string_view(argv[1]) == "--growth") {
+    // Only the live growth comparison.
+    PrintGrowth();
+    return 0;
+  }
   using namespace kvmscope::ui;
   std::printf(
       "frame = NewFrame + Draw + Render, headless, %d frames after 10 warm-up frames; CPU time of\n"
       "the frame's thread, µs. Timeline: 1600x900, mouse over vCPU 0's events row. Cycle: the\n"
       "1920x1080 window's pane (1260x560), a run selected, mouse on the exit handler; 'model ms'\n"
-      "is BuildCycle (kernel facts + one pass over every event), done once per trace and again\n"
-      "when a live trace grows (at most every 0.25 s)\n",
+      "is BuildCycle (kernel facts + one pass over every event), done once per trace; a live\n"
+      "trace is then counted incrementally (the 'live growth' lines below)\n",
       kFrames);
   std::printf("%10s %7s | %-27s | %-27s | %-37s\n", "events", "build s", "timeline: fit all",
               "timeline: zoomed 100 µs", "cycle panel");
@@ -225,5 +304,6 @@ int main() {
                 trace.EventCount(), build_s, a.median_us, a.p99_us, a.vertices, b.median_us, b.p99_us,
                 b.vertices, c.median_us, c.p99_us, c.vertices, c.build_ms, c.fits ? "" : " (did not fit)");
   }
+  PrintGrowth();
   return 0;
 }

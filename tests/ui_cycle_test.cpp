@@ -404,6 +404,17 @@ TEST(CyclePanel, TheSelectedFaultRunTravelsItsPath) {
   EXPECT_EQ(h.panel.cache().count_builds(), 1u);
 }
 
+TEST(CyclePanel, WithKernelDataNoStepIsDrawnAsNotTraced) {
+  const TraceData t = Load("pagefault-pvm.json");
+  CycleHarness h(kSmall);
+  SharedView view;
+  h.Frames(t, view, 2);
+  for (const auto& n : h.panel.DrawnNodes()) EXPECT_NE(n.look, CyclePanel::Look::NotTraced) << n.lines[0];
+  EXPECT_EQ(h.panel.Drawn(CycleNodeId::RunLoop)->look, CyclePanel::Look::Inlined);
+  EXPECT_NE(h.panel.legend().find("inlined"), std::string::npos) << h.panel.legend();
+  EXPECT_EQ(h.panel.legend().find("not traced"), std::string::npos) << h.panel.legend();
+}
+
 TEST(CyclePanel, WithoutKernelDataItSaysSoOnceAndShowsTheVmmSide) {
   TraceData t = Load("pagefault-pvm.json");
   t.host.not_traced_reason = "run without root";
@@ -414,11 +425,16 @@ TEST(CyclePanel, WithoutKernelDataItSaysSoOnceAndShowsTheVmmSide) {
   EXPECT_NE(h.panel.notice().find("run without root"), std::string::npos);
   for (const auto& n : h.panel.DrawnNodes()) {
     if (h.panel.model().Node(n.id).band == traces::CycleBand::Kernel) {
-      EXPECT_EQ(n.look, CyclePanel::Look::Missing) << n.lines[0];
+      // Not traced has its own look (dotted), not the dashed "inlined" one.
+      EXPECT_EQ(n.look, CyclePanel::Look::NotTraced) << n.lines[0];
       EXPECT_FALSE(AnyLine(n.lines, "run without root")) << "said once, not per node";
     }
     EXPECT_FALSE(AnyLine(n.lines, "vmx_"));
   }
+  // The legend says what the dotted boxes mean, and has no dashed entry.
+  EXPECT_NE(h.panel.legend().find("not traced"), std::string::npos) << h.panel.legend();
+  EXPECT_EQ(h.panel.legend().find("inlined"), std::string::npos) << h.panel.legend();
+
   EXPECT_TRUE(AnyLine(h.panel.Drawn(CycleNodeId::VmmRun)->lines, "141"));
   ExpectFitsThePane(h);
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 
+#include "traces/cycle_count.h"
 #include "traces/report.h"
 
 namespace kvmscope::traces {
@@ -119,85 +120,16 @@ std::optional<CycleNodeId> NodeOfStack(const TraceData& trace, const Stack& fram
   return fallback;
 }
 
-// --- Classifying kernel events ---------------------------------------------------
-
 namespace {
 
-// Which side step of the exit handler an event shows, and how we know.
-struct Side {
-  std::optional<CycleNodeId> node;  // Emulate, PageFault or Exception
-  CountKind evidence = CountKind::None;
-};
+using cycle_detail::Classifier;
+using cycle_detail::Side;
 
-bool IsMmuKind(KernelEventKind k) {
-  return k == KernelEventKind::MmuWalk || k == KernelEventKind::MmuSetSpte ||
-         k == KernelEventKind::MmuWalkerError;
-}
-
-// What the captured stacks of a trace say per stack and per event kind: an
-// MMU event without a stack of its own is put on the page-fault (or
-// emulator) path only when every captured stack of its kind went there.
-class Classifier {
- public:
-  explicit Classifier(const TraceData& trace) : m_trace(trace) {
-    m_stack_node.resize(trace.stacks.size());
-    for (size_t id = 0; id < trace.stacks.size(); ++id)
-      m_stack_node[id] = NodeOfStack(trace, trace.stacks[id]);
-    for (const Track& t : trace.tracks)
-      for (const Event& e : t.events) {
-        if (e.type.origin != Origin::Kernel || e.stack_id < 0 || !IsMmuKind(e.type.kernel())) continue;
-        KindStacks& k = m_kinds[e.type.kind];
-        const std::optional<CycleNodeId> n = StackNode(e.stack_id);
-        ++k.total;
-        k.page_fault += n == N::PageFault;
-        k.emulate += n == N::Emulate;
-      }
-  }
-
-  Side Of(const Event& e) const {
-    if (e.type.origin != Origin::Kernel) return {};
-    switch (e.type.kernel()) {
-      case KernelEventKind::EmulateInsn: return {N::Emulate, CountKind::Measured};
-      case KernelEventKind::InjException: return {N::Exception, CountKind::Measured};
-      case KernelEventKind::MmuPageFault:
-      case KernelEventKind::PageFault: return {N::PageFault, CountKind::Measured};
-      default: break;
-    }
-    if (!IsMmuKind(e.type.kernel())) return {};
-    if (e.stack_id >= 0) {
-      const std::optional<CycleNodeId> n = StackNode(e.stack_id);
-      if (n == N::PageFault || n == N::Emulate) return {n, CountKind::Measured};
-      return {};
-    }
-    const KindStacks& k = m_kinds[e.type.kind];
-    if (k.total > 0 && k.page_fault == k.total) return {N::PageFault, CountKind::Inferred};
-    if (k.total > 0 && k.emulate == k.total) return {N::Emulate, CountKind::Inferred};
-    return {};
-  }
-
- private:
-  struct KindStacks {
-    uint64_t total = 0, page_fault = 0, emulate = 0;
-  };
-  std::optional<CycleNodeId> StackNode(int32_t id) const {
-    return static_cast<size_t>(id) < m_stack_node.size() ? m_stack_node[static_cast<size_t>(id)]
-                                                         : std::nullopt;
-  }
-  const TraceData& m_trace;
-  std::vector<std::optional<CycleNodeId>> m_stack_node;
-  std::array<KindStacks, kKernelEventKinds> m_kinds{};
-};
+// The path of the run at a time, its kernel events classified by `classify`.
+std::optional<CyclePath> PathAtWith(const TraceData& trace, uint32_t track, int64_t time_ns,
+                                    const Classifier& classify);
 
 // --- The node skeleton ---------------------------------------------------------------
-
-Vendor VendorOfBackend(std::string_view backend) {
-  if (backend.find("PVM") != std::string_view::npos) return Vendor::Pvm;
-  if (backend.find("VMX") != std::string_view::npos || backend.find("Intel") != std::string_view::npos)
-    return Vendor::Vmx;
-  if (backend.find("SVM") != std::string_view::npos || backend.find("AMD") != std::string_view::npos)
-    return Vendor::Svm;
-  return Vendor::Any;
-}
 
 void SetNode(CycleModel& m, CycleNodeId id, CycleBand band, std::string title, std::string caption,
              std::optional<ChainId> chain = std::nullopt, bool init = false) {
@@ -394,141 +326,6 @@ void NameWithoutKernel(CycleModel& m) {
   }
 }
 
-// --- Counts ----------------------------------------------------------------------------
-
-std::vector<CycleReason> Sorted(const std::map<std::string, uint64_t>& counts) {
-  std::vector<CycleReason> out;
-  for (const auto& [name, n] : counts) out.push_back({name, n});
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
-  return out;
-}
-
-std::string KvmExitName(uint32_t reason) {
-  const std::string_view name = KvmExitReasonName(reason);
-  return name.empty() ? fmt::format("KVM_EXIT {}", reason) : "KVM_EXIT_" + std::string(name);
-}
-
-std::string HardwareExitName(const Event& e) {
-  const ExitIsa isa = static_cast<ExitIsa>(e.a[2]);
-  std::string_view name;
-  if (isa == ExitIsa::Vmx) name = VmxExitReasonName(static_cast<uint32_t>(e.a[0] & 0xffff));
-  if (isa == ExitIsa::Svm) name = SvmExitCodeName(e.a[0]);
-  return name.empty() ? fmt::format("reason {:#x}", e.a[0]) : std::string(name);
-}
-
-void Count(CycleModel& m, const TraceData& trace) {
-  for (CycleArc& a : m.arcs) {
-    a.count = {};
-    a.reasons.clear();
-  }
-  for (CycleNode& n : m.nodes) n.count = {};
-  std::array<uint64_t, kEventTypes> by_type{};
-  std::map<std::string, uint64_t> vmm_exits, hw_handled, vectors, ioctls;
-  uint64_t run_again = 0, handled = 0, pf_episodes = 0, pf_inferred_events = 0;
-  const Classifier classify(trace);
-  for (const Track& t : trace.tracks) {
-    bool exited = false, in_fault = false;
-    std::optional<std::string> pending_exit;  // the reason of a kvm_exit not yet resolved
-    for (const Event& e : t.events) {
-      ++by_type[e.type.index()];
-      if (e.type == VmmEventKind::RunExit) {
-        ++vmm_exits[KvmExitName(static_cast<uint32_t>(e.a[0]))];
-        exited = true;
-      } else if (e.type == VmmEventKind::RunEnter) {
-        run_again += exited;
-        exited = false;
-      } else if (e.type == VmmEventKind::Ioctl && static_cast<int64_t>(e.a[0]) >= 0) {
-        ++ioctls[std::string(trace.Text(e.text))];
-      } else if (e.type == KernelEventKind::InjException) {
-        const std::string_view mn = ExceptionMnemonic(static_cast<uint32_t>(e.a[0]));
-        ++vectors[mn.empty() ? fmt::format("vector {}", e.a[0]) : std::string(mn)];
-      }
-      // A kvm_exit followed by a kvm_entry in the same KVM_RUN was handled in the kernel.
-      if (e.type == KernelEventKind::KvmExit) {
-        pending_exit = HardwareExitName(e);
-      } else if (e.type == KernelEventKind::KvmEntry && pending_exit) {
-        ++handled;
-        ++hw_handled[*pending_exit];
-        pending_exit.reset();
-      } else if (e.type == KernelEventKind::RunExit || e.type == VmmEventKind::RunExit) {
-        pending_exit.reset();
-      }
-      if (e.type.origin != Origin::Kernel) continue;
-      const Side side = classify.Of(e);
-      const bool fault = side.node == N::PageFault;
-      if (fault && !in_fault) ++pf_episodes;
-      if (fault && side.evidence == CountKind::Inferred) ++pf_inferred_events;
-      in_fault = fault;
-    }
-  }
-  auto count = [&](EventType t) { return by_type[t.index()]; };
-  auto set = [](CycleCount& c, uint64_t v, CountKind k, std::string what) {
-    c = {v, k, std::move(what)};
-  };
-  auto node = [&](CycleNodeId id) -> CycleNode& { return m.nodes[static_cast<size_t>(id)]; };
-  auto arc = [&](CycleArcId id) -> CycleArc& { return m.arcs[static_cast<size_t>(id)]; };
-  using A = CycleArcId;
-  using K = KernelEventKind;
-  const uint64_t runs = count(VmmEventKind::RunEnter);
-  set(node(N::VmmRun).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
-  set(arc(A::RunCall).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
-  set(arc(A::RunAgain).count, run_again, CountKind::Measured, "KVM_RUN after an exit (VMM events)");
-  set(node(N::VmmHandles).count, count(VmmEventKind::DeviceAccess), CountKind::Measured,
-      "device accesses emulated (VMM events)");
-  set(arc(A::ReturnToVmm).count, count(VmmEventKind::RunExit), CountKind::Measured,
-      "KVM_RUN returns by KVM_EXIT_* reason (VMM events)");
-  arc(A::ReturnToVmm).reasons = Sorted(vmm_exits);
-  for (auto [id, name] : {std::pair{N::CreateVm, "KVM_CREATE_VM"}, {N::CreateVcpu, "KVM_CREATE_VCPU"}})
-    if (ioctls.count(name)) set(node(id).count, ioctls[name], CountKind::Measured, std::string(name) + " calls (VMM events)");
-  if (!m.kernel_data) return;  // no kernel side: VMM counts only
-
-  if (count(K::RunEnter) > 0)
-    set(node(N::ArchRun).count, count(K::RunEnter), CountKind::Measured, "KVM_RUN entries (kernel events)");
-  if (count(K::KvmEntry) > 0)
-    set(arc(A::EntryToGuest).count, count(K::KvmEntry), CountKind::Measured, "kvm_entry events");
-  else
-    arc(A::EntryToGuest).count.what = "kvm_entry does not fire on this backend";
-  if (count(K::KvmExit) > 0) {
-    set(arc(A::ExitToHandler).count, count(K::KvmExit), CountKind::Measured, "kvm_exit events");
-    set(arc(A::HandledInKernel).count, handled, CountKind::Measured,
-        "kvm_exit followed by kvm_entry in the same KVM_RUN");
-    arc(A::HandledInKernel).reasons = Sorted(hw_handled);
-  } else if (count(K::ExitHandler) > 0) {
-    set(arc(A::ExitToHandler).count, count(K::ExitHandler), CountKind::Measured,
-        "exit handler entries (probe)");
-    const uint64_t out = count(VmmEventKind::RunExit);
-    set(arc(A::HandledInKernel).count, count(K::ExitHandler) > out ? count(K::ExitHandler) - out : 0,
-        CountKind::Inferred, "exit handler entries minus exits returned to the VMM");
-  } else {
-    arc(A::ExitToHandler).count.what = "kvm_exit does not fire on this backend: exits are not counted";
-    std::map<std::string, uint64_t> work;
-    if (count(K::EmulateInsn)) work["kvm_emulate_insn"] = count(K::EmulateInsn);
-    if (pf_episodes) work["page faults"] = pf_episodes;
-    uint64_t sum = 0;
-    for (const auto& [k, n] : work) sum += n;
-    set(arc(A::HandledInKernel).count, sum, CountKind::Inferred,
-        "kernel work inside KVM_RUN (kvm_exit does not fire here)");
-    arc(A::HandledInKernel).reasons = Sorted(work);
-  }
-  set(node(N::Emulate).count, count(K::EmulateInsn), CountKind::Measured, "kvm_emulate_insn events");
-  arc(A::ToEmulate).count = node(N::Emulate).count;
-  if (count(K::MmuPageFault) > 0)
-    set(node(N::PageFault).count, count(K::MmuPageFault), CountKind::Measured,
-        "kvm_mmu_page_fault calls (probe)");
-  else if (count(K::PageFault) > 0)
-    set(node(N::PageFault).count, count(K::PageFault), CountKind::Measured, "kvm_page_fault events");
-  else if (pf_episodes > 0)
-    set(node(N::PageFault).count, pf_episodes, CountKind::Inferred,
-        pf_inferred_events > 0
-            ? "runs of kvmmmu events on the kvm_mmu_page_fault path (stacks, and kinds whose "
-              "every stack went there)"
-            : "runs of kvmmmu events whose stacks went through kvm_mmu_page_fault");
-  arc(A::ToPageFault).count = node(N::PageFault).count;
-  set(node(N::Exception).count, count(K::InjException), CountKind::Measured, "kvm_inj_exception events");
-  arc(A::ToException).count = node(N::Exception).count;
-  arc(A::ToException).reasons = Sorted(vectors);
-}
-
 bool HasKernelData(const TraceData& trace, std::string& reason) {
   if (!trace.host.not_traced_reason.empty()) {
     reason = trace.host.not_traced_reason;
@@ -551,6 +348,20 @@ CycleModel BuildCycle(const TraceData& trace) {
   return cache.Update(trace);
 }
 
+CycleCache::CycleCache() = default;
+CycleCache::~CycleCache() = default;
+CycleCache::CycleCache(CycleCache&&) noexcept = default;
+CycleCache& CycleCache::operator=(CycleCache&&) noexcept = default;
+
+size_t CycleCache::full_counts() const { return m_counter ? m_counter->full_counts() : 0; }
+
+std::optional<CyclePath> CycleCache::PathOf(const TraceData& trace, EventRef event) const {
+  if (!m_counter) return PathOfEvent(trace, event);
+  if (event.track >= trace.tracks.size() || event.index >= trace.tracks[event.track].events.size())
+    return std::nullopt;
+  return PathAtWith(trace, event.track, trace.At(event).time_ns, m_counter->classifier());
+}
+
 const CycleModel& CycleCache::Update(const TraceData& trace, double now, double min_interval) {
   const std::string host_key = trace.host.kernel_release + '\n' + trace.host.backend + '\n' +
                                trace.host.not_traced_reason;
@@ -560,7 +371,7 @@ const CycleModel& CycleCache::Update(const TraceData& trace, double now, double 
   const size_t events = trace.EventCount();
   if (facts) {
     m_model = CycleModel();
-    m_model.vendor = VendorOfBackend(trace.host.backend);
+    m_model.vendor = BackendVendor(trace.host.backend);
     m_model.kernel_data = HasKernelData(trace, m_model.no_kernel_reason);
     if (m_model.kernel_data)
       NameKernelNodes(m_model, trace);
@@ -574,8 +385,10 @@ const CycleModel& CycleCache::Update(const TraceData& trace, double now, double 
     m_host_key = host_key;
     ++m_facts_builds;
   }
+  if (facts) m_counter = std::make_unique<cycle_detail::CycleCounter>(trace);
   if (facts || (events != m_events && now - m_counted_at >= min_interval)) {
-    Count(m_model, trace);
+    m_last_scanned = m_counter->Update(trace, m_incremental);
+    m_counter->Fill(m_model, trace);
     m_events = events;
     m_counted_at = now;
     ++m_count_builds;
@@ -586,6 +399,13 @@ const CycleModel& CycleCache::Update(const TraceData& trace, double now, double 
 // --- The path of one KVM_RUN -------------------------------------------------------------
 
 std::optional<CyclePath> PathAt(const TraceData& trace, uint32_t track, int64_t time_ns) {
+  return PathAtWith(trace, track, time_ns, Classifier(trace));
+}
+
+namespace {
+
+std::optional<CyclePath> PathAtWith(const TraceData& trace, uint32_t track, int64_t time_ns,
+                                    const Classifier& classify) {
   if (track >= trace.tracks.size() || trace.tracks[track].kind != TrackKind::Vcpu) return std::nullopt;
   const Track& t = trace.tracks[track];
   const std::vector<Span>* runs = &t.spans[static_cast<size_t>(SpanKind::Run)];
@@ -641,7 +461,6 @@ std::optional<CyclePath> PathAt(const TraceData& trace, uint32_t track, int64_t 
   using Segment = std::vector<Visit>;
   std::vector<Segment> segments;
   const bool by_exit = kvm_exit.has_value();
-  const Classifier classify(trace);
   bool seen_exit = false;
   for (const EventRef& ref : path.kernel_events) {
     const Event& e = trace.At(ref);
@@ -697,6 +516,8 @@ std::optional<CyclePath> PathAt(const TraceData& trace, uint32_t track, int64_t 
   if (path.exit) push(N::VmmHandles, A::ReturnToVmm, path.exit);
   return path;
 }
+
+}  // namespace
 
 std::optional<CyclePath> PathOfEvent(const TraceData& trace, EventRef event) {
   if (event.track >= trace.tracks.size() || event.index >= trace.tracks[event.track].events.size())

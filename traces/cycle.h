@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,26 +124,6 @@ struct CycleModel {
 // every event. For a growing trace use CycleCache.
 CycleModel BuildCycle(const TraceData& trace);
 
-// The model of a trace, recomputed only when the trace changed: kernel facts
-// and names when stacks, symbols or host facts change; counts when events
-// were added, at most once per `min_interval` seconds of `now`.
-class CycleCache {
- public:
-  const CycleModel& Update(const TraceData& trace, double now = 0, double min_interval = 0);
-  const CycleModel& model() const { return m_model; }
-  size_t facts_builds() const { return m_facts_builds; }
-  size_t count_builds() const { return m_count_builds; }
-  void Clear() { *this = CycleCache(); }
-
- private:
-  CycleModel m_model;
-  const TraceData* m_trace = nullptr;
-  size_t m_events = SIZE_MAX, m_stacks = SIZE_MAX, m_symbols = SIZE_MAX;
-  std::string m_host_key;
-  double m_counted_at = 0;
-  size_t m_facts_builds = 0, m_count_builds = 0;
-};
-
 // The node a kernel function belongs to (compiler suffixes ignored), e.g.
 // "paging64_page_fault" → PageFault, "pvm_handle_exit" → ExitHandler.
 std::optional<CycleNodeId> NodeOfFunction(std::string_view function);
@@ -178,5 +159,47 @@ struct CyclePath {
 // the run whose exit the VMM was handling then; nullopt when there is none.
 std::optional<CyclePath> PathOfEvent(const TraceData& trace, EventRef event);
 std::optional<CyclePath> PathAt(const TraceData& trace, uint32_t track, int64_t time_ns);
+
+namespace cycle_detail {
+class CycleCounter;
+}
+
+// The model of a trace, recomputed only when the trace changed: kernel facts
+// and names when stacks, symbols or host facts change; counts when events
+// were added, at most once per `min_interval` seconds of `now`. Counting is
+// incremental: each track is counted on from the last checkpoint (every 4096
+// events, and its end) that no late event was merged behind, so an update
+// costs about the events added, and the counts are exactly BuildCycle's.
+class CycleCache {
+ public:
+  CycleCache();
+  ~CycleCache();
+  CycleCache(CycleCache&&) noexcept;
+  CycleCache& operator=(CycleCache&&) noexcept;
+
+  const CycleModel& Update(const TraceData& trace, double now = 0, double min_interval = 0);
+  const CycleModel& model() const { return m_model; }
+  // The path of the run around an event, its kernel events classified as
+  // the counts were (no pass over the trace, unlike PathOfEvent).
+  std::optional<CyclePath> PathOf(const TraceData& trace, EventRef event) const;
+  size_t facts_builds() const { return m_facts_builds; }
+  size_t count_builds() const { return m_count_builds; }
+  // Events the last count passed over; counts that started from scratch.
+  size_t last_scanned() const { return m_last_scanned; }
+  size_t full_counts() const;
+  // Off: every count passes over the whole trace (the benchmark's "before").
+  void SetIncremental(bool on) { m_incremental = on; }
+  void Clear() { *this = CycleCache(); }
+
+ private:
+  CycleModel m_model;
+  std::unique_ptr<cycle_detail::CycleCounter> m_counter;
+  const TraceData* m_trace = nullptr;
+  size_t m_events = SIZE_MAX, m_stacks = SIZE_MAX, m_symbols = SIZE_MAX;
+  std::string m_host_key;
+  double m_counted_at = 0;
+  size_t m_facts_builds = 0, m_count_builds = 0, m_last_scanned = 0;
+  bool m_incremental = true;
+};
 
 }  // namespace kvmscope::traces

@@ -84,17 +84,20 @@ Picture MakePicture(const traces::CycleModel& model, CycleForm form, ImFont* fon
 
 // The legend: a swatch drawn like what it explains, and its words (long
 // ones when the line has room).
-enum class Swatch { Seen, Present, Dashed, Run, Link, None };
+enum class Swatch { Seen, Present, Dashed, Dotted, Run, Link, None };
 struct LegendItem {
   Swatch swatch;
   const char* words;
   const char* short_words;
 };
-std::vector<LegendItem> LegendItems(CycleForm form) {
+// Without kernel data no step is inlined or seen: the dotted not-traced look
+// takes the dashed one's place.
+std::vector<LegendItem> LegendItems(CycleForm form, bool kernel_data) {
   const bool words_on_counts = form == CycleForm::Full || form == CycleForm::Medium;
   return {{Swatch::Seen, "seen in stacks (thick)", "seen"},
           {Swatch::Present, "present, not seen (thin)", "present"},
-          {Swatch::Dashed, "inlined / no symbol (dashed)", "inlined"},
+          kernel_data ? LegendItem{Swatch::Dashed, "inlined / no symbol (dashed)", "inlined"}
+                      : LegendItem{Swatch::Dotted, "kernel not traced (dotted)", "not traced"},
           {Swatch::Run, "selected run", "this run"},
           {Swatch::Link, "exception enters at next entry", "next entry"},
           {Swatch::None,
@@ -143,6 +146,24 @@ void Dashed(ImDrawList* dl, ImVec2 p, ImVec2 q, ImU32 col, float w, float dash) 
   }
 }
 
+// Round dots `step` apart: the not-traced border, unlike the dashed one at a
+// glance and in greyscale.
+void Dotted(ImDrawList* dl, ImVec2 p, ImVec2 q, ImU32 col, float r, float step) {
+  const float len = std::hypot(q.x - p.x, q.y - p.y);
+  const int n = std::max(1, static_cast<int>(len / step));
+  for (int i = 0; i <= n; ++i) {
+    const float t = static_cast<float>(i) / static_cast<float>(n);
+    dl->AddCircleFilled(ImVec2(p.x + (q.x - p.x) * t, p.y + (q.y - p.y) * t), r, col, 8);
+  }
+}
+
+void DottedRect(ImDrawList* dl, const Box& b, ImU32 col, float r, float step) {
+  Dotted(dl, b.min, ImVec2(b.max.x, b.min.y), col, r, step);
+  Dotted(dl, ImVec2(b.max.x, b.min.y), b.max, col, r, step);
+  Dotted(dl, b.max, ImVec2(b.min.x, b.max.y), col, r, step);
+  Dotted(dl, ImVec2(b.min.x, b.max.y), b.min, col, r, step);
+}
+
 void DashedRect(ImDrawList* dl, const Box& b, ImU32 col, float w, float dash) {
   Dashed(dl, b.min, ImVec2(b.max.x, b.min.y), col, w, dash);
   Dashed(dl, ImVec2(b.max.x, b.min.y), b.max, col, w, dash);
@@ -177,7 +198,7 @@ void CyclePanel::UpdatePath(const traces::TraceData& trace, const SharedView& vi
   m_path_counted = m_cache.count_builds();
   m_path.reset();
   if (view.selected)
-    if (const auto ref = Find(trace, *view.selected)) m_path = traces::PathOfEvent(trace, *ref);
+    if (const auto ref = Find(trace, *view.selected)) m_path = m_cache.PathOf(trace, *ref);
   if (new_selection) m_anim_start = now;
 }
 
@@ -208,9 +229,10 @@ void CyclePanel::Draw(const traces::TraceData& trace, SharedView& view) {
     m_path.reset();
     m_generation = view.trace_generation;
   }
-  // A growing trace is counted again in one pass over every event (~35 ms
-  // per million events): never more than a tenth of the time, so that a
-  // long live run does not stall every frame.
+  // A growing trace is counted on from where it changed (about the events
+  // added since the last count), at most every refresh interval; a count
+  // that had to start over (a new trace, new stacks) costs a pass over every
+  // event, so the next one waits at least ten times what it took.
   const size_t counted = m_cache.count_builds();
   const auto t0 = std::chrono::steady_clock::now();
   m_cache.Update(trace, m_now, std::max(m_refresh_interval, 10 * m_count_seconds));
@@ -252,7 +274,8 @@ void CyclePanel::Choose(ImVec2 avail) {
     const Picture p = MakePicture(m_cache.model(), c.form, font, size);
     const ImVec2 room(avail.x, avail.y - BottomHeight(size));
     const CycleLayout l = LayoutCycle(p.in, room, p.metrics);
-    const bool legend_fits = LegendWidth(LegendItems(c.form), true, font, size) <= avail.x;
+    const bool legend_fits =
+        LegendWidth(LegendItems(c.form, m_cache.model().kernel_data), true, font, size) <= avail.x;
     if (l.need.x <= room.x && l.need.y <= room.y && legend_fits) {
       m_fits = true;
       return;
@@ -386,6 +409,7 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
       case CycleNodeStatus::Present: look = Look::Present; break;
       case CycleNodeStatus::Inlined: look = Look::Inlined; break;
       case CycleNodeStatus::NotKernel: look = Look::User; break;
+      case CycleNodeStatus::NotTraced: look = Look::NotTraced; break;
       default: look = Look::Missing; break;
     }
     dl->AddRectFilled(b.min, b.max, box_bg, size * 0.2f);
@@ -397,9 +421,11 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
     const float bw = reached[i] ? bold * 1.5f : look == Look::Seen ? bold : thick;
     if (look == Look::Inlined || look == Look::Missing)  // dashed: no frame of its own
       DashedRect(dl, b, reached[i] ? accent : grey, bw, dash);
+    else if (look == Look::NotTraced)  // dotted: nothing known of it in this trace
+      DottedRect(dl, b, reached[i] ? accent : grey, bw * 0.75f, dash * 0.7f);
     else
       dl->AddRect(b.min, b.max, border, size * 0.2f, 0, bw);
-    const bool faint = look == Look::Inlined || look == Look::Missing;
+    const bool faint = look == Look::Inlined || look == Look::Missing || look == Look::NotTraced;
     const bool function_line = named && !node.init && node.band == traces::CycleBand::Kernel &&
                                !node.function.empty() && node.function != node.title;
     for (size_t l = 0; l < pic.nodes[i].size(); ++l) {
@@ -435,7 +461,7 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
   m_caption_rect = Box{ImVec2(origin.x, caption_y), ImVec2(origin.x + available.x, caption_y + 2 * size)};
 
   // The legend: each swatch drawn as what it explains, with words.
-  const std::vector<LegendItem> items = LegendItems(m_form);
+  const std::vector<LegendItem> items = LegendItems(m_form, model.kernel_data);
   const bool short_words = LegendWidth(items, false, font, size) > available.x - 2 * metrics.pad;
   float lx = origin.x + metrics.pad;
   const float ly = caption_y + 2 * size + spacing;
@@ -447,6 +473,7 @@ void CyclePanel::DrawCanvas(SharedView& view, ImVec2 available) {
         case Swatch::Seen: dl->AddRect(sw.min, sw.max, seen, 0, 0, bold); break;
         case Swatch::Present: dl->AddRect(sw.min, sw.max, present, 0, 0, thick); break;
         case Swatch::Dashed: DashedRect(dl, sw, grey, thick, size * 0.2f); break;
+        case Swatch::Dotted: DottedRect(dl, sw, grey, thick * 0.75f, size * 0.2f); break;
         case Swatch::Run: dl->AddRect(sw.min, sw.max, accent, 0, 0, bold * 1.5f); break;
         case Swatch::Link:
           Dashed(dl, ImVec2(sw.min.x, ly + size / 2), ImVec2(sw.max.x, ly + size / 2), dim, thick, size * 0.15f);

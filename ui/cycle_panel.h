@@ -20,7 +20,10 @@ namespace kvmscope::ui {
 
 class CyclePanel {
  public:
-  enum class Look { Seen, Present, Inlined, Missing, User };  // border/fill style, with text
+  // Border style, with text. Inlined and Missing (no symbol, other backend):
+  // dashed. NotTraced (no kernel data in this trace): dotted, with its own
+  // legend entry in place of the dashed one.
+  enum class Look { Seen, Present, Inlined, Missing, NotTraced, User };
   struct DrawnNode {
     traces::CycleNodeId id{};
     std::vector<std::string> lines;  // as drawn, top to bottom
@@ -44,7 +47,8 @@ class CyclePanel {
   // Seconds the selected run takes to travel its path (0: at once).
   void SetAnimationSeconds(double seconds) { m_animation_seconds = seconds; }
   // How often a growing trace is counted again, at most (and never more
-  // often than ten times what one count takes).
+  // often than ten times what the last count took). Counting is incremental,
+  // so this can be 0 (every frame).
   void SetRefreshInterval(double seconds) { m_refresh_interval = seconds; }
 
   const traces::CycleModel& model() const { return m_cache.model(); }
@@ -82,7 +86,7 @@ class CyclePanel {
   void Click(traces::CycleNodeId node, SharedView& view) const;
 
   traces::CycleCache m_cache;
-  double m_refresh_interval = 0.25;
+  double m_refresh_interval = 0.1;
   double m_count_seconds = 0;  // what the last count of the trace took
   uint64_t m_generation = UINT64_MAX;
 
