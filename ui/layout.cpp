@@ -24,7 +24,9 @@ Layout ComputeLayout(float width, float height, float toolbar_height) {
   float right_w = std::max(0.0f, width - right_x);
   float cycle_h = std::floor(body_h * 0.60f);
   float inspector_h = std::floor(body_h * 0.42f);
-  float console_h = std::floor(body_h * 0.14f);
+  // The console shows at least a header and three lines of output: about
+  // 1.4 toolbars (three rows of widgets) high at any font size.
+  float console_h = std::floor(std::max(body_h * 0.14f, std::min(toolbar_height * 1.4f, body_h * 0.25f)));
   float y = top + kGap;
   l.panes[size_t(Pane::Toolbar)] = {0, 0, width, top};
   l.panes[size_t(Pane::Cycle)] = {0, y, left_w, cycle_h};
