@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -163,7 +164,10 @@ class GuiProcess {
   }
 
   // Polls `done` every 50 ms until it holds, the process ends or `limit` passes.
+  // Limits stretch by KVMSCOPE_TEST_TIME_SCALE (scripts/sanitize.sh sets it:
+  // ThreadSanitizer makes kvmscope several times slower).
   bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    if (const char* scale = getenv("KVMSCOPE_TEST_TIME_SCALE")) limit *= std::max(1, atoi(scale));
     auto end = Clock::now() + limit;
     while (Clock::now() < end) {
       if (done()) return true;

@@ -181,6 +181,8 @@ class Window {
     if (current != m_trace) {
       m_trace = std::move(current);
       m_step_pending = false;
+      m_story_events = SIZE_MAX;
+      m_story_asked = -1;
       ++m_view.trace_generation;
       m_view.selected.reset();
       m_view.hovered.reset();
@@ -305,6 +307,14 @@ class Window {
       m_story_told = m_view.trace_generation;
       return;
     }
+    // FindStory reads the whole trace: on a live trace whose story has not
+    // happened yet (spin's watchdog comes last) ask again only when it has
+    // grown, at most four times a second.
+    const size_t events = trace.EventCount();
+    const double now = ImGui::GetTime();
+    if (events == m_story_events || now - m_story_asked < 0.25) return;
+    m_story_events = events;
+    m_story_asked = now;
     std::optional<traces::Story> story = traces::FindStory(trace);
     if (!story) return;
     m_story_told = m_view.trace_generation;
@@ -502,6 +512,8 @@ class Window {
   std::string m_widgets, m_widgets_written, m_selected_text;
   float m_toolbar_h = 0;
   uint64_t m_story_told = UINT64_MAX;  // the trace generation whose story was opened
+  size_t m_story_events = SIZE_MAX;    // the trace's size when FindStory last ran
+  double m_story_asked = -1;           // and when (ImGui time)
   bool m_step_pending = false;         // a step was asked for; its exit is not in yet
   size_t m_exits_at_step = 0;
 };
