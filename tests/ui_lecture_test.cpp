@@ -8,6 +8,7 @@
 #include <random>
 
 #include "tests/synthetic_trace.h"
+#include "tests/timeline_fixture.h"
 #include "tests/ui_harness.h"
 #include "traces/pauses.h"
 #include "traces/story.h"
@@ -58,36 +59,7 @@ TraceData MakeTrace(size_t cycles, int64_t gap_ns = test::kCycleNs) {
   return trace;
 }
 
-class LectureFixture : public ::testing::Test {
- protected:
-  HeadlessImGui m_ui{ImVec2(1280, 720)};
-  TimelinePanel m_panel;
-  SharedView m_view;
-
-  void Frame(const TraceData& trace, HeadlessImGui::Input input = {}) {
-    m_ui.Frame(
-        [&] {
-          ImGui::SetNextWindowPos(ImVec2(0, 0));
-          ImGui::SetNextWindowSize(ImGui::GetIO().DisplaySize);
-          ImGui::Begin("timeline", nullptr,
-                       ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                           ImGuiWindowFlags_NoSavedSettings);
-          m_panel.Draw(trace, m_view);
-          ImGui::End();
-        },
-        input);
-  }
-  void Click(const TraceData& trace, ImVec2 at) {
-    Frame(trace, {at, false});
-    Frame(trace, {at, true});
-    Frame(trace, {at, false});
-  }
-  ImVec2 At(RowKind kind, int64_t t_ns) const {
-    std::optional<RowGeometry> row = m_panel.Row(0, kind);
-    EXPECT_TRUE(row.has_value());
-    return ImVec2(m_panel.TimeToScreenX(t_ns), row ? (row->y0 + row->y1) / 2 : 0);
-  }
-};
+using LectureFixture = TimelineFrames;
 
 // --- selecting a run as a whole ---
 
@@ -103,14 +75,14 @@ TEST_F(LectureFixture, ClickingAnyBarOfARunSelectsThatRunsExit) {
   Frame(trace);
 
   // The middle of the KVM_RUN bar (not its end).
-  Click(trace, At(RowKind::Run, run.begin_ns + run.duration_ns() / 2));
+  Click(trace, RowCentre(RowKind::Run, run.begin_ns + run.duration_ns() / 2));
   ASSERT_TRUE(m_view.selected);
   EXPECT_EQ(*m_view.selected, KeyOf(exit));
 
   // The kernel's KVM_RUN bar of the same run.
   m_view.selected.reset();
   const traces::Span& kernel = cpu.spans[size_t(SpanKind::KernelRun)][7];
-  Click(trace, At(RowKind::KernelRun, kernel.begin_ns + kernel.duration_ns() / 2));
+  Click(trace, RowCentre(RowKind::KernelRun, kernel.begin_ns + kernel.duration_ns() / 2));
   ASSERT_TRUE(m_view.selected);
   EXPECT_EQ(*m_view.selected, KeyOf(exit));
 
@@ -118,14 +90,14 @@ TEST_F(LectureFixture, ClickingAnyBarOfARunSelectsThatRunsExit) {
   m_view.selected.reset();
   const traces::Span& handling = cpu.spans[size_t(SpanKind::VmmHandling)][7];
   ASSERT_EQ(handling.begin, run.end);
-  Click(trace, At(RowKind::VmmHandling, handling.begin_ns + 500));
+  Click(trace, RowCentre(RowKind::VmmHandling, handling.begin_ns + 500));
   ASSERT_TRUE(m_view.selected);
   EXPECT_EQ(*m_view.selected, KeyOf(exit));
 
   // The guest row (kvm_entry → kvm_exit): inside the run too.
   m_view.selected.reset();
   const traces::Span& guest = cpu.spans[size_t(SpanKind::Guest)][7];
-  Click(trace, At(RowKind::Guest, guest.begin_ns + guest.duration_ns() / 2));
+  Click(trace, RowCentre(RowKind::Guest, guest.begin_ns + guest.duration_ns() / 2));
   ASSERT_TRUE(m_view.selected);
   EXPECT_EQ(*m_view.selected, KeyOf(exit));
 }
@@ -337,7 +309,7 @@ TEST_F(LectureFixture, SteppedRunsAreReadableAtFitAll) {
   EXPECT_LT(m_panel.TimeToScreenX(wait.end_ns) - m_panel.TimeToScreenX(wait.begin_ns), 200.0f);
   EXPECT_GE(m_panel.TimeToScreenX(wait.end_ns) - m_panel.TimeToScreenX(wait.begin_ns), 3.0f);
   // Clicking that run still selects its exit, through the warp.
-  Click(trace, At(RowKind::Run, run.begin_ns + run.duration_ns() / 2));
+  Click(trace, RowCentre(RowKind::Run, run.begin_ns + run.duration_ns() / 2));
   ASSERT_TRUE(m_view.selected);
   EXPECT_EQ(*m_view.selected, KeyOf(trace.tracks[1].events[run.end]));
 }

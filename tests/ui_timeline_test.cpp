@@ -8,6 +8,7 @@
 #include <random>
 
 #include "tests/synthetic_trace.h"
+#include "tests/timeline_fixture.h"
 #include "tests/ui_harness.h"
 #include "traces/trace_json.h"
 #include "ui/colors.h"
@@ -64,36 +65,8 @@ TraceData MakeTrace(size_t cycles) {
 
 // --- headless frames ---
 
-class TimelineFixture : public ::testing::Test {
+class TimelineFixture : public TimelineFrames {
  protected:
-  HeadlessImGui m_ui{ImVec2(1280, 720)};
-  TimelinePanel m_panel;
-  SharedView m_view;
-
-  void Frame(const TraceData& trace, HeadlessImGui::Input input = {}) {
-    m_ui.Frame(
-        [&] {
-          ImGui::SetNextWindowPos(ImVec2(0, 0));
-          ImGui::SetNextWindowSize(ImGui::GetIO().DisplaySize);
-          ImGui::Begin("timeline", nullptr,
-                       ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                           ImGuiWindowFlags_NoSavedSettings);
-          m_panel.Draw(trace, m_view);
-          ImGui::End();
-        },
-        input);
-  }
-  // A click: move there, press, release (ImGui sees each as one frame).
-  void Click(const TraceData& trace, ImVec2 at) {
-    Frame(trace, {at, false});
-    Frame(trace, {at, true});
-    Frame(trace, {at, false});
-  }
-  ImVec2 RowCentre(RowKind kind, int64_t t_ns, size_t lane = 0) const {
-    std::optional<RowGeometry> row = m_panel.Row(lane, kind);
-    EXPECT_TRUE(row.has_value());
-    return ImVec2(m_panel.TimeToScreenX(t_ns), row ? (row->y0 + row->y1) / 2 : 0);
-  }
   size_t Vertices() const {
     size_t n = 0;
     for (int i = 0; i < m_ui.draw_data()->CmdListsCount; ++i) {
