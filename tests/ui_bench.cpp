@@ -87,6 +87,26 @@ double CpuMicros() {
   return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
 }
 
+// Runs kFrames frames and gives the median and p99 CPU time and the median
+// wall time of one, µs.
+template <typename Frame>
+void TimeFrames(Frame&& frame, double& median_us, double& p99_us, double& wall_median_us) {
+  std::vector<double> cpu, wall;
+  for (int i = 0; i < kFrames; ++i) {
+    const auto w0 = std::chrono::steady_clock::now();
+    const double c0 = CpuMicros();
+    frame();
+    cpu.push_back(CpuMicros() - c0);
+    wall.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - w0).count());
+  }
+  std::sort(cpu.begin(), cpu.end());
+  std::sort(wall.begin(), wall.end());
+  median_us = cpu[cpu.size() / 2];
+  p99_us = cpu[cpu.size() * 99 / 100];
+  wall_median_us = wall[wall.size() / 2];
+}
+
 struct Figures {
   double median_us = 0, p99_us = 0;  // CPU time per frame
   double wall_median_us = 0;
@@ -115,21 +135,8 @@ Figures Measure(HeadlessImGui& ui, const traces::TraceData& trace, SharedView& v
     input.mouse = ImVec2(ImGui::GetIO().DisplaySize.x * 0.6f, (row->y0 + row->y1) / 2);
   }
   for (int i = 0; i < 5; ++i) frame();
-  std::vector<double> cpu, wall;
-  for (int i = 0; i < kFrames; ++i) {
-    const auto w0 = std::chrono::steady_clock::now();
-    const double c0 = CpuMicros();
-    frame();
-    cpu.push_back(CpuMicros() - c0);
-    wall.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - w0).count());
-  }
-  std::sort(cpu.begin(), cpu.end());
-  std::sort(wall.begin(), wall.end());
   Figures f;
-  f.median_us = cpu[cpu.size() / 2];
-  f.p99_us = cpu[cpu.size() * 99 / 100];
-  f.wall_median_us = wall[wall.size() / 2];
+  TimeFrames(frame, f.median_us, f.p99_us, f.wall_median_us);
   f.marks = panel.LastFrameStats().marks;
   f.visible = panel.LastFrameStats().visible_items;
   for (int i = 0; i < ui.draw_data()->CmdListsCount; ++i) {
@@ -174,20 +181,7 @@ CycleFigures MeasureCycle(HeadlessImGui& ui, const traces::TraceData& trace) {
   if (const auto* handler = panel.Drawn(traces::CycleNodeId::ExitHandler))
     input.mouse = ImVec2((handler->box.min.x + handler->box.max.x) / 2, (handler->box.min.y + handler->box.max.y) / 2);
   for (int i = 0; i < 5; ++i) frame();
-  std::vector<double> cpu, wall;
-  for (int i = 0; i < kFrames; ++i) {
-    const auto w0 = std::chrono::steady_clock::now();
-    const double c0 = CpuMicros();
-    frame();
-    cpu.push_back(CpuMicros() - c0);
-    wall.push_back(
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - w0).count());
-  }
-  std::sort(cpu.begin(), cpu.end());
-  std::sort(wall.begin(), wall.end());
-  f.median_us = cpu[cpu.size() / 2];
-  f.p99_us = cpu[cpu.size() * 99 / 100];
-  f.wall_median_us = wall[wall.size() / 2];
+  TimeFrames(frame, f.median_us, f.p99_us, f.wall_median_us);
   f.fits = panel.fits() && model.kernel_data;
   for (int i = 0; i < ui.draw_data()->CmdListsCount; ++i)
     f.vertices += static_cast<size_t>(ui.draw_data()->CmdLists[i]->VtxBuffer.Size);
