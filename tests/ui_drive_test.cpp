@@ -148,6 +148,24 @@ TEST_F(Drive, StepSelectsTheNewRunAndArrowsWalkTheExits) {
   EXPECT_EQ(End(0), 0) << Explain();
 }
 
+// In slow motion every KVM_RUN is selected as it ends, so the cycle and the
+// inspector follow the guest one exit at a time ("Hello" letter by letter).
+TEST_F(Drive, SlowMotionFollowsEachRun) {
+  KVMSCOPE_REQUIRE_KVM();
+  ASSERT_TRUE(gui->Start({"--guest", "hello", "--paused"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
+  ASSERT_TRUE(gui->Click("slow"));
+  ASSERT_TRUE(gui->WaitWidget("slow:200")) << "the slow-motion choices did not open\n" << Explain();
+  ASSERT_TRUE(gui->Click("slow:200"));
+  ASSERT_TRUE(gui->Key("space"));
+  for (const char* c : {"'e'", "'l'", "'o'"}) {
+    EXPECT_TRUE(gui->WaitFor([&] { return gui->Selected().find(c) != std::string::npos; }, 10s))
+        << "the run that wrote " << c << " was never selected; selected: " << gui->Selected()
+        << "\n" << Explain();
+  }
+  EXPECT_EQ(End(0), 0) << Explain();
+}
+
 TEST_F(Drive, ReplayThenLiveThenReplayAndABadFile) {
   KVMSCOPE_REQUIRE_KVM();
   const std::string data = KVMSCOPE_TESTDATA "/pagefault-pvm.json";

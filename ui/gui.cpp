@@ -149,7 +149,6 @@ std::string Stamp() {
 // The slow-motion choices: a fixed list, so that no text box can swallow the
 // space bar (typing a number into a slider, then space, used to do nothing).
 constexpr int kSlowChoices[] = {0, 50, 200, 500, 1000};
-constexpr traces::EventType kExitType{traces::VmmEventKind::RunExit};
 
 class Window {
  public:
@@ -181,6 +180,7 @@ class Window {
     if (current != m_trace) {
       m_trace = std::move(current);
       m_step_pending = false;
+      m_followed_exit.reset();
       m_story_events = SIZE_MAX;
       m_story_asked = -1;
       ++m_view.trace_generation;
@@ -202,7 +202,7 @@ class Window {
       for (int i = 0; i < std::abs(keys.move); ++i) {
         SelectAdjacentExit(*snap, m_view, keys.move > 0 ? 1 : -1);
       }
-      FollowStep(*snap);
+      FollowLatest(*snap, state);
       DrawPanels(*snap, state, want_screenshot, screenshot_path);
       if (!m_options.widget_map.empty()) m_selected_text = SelectedText(*snap);
     }
@@ -286,15 +286,26 @@ class Window {
   }
 
   // One KVM_RUN; once it is in the trace, the run just stepped is selected
-  // and the last few exits are shown (FollowStep).
+  // and the last few exits are shown (FollowLatest).
   void Step() {
-    if (!m_step_pending && m_trace) m_exits_at_step = m_trace->Read()->Count(kExitType);
+    if (!m_step_pending && m_trace) m_followed_exit = LatestExitKey(*m_trace->Read());
     m_controller.Step();
     m_step_pending = true;
   }
-  void FollowStep(const traces::TraceData& trace) {
-    if (!m_step_pending || trace.Count(kExitType) <= m_exits_at_step) return;
+  static std::optional<EventKey> LatestExitKey(const traces::TraceData& trace) {
+    std::optional<traces::EventRef> latest = traces::LatestExit(trace);
+    return latest ? std::optional<EventKey>(KeyOf(trace.At(*latest))) : std::nullopt;
+  }
+  // After a step, and all the time while a guest runs in slow motion, each
+  // new KVM_RUN is selected as it ends (so the cycle animates its path) and
+  // the view keeps the last few exits readable.
+  void FollowLatest(const traces::TraceData& trace, RunState state) {
+    const bool slow_run = state == RunState::Running && m_slow_ms > 0;
+    if (!m_step_pending && !slow_run) return;
+    std::optional<EventKey> latest = LatestExitKey(trace);
+    if (!latest || latest == m_followed_exit) return;
     SelectLatestExit(trace, m_view);
+    m_followed_exit = latest;
     m_step_pending = false;
   }
 
@@ -433,17 +444,20 @@ class Window {
       Flow(em * 5 + ImGui::CalcTextSize("slow motion").x);
       ImGui::SetNextItemWidth(em * 5);
       std::string slow = m_slow_ms ? fmt::format("{} ms", m_slow_ms) : std::string("off");
-      if (ImGui::BeginCombo("slow motion", slow.c_str())) {
+      if (ImGui::BeginCombo("##slow", slow.c_str())) {
         for (int ms : kSlowChoices) {
           std::string label = ms ? fmt::format("{} ms per KVM_RUN", ms) : std::string("off");
           if (ImGui::Selectable(label.c_str(), ms == m_slow_ms)) {
             m_slow_ms = ms;
             Queue([this, ms] { m_controller.SetSlowMotion(ms); });
           }
+          Mark(fmt::format("slow:{}", ms).c_str());
         }
         ImGui::EndCombo();
       }
       Mark("slow");
+      ImGui::SameLine(0, ImGui::GetStyle().ItemInnerSpacing.x);
+      ImGui::TextUnformatted("slow motion");
       Flow(ButtonWidth("Reset (r)"));
       if (Button("Reset (r)", "reset", !replay, replay_why)) Queue([this] { m_controller.Reset(); });
       Flow(ButtonWidth("Fit (f)"));
@@ -514,8 +528,8 @@ class Window {
   uint64_t m_story_told = UINT64_MAX;  // the trace generation whose story was opened
   size_t m_story_events = SIZE_MAX;    // the trace's size when FindStory last ran
   double m_story_asked = -1;           // and when (ImGui time)
-  bool m_step_pending = false;         // a step was asked for; its exit is not in yet
-  size_t m_exits_at_step = 0;
+  bool m_step_pending = false;            // a step was asked for; its exit is not in yet
+  std::optional<EventKey> m_followed_exit;  // the latest exit when last followed
 };
 
 }  // namespace
