@@ -331,6 +331,7 @@ class Window {
     m_story_told = m_view.trace_generation;
     m_view.selected = KeyOf(trace.At(story->event));
     m_view.show_chain = story->chain;
+    m_message = story->caption;  // one sentence on what this guest shows
   }
 
   void Toggle() {
