@@ -155,8 +155,9 @@ TEST_F(Drive, SlowMotionFollowsEachRun) {
   ASSERT_TRUE(gui->Start({"--guest", "hello", "--paused"})) << Explain();
   ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
   ASSERT_TRUE(gui->Click("slow"));
-  ASSERT_TRUE(gui->WaitWidget("slow:200")) << "the slow-motion choices did not open\n" << Explain();
-  ASSERT_TRUE(gui->Click("slow:200"));
+  // One KVM_RUN a second: slow enough for a frame under ThreadSanitizer too.
+  ASSERT_TRUE(gui->WaitWidget("slow:1000")) << "the slow-motion choices did not open\n" << Explain();
+  ASSERT_TRUE(gui->Click("slow:1000"));
   ASSERT_TRUE(gui->Key("space"));
   for (const char* c : {"'e'", "'l'", "'o'"}) {
     EXPECT_TRUE(gui->WaitFor([&] { return gui->Selected().find(c) != std::string::npos; }, 10s))
