@@ -463,8 +463,7 @@ class Window {
       if (Button("Reset (r)", "reset", !replay, replay_why)) Queue([this] { m_controller.Reset(); });
       Flow(ButtonWidth("Fit (f)"));
     }
-    if (ImGui::Button("Fit (f)")) m_timeline.RequestFit();
-    Mark("fit");
+    if (Button("Fit (f)", "fit", true, nullptr)) m_timeline.RequestFit();
     Flow(ImGui::CalcTextSize("←/→ exits · n/p guest").x);
     ImGui::TextDisabled("←/→ exits · n/p guest");
 
@@ -481,25 +480,21 @@ class Window {
     ImGui::InputTextWithHint("##path", "file path (trace .json, guest file, .png)", m_path,
                              sizeof m_path);
     Mark("path");
-    auto file_button = [&](const char* label, const char* name) {
+    // A file button: its command gets the path box's text, and says in the
+    // toolbar how it went.
+    using FileCommand = std::string (Controller::*)(const std::string&);
+    auto file_button = [&](const char* label, const char* name, FileCommand command) {
       Flow(ButtonWidth(label));
-      bool pressed = ImGui::Button(label);
-      Mark(name);
-      return pressed;
+      if (Button(label, name, true, nullptr)) {
+        Queue([this, command, p = std::string(m_path)] { m_message = (m_controller.*command)(p); });
+      }
     };
-    if (!guests.empty() && file_button("Run file", "runfile")) {
-      Queue([this, p = std::string(m_path)] { m_message = m_controller.Select(p); });
-    }
-    if (file_button("Open", "open")) {
-      Queue([this, p = std::string(m_path)] { m_message = m_controller.Open(p); });
-    }
-    if (file_button("Save", "save")) {
-      Queue([this, p = std::string(m_path)] { m_message = m_controller.Save(p); });
-    }
-    if (file_button("Export Chrome", "chrome")) {
-      Queue([this, p = std::string(m_path)] { m_message = m_controller.ExportChrome(p); });
-    }
-    if (file_button("PNG (F12)", "png")) {
+    if (!guests.empty()) file_button("Run file", "runfile", &Controller::Select);
+    file_button("Open", "open", &Controller::Open);
+    file_button("Save", "save", &Controller::Save);
+    file_button("Export Chrome", "chrome", &Controller::ExportChrome);
+    Flow(ButtonWidth("PNG (F12)"));
+    if (Button("PNG (F12)", "png", true, nullptr)) {
       want_screenshot = true;
       screenshot_path = m_path[0] ? m_path : "kvmscope-" + Stamp() + ".png";
     }
