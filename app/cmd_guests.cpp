@@ -1,11 +1,44 @@
 // `kvmscope guests [NAME] [--source]`: the guest catalog.
 #include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "vmm/catalog.h"
 
 namespace kvmscope::app {
+
+namespace {
+// The kernel events the guest must make on each backend, and the ones it
+// does not make there with why: the catalog's promises, which
+// tests/catalog_paths_test checks live on every host it runs on.
+void PrintPromises(const vmm::GuestInfo& g) {
+  const std::optional<vmm::KernelVariant> here = vmm::DetectKernelVariant();
+  std::printf("%-14s must fire on each backend (checked live by catalog_paths_tests):\n",
+              "kernel events");
+  for (size_t i = 0; i < vmm::kKernelVariants; ++i) {
+    const auto v = static_cast<vmm::KernelVariant>(i);
+    std::string must;
+    std::vector<std::string> nots;
+    for (const vmm::KernelPromise* p : vmm::PromisesOn(g, v)) {
+      if (p->on & vmm::On(v)) {
+        if (must.find(std::string(p->event) + " ") != std::string::npos) continue;
+        must += std::string(p->event) + " ";
+      } else {
+        const char* how = p->not_on & vmm::On(v) ? "no " : "maybe ";
+        nots.push_back(how + std::string(p->event) + ": " + std::string(p->why));
+      }
+    }
+    if (!must.empty()) must.pop_back();  // the last separator
+    const std::string name =
+        std::string(vmm::KernelVariantName(v)) + (here == v ? " (this host)" : "");
+    std::printf("  %-34s %s\n", name.c_str(), must.empty() ? "(none)" : must.c_str());
+    for (const std::string& n : nots) std::printf("  %-34s %s\n", "", n.c_str());
+  }
+}
+}  // namespace
 
 int CmdGuests(const GuestsArgs& args) {
   using namespace vmm;
@@ -38,6 +71,7 @@ int CmdGuests(const GuestsArgs& args) {
               g->in_kernel_irqchip ? " (in-kernel irqchip and PIT)" : "");
   line("exits", g->exits);
   line("kernel paths", g->kernel_paths);
+  PrintPromises(*g);
   line("self-check", g->self_check);
   if (!g->param_meaning.empty()) {
     auto param = static_cast<unsigned long long>(DefaultParam(*g, backend));

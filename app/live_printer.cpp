@@ -9,6 +9,7 @@
 #include <map>
 
 #include "traces/explain.h"
+#include "traces/fault_context.h"
 #include "vmm/guests/abi.h"
 
 namespace kvmscope::app {
@@ -167,10 +168,12 @@ std::string LivePrinter::KernelLines(const traces::JoinedRun& joined) {
     if (ev.kind == K::RunExit) exit = ev.time_ns;
     if (IsBulk(ev.kind)) ++bulk[ev.kind];
   }
-  for (const traces::KernelEvent& ev : joined.kernel) {
+  for (size_t i = 0; i < joined.kernel.size(); ++i) {
+    const traces::KernelEvent& ev = joined.kernel[i];
     if (ev.kind == K::RunEnter || ev.kind == K::RunExit) continue;
     if (IsBulk(ev.kind) && bulk[ev.kind] > 2) continue;
-    detail.push_back(traces::DescribeKernelEvent(ev));
+    // kvm_page_fault's error code is decoded by the kvm_exit before it.
+    detail.push_back(traces::DescribeKernelEvent(ev, traces::ContextAt(joined.kernel, i)));
   }
   for (auto [kind, n] : bulk) {
     if (n > 2) detail.push_back(fmt::format("{} ×{}", traces::KernelEventName(kind), n));

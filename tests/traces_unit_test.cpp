@@ -202,7 +202,8 @@ TEST(DecodeFields, KvmExitSvmAndIntrInfo) {
   EXPECT_EQ(Get(f, "exit_reason").text, "EXCP_PF");
   EXPECT_EQ(Get(f, "isa").text, "SVM");
   EXPECT_EQ(Get(f, "intr_info").value, intr_info);
-  EXPECT_EQ(Get(f, "intr_info").text, "0x80000b0e (hardware exception #PF)");
+  // SVM's EXITINTINFO is the event being delivered when the exit came.
+  EXPECT_EQ(Get(f, "intr_info").text, "0x80000b0e (delivering hardware exception #PF)");
   EXPECT_EQ(Get(f, "error_code").value, 0x6u);
   EXPECT_EQ(Get(f, "error_code").text, "0x6");
   EXPECT_EQ(Get(DecodeFields(Make(KernelEventKind::KvmExit, {0x400, 0, 2})), "exit_reason").text,
@@ -335,7 +336,13 @@ TEST(DecodeFields, InjVirqCpuidMsrHypercall) {
 TEST(DecodeFields, PageFaultAndMmu) {
   const auto pf = Make(KernelEventKind::PageFault, {0, 0x1000, 0x400000, 0x4});
   EXPECT_EQ(Names(DecodeFields(pf)), (V{"vcpu_id", "guest_rip", "fault_address", "error_code"}));
-  EXPECT_EQ(Get(DecodeFields(pf), "error_code").text, "0x4 (user)");
+  // What error_code holds depends on the exit that produced the fault.
+  EXPECT_EQ(Get(DecodeFields(pf), "error_code").text,
+            "0x4 (raw value, meaning depends on the exit)");
+  EXPECT_EQ(Get(DecodeFields(pf, {.fault_code = FaultCode::PfErrorCode}), "error_code").text,
+            "0x4 (#PF error code: user)");
+  EXPECT_EQ(Get(DecodeFields(pf, {.fault_code = FaultCode::PfErrorCode}), "fault_address").text,
+            "0x400000 (guest linear, CR2)");
 
   const auto walk = Make(KernelEventKind::MmuWalk, {0x400000, 0x6});
   EXPECT_EQ(Names(DecodeFields(walk)), (V{"addr", "pferr"}));

@@ -369,5 +369,47 @@ TEST(Host, BackendIsNamedByItsModule) {
   fs::remove_all(root);
 }
 
+// The paging mode splits VMX and SVM: kvm_intel's ept and kvm_amd's npt
+// parameters ("Y"/"N", or "1"/"0" on older kernels).
+TEST(Catalog, KernelVariantFromModuleParameters) {
+  const fs::path root = fs::temp_directory_path() / ("kvmscope-variant-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  EXPECT_EQ(DetectKernelVariant(root.string()), std::nullopt);
+  fs::create_directories(root / "kvm_amd" / "parameters");
+  std::ofstream(root / "kvm_amd" / "parameters" / "npt") << "0\n";
+  EXPECT_EQ(DetectKernelVariant(root.string()), KernelVariant::SvmShadow);
+  std::ofstream(root / "kvm_amd" / "parameters" / "npt") << "Y\n";
+  EXPECT_EQ(DetectKernelVariant(root.string()), KernelVariant::SvmNpt);
+  fs::create_directories(root / "kvm_intel" / "parameters");
+  std::ofstream(root / "kvm_intel" / "parameters" / "ept") << "N\n";
+  EXPECT_EQ(DetectKernelVariant(root.string()), KernelVariant::VmxShadow);
+  fs::remove_all(root);
+}
+
+// Per-variant promises: the common events first, each event once; excluded
+// events never promised.
+TEST(Catalog, PromisesPerVariant) {
+  const GuestInfo* pf = FindGuest("pagefault");
+  ASSERT_NE(pf, nullptr);
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(PromisedEvents(*pf, KernelVariant::Pvm),
+            (V{"kvm_emulate_insn", "kvm_mmu_set_spte", "kvm_mmu_pagetable_walk",
+               "kvm_mmu_walker_error", "kvm_inj_exception"}));
+  EXPECT_EQ(PromisedEvents(*pf, KernelVariant::SvmNpt),
+            (V{"kvm_exit", "kvm_entry", "kvm_page_fault", "kvm_mmu_set_spte"}));
+  EXPECT_EQ(PromisedEvents(*pf, KernelVariant::VmxShadow),
+            (V{"kvm_exit", "kvm_entry", "kvm_mmu_set_spte", "kvm_mmu_pagetable_walk",
+               "kvm_mmu_walker_error", "kvm_inj_exception", "kvm_page_fault"}));
+  for (const GuestInfo& g : Catalog()) {
+    for (size_t i = 0; i < kKernelVariants; ++i) {
+      const auto v = static_cast<KernelVariant>(i);
+      for (const KernelPromise* p : PromisesOn(g, v)) {
+        if ((p->not_on & On(v)) == 0) continue;
+        for (std::string_view e : PromisedEvents(g, v)) EXPECT_NE(e, p->event) << g.name;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kvmscope::vmm

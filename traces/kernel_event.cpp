@@ -127,25 +127,65 @@ std::string ExitReasonText(uint64_t reason, uint64_t isa) {
 }
 
 // The event-information layout VMX (VM-exit interruption information) and
-// SVM (EXITINTINFO) share: vector in bits 7:0, type in 10:8, valid in bit 31.
-std::string IntrInfoText(uint32_t info) {
-  if ((info & 0x80000000u) == 0) return Hex(info);
+// SVM (EXITINTINFO) share: vector in bits 7:0, type in 10:8, error code valid
+// in bit 11, valid in bit 31. The rest means something only when the valid
+// bit is set: SVM leaves stale contents behind with it clear (seen under
+// QEMU's emulated SVM: 0x300, 0xb0d after the #DE and #GP were delivered).
+constexpr uint32_t kIntrInfoValid = 0x80000000u;
+constexpr uint32_t kIntrInfoErrorValid = 0x800u;
+
+std::string IntrInfoText(uint32_t info, uint64_t isa) {
+  if ((info & kIntrInfoValid) == 0) {
+    return info == 0 ? "0x0" : fmt::format("{:#x} (valid bit clear: no event, stale bits)", info);
+  }
   const uint32_t vector = info & 0xff;
   const uint32_t type = (info >> 8) & 7;
+  std::string what;
   switch (type) {
-    case 0: return fmt::format("{:#x} (external interrupt vector {:#x})", info, vector);
-    case 2: return fmt::format("{:#x} (NMI)", info);
-    case 4: return fmt::format("{:#x} (software interrupt vector {:#x})", info, vector);
+    case 0: what = fmt::format("external interrupt vector {:#x}", vector); break;
+    case 2: what = "NMI"; break;
+    case 4:
+      what = fmt::format("software interrupt vector {:#x}", vector);
+      // Real AMD CPUs report INT3 as an exception (type 3), which KVM
+      // re-executes; QEMU's emulated SVM reports it as a software interrupt,
+      // which KVM reinjects (kvm_inj_virq).
+      if (isa == static_cast<uint64_t>(ExitIsa::Svm) && vector == 3) {
+        what += ", INT3 as QEMU's emulated SVM reports it (real AMD CPUs: an exception)";
+      }
+      break;
     case 3:
     case 5:
     case 6: {
       const std::string_view kind = type == 3   ? "hardware exception"
                                     : type == 5 ? "privileged software exception"
                                                 : "software exception";
-      return fmt::format("{:#x} ({} {})", info, kind, ExceptionShort(vector));
+      what = fmt::format("{} {}", kind, ExceptionShort(vector));
+      break;
     }
-    default: return fmt::format("{:#x} (event type {} vector {:#x})", info, type, vector);
+    default: what = fmt::format("event type {} vector {:#x}", type, vector); break;
   }
+  // VMX: the event that caused this exit; SVM: the event being delivered
+  // when the exit happened (VMX keeps that one in info2, IDT-vectoring info).
+  if (isa == static_cast<uint64_t>(ExitIsa::Svm)) what = "delivering " + what;
+  return fmt::format("{:#x} ({})", info, what);
+}
+
+// kvm_exit's error_code belongs to the event in intr_info: meaningless
+// unless that is valid and has an error code.
+bool ExitErrorCodeValid(uint32_t info) {
+  return (info & kIntrInfoValid) != 0 && (info & kIntrInfoErrorValid) != 0;
+}
+
+// kvm_page_fault's fault address: a guest-physical address when EPT or NPT
+// faulted, the guest's linear address (its CR2) for an intercepted #PF.
+std::string FaultAddressText(uint64_t address, FaultCode kind) {
+  switch (kind) {
+    case FaultCode::EptQualification:
+    case FaultCode::NpfErrorCode: return fmt::format("{:#x} (guest physical)", address);
+    case FaultCode::PfErrorCode: return fmt::format("{:#x} (guest linear, CR2)", address);
+    case FaultCode::Unknown: break;
+  }
+  return Hex(address);
 }
 
 // kvm_emulate_insn's flags as the tracepoint prints them (KVM_EMUL_INSN_F_*:
@@ -246,7 +286,33 @@ std::optional<KernelEventKind> KernelEventKindFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<Field> DecodeFields(const KernelEvent& event) {
+std::string_view FaultCodeName(FaultCode kind) {
+  switch (kind) {
+    case FaultCode::Unknown: return "raw value";
+    case FaultCode::EptQualification: return "EPT exit qualification";
+    case FaultCode::NpfErrorCode: return "NPF error code";
+    case FaultCode::PfErrorCode: return "#PF error code";
+  }
+  return "raw value";
+}
+
+std::string FaultCodeText(uint64_t code, FaultCode kind) {
+  switch (kind) {
+    case FaultCode::EptQualification: {
+      std::string text = EptQualificationText(code);
+      constexpr uint64_t kGpaPermissions = 0x38;  // bits 3-5: the EPT entry's R, W, X
+      if ((code & kGpaPermissions) == 0) text += ", EPT entry not present";
+      return fmt::format("{:#x} ({}: {})", code, FaultCodeName(kind), text);
+    }
+    case FaultCode::NpfErrorCode:
+    case FaultCode::PfErrorCode:
+      return fmt::format("{:#x} ({}: {})", code, FaultCodeName(kind), PageFaultErrorText(code));
+    case FaultCode::Unknown: break;
+  }
+  return fmt::format("{:#x} (raw value, meaning depends on the exit)", code);
+}
+
+std::vector<Field> DecodeFields(const KernelEvent& event, const DecodeContext& context) {
   const auto& a = event.a;
   std::vector<Field> f;
   auto add = [&f](std::string_view name, uint64_t value, std::string text) {
@@ -266,8 +332,10 @@ std::vector<Field> DecodeFields(const KernelEvent& event) {
       add("isa", a[2], IsaText(a[2]));
       add("info1", a[3], Hex(a[3]));
       add("info2", a[4], Hex(a[4]));
-      add("intr_info", Low32(a[5]), IntrInfoText(Low32(a[5])));
-      add("error_code", High32(a[5]), Hex(High32(a[5])));
+      add("intr_info", Low32(a[5]), IntrInfoText(Low32(a[5]), a[2]));
+      add("error_code", High32(a[5]),
+          ExitErrorCodeValid(Low32(a[5])) ? Hex(High32(a[5]))
+                                          : fmt::format("{:#x} (no error code)", High32(a[5])));
       break;
     case KernelEventKind::KvmEntry:
       add("vcpu_id", a[0], Dec(a[0]));
@@ -339,8 +407,8 @@ std::vector<Field> DecodeFields(const KernelEvent& event) {
     case KernelEventKind::PageFault:
       add("vcpu_id", a[0], Dec(a[0]));
       add("guest_rip", a[1], Hex(a[1]));
-      add("fault_address", a[2], Hex(a[2]));
-      add("error_code", a[3], PageFaultCodeText(a[3]));
+      add("fault_address", a[2], FaultAddressText(a[2], context.fault_code));
+      add("error_code", a[3], FaultCodeText(a[3], context.fault_code));
       break;
     case KernelEventKind::MmuWalk:
       add("addr", a[0], Hex(a[0]));
@@ -357,7 +425,7 @@ std::vector<Field> DecodeFields(const KernelEvent& event) {
   return f;
 }
 
-std::string DescribeKernelEvent(const KernelEvent& event) {
+std::string DescribeKernelEvent(const KernelEvent& event, const DecodeContext& context) {
   const auto& a = event.a;
   const std::string_view name = KernelEventName(event.kind);
   switch (event.kind) {
@@ -374,8 +442,9 @@ std::string DescribeKernelEvent(const KernelEvent& event) {
       std::string s = fmt::format("{} reason={} rip={:#x}", name, ExitReasonText(a[0], a[2]), a[1]);
       if (a[3] != 0) s += fmt::format(" info1={:#x}", a[3]);
       if (a[4] != 0) s += fmt::format(" info2={:#x}", a[4]);
-      if (Low32(a[5]) != 0) s += fmt::format(" intr_info={}", IntrInfoText(Low32(a[5])));
-      if (High32(a[5]) != 0) s += fmt::format(" error_code={:#x}", High32(a[5]));
+      // Only a valid intr_info is shown: stale bits would read as an event.
+      if (Low32(a[5]) & kIntrInfoValid) s += fmt::format(" intr_info={}", IntrInfoText(Low32(a[5]), a[2]));
+      if (ExitErrorCodeValid(Low32(a[5]))) s += fmt::format(" error_code={:#x}", High32(a[5]));
       return s;
     }
     case KernelEventKind::KvmEntry: return fmt::format("{} vcpu={} rip={:#x}", name, a[0], a[1]);
@@ -432,7 +501,7 @@ std::string DescribeKernelEvent(const KernelEvent& event) {
                          a[1], a[2], a[3], a[4]);
     case KernelEventKind::PageFault:
       return fmt::format("{} addr={:#x} error_code={} rip={:#x}", name, a[2],
-                         PageFaultCodeText(a[3]), a[1]);
+                         FaultCodeText(a[3], context.fault_code), a[1]);
     case KernelEventKind::MmuWalk:
       return fmt::format("{} addr={:#x} pferr={}", name, a[0], PageFaultCodeText(a[1]));
     case KernelEventKind::MmuSetSpte:

@@ -90,9 +90,45 @@ struct Field {
   uint64_t value = 0;
   std::string text;
 };
-std::vector<Field> DecodeFields(const KernelEvent& event);
+
+// What kvm:kvm_page_fault's error_code field holds: it depends on the code
+// that fired the tracepoint (Linux 6.1, arch/x86/kvm):
+//   - vmx/vmx.c handle_ept_violation (VMX EXIT_REASON_EPT_VIOLATION) passes
+//     the raw EPT exit qualification (EPT_VIOLATION_* in
+//     arch/x86/include/asm/vmx.h), not a page-fault error code;
+//   - svm/svm.c npf_interception (SVM_EXIT_NPF) passes exit_info_1: a #PF
+//     error code plus PFERR_GUEST_FINAL (bit 32) / PFERR_GUEST_PAGE (bit 33)
+//     (PFERR_* in arch/x86/include/asm/kvm_host.h);
+//   - mmu/mmu.c kvm_handle_page_fault, reached from an intercepted #PF
+//     (shadow paging: VMX with ept=0, SVM with npt=0), passes the guest's #PF
+//     error code.
+// Which one it was is known only from the kvm_exit before it on the same
+// vCPU thread (traces/fault_context.h finds it), or from the host.
+enum class FaultCode : uint8_t {
+  Unknown,           // producer not known: shown as a raw value
+  EptQualification,  // VMX EPT violation
+  NpfErrorCode,      // SVM nested page fault
+  PfErrorCode,       // an intercepted guest #PF (shadow paging)
+};
+// "raw value", "EPT exit qualification", "NPF error code", "#PF error code".
+std::string_view FaultCodeName(FaultCode kind);
+// "0x184 (EPT exit qualification: fetch|gla-valid|final-translation, EPT
+// entry not present)"; for Unknown "0x184 (raw value, meaning depends on the
+// exit)".
+std::string FaultCodeText(uint64_t code, FaultCode kind);
+// The EPT exit qualification's bits: "read|write|fetch", the GPA's EPT
+// permissions "gpa-readable|gpa-writable|gpa-executable", "gla-valid" and,
+// with it, "final-translation" (bit 8 set) or "paging-structure" (clear);
+// other bits as hex.
+std::string EptQualificationText(uint64_t qualification);
+
+// What a decoder knows beyond the event itself.
+struct DecodeContext {
+  FaultCode fault_code = FaultCode::Unknown;  // for kvm_page_fault
+};
+std::vector<Field> DecodeFields(const KernelEvent& event, const DecodeContext& context = {});
 // One line, e.g. "kvm_pio out port=0x3f8 size=1 val=0x48".
-std::string DescribeKernelEvent(const KernelEvent& event);
+std::string DescribeKernelEvent(const KernelEvent& event, const DecodeContext& context = {});
 
 // Names of hardware exit reasons and guest-visible facts, for decoding.
 // VMX: the basic reason (bits 15:0) as in EXIT_REASON_*: "EPT_VIOLATION", "" if unknown.

@@ -1,5 +1,6 @@
 // Names of x86 and KVM numbers that kernel events carry: VMX exit reasons, SVM
-// exit codes, KVM_EXIT_* reasons, exception vectors and page-fault error bits.
+// exit codes, KVM_EXIT_* reasons, exception vectors, page-fault error bits and
+// EPT-violation exit qualification bits.
 // Written out here because traces/ may not include the kernel's headers.
 #include <fmt/format.h>
 
@@ -331,7 +332,51 @@ constexpr std::array<ErrorBit, 10> kPageFaultBits = {{
     {33, "guest-page"},
 }};
 
+// The exit qualification of a VMX EPT violation: EPT_VIOLATION_* in
+// arch/x86/include/asm/vmx.h (6.1: EPT_VIOLATION_ACC_READ_BIT 0 ..
+// EPT_VIOLATION_GVA_TRANSLATED_BIT 8; READABLE/WRITABLE/EXECUTABLE at 3-5,
+// later kernels' PROT_READ/WRITE/EXEC), Intel SDM vol. 3, table "Exit
+// Qualification for EPT Violations". Bit 8 means something only with bit 7.
+constexpr std::array<ErrorBit, 8> kEptQualificationBits = {{
+    {0, "read"},                 // the access was a data read
+    {1, "write"},                // a data write
+    {2, "fetch"},                // an instruction fetch
+    {3, "gpa-readable"},         // the GPA's EPT entries allow reads...
+    {4, "gpa-writable"},         // ...writes...
+    {5, "gpa-executable"},       // ...and execution (all clear: not mapped)
+    {6, "gpa-user-executable"},  // mode-based execute control
+    {12, "nmi-unblocking"},      // the fault hit an IRET that unblocked NMIs
+}};
+constexpr int kEptGlaValidBit = 7;        // EPT_VIOLATION_GVA_IS_VALID
+constexpr int kEptGlaTranslatedBit = 8;   // EPT_VIOLATION_GVA_TRANSLATED
+
 }  // namespace
+
+std::string EptQualificationText(uint64_t qualification) {
+  std::string text;
+  auto add = [&text](std::string_view name) {
+    if (!text.empty()) text += '|';
+    text += name;
+  };
+  uint64_t rest = qualification;
+  for (const ErrorBit& b : kEptQualificationBits) {
+    const uint64_t mask = uint64_t{1} << b.bit;
+    if ((qualification & mask) == 0) continue;
+    add(b.name);
+    rest &= ~mask;
+  }
+  const uint64_t gla_valid = uint64_t{1} << kEptGlaValidBit;
+  const uint64_t translated = uint64_t{1} << kEptGlaTranslatedBit;
+  if (qualification & gla_valid) {
+    add("gla-valid");
+    // With a valid linear address, bit 8 tells the final translation (the
+    // page itself) from an access to the guest's own page tables.
+    add(qualification & translated ? "final-translation" : "paging-structure");
+    rest &= ~(gla_valid | translated);
+  }
+  if (rest != 0) add(fmt::format("{:#x}", rest));
+  return text.empty() ? "no access bits" : text;
+}
 
 std::string_view KvmExitReasonName(uint32_t reason) {
   return reason < kKvmExitReasons.size() ? kKvmExitReasons[reason] : std::string_view{};

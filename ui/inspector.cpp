@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "traces/explain.h"
+#include "traces/fault_context.h"
 #include "traces/stats.h"
 #include "traces/story.h"
 #include "ui/disasm.h"
@@ -258,7 +259,7 @@ void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorCon
         continue;
       }
     }
-    c.run_events.push_back(traces::DescribeEvent(trace, e));
+    c.run_events.push_back(traces::DescribeEventIn(trace, e));  // page faults by their exit
   }
   const int64_t ns = run.back().time_ns - run.front().time_ns;
   c.run_note = kernel == 0 ? fmt::format("no kernel events recorded inside this KVM_RUN ({}){}",
@@ -288,8 +289,8 @@ InspectorContents Contents(const traces::TraceData& trace, const EventKey& key) 
   const traces::Track& track = trace.tracks[ref->track];
   c.title = fmt::format("{} · {} · {:.6f} s", traces::EventTypeName(e.type), track.Name(),
                         static_cast<double>(e.time_ns - trace.BeginNs()) / 1e9);
-  c.summary = traces::DescribeEvent(trace, e);
-  c.fields = traces::EventFields(trace, e);
+  c.summary = traces::DescribeEventAt(trace, *ref);
+  c.fields = traces::EventFieldsAt(trace, *ref);
   c.teaching = traces::ExplainEvent(e);
   const std::string_view kind = e.type.origin == traces::Origin::Kernel
                                     ? traces::ExplainKind(e.type.kernel())

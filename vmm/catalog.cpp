@@ -1,7 +1,8 @@
 // The built-in guest catalog: one entry per vmm/guests/NAME.S.
 #include "vmm/catalog.h"
 
-
+#include <fstream>
+#include <string>
 
 namespace kvmscope::vmm {
 
@@ -34,6 +35,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .mode = CpuMode::Real,
           .exits = "KVM_EXIT_IO per console byte, KVM_EXIT_IO for the status, KVM_EXIT_HLT",
           .kernel_paths = "run loop; port I/O completed in user space (kvm_userspace_exit)",
+          .promises = {{"kvm_pio", kOnAll}, {"kvm_userspace_exit", kOnAll}},
           .self_check = "reports the number of bytes printed (24)",
           .expected_status = 24,
           .image = khelloImage,
@@ -47,6 +49,9 @@ std::vector<GuestInfo> MakeCatalog() {
           .exits = "KVM_EXIT_IO for console output (polling the 16550 line status), KVM_EXIT_HLT",
           .kernel_paths = "CR0/CR4/EFER writes and far jumps handled inside KVM (emulated or "
                           "intercepted); no exit to user space for them",
+          .promises = {{"kvm_pio", kOnAll},
+                       {"kvm_msr", kOnPvm | kOnSvm, 0,
+                        "WRMSR to EFER (long mode enable) is intercepted"}},
           .self_check = "reports a bit per mode reached: 1 real, 2 protected, 4 long (7)",
           .expected_status = 7,
           .image = kmodesImage,
@@ -61,6 +66,18 @@ std::vector<GuestInfo> MakeCatalog() {
               "KVM_EXIT_IO for console and status, KVM_EXIT_HLT; the faults stay in the kernel",
           .kernel_paths = "kvm_mmu_page_fault on first touch of 16 fresh pages; guest #PF (vector "
                           "14) injected by KVM for 4 unmapped pages, handled by the guest",
+          .promises =
+              {{"kvm_mmu_set_spte", kOnAll},
+               {"kvm_mmu_pagetable_walk", kOnPvm | kOnShadow, 0,
+                "KVM walks the guest's page tables in software (shadow paging)"},
+               {"kvm_mmu_walker_error", kOnPvm | kOnShadow, 0,
+                "the walk finds the 4 unmapped pages: the guest's own faults"},
+               {"kvm_inj_exception", kOnPvm | kOnShadow, 0,
+                "KVM injects those #PFs into the guest"},
+               {"kvm_page_fault", kOnShadow, 0, "the guest's #PF is intercepted"},
+               {"kvm_mmu_walker_error", 0, kOnTdp,
+                "with EPT/NPT the CPU walks the guest's page tables and delivers its #PF "
+                "itself: KVM sees only the first touch of each guest-physical page"}},
           .self_check = "reports (pages touched << 8) | demand faults handled (0x1004)",
           .expected_status = 0x1004,
           .image = kpagefaultImage,
@@ -75,6 +92,12 @@ std::vector<GuestInfo> MakeCatalog() {
           .mode = CpuMode::Long,
           .exits = "KVM_EXIT_IO for console and status, KVM_EXIT_HLT",
           .kernel_paths = "exception delivery to the guest (kvm_inj_exception where KVM injects)",
+          .promises = {{"kvm_inj_exception", kOnAll, 0,
+                        "#UD is always intercepted (handle_ud), emulated, then injected"},
+                       {"kvm_inj_virq", 0, 0,
+                        "under QEMU's emulated SVM only: it reports INT3 as a software "
+                        "interrupt, which KVM reinjects (real AMD CPUs report an exception)",
+                        kOnSvm}},
           .self_check = "reports a bit per vector handled: 1<<0 | 1<<3 | 1<<6 | 1<<13 (0x2049)",
           .expected_status = 0x2049,
           .image = kexceptionsImage,
@@ -89,6 +112,7 @@ std::vector<GuestInfo> MakeCatalog() {
                    "KVM_EXIT_IO for the status, KVM_EXIT_HLT",
           .kernel_paths = "MMIO emulation: the access hits no memory slot, KVM decodes the "
                           "instruction and exits to user space (kvm_mmio)",
+          .promises = {{"kvm_mmio", kOnAll}, {"kvm_userspace_exit", kOnAll}},
           .self_check = "reports the device's access count (4) if ID and scratch read back right",
           .expected_status = 4,
           .image = kmmioImage,
@@ -104,6 +128,12 @@ std::vector<GuestInfo> MakeCatalog() {
                    "instructions never reach user space",
           .kernel_paths = "kvm_emulate_cpuid (kvm_cpuid), kvm_set_msr/kvm_get_msr (kvm_msr), "
                           "kvm_emulate_hypercall (kvm_hypercall)",
+          .promises = {{"kvm_cpuid", kOnAll, 0, "CPUID always exits"},
+                       {"kvm_msr", kOnPvm | kOnVmx, kOnSvm,
+                        "SVM passes MSR_KERNEL_GS_BASE through to the guest: WRMSR/RDMSR of it "
+                        "never exit"},
+                       {"kvm_hypercall", kOnVmx | kOnSvm, kOnPvm,
+                        "left out on PVM (VMCALL never completes there)"}},
           .self_check = "reports a bit per check that passed: KVM CPUID signature 1, MSR "
                         "read-back 2, TSC advancing 4, hypercall answered -KVM_ENOSYS 8; passes "
                         "when that equals the checks asked for",
@@ -130,6 +160,12 @@ std::vector<GuestInfo> MakeCatalog() {
           .kernel_paths = "kvm_vcpu_halt / kvm_vcpu_block, the APIC timer (an hrtimer), "
                           "kvm_apic_accept_irq and kvm_vcpu_wakeup, interrupt injection "
                           "(kvm_inj_virq on VMX/SVM)",
+          .promises = {{"kvm_mmio", kOnPvm | kOnSvm, 0,
+                        "the guest programs the xAPIC through MMIO, which KVM emulates (on VMX "
+                        "with APICv the CPU virtualizes most of it)"},
+                       {"kvm_inj_virq", kOnSvm, kOnPvm,
+                        "PVM delivers the timer interrupt without it; on VMX with APICv it is "
+                        "posted, without APICv injected"}},
           .self_check = "reports the number of timer interrupts taken (3)",
           .expected_status = 3,
           .image = ktimerImage,
@@ -144,6 +180,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .exits = "KVM_EXIT_IO for console and status, KVM_EXIT_HLT on each vCPU",
           .kernel_paths = "two vCPU threads in KVM_RUN at once; locked read-modify-write on shared "
                           "guest memory",
+          .promises = {{"kvm_pio", kOnAll}},
           .self_check = "vCPU 0 reports the counter after both finished: 2 x 1000 (2000)",
           .expected_status = 2000,
           .image = ksmpImage,
@@ -169,6 +206,7 @@ std::vector<GuestInfo> MakeCatalog() {
           .mode = CpuMode::Real,
           .exits = "N x KVM_EXIT_IO to the tick port, one for the status, KVM_EXIT_HLT",
           .kernel_paths = "the full run loop once per OUT: exit, kvm_userspace_exit, re-entry",
+          .promises = {{"kvm_pio", kOnAll}, {"kvm_userspace_exit", kOnAll}},
           .self_check = "reports N, the number of writes made",
           .expected_is_param = true,
           .default_param = 1000,
@@ -179,7 +217,82 @@ std::vector<GuestInfo> MakeCatalog() {
       },
   };
 }
+
+constexpr KernelPromise kCommon[] = {
+    {"kvm_exit", kOnVmx | kOnSvm, kOnPvm, "PVM does not fire kvm_exit or kvm_entry"},
+    {"kvm_entry", kOnVmx | kOnSvm},
+    {"kvm_page_fault", kOnTdp, kOnPvm,
+     "PVM's shadow MMU resolves faults without it (kvm_mmu_* events show them)"},
+    {"kvm_emulate_insn", kOnPvm, 0, "PVM emulates the guest's supervisor code"},
+};
+
+bool Applies(const KernelPromise& p, KernelVariant v) {
+  return ((p.on | p.not_on | p.maybe_on) & On(v)) != 0;
+}
+
+std::string ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 }  // namespace
+
+std::string_view KernelVariantName(KernelVariant variant) {
+  switch (variant) {
+    case KernelVariant::Pvm: return "PVM";
+    case KernelVariant::VmxEpt: return "VMX with EPT";
+    case KernelVariant::VmxShadow: return "VMX, shadow paging (ept=0)";
+    case KernelVariant::SvmNpt: return "SVM with NPT";
+    case KernelVariant::SvmShadow: return "SVM, shadow paging (npt=0)";
+    case KernelVariant::Count: break;
+  }
+  return "";
+}
+
+std::optional<KernelVariant> DetectKernelVariant(std::string_view sys_module) {
+  const std::string root(sys_module);
+  // Module parameters read "Y"/"N" (bool) or "1"/"0" (older int ones).
+  auto enabled = [&](const char* param) {
+    const std::string v = ReadFirstLine(root + "/" + param);
+    return v.empty() || v[0] == 'Y' || v[0] == 'y' || v[0] == '1';
+  };
+  switch (DetectKvmBackend(sys_module)) {
+    case KvmBackend::Pvm: return KernelVariant::Pvm;
+    case KvmBackend::Vmx:
+      return enabled("kvm_intel/parameters/ept") ? KernelVariant::VmxEpt : KernelVariant::VmxShadow;
+    case KvmBackend::Svm:
+      return enabled("kvm_amd/parameters/npt") ? KernelVariant::SvmNpt : KernelVariant::SvmShadow;
+    default: return std::nullopt;
+  }
+}
+
+std::span<const KernelPromise> CommonPromises() {
+  return kCommon;
+}
+
+std::vector<const KernelPromise*> PromisesOn(const GuestInfo& guest, KernelVariant variant) {
+  std::vector<const KernelPromise*> out;
+  for (const KernelPromise& p : kCommon) {
+    if (Applies(p, variant)) out.push_back(&p);
+  }
+  for (const KernelPromise& p : guest.promises) {
+    if (Applies(p, variant)) out.push_back(&p);
+  }
+  return out;
+}
+
+std::vector<std::string_view> PromisedEvents(const GuestInfo& guest, KernelVariant variant) {
+  std::vector<std::string_view> events;
+  for (const KernelPromise* p : PromisesOn(guest, variant)) {
+    if ((p->on & On(variant)) == 0) continue;
+    bool seen = false;
+    for (std::string_view e : events) seen = seen || e == p->event;
+    if (!seen) events.push_back(p->event);
+  }
+  return events;
+}
 
 const std::vector<GuestInfo>& Catalog() {
   static const std::vector<GuestInfo> catalog = MakeCatalog();

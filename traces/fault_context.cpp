@@ -1,0 +1,185 @@
+// What produced each kvm:kvm_page_fault, found from the kvm_exit before it on
+// the same thread (or from the host), and the descriptions that use it.
+#include "traces/fault_context.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <tuple>
+
+namespace kvmscope::traces {
+namespace {
+
+// Exit reasons, as in arch/x86/include/uapi/asm/vmx.h and svm.h.
+constexpr uint64_t kVmxExceptionNmi = 0;  // EXIT_REASON_EXCEPTION_NMI
+constexpr uint64_t kVmxEptViolation = 48;  // EXIT_REASON_EPT_VIOLATION
+constexpr uint64_t kSvmExcpPf = 0x4e;      // SVM_EXIT_EXCP_BASE + PF_VECTOR
+constexpr uint64_t kSvmNpf = 0x400;        // SVM_EXIT_NPF
+constexpr uint32_t kPfVector = 14;
+constexpr uint32_t kIntrValid = 0x80000000u;  // INTR_INFO_VALID_MASK
+// kvm_page_fault's error_code bits 32/33 on SVM: PFERR_GUEST_FINAL_MASK,
+// PFERR_GUEST_PAGE_MASK; NPF sets one of them, a guest #PF neither.
+constexpr uint64_t kPferrGuestBits = (uint64_t{1} << 32) | (uint64_t{1} << 33);
+
+// Walks back from `index` over anything with `kind_of(i)` and `args(i)`.
+template <typename KindOf, typename ExitAt>
+FaultCode WalkBack(size_t size, size_t index, KindOf kind_of, ExitAt exit_at) {
+  using K = KernelEventKind;
+  if (index >= size || kind_of(index) != std::optional<K>(K::PageFault)) return FaultCode::Unknown;
+  for (size_t i = index; i-- > 0;) {
+    const std::optional<K> k = kind_of(i);
+    if (!k) continue;  // a VMM event between them: the thread's own user-space side
+    if (*k == K::KvmExit) return FaultCodeOfExit(exit_at(i));
+    // The exit of this fault comes after the last entry into the guest: past
+    // one, the exit found would be another round trip's.
+    if (*k == K::KvmEntry || *k == K::RunEnter || *k == K::RunExit) break;
+  }
+  return FaultCode::Unknown;
+}
+
+// The access a page fault's code names, in the producer's terms.
+std::tuple<std::string, bool> AccessOf(uint64_t code, FaultCode kind) {
+  switch (kind) {
+    case FaultCode::EptQualification: {
+      // Bits 0-2: read, write, fetch (a write may set read too: name the
+      // strongest); bits 3-5: what the EPT entry allowed (none: not present).
+      const std::string access = code & 4 ? "fetch" : code & 2 ? "write" : code & 1 ? "read" : "";
+      return {access, (code & 0x38) != 0};
+    }
+    case FaultCode::NpfErrorCode:
+    case FaultCode::PfErrorCode: {
+      // PFERR_FETCH_MASK (bit 4), PFERR_WRITE_MASK (bit 1), else a read;
+      // PFERR_PRESENT_MASK (bit 0).
+      const std::string access = code & 0x10 ? "fetch" : code & 2 ? "write" : "read";
+      return {access, (code & 1) != 0};
+    }
+    case FaultCode::Unknown: break;
+  }
+  return {"", false};
+}
+
+}  // namespace
+
+FaultCode FaultCodeOfExit(const KernelEvent& e) {
+  if (e.kind != KernelEventKind::KvmExit) return FaultCode::Unknown;
+  const auto isa = static_cast<ExitIsa>(e.a[2] & 0xff);
+  const uint64_t reason = e.a[0];
+  const auto intr_info = static_cast<uint32_t>(e.a[5]);
+  if (isa == ExitIsa::Vmx) {
+    if ((reason & 0xffff) == kVmxEptViolation) return FaultCode::EptQualification;
+    // handle_exception_nmi → kvm_handle_page_fault, for a #PF the exit
+    // reports in a valid VM-exit interruption information.
+    if ((reason & 0xffff) == kVmxExceptionNmi && (intr_info & kIntrValid) &&
+        (intr_info & 0xff) == kPfVector) {
+      return FaultCode::PfErrorCode;
+    }
+  }
+  if (isa == ExitIsa::Svm) {
+    if (reason == kSvmNpf) return FaultCode::NpfErrorCode;       // npf_interception
+    if (reason == kSvmExcpPf) return FaultCode::PfErrorCode;     // pf_interception
+  }
+  return FaultCode::Unknown;
+}
+
+FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code) {
+  if (backend.starts_with("SVM")) {
+    return code & kPferrGuestBits ? FaultCode::NpfErrorCode : FaultCode::PfErrorCode;
+  }
+  return FaultCode::Unknown;
+}
+
+FaultCode FaultCodeAt(std::span<const KernelEvent> events, size_t index) {
+  return WalkBack(
+      events.size(), index, [&](size_t i) { return std::optional(events[i].kind); },
+      [&](size_t i) { return events[i]; });
+}
+
+FaultCode FaultCodeAt(std::span<const Event> events, size_t index) {
+  return WalkBack(
+      events.size(), index,
+      [&](size_t i) -> std::optional<KernelEventKind> {
+        if (events[i].type.origin != Origin::Kernel) return std::nullopt;
+        return events[i].type.kernel();
+      },
+      [&](size_t i) { return ToKernel(events[i]); });
+}
+
+FaultCode FaultCodeAt(const TraceData& trace, EventRef ref) {
+  if (ref.track >= trace.tracks.size()) return FaultCode::Unknown;
+  const std::vector<Event>& events = trace.tracks[ref.track].events;
+  const FaultCode code = FaultCodeAt(std::span<const Event>(events), ref.index);
+  if (code != FaultCode::Unknown || ref.index >= events.size()) return code;
+  const Event& e = events[ref.index];
+  if (e.type != KernelEventKind::PageFault) return code;
+  return FaultCodeOfHost(trace.host.backend, e.a[3]);
+}
+
+DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index) {
+  return DecodeContext{.fault_code = FaultCodeAt(events, index)};
+}
+
+std::vector<Field> EventFieldsAt(const TraceData& trace, EventRef ref) {
+  const Event& e = trace.At(ref);
+  if (e.type != KernelEventKind::PageFault) return EventFields(trace, e);
+  return DecodeFields(ToKernel(e), DecodeContext{.fault_code = FaultCodeAt(trace, ref)});
+}
+
+std::string DescribeEventAt(const TraceData& trace, EventRef ref) {
+  const Event& e = trace.At(ref);
+  if (e.type != KernelEventKind::PageFault) return DescribeEvent(trace, e);
+  return DescribeKernelEvent(ToKernel(e), DecodeContext{.fault_code = FaultCodeAt(trace, ref)});
+}
+
+std::string DescribeEventIn(const TraceData& trace, const Event& event) {
+  if (event.type == KernelEventKind::PageFault) {
+    for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
+      const std::vector<Event>& events = trace.tracks[t].events;
+      if (events.empty() || &event < events.data() || &event >= events.data() + events.size()) {
+        continue;
+      }
+      return DescribeEventAt(trace, EventRef{t, static_cast<uint32_t>(&event - events.data())});
+    }
+  }
+  return DescribeEvent(trace, event);
+}
+
+std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu) {
+  std::map<std::tuple<FaultCode, std::string, bool>, uint64_t> counts;
+  for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
+    const Track& track = trace.tracks[t];
+    if (vcpu >= 0 && track.vcpu != vcpu) continue;
+    for (uint32_t i = 0; i < track.events.size(); ++i) {
+      const Event& e = track.events[i];
+      if (e.type != KernelEventKind::PageFault) continue;
+      const FaultCode code = FaultCodeAt(trace, EventRef{t, i});
+      auto [access, present] = AccessOf(e.a[3], code);
+      ++counts[{code, access, present}];
+    }
+  }
+  std::vector<PageFaultGroup> groups;
+  for (const auto& [key, n] : counts) {
+    groups.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+  }
+  return groups;
+}
+
+std::string PageFaultGroupText(const PageFaultGroup& g) {
+  if (g.code == FaultCode::Unknown) return "producer unknown (raw value, meaning depends on the exit)";
+  return fmt::format("{}: {}, {}", FaultCodeName(g.code), g.access,
+                     g.present ? "present (a protection fault)" : "not present");
+}
+
+std::string EmulatedCpuNote(const HostFacts& host) {
+  // QEMU's TCG names its default models "QEMU Virtual CPU version ...".
+  // Bochs presents a real model name (its corei7_skylake_x reads "Intel(R)
+  // Core(TM) i7-7800X"): the trace has nothing that tells Bochs apart.
+  if (host.cpu.find("QEMU") == std::string::npos && host.cpu.find("Bochs") == std::string::npos) {
+    return {};
+  }
+  return fmt::format(
+      "the host's CPU is emulated ({}): times are the emulator's, so latencies mean nothing "
+      "here; counts, stacks and decoding do",
+      host.cpu);
+}
+
+}  // namespace kvmscope::traces

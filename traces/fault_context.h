@@ -1,0 +1,69 @@
+// Decoding that needs more than the event itself: what a kvm:kvm_page_fault's
+// error_code holds depends on the exit that led to it (the kvm_exit before it
+// on the same vCPU thread), else on the host's backend. Functions over a
+// thread's events and over a whole trace, for every front end that prints
+// kernel events (the live printer, stats, the inspector).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "traces/kernel_event.h"
+#include "traces/trace.h"
+
+namespace kvmscope::traces {
+
+// What a kvm_exit says the following kvm_page_fault carries: VMX
+// EPT_VIOLATION → EptQualification; SVM NPF → NpfErrorCode; an intercepted
+// #PF (VMX EXCEPTION_NMI with a valid #PF in intr_info, SVM EXCP_PF) →
+// PfErrorCode; any other exit → Unknown.
+FaultCode FaultCodeOfExit(const KernelEvent& kvm_exit);
+// Without the exit: what the host's backend (HostFacts::backend, "SVM (AMD)",
+// "VMX (Intel)", "PVM") decides alone. On SVM both producers give a #PF
+// error code, NPF's with bit 32 or 33 set; on VMX it depends on the paging
+// mode (ept=Y: EPT qualification, ept=0: #PF error code), which the trace
+// does not record, so Unknown.
+FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code);
+
+// The producer of the kvm_page_fault at `index` in one thread's time-ordered
+// events: the kvm_exit found walking back, stopping at a kvm_entry or a
+// KVM_RUN edge (that exit would belong to another round trip). Unknown when
+// there is none (kvm_exit not traced, or lost) or `index` is no page fault.
+FaultCode FaultCodeAt(std::span<const KernelEvent> events, size_t index);
+FaultCode FaultCodeAt(std::span<const Event> track_events, size_t index);
+// The same over a trace, falling back on the recorded backend.
+FaultCode FaultCodeAt(const TraceData& trace, EventRef ref);
+
+// The decode context of any event (for kvm_page_fault: its FaultCode).
+DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index);
+
+// EventFields / DescribeEvent with the context the event has in the trace.
+std::vector<Field> EventFieldsAt(const TraceData& trace, EventRef ref);
+std::string DescribeEventAt(const TraceData& trace, EventRef ref);
+// The same for an event given as a pointer into one of the trace's tracks
+// (a span from Window or EventsOfRun); without context if it is not one.
+std::string DescribeEventIn(const TraceData& trace, const Event& event);
+
+// kvm_page_fault events of a trace (or one vCPU, vcpu >= 0) grouped by what
+// produced them and the kind of access: "EPT exit qualification: fetch, not
+// present" → 2. The access is named in the producer's own terms.
+struct PageFaultGroup {
+  FaultCode code = FaultCode::Unknown;
+  std::string access;  // "read", "write", "fetch"; "" when unknown
+  bool present = false;  // the translation existed (a protection fault)
+  uint64_t count = 0;
+  bool operator==(const PageFaultGroup&) const = default;
+};
+std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu = -1);
+// "NPF error code: write, not present" for one group.
+std::string PageFaultGroupText(const PageFaultGroup& group);
+
+// Where the host's CPU is an emulator's (HostFacts::cpu: QEMU's "QEMU
+// Virtual CPU", Bochs), a sentence saying that times are emulated and
+// latencies mean nothing; "" on other hosts.
+std::string EmulatedCpuNote(const HostFacts& host);
+
+}  // namespace kvmscope::traces
