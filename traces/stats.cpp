@@ -490,6 +490,13 @@ void AppendScope(std::vector<std::string>& out, const ScopeStats& scope) {
   out.emplace_back();
 
   // Event types.
+  if (!scope.page_faults.empty()) {  // each decoded by the exit that produced it
+    out.push_back("Page faults (kvm:kvm_page_fault), by what produced them:");
+    for (const PageFaultGroup& g : scope.page_faults) {
+      out.push_back(fmt::format("  {:>6}  {}", g.count, PageFaultGroupText(g)));
+    }
+    out.emplace_back();
+  }
   out.push_back(fmt::format("Events by type: {}", scope.events));
   {
     std::vector<std::vector<std::string>> rows;
@@ -612,6 +619,11 @@ Json ScopeJson(const ScopeStats& s) {
     row["duration"] = r.span ? LatencyJson(r.duration) : Json(nullptr);
     j["event_types"].push_back(std::move(row));
   }
+  j["page_faults"] = Json::array();
+  for (const PageFaultGroup& g : s.page_faults) {
+    j["page_faults"].push_back({{"producer", FaultCodeName(g.code)}, {"access", g.access},
+                                {"present", g.present}, {"count", g.count}});
+  }
   return j;
 }
 
@@ -695,6 +707,7 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
   scope.hardware = MakeHardwareTable(hardware);
   if (!scope.hardware.fired) scope.hardware.note = NoKvmExitNote(trace, vcpu);
   scope.kinds = MakeKindRows(trace, pauses, vcpu, scope.events);
+  scope.page_faults = GroupPageFaults(trace, vcpu);
   return scope;
 }
 
@@ -713,6 +726,7 @@ Stats ComputeStats(const TraceData& trace, int vcpu) {
     stats.scopes.push_back(ComputeScopeStats(trace, vcpu));
   }
   stats.loss = MakeLoss(trace);
+  stats.emulated_note = EmulatedCpuNote(trace.host);
   return stats;
 }
 
@@ -742,6 +756,7 @@ std::vector<std::string> FormatStats(const Stats& stats) {
   out.push_back("Derived (*): share, mean, p50, p99; percentiles by nearest rank");
   out.push_back("  (the sample of rank ceil(p/100 * N), always a measured duration).");
   out.push_back("Latencies leave out spans cut by the trace's edges: counted as incomplete.");
+  if (!stats.emulated_note.empty()) out.push_back("Note: " + stats.emulated_note + ".");
   out.emplace_back();
   for (const ScopeStats& scope : stats.scopes) AppendScope(out, scope);
   AppendLoss(out, stats.loss);
@@ -757,6 +772,7 @@ std::string StatsJson(const Stats& stats) {
   j["scopes"] = Json::array();
   for (const ScopeStats& scope : stats.scopes) j["scopes"].push_back(ScopeJson(scope));
   j["kernel"] = LossJson(stats.loss);
+  j["emulated_cpu_note"] = stats.emulated_note;
   return j.dump(2);
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "traces/fault_context.h"
 #include "traces/kernel_event.h"
 #include "traces/trace.h"
 
@@ -115,6 +116,8 @@ struct ScopeStats {
   UserspaceExitTable userspace;
   HardwareExitTable hardware;
   std::vector<EventKindRow> kinds;  // by count, descending, then type index
+  // kvm_page_fault events by what produced them (traces/fault_context.h).
+  std::vector<PageFaultGroup> page_faults;
 };
 
 // The kernel's accounting of one kernel event kind (trace-wide: the kernel
@@ -138,6 +141,7 @@ struct LossStats {
 struct Stats {
   std::vector<ScopeStats> scopes;  // see ComputeStats
   LossStats loss;
+  std::string emulated_note;  // EmulatedCpuNote: times on an emulated CPU mean nothing
 };
 
 // Which scopes ComputeStats computes.
