@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "traces/explain.h"
 #include "traces/fault_context.h"
 #include "traces/kernel_event.h"
 #include "traces/trace_json.h"
@@ -122,6 +123,16 @@ TEST(ExitDecode, IntrInfoOnlyWhenValid) {
       << int3;
   const std::string pf = DescribeKernelEvent(Exit(0, kVmx, 0x10, 0x80000b0e) /*error code 0*/);
   EXPECT_NE(pf.find("intr_info=0x80000b0e (hardware exception #PF)"), std::string::npos) << pf;
+}
+
+// The emulated hosts' behaviour is named as the emulator's where kvmscope
+// explains it.
+TEST(ExitDecode, EmulatorBehaviourIsSaidToBeTheEmulators) {
+  EXPECT_NE(ExplainHardwareExit(ExitIsa::Svm, 0x78).find("Without NRIPS (QEMU's emulated SVM"),
+            std::string_view::npos);
+  EXPECT_NE(ExplainHardwareExit(ExitIsa::Svm, 0x75).find("real AMD CPUs report an exception"),
+            std::string_view::npos);
+  EXPECT_NE(ExplainKind(K::PageFault).find("EPT exit qualification on VMX"), std::string_view::npos);
 }
 
 TraceData Load(const char* file) {

@@ -61,7 +61,8 @@ constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     "shown, or hands it to the VMM.",
     // PageFault
     "A guest memory access faulted in a way KVM must resolve (EPT violation, NPT fault or an "
-    "intercepted #PF); the MMU handles it next.",
+    "intercepted #PF); the MMU handles it next. Its error_code is what the exit gave: the EPT "
+    "exit qualification on VMX, a #PF error code (NPF's with bit 32 or 33) otherwise.",
     // MmuWalk
     "KVM walked the guest's page tables in software (shadow paging) to translate an address.",
     // MmuSetSpte
@@ -219,7 +220,14 @@ constexpr ReasonText kSvmTexts[] = {
     {0x60, "INTR: a host interrupt arrived while the guest ran; the host handles it."},
     {0x72, "CPUID: the guest executed CPUID; KVM answers from the VMM's CPUID table."},
     {0x77, "PAUSE: the guest spins; KVM may yield the host CPU."},
-    {0x78, "HLT: the guest halted; KVM waits for an interrupt or returns KVM_EXIT_HLT."},
+    {0x78,
+     "HLT: the guest halted; KVM waits for an interrupt or returns KVM_EXIT_HLT. Without NRIPS "
+     "(QEMU's emulated SVM has none; real AMD CPUs do) KVM finds the next RIP by emulating HLT: "
+     "__svm_skip_emulated_instruction → x86_emulate_instruction, a kvm_emulate_insn."},
+    {0x75,
+     "SWINT: the guest executed INT n. Without NRIPS (QEMU's emulated SVM) KVM skips it by "
+     "emulation; QEMU also reports INT3 as a software interrupt, which KVM reinjects "
+     "(kvm_inj_virq), where real AMD CPUs report an exception."},
     {0x7b, "IOIO: the guest executed IN/OUT; KVM emulates the port or exits with KVM_EXIT_IO."},
     {0x7c, "MSR: the guest executed RDMSR/WRMSR on an intercepted MSR."},
     {0x7f, "SHUTDOWN: the guest triple-faulted; the VM shuts down."},
