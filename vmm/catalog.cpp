@@ -126,8 +126,8 @@ std::vector<GuestInfo> MakeCatalog() {
           .mode = CpuMode::Long,
           .exits = "only KVM_EXIT_IO for console and status, and KVM_EXIT_HLT: the four checked "
                    "instructions never reach user space",
-          .kernel_paths = "kvm_emulate_cpuid (kvm_cpuid), kvm_set_msr/kvm_get_msr (kvm_msr), "
-                          "kvm_emulate_hypercall (kvm_hypercall)",
+          .kernel_paths = "kvm_emulate_cpuid (kvm_cpuid), kvm_set_msr/kvm_get_msr (kvm_msr) "
+                          "where the MSR is intercepted, kvm_emulate_hypercall (kvm_hypercall)",
           .promises = {{"kvm_cpuid", kOnAll, 0, "CPUID always exits"},
                        {"kvm_msr", kOnPvm, kOnVmx | kOnSvm,
                         "VMX and SVM pass MSR_KERNEL_GS_BASE through to a 64-bit guest (MSR "
