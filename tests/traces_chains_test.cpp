@@ -458,12 +458,14 @@ TEST(ChainsVmx, PageFaultsWithEptAndAnInlinedStep) {
   EXPECT_EQ(NodeOf(m, "walk").status, NodeStatus::NotApplicable);
   EXPECT_EQ(NodeOf(m, "tdp_map").count, 40u);
   EXPECT_EQ(NodeOf(m, "set_spte").status, NodeStatus::PresentNotObserved);
-  // A link with a real frame between (__vmx_handle_exit) is observed, not direct.
-  const EdgeMatch& dispatch = EdgeOf(m, "vendor_exit", "fault_exit");
+  // The exit table (__vmx_handle_exit) is a step of its own: both links are
+  // direct calls in these stacks; the old direct link is for ≤5.10 only.
+  const EdgeMatch& dispatch = EdgeOf(m, "exit_table", "fault_exit");
   EXPECT_EQ(dispatch.status, EdgeStatus::Observed);
   EXPECT_EQ(dispatch.use.events, 40u);
-  EXPECT_EQ(dispatch.use.direct_stacks, 0u);
-  EXPECT_EQ(dispatch.use.via, std::vector<std::string>{"__vmx_handle_exit"});
+  EXPECT_EQ(dispatch.use.direct_events, 40u);
+  EXPECT_EQ(EdgeOf(m, "vendor_exit", "exit_table").status, EdgeStatus::Observed);
+  EXPECT_EQ(EdgeOf(m, "vendor_exit", "fault_exit").status, EdgeStatus::NotApplicable);
   // A link whose caller is inlined is seen from the caller's caller.
   const EdgeMatch& through = EdgeOf(m, "do_pf", "handler");
   EXPECT_EQ(through.status, EdgeStatus::Observed);
@@ -484,8 +486,12 @@ TEST(ChainsVmx, ExceptionsAndInit) {
   EXPECT_EQ(AltOf(NodeOf(ex, "exception_exit"), "handle_exception").note, "until 5.1");
   EXPECT_EQ(NodeOf(ex, "inject").count, 5u);
   EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "vmx_inject_exception");
-  EXPECT_EQ(EdgeOf(ex, "enter_guest", "inject").use.direct_events, 5u);
-  EXPECT_EQ(EdgeOf(ex, "queue", "inject").status, EdgeStatus::Unobservable);
+  // No kvm_check_and_inject_events symbol here: seen as vcpu_enter_guest →
+  // kvm_inject_exception, so it runs inlined there.
+  EXPECT_EQ(NodeOf(ex, "check_events").absent_reason, AbsentReason::Inlined);
+  EXPECT_EQ(EdgeOf(ex, "check_events", "inject").use.direct_events, 5u);
+  EXPECT_EQ(EdgeOf(ex, "check_events", "inject").status, EdgeStatus::Observed);
+  EXPECT_EQ(EdgeOf(ex, "queue", "check_events").status, EdgeStatus::Unobservable);
 
   const ChainMatch init = MatchChain(ChainId::Init, facts);
   const NodeMatch& module = NodeOf(init, "vendor_init");
@@ -495,7 +501,9 @@ TEST(ChainsVmx, ExceptionsAndInit) {
   EXPECT_EQ(AltOf(module, "vt_init").note, "from 6.16");
   EXPECT_EQ(NodeOf(init, "vendor_setup").chosen->function, "kvm_x86_vendor_init");
   EXPECT_EQ(NodeOf(init, "vendor_setup").status, NodeStatus::PresentNotObserved);
-  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_arch_init").note, "until 6.2");
+  // The symbols decide the layout, not the version.
+  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_arch_init").note,
+            "not this kernel's layout (by symbols: kvm_x86_vendor_init is a symbol)");
   EXPECT_EQ(NodeOf(init, "create_vm").ioctl_count, 1u);
   EXPECT_EQ(NodeOf(init, "create_vcpu").ioctl_count, 2u);
   EXPECT_EQ(NodeOf(init, "create_vcpu").status, NodeStatus::PresentNotObserved);
@@ -586,7 +594,8 @@ TEST(ChainsSvm, NptKernel) {
 
   const ChainMatch init = MatchChain(ChainId::Init, facts);
   EXPECT_EQ(NodeOf(init, "vendor_setup").chosen->function, "kvm_arch_init");
-  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_x86_vendor_init").note, "from 6.3");
+  EXPECT_EQ(AltOf(NodeOf(init, "vendor_setup"), "kvm_x86_vendor_init").note,
+            "not this kernel's layout (by symbols: kvm_x86_vendor_init is not a symbol)");
   EXPECT_EQ(NodeOf(init, "vendor_init").chosen->function, "svm_init");
   EXPECT_EQ(NodeOf(init, "vendor_init").absent_reason, AbsentReason::InitCodeFreed);
   EXPECT_EQ(EdgeOf(init, "vendor_init", "vendor_setup").status, EdgeStatus::NotApplicable);
@@ -667,8 +676,9 @@ TEST(ChainsPvm, ShadowPageFaults) {
   EXPECT_EQ(NodeOf(m, "fetch").count, 65u);
   EXPECT_EQ(NodeOf(m, "set_spte").count, 65u);
   EXPECT_EQ(NodeOf(m, "tdp_map").status, NodeStatus::NotApplicable);
-  EXPECT_EQ(EdgeOf(m, "vendor_exit", "fault_exit").use.via,
-            std::vector<std::string>{"__pvm_handle_exit"});
+  EXPECT_EQ(EdgeOf(m, "vendor_exit", "exit_table").use.direct_events,
+            EdgeOf(m, "vendor_exit", "exit_table").use.events);
+  EXPECT_EQ(EdgeOf(m, "exit_table", "fault_exit").status, EdgeStatus::Observed);
 }
 
 TEST(ChainsPvm, ExceptionsAndInit) {
@@ -678,7 +688,7 @@ TEST(ChainsPvm, ExceptionsAndInit) {
   const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
   EXPECT_EQ(NodeOf(ex, "inject").count, 1u);
   EXPECT_EQ(NodeOf(ex, "enter_guest").absent_reason, AbsentReason::Inlined);
-  EXPECT_EQ(EdgeOf(ex, "enter_guest", "inject").status, EdgeStatus::Observed);
+  EXPECT_EQ(EdgeOf(ex, "check_events", "inject").status, EdgeStatus::Observed);
   EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "pvm_inject_exception");
   EXPECT_EQ(NodeOf(ex, "queue").status, NodeStatus::PresentNotObserved);
 
@@ -767,7 +777,7 @@ TEST(ChainsOld, ShadowPagingOn310) {
   EXPECT_EQ(EdgeOf(pf, "mmu_pf", "handler").use.direct_events, 30u);
   EXPECT_EQ(NodeOf(pf, "handler").chosen->function, "paging64_page_fault");
   const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
-  EXPECT_EQ(NodeOf(ex, "inject").chosen->function, "inject_pending_event");
+  EXPECT_EQ(NodeOf(ex, "check_events").chosen->function, "inject_pending_event");
   EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "vmx_queue_exception");
   const ChainMatch init = MatchChain(ChainId::Init, facts);
   EXPECT_EQ(NodeOf(init, "vendor_init").chosen->function, "vmx_init");

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "traces/chains.h"
 
@@ -20,26 +22,73 @@ bool Fits(Paging need, Paging have) {
   return need == Paging::Any || have == Paging::Any || need == have;
 }
 
-// "VMX only", "EPT only", "shadow paging only", "until 3.19", "from 6.3"; ""
-// when the condition holds on this kernel.
+// A layout marker (Alternative::if_symbol) decided on one kernel.
+struct LayoutDecision {
+  bool holds = true;
+  bool by_symbols = false;
+  std::string how;  // "by symbols: kvm_x86_vendor_init is a symbol", "by version 6.1"
+};
+
+// The symbols decide when the kernel's symbols are known (a trace keeps every
+// chain function's, markers included), else the version; nullopt without a
+// marker.
+std::optional<LayoutDecision> DecideLayout(std::string_view symbol, bool present,
+                                           const VersionRange& versions,
+                                           const KernelFacts& facts) {
+  if (symbol.empty()) return std::nullopt;
+  LayoutDecision d;
+  if (facts.symbol_count() > 0 && facts.has_kernel_data()) {
+    const bool has = facts.Has(symbol);
+    d.holds = has == present;
+    d.by_symbols = true;
+    d.how = fmt::format("by symbols: {} {} a symbol", symbol, has ? "is" : "is not");
+  } else if (facts.version()) {
+    d.holds = versions.Contains(*facts.version());
+    d.how = fmt::format("by version {} (no symbols)", FormatVersion(*facts.version()));
+  } else {
+    d.how = "undecided: no symbols, no version";
+  }
+  return d;
+}
+
+// "VMX only", "EPT only", "shadow paging only", "until 3.19", "from 6.3",
+// "not this kernel's layout (by symbols: ...)"; "" when the condition holds
+// on this kernel.
 std::string Unmet(Vendor vendor, Paging paging, const VersionRange& versions,
-                  const KernelFacts& facts) {
+                  const KernelFacts& facts, std::string_view if_symbol = {},
+                  bool if_present = true) {
   if (!Fits(vendor, facts.vendor())) return fmt::format("{} only", VendorName(vendor));
   if (!Fits(paging, facts.paging())) {
     if (paging == Paging::Shadow) return "shadow paging only";
     return vendor == Vendor::Vmx ? "EPT only" : vendor == Vendor::Svm ? "NPT only" : "EPT/NPT only";
   }
+  if (const auto layout = DecideLayout(if_symbol, if_present, versions, facts))
+    return layout->holds ? std::string() : fmt::format("not this kernel's layout ({})", layout->how);
   if (facts.version() && !versions.Contains(*facts.version()))
     return *facts.version() < versions.min ? "from " + FormatVersion(versions.min)
                                            : "until " + FormatVersion(versions.max);
   return {};
 }
 
-AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& facts) {
+// entry: the chain's entry functions when the step is below the entry: only
+// stacks through one of them count (empty: every stack).
+AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& facts,
+                                  const std::vector<std::string_view>& entry) {
   AlternativeMatch m;
-  m.use = facts.Through(alt.function);
-  const std::string unmet = Unmet(alt.vendor, alt.paging, alt.versions, facts);
-  const bool version_only = !unmet.empty() && Unmet(alt.vendor, alt.paging, {}, facts).empty();
+  if (entry.empty()) {
+    m.use = facts.Through(alt.function);
+  } else {
+    for (std::string_view e : entry) {
+      const LinkUse link = facts.Link(e, alt.function);
+      if (link.events > m.use.events || (link.stacks > 0 && m.use.stacks == 0))
+        m.use = {link.stacks, link.events};
+    }
+  }
+  const std::string unmet =
+      Unmet(alt.vendor, alt.paging, alt.versions, facts, alt.if_symbol, alt.if_present);
+  const auto layout = DecideLayout(alt.if_symbol, alt.if_present, alt.versions, facts);
+  const bool version_only = !unmet.empty() && !(layout && layout->by_symbols) &&
+                            Unmet(alt.vendor, alt.paging, {}, facts).empty();
   // What the kernel shows beats what the tables expect: an observed frame is
   // never n/a, and an existing symbol outside its version range is a remark.
   if (m.use.stacks > 0) {
@@ -52,6 +101,8 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   }
   if (m.status != NodeStatus::NotApplicable && version_only)
     m.note = fmt::format("present although expected {}", FormatRange(alt.versions));
+  if (m.status == NodeStatus::NotApplicable && alt.unverified)
+    m.note += " (range not verified)";
   return m;
 }
 
@@ -119,9 +170,14 @@ class Matcher {
     m_match.paging = m_facts.paging();
     m_match.version = m_facts.version();
     m_match.kernel = m_facts.Describe();
-    for (const ChainNode& node : m_chain.nodes) m_match.nodes.push_back(MatchNode(node));
+    m_below_entry = BelowEntry();
+    for (size_t i = 0; i < m_chain.nodes.size(); ++i)
+      m_match.nodes.push_back(MatchNode(m_chain.nodes[i], m_below_entry[i]));
     for (const ChainEdge& edge : m_chain.edges)
-      m_applies.push_back(Unmet(edge.vendor, edge.paging, edge.versions, m_facts).empty());
+      m_applies.push_back(
+          Unmet(edge.vendor, edge.paging, edge.versions, m_facts, edge.if_symbol, edge.if_present)
+              .empty());
+    m_match.layout = LayoutText();
     for (size_t i = 0; i < m_match.nodes.size(); ++i)
       if (m_match.nodes[i].status == NodeStatus::Absent) ExplainAbsence(i);
     for (size_t e = 0; e < m_chain.edges.size(); ++e) m_match.edges.push_back(MatchEdge(e));
@@ -129,11 +185,51 @@ class Matcher {
   }
 
  private:
-  NodeMatch MatchNode(const ChainNode& node) {
+  // Per node: whether it lies below the chain's entry (reached from it by
+  // Calls edges), so that only stacks through the entry light it.
+  std::vector<bool> BelowEntry() const {
+    std::vector<bool> below(m_chain.nodes.size(), false);
+    const size_t entry = Index(m_chain.entry);
+    if (entry >= m_chain.nodes.size()) return below;
+    std::vector<size_t> todo{entry};
+    while (!todo.empty()) {
+      const size_t at = todo.back();
+      todo.pop_back();
+      for (const ChainEdge& edge : m_chain.edges) {
+        const size_t to = Index(edge.to);
+        if (edge.kind != EdgeKind::Calls || Index(edge.from) != at || to == entry ||
+            to >= below.size() || below[to])
+          continue;
+        below[to] = true;
+        todo.push_back(to);
+      }
+    }
+    return below;
+  }
+
+  // How the chain's layout markers were decided here ("" without markers).
+  std::string LayoutText() const {
+    auto text = [&](std::string_view symbol, bool present, const VersionRange& versions) {
+      const auto d = DecideLayout(symbol, present, versions, m_facts);
+      return d ? d->how : std::string();
+    };
+    for (const ChainEdge& e : m_chain.edges)
+      if (!e.if_symbol.empty()) return text(e.if_symbol, e.if_present, e.versions);
+    for (const ChainNode& n : m_chain.nodes)
+      for (const Alternative& a : n.alternatives)
+        if (!a.if_symbol.empty()) return text(a.if_symbol, a.if_present, a.versions);
+    return {};
+  }
+
+  NodeMatch MatchNode(const ChainNode& node, bool below_entry) {
     NodeMatch n;
     n.node = &node;
+    std::vector<std::string_view> entry;
+    if (below_entry)
+      if (const ChainNode* e = m_chain.Node(m_chain.entry))
+        for (const Alternative& alt : e->alternatives) entry.push_back(alt.function);
     for (const Alternative& alt : node.alternatives)
-      n.alternatives.push_back(MatchAlternative(alt, m_facts));
+      n.alternatives.push_back(MatchAlternative(alt, m_facts, entry));
     auto first = [&](NodeStatus s) -> int {
       for (size_t i = 0; i < n.alternatives.size(); ++i)
         if (n.alternatives[i].status == s) return static_cast<int>(i);
@@ -262,15 +358,20 @@ class Matcher {
       return m;
     };
     if (!m_applies[e])
-      return set(EdgeStatus::NotApplicable,
-                 Unmet(edge.vendor, edge.paging, edge.versions, m_facts));
+      return set(EdgeStatus::NotApplicable, Unmet(edge.vendor, edge.paging, edge.versions, m_facts,
+                                                  edge.if_symbol, edge.if_present));
     for (const NodeMatch* n : {&caller, &callee})
       if (n->status == NodeStatus::NotApplicable)
         return set(EdgeStatus::NotApplicable, fmt::format("{} n/a here", n->chosen->function));
     if (edge.kind == EdgeKind::Later)
       return set(EdgeStatus::Unobservable, fmt::format("not a call: {}", edge.note));
     if (caller.node->phase == Phase::Load || callee.node->phase == Phase::Load)
-      return set(EdgeStatus::Unobservable, "runs at module load, before any capture");
+      return set(EdgeStatus::Unobservable,
+                 edge.if_symbol.empty()
+                     ? std::string("runs at module load, before any capture")
+                     : fmt::format("runs at module load, before any capture; this kernel's "
+                                   "layout {}",
+                                   m_match.layout));
     if (!m_facts.has_kernel_data()) return set(EdgeStatus::Unobservable, "kernel not traced");
     if (!IsPresent(callee.status))
       return set(
@@ -285,7 +386,15 @@ class Matcher {
                  fmt::format("{} has no symbol here", caller.chosen->function));
     auto [link, via] = BestLink(callers, to);
     m.use = std::move(link);
-    if (m.use.stacks == 0) return set(EdgeStatus::NotObserved, std::string(edge.note));
+    if (m.use.stacks == 0) {
+      if (!edge.tail_call.empty())
+        if (TailEvidence t = TailCallEvidence(callers, to); t.exits > 0) {
+          m.tail_exits = t.exits;
+          return set(EdgeStatus::ObservedTailCall,
+                     fmt::format("{} (its frame vanishes), evidence: {}", edge.tail_call, t.text));
+        }
+      return set(EdgeStatus::NotObserved, std::string(edge.note));
+    }
     // Seen from the caller's caller: the absent caller's code runs inlined there.
     if (!IsPresent(caller.status))
       return set(EdgeStatus::Observed,
@@ -294,8 +403,113 @@ class Matcher {
     return set(EdgeStatus::Observed, std::string(edge.note));
   }
 
+  struct TailEvidence {
+    uint64_t exits = 0;
+    std::string text;
+  };
+  // Whether the trace's exits show a caller of step `from` running before
+  // a callee of step `to` in one exit on one thread, with something seen
+  // directly (not only fixed by the exit reason) at or after the callee.
+  TailEvidence TailCallEvidence(const std::vector<size_t>& callers, size_t to) const {
+    TailEvidence best;
+    for (size_t from : callers)
+    for (std::string_view a : PresentNames(m_match.nodes[from]))
+      for (std::string_view b : PresentNames(m_match.nodes[to])) {
+        TailEvidence t;
+        for (const ExitSightings& exit : m_facts.exits()) {
+          const std::vector<Seen> seen = WithImplied(exit);
+          const auto i = std::find_if(seen.begin(), seen.end(),
+                                      [&](const Seen& s) { return s.function == a; });
+          if (i == seen.end()) continue;
+          const auto j =
+              std::find_if(i + 1, seen.end(), [&](const Seen& s) { return s.function == b; });
+          const std::set<std::string_view> below = Below(b);
+          const auto k = std::find_if(j, seen.end(), [&](const Seen& s) {
+            return !s.implied && (s.function == b || below.count(s.function) != 0);
+          });
+          if (j == seen.end() || k == seen.end()) continue;
+          if (t.exits == 0) {
+            t.text = fmt::format("{} then {}", i->how, j->how);
+            if (k != j) t.text += fmt::format(", then {}", k->how);
+            t.text += " in one exit on one thread";
+          }
+          t.exits += exit.count;
+        }
+        if (t.exits > best.exits) best = std::move(t);
+      }
+    if (best.exits > 0)
+      best.text += fmt::format(" ({} exit{})", best.exits, best.exits == 1 ? "" : "s");
+    return best;
+  }
+
+  // The functions any chain places below `function` (through Calls edges).
+  static std::set<std::string_view> Below(std::string_view function) {
+    std::set<std::string_view> found;
+    for (const Chain& chain : Chains()) {
+      auto index = [&](std::string_view id) {
+        for (size_t i = 0; i < chain.nodes.size(); ++i)
+          if (chain.nodes[i].id == id) return i;
+        return chain.nodes.size();
+      };
+      std::vector<bool> seen(chain.nodes.size(), false);
+      std::vector<size_t> todo;
+      for (size_t i = 0; i < chain.nodes.size(); ++i)
+        for (const Alternative& alt : chain.nodes[i].alternatives)
+          if (alt.function == function) todo.push_back(i);
+      while (!todo.empty()) {
+        const size_t at = todo.back();
+        todo.pop_back();
+        for (const ChainEdge& edge : chain.edges) {
+          const size_t to = index(edge.to);
+          if (edge.kind != EdgeKind::Calls || index(edge.from) != at || to >= seen.size() ||
+              seen[to])
+            continue;
+          seen[to] = true;
+          todo.push_back(to);
+          for (const Alternative& alt : chain.nodes[to].alternatives) found.insert(alt.function);
+        }
+      }
+    }
+    return found;
+  }
+
+  struct Seen {
+    std::string_view function;
+    std::string how;
+    bool implied = false;
+  };
+  // An exit's sightings with what its reason fixes (ImpliedSteps) inserted
+  // right after the function each step follows.
+  std::vector<Seen> WithImplied(const ExitSightings& exit) const {
+    std::vector<Seen> out;
+    std::vector<const ImpliedStep*> left;
+    for (const ImpliedStep& step : ImpliedSteps())
+      if (step.reason == exit.reason && Fits(step.vendor, m_facts.vendor()) &&
+          m_facts.Has(step.function))
+        left.push_back(&step);
+    auto add = [&](auto&& self, Seen seen) -> void {
+      const std::string_view function = seen.function;
+      out.push_back(std::move(seen));
+      for (auto& step : left) {
+        if (step == nullptr || step->after != function) continue;
+        const ImpliedStep* s = std::exchange(step, nullptr);
+        self(self, Seen{s->function,
+                        fmt::format("exit reason {} (kvm_exit) fixing {} ({})", exit.reason,
+                                    s->function, s->source),
+                        true});
+      }
+    };
+    for (const Sighting& s : exit.seen)
+      add(add, Seen{s.function,
+                    s.how.starts_with("stack of ") ? fmt::format("{} on the {}", s.function, s.how)
+                                                   : s.how,
+                    false});
+    return out;
+  }
+
   const Chain& m_chain;
   const KernelFacts& m_facts;
+  std::vector<bool> m_below_entry;
   const InlinedSteps* m_inlined;
   InlinedSteps* m_found = nullptr;
   ChainMatch m_match;

@@ -118,20 +118,58 @@ Files MainC() { return One("virt/kvm/kvm_main.c"); }
 
 Alternative Fn(std::string_view name, Files files, VersionRange versions = {},
                Vendor vendor = Vendor::Any, Paging paging = Paging::Any) {
-  return Alternative{name, vendor, paging, versions, std::move(files), false};
+  Alternative alt;
+  alt.function = name;
+  alt.vendor = vendor;
+  alt.paging = paging;
+  alt.versions = versions;
+  alt.files = std::move(files);
+  return alt;
 }
 Alternative InitFn(std::string_view name, Files files, VersionRange versions, Vendor vendor) {
-  return Alternative{name, vendor, Paging::Any, versions, std::move(files), true};
+  Alternative alt = Fn(name, std::move(files), versions, vendor);
+  alt.init_text = true;
+  return alt;
+}
+// Where a function's range was checked in the sources (Alternative::checked).
+Alternative Checked(Alternative alt, std::string_view where, bool unverified = false) {
+  alt.checked = where;
+  alt.unverified = unverified;
+  return alt;
+}
+// A step of one layout: decided by whether `symbol` exists (Alternative::if_symbol).
+Alternative IfSymbol(Alternative alt, std::string_view symbol, bool present) {
+  alt.if_symbol = symbol;
+  alt.if_present = present;
+  return alt;
 }
 // A call, visible in stacks where both ends have symbols.
 ChainEdge Call(std::string_view from, std::string_view to, VersionRange versions = {},
                Paging paging = Paging::Any, std::string_view note = {}) {
-  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note};
+  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note, {}, true, {}};
+}
+ChainEdge IfSymbol(ChainEdge edge, std::string_view symbol, bool present) {
+  edge.if_symbol = symbol;
+  edge.if_present = present;
+  return edge;
+}
+// A call the caller can make as a jump (ChainEdge::tail_call).
+ChainEdge Tail(ChainEdge edge, std::string_view where) {
+  edge.tail_call = where;
+  return edge;
 }
 // Not a call: `to` runs later (see EdgeKind::Later).
 ChainEdge Then(std::string_view from, std::string_view to, std::string_view note) {
-  return ChainEdge{from, to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note};
+  return ChainEdge{from, to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note, {}, true, {}};
 }
+
+// Since 5.11/5.12 (approximate, as the run loop's exit_table) the vendor's
+// exit handler hands the reason to a table function; before, it looked the
+// handler up itself.
+constexpr std::string_view kSvmTableTail =
+    "svm_handle_exit ends in return svm_invoke_exit_handler() (6.1-rc7 svm/svm.c)";
+constexpr std::string_view kHandlerTail =
+    "svm_invoke_exit_handler / __vmx_handle_exit end in return <handler>(vcpu) (6.1-rc7)";
 
 // Steps that several chains share.
 ChainNode VcpuIoctlNode(std::string_view teaching) {
@@ -157,6 +195,15 @@ ChainNode VendorExitNode() {
           "means the exit goes out to user space."};
 }
 
+ChainNode ExitTableNode() {
+  return {"exit_table", "exit handler table", Phase::Run, "",
+          {Fn("__vmx_handle_exit", VmxC(), From(5, 12), Vendor::Vmx),
+           Fn("svm_invoke_exit_handler", SvmC(), From(5, 11), Vendor::Svm),
+           Fn("__pvm_handle_exit", PvmC(), {}, Vendor::Pvm)},
+          "Looks the exit reason up in the vendor's handler table (kvm_vmx_exit_handlers, "
+          "svm_exit_handlers): one handler function per exit reason."};
+}
+
 Chain InitChain() {
   return {ChainId::Init, "init", "VM and module initialization",
     "Module load brings up KVM and /dev/kvm; later the VMM's ioctls make a VM and its vCPUs. None "
@@ -169,9 +216,18 @@ Chain InitChain() {
       "The module_init() of kvm_intel, kvm_amd or kvm_pvm: checks the hardware and brings up "
       "generic KVM, once, at module load or boot."},
      {"vendor_setup", "x86 and vendor setup", Phase::Load, "",
-      {Fn("kvm_x86_vendor_init", X86C(), From(6, 3)), Fn("kvm_arch_init", X86C(), Until(6, 2))},
-      "Checks that virtualization is usable and installs the vendor's kvm_x86_ops; until 6.2 "
-      "kvm_init called kvm_arch_init, since 6.3 the vendor init calls kvm_x86_vendor_init."},
+      // Stable kernels backport the 6.3 layout (Debian's 6.1.0-57 has it, with
+      // kvm_arch_init an empty stub): the symbol decides, the version only
+      // without symbols.
+      {IfSymbol(Checked(Fn("kvm_x86_vendor_init", X86C(), From(6, 3)),
+                        "absent in 6.2.1, present in 6.3.8: arch/x86/kvm/x86.c"),
+                "kvm_x86_vendor_init", true),
+       IfSymbol(Checked(Fn("kvm_arch_init", X86C(), Until(6, 2)),
+                        "the step in 6.2.1 (kvm_init calls it); 6.3.8 has no kvm_arch_init"),
+                "kvm_x86_vendor_init", false)},
+      "Checks that virtualization is usable and installs the vendor's kvm_x86_ops; in the old "
+      "layout kvm_init called kvm_arch_init, in the 6.3 layout the vendor init calls "
+      "kvm_x86_vendor_init before kvm_init."},
      {"kvm_init", "generic KVM init", Phase::Load, "", {Fn("kvm_init", MainC())},
       "Generic KVM (virt/kvm/kvm_main.c, never vmx.c): registers /dev/kvm; it calls no ioctl "
       "handler, those run later on the VMM's ioctls."},
@@ -194,15 +250,16 @@ Chain InitChain() {
       {Fn("kvm_vcpu_compat_ioctl", MainC())},
       "Only for a 32-bit VMM on a 64-bit kernel: converts a few arguments and calls "
       "kvm_vcpu_ioctl."}},
-    {Call("vendor_init", "vendor_setup", From(6, 3)),
+    {IfSymbol(Call("vendor_init", "vendor_setup", From(6, 3)), "kvm_x86_vendor_init", true),
      Call("vendor_init", "kvm_init"),
-     Call("kvm_init", "vendor_setup", Until(6, 2)),
+     IfSymbol(Call("kvm_init", "vendor_setup", Until(6, 2)), "kvm_x86_vendor_init", false),
      Then("kvm_init", "dev_ioctl", "registers /dev/kvm; its ioctls come later, from the VMM"),
      Call("dev_ioctl", "create_vm"),
      Then("create_vm", "vm_ioctl", "the VMM's next ioctls go to the new VM fd"),
      Call("vm_ioctl", "create_vcpu"),
      Then("create_vcpu", "vcpu_ioctl", "the vCPU fd carries kvm_vcpu_fops; its ioctls come later"),
-     Call("compat_ioctl", "vcpu_ioctl")}};
+     Call("compat_ioctl", "vcpu_ioctl")},
+    ""};
 }
 
 Chain RunLoopChain() {
@@ -224,12 +281,7 @@ Chain RunLoopChain() {
      VendorExitNode(),
      // The table lookup became a function of its own in these versions
      // (approximate); before, it sat inside *_handle_exit.
-     {"exit_table", "exit handler table", Phase::Run, "",
-      {Fn("__vmx_handle_exit", VmxC(), From(5, 12), Vendor::Vmx),
-       Fn("svm_invoke_exit_handler", SvmC(), From(5, 11), Vendor::Svm),
-       Fn("__pvm_handle_exit", PvmC(), {}, Vendor::Pvm)},
-      "Looks the exit reason up in the vendor's handler table (kvm_vmx_exit_handlers, "
-      "svm_exit_handlers): one handler function per exit reason."}},
+     ExitTableNode()},
     {Call("vcpu_ioctl", "arch_run"),
      Call("arch_run", "vcpu_run"),
      Call("vcpu_run", "enter_guest"),
@@ -237,8 +289,10 @@ Chain RunLoopChain() {
      Then("vendor_run", "vendor_exit",
           "the VM exit returns from the entry, then vcpu_enter_guest calls the handler"),
      Call("enter_guest", "vendor_exit"),
-     Call("vendor_exit", "exit_table")}};
+     Tail(Call("vendor_exit", "exit_table"), kSvmTableTail)},
+    ""};
 }
+
 
 Chain ExceptionsChain() {
   return {ChainId::Exceptions, "exceptions", "Exception handling",
@@ -247,6 +301,7 @@ Chain ExceptionsChain() {
     {ArchRunNode(),
      EnterGuestNode(),
      VendorExitNode(),
+     ExitTableNode(),
      {"exception_exit", "exception exit handler", Phase::Run, "",
       {Fn("handle_exception_nmi", VmxC(), From(5, 2), Vendor::Vmx),
        Fn("handle_exception", VmxC(), Until(5, 1), Vendor::Vmx),
@@ -255,13 +310,24 @@ Chain ExceptionsChain() {
        Fn("pvm_handle_native_exit", PvmC(), {}, Vendor::Pvm)},
       "The handler of one exit reason (an intercepted exception or NMI), not a global handler; "
       "SVM has one *_interception per vector."},
+     {"handle_ud", "#UD: emulate or reflect", Phase::Run, "",
+      {Checked(Fn("handle_ud", X86C(), From(4, 17)),
+               "absent in 4.16.13, present in 4.17.0, 5.6.4, 6.1-rc7: arch/x86/kvm/x86.c")},
+      "Shared by VMX and SVM for an intercepted #UD: emulates the instruction (KVM's own "
+      "hypercall and a few others); what cannot be emulated becomes a #UD for the guest."},
      {"queue", "queue an exception", Phase::Run, "", {Fn("kvm_queue_exception", X86C())},
       "Marks an exception (#UD, or the #PF the guest must see) pending in vcpu->arch.exception; "
       "kvm_queue_exception_e and kvm_inject_page_fault are variants."},
-     {"inject", "inject at the next entry", Phase::Run, "",
-      {Fn("kvm_inject_exception", X86C()), Fn("inject_pending_event", X86C())},
-      "On the next entry vcpu_enter_guest delivers the pending exception (tracepoint "
-      "kvm_inj_exception) through the vendor."},
+     {"check_events", "check pending events", Phase::Run, "",
+      {Checked(Fn("kvm_check_and_inject_events", X86C(), From(6, 1)),
+               "absent in 6.0-rc1, present in 6.1-rc7, 6.2.1, 6.3.8: arch/x86/kvm/x86.c"),
+       Checked(Fn("inject_pending_event", X86C(), Until(6, 0)),
+               "present in 4.15.18, 4.17.0, 5.6.4, 6.0-rc1, absent in 6.1-rc7: "
+               "arch/x86/kvm/x86.c; not checked below 4.15")},
+      "Before each entry vcpu_enter_guest looks for pending exceptions and interrupts and "
+      "injects the most urgent (inject_pending_event until 6.0)."},
+     {"inject", "inject the exception", Phase::Run, "", {Fn("kvm_inject_exception", X86C())},
+      "Delivers the pending exception (tracepoint kvm_inj_exception) through the vendor."},
      // Renamed from *_queue_exception in about 6.1.
      {"vendor_inject", "vendor injection", Phase::Run, "",
       {Fn("vmx_inject_exception", VmxC(), From(6, 1), Vendor::Vmx),
@@ -273,11 +339,20 @@ Chain ExceptionsChain() {
       "delivery) so the guest takes it right after entry."}},
     {Call("arch_run", "enter_guest"),
      Call("enter_guest", "vendor_exit"),
-     Call("vendor_exit", "exception_exit"),
+     Tail(Call("vendor_exit", "exit_table", From(5, 11)), kSvmTableTail),
+     Tail(Call("exit_table", "exception_exit", From(5, 11)), kHandlerTail),
+     Call("vendor_exit", "exception_exit", Until(5, 10), Paging::Any,
+          "before the exit table had a function of its own"),
+     Tail(Call("exception_exit", "handle_ud", From(4, 17), Paging::Any, "on a #UD"),
+          "ud_interception / handle_exception_nmi end in return handle_ud() (6.1-rc7)"),
+     Call("handle_ud", "queue", From(4, 17), Paging::Any,
+          "through x86_emulate_instruction, when it cannot emulate"),
      Call("exception_exit", "queue", {}, Paging::Any, "when the exception belongs to the guest"),
-     Then("queue", "inject", "pending until the next entry"),
-     Call("enter_guest", "inject"),
-     Call("inject", "vendor_inject")}};
+     Then("queue", "check_events", "pending until the next entry"),
+     Call("enter_guest", "check_events"),
+     Call("check_events", "inject"),
+     Call("inject", "vendor_inject")},
+    ""};
 }
 
 Chain PageFaultsChain() {
@@ -286,6 +361,7 @@ Chain PageFaultsChain() {
     "A guest access KVM has not mapped yet exits to the MMU, which maps it (EPT/NPT) or walks the "
     "guest's page tables and builds shadow entries.",
     {VendorExitNode(),
+     ExitTableNode(),
      {"fault_exit", "fault exit handler", Phase::Run, "",
       {Fn("handle_ept_violation", VmxC(), {}, Vendor::Vmx, tdp),
        Fn("npf_interception", SvmC(), {}, Vendor::Svm, tdp),
@@ -312,6 +388,15 @@ Chain PageFaultsChain() {
        Fn("paging64_page_fault", PagingTmpl(), {}, Vendor::Any, shadow)},
       "TDP: map the guest-physical page in EPT/NPT. Shadow: walk the guest's page tables "
       "(paging64_* from paging_tmpl.h), then build the shadow entry."},
+     {"direct_pf", "direct-map fault", Phase::Run, "",
+      {Checked(Fn("kvm_tdp_mmu_page_fault", MmuC(), From(6, 3), Vendor::Any, tdp),
+               "absent in 6.2.1, present in 6.3.8: arch/x86/kvm/mmu/mmu.c"),
+       Checked(Fn("direct_page_fault", MmuC(), {{5, 6}, {6, 2}}, Vendor::Any, tdp),
+               "absent in 4.17.0 (tdp_page_fault did it), present in 5.6.4, 6.0-rc1, 6.1-rc7, "
+               "6.2.1: arch/x86/kvm/mmu/mmu.c; 6.3.8 keeps it for the legacy MMU only; the first "
+               "release between 4.18 and 5.6 is not checked", true)},
+      "Resolves the guest-physical address to a host page (kvm_faultin_pfn) and, under "
+      "mmu_lock, maps it; TDP-MMU faults take kvm_tdp_mmu_page_fault from 6.3."},
      {"walk", "guest page-table walk", Phase::Run, "",
       {Fn("paging64_walk_addr_generic", PagingTmpl(), {}, Vendor::Any, shadow)},
       "Walks the guest's 4-level page table in software (kvm_mmu_pagetable_walk); a miss becomes "
@@ -325,17 +410,27 @@ Chain PageFaultsChain() {
      {"set_spte", "install the SPTE", Phase::Run, "", {Fn("mmu_set_spte", MmuC())},
       "Writes the final shadow page-table entry (kvm_mmu_set_spte); the access succeeds when the "
       "guest re-executes it."}},
-    {Call("vendor_exit", "fault_exit"),
-     Call("fault_exit", "handle_pf", From(4, 14), shadow),
-     Call("fault_exit", "mmu_pf"),
+    {Tail(Call("vendor_exit", "exit_table", From(5, 11)), kSvmTableTail),
+     Tail(Call("exit_table", "fault_exit", From(5, 11)), kHandlerTail),
+     Call("vendor_exit", "fault_exit", Until(5, 10), Paging::Any,
+          "before the exit table had a function of its own"),
+     Tail(Call("fault_exit", "handle_pf", From(4, 14), shadow),
+          "handle_exception_nmi ends in return kvm_handle_page_fault() (6.1-rc7 vmx/vmx.c)"),
+     Tail(Call("fault_exit", "mmu_pf"),
+          "npf_interception / handle_ept_violation end in return kvm_mmu_page_fault() (6.1-rc7)"),
      Call("handle_pf", "mmu_pf"),
      Call("mmu_pf", "do_pf", From(5, 6)),
-     Call("do_pf", "handler", From(5, 6)),
+     Tail(Call("do_pf", "handler", From(5, 6)),
+          "kvm_tdp_page_fault's own frame: it ends in return direct_page_fault() (6.1-rc7 "
+          "mmu/mmu.c)"),
      Call("mmu_pf", "handler", Until(5, 5), Paging::Any, "through vcpu->arch.mmu->page_fault"),
      Call("handler", "walk", {}, shadow),
      Call("handler", "fetch", {}, shadow),
      Call("fetch", "set_spte", {}, shadow),
-     Call("handler", "tdp_map", From(5, 10), tdp)}};
+     Tail(Call("handler", "direct_pf", From(5, 6), tdp),
+          "kvm_tdp_page_fault ends in return direct_page_fault() (6.1-rc7 mmu/mmu.c)"),
+     Call("direct_pf", "tdp_map", From(5, 10), tdp)},
+    "mmu_pf"};
 }
 // clang-format on
 
@@ -357,6 +452,35 @@ const Chain& GetChain(ChainId id) {
   return Chains()[static_cast<size_t>(id)];
 }
 
+// clang-format off
+const std::vector<ImpliedStep>& ImpliedSteps() {
+  static const std::vector<ImpliedStep> steps = {
+    // 6.1-rc7 svm/svm.c: svm_handle_exit ends in svm_invoke_exit_handler(),
+    // which calls npf_interception for SVM_EXIT_NPF and svm_exit_handlers[]
+    // ([SVM_EXIT_EXCP_BASE + UD_VECTOR] = ud_interception, + PF_VECTOR =
+    // pf_interception) for the rest.
+    {Vendor::Svm, "NPF", "svm_handle_exit", "svm_invoke_exit_handler", "6.1-rc7 svm/svm.c"},
+    {Vendor::Svm, "NPF", "svm_invoke_exit_handler", "npf_interception", "6.1-rc7 svm/svm.c"},
+    {Vendor::Svm, "EXCP_UD", "svm_handle_exit", "svm_invoke_exit_handler", "6.1-rc7 svm/svm.c"},
+    {Vendor::Svm, "EXCP_UD", "svm_invoke_exit_handler", "ud_interception", "6.1-rc7 svm/svm.c"},
+    {Vendor::Svm, "EXCP_PF", "svm_handle_exit", "svm_invoke_exit_handler", "6.1-rc7 svm/svm.c"},
+    {Vendor::Svm, "EXCP_PF", "svm_invoke_exit_handler", "pf_interception", "6.1-rc7 svm/svm.c"},
+    // 6.1-rc7 vmx/vmx.c: vmx_handle_exit calls __vmx_handle_exit, which ends in
+    // kvm_vmx_exit_handlers[] ([EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
+    // [EXIT_REASON_EXCEPTION_NMI] = handle_exception_nmi).
+    {Vendor::Vmx, "EPT_VIOLATION", "vmx_handle_exit", "__vmx_handle_exit", "6.1-rc7 vmx/vmx.c"},
+    {Vendor::Vmx, "EPT_VIOLATION", "__vmx_handle_exit", "handle_ept_violation", "6.1-rc7 vmx/vmx.c"},
+    {Vendor::Vmx, "EXCEPTION_NMI", "vmx_handle_exit", "__vmx_handle_exit", "6.1-rc7 vmx/vmx.c"},
+    {Vendor::Vmx, "EXCEPTION_NMI", "__vmx_handle_exit", "handle_exception_nmi", "6.1-rc7 vmx/vmx.c"},
+    // 6.1-rc7 mmu/mmu_internal.h kvm_mmu_do_page_fault: with EPT/NPT
+    // (fault.is_tdp) it calls kvm_tdp_page_fault.
+    {Vendor::Svm, "NPF", "kvm_mmu_page_fault", "kvm_tdp_page_fault", "6.1-rc7 mmu/mmu_internal.h"},
+    {Vendor::Vmx, "EPT_VIOLATION", "kvm_mmu_page_fault", "kvm_tdp_page_fault", "6.1-rc7 mmu/mmu_internal.h"},
+  };
+  return steps;
+}
+// clang-format on
+
 std::optional<ChainId> ChainIdFromName(std::string_view name) {
   for (const Chain& c : Chains())
     if (c.name == name) return c.id;
@@ -375,6 +499,7 @@ std::vector<std::string> ChainSymbolNames() {
   for (const Chain& c : Chains())
     for (const ChainNode& n : c.nodes)
       for (const Alternative& a : n.alternatives) names.emplace(a.function);
+  for (const ImpliedStep& step : ImpliedSteps()) names.emplace(step.function);
   for (std::string_view f : SeedClaimFunctions()) names.emplace(f);
   return {names.begin(), names.end()};
 }
@@ -425,6 +550,8 @@ std::string EdgeMark(const EdgeMatch& e) {
   switch (e.status) {
     case EdgeStatus::Observed:
       return fmt::format("[observed {}{}{}]", e.use.events, e.note.empty() ? "" : ", ", e.note);
+    case EdgeStatus::ObservedTailCall:
+      return fmt::format("[observed through a tail call: {}]", e.note);
     case EdgeStatus::NotObserved: return "[not seen]";
     case EdgeStatus::Unobservable: return fmt::format("[unobservable: {}]", e.note);
     case EdgeStatus::NotApplicable: return fmt::format("[n/a: {}]", e.note);
@@ -436,6 +563,7 @@ std::vector<std::string> FormatChain(const ChainMatch& match) {
   std::vector<std::string> lines;
   lines.push_back(fmt::format("{} — kernel {}", match.chain->title, match.kernel));
   lines.push_back(fmt::format("  {}", match.chain->summary));
+  if (!match.layout.empty()) lines.push_back(fmt::format("  layout decided {}", match.layout));
   for (size_t i = 0; i < match.nodes.size(); ++i) {
     const NodeMatch& n = match.nodes[i];
     std::string line = fmt::format("  {:>2}. {:<28} {}", i + 1, n.label, NodeMark(n));

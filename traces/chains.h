@@ -71,6 +71,15 @@ struct Alternative {
   // An __init function: a module drops its symbol once loaded (built-in
   // kernels keep it).
   bool init_text = false;
+  // Where `versions` was checked against the kernel sources ("absent in
+  // 6.0-rc1, present in 6.1-rc7: arch/x86/kvm/x86.c"); "" where it was not.
+  std::string_view checked;
+  bool unverified = false;  // the range is a guess, said so wherever it is used
+  // A layout marker: when not empty, whether this function is a step here
+  // is decided by whether `if_symbol` is a symbol of the kernel (backports
+  // make version numbers lie); `versions` decides only without symbols.
+  std::string_view if_symbol;
+  bool if_present = true;
 };
 
 // When a step runs, which decides how it can be seen. Load: module init,
@@ -100,7 +109,42 @@ struct ChainEdge {
   Paging paging = Paging::Any;
   VersionRange versions;
   std::string_view note;  // "registers kvm_vcpu_fops", "" if nothing to add
+  // As Alternative::if_symbol: the layout marker deciding before `versions`.
+  std::string_view if_symbol;
+  bool if_present = true;
+  // The caller can jump to the callee (a tail call: `return callee(...)`,
+  // checked in the source named here), so its frame can vanish from stacks.
+  std::string_view tail_call;
 };
+
+// Where a kernel function's code ran inside one VM exit, in the order the
+// trace's events showed it: a kprobe/fentry event on the function, or a
+// frame of an event's captured stack.
+struct Sighting {
+  std::string function;  // base name
+  std::string how;       // "kprobe on svm_handle_exit", "stack of kvm_page_fault"
+  bool operator==(const Sighting&) const = default;
+};
+// One VM exit on one vCPU thread (kvm_exit or the exit handler's probe up to
+// the next kvm_entry or the end of KVM_RUN): its decoded reason and what its
+// events showed; identical exits merged with a count.
+struct ExitSightings {
+  std::string reason;  // "NPF", "EPT_VIOLATION", "EXCP_UD"; "" without kvm_exit
+  std::vector<Sighting> seen;
+  uint64_t count = 0;
+};
+// What an exit reason fixes in the source: in an exit of `reason` on
+// `vendor`, `function` runs right after `after` (the exit table hands the
+// reason to its handler; EPT/NPT makes kvm_tdp_page_fault the MMU's handler).
+struct ImpliedStep {
+  Vendor vendor = Vendor::Any;
+  std::string_view reason;    // decoded exit reason
+  std::string_view after;     // function it runs after ("" = first in the exit)
+  std::string_view function;  // what the reason fixes
+  std::string_view source;    // where that was checked
+};
+// The table above, for the exits whose handlers the chains show.
+const std::vector<ImpliedStep>& ImpliedSteps();
 
 enum class ChainId { Init, RunLoop, Exceptions, PageFaults };
 inline constexpr ChainId kAllChains[] = {ChainId::Init, ChainId::RunLoop, ChainId::Exceptions,
@@ -113,6 +157,10 @@ struct Chain {
   std::string_view summary;
   std::vector<ChainNode> nodes;  // outermost step first
   std::vector<ChainEdge> edges;
+  // The step every stack must pass through to light a step below it (the
+  // page-fault chain: kvm_mmu_page_fault, so that the instruction decoder's
+  // own page-table walk does not light the fault's walk); "" for none.
+  std::string_view entry;
   const ChainNode* Node(std::string_view id) const;  // nullptr if unknown
 };
 
@@ -175,6 +223,9 @@ class KernelFacts {
   std::vector<std::pair<std::string, uint64_t>> Callers(std::string_view function) const;
   std::vector<std::pair<std::string, uint64_t>> Callees(std::string_view function) const;
   uint64_t IoctlCount(std::string_view ioctl) const;
+  // The VM exits a trace showed (FactsOf fills them; live facts have none).
+  void SetExits(std::vector<ExitSightings> exits) { m_exits = std::move(exits); }
+  const std::vector<ExitSightings>& exits() const { return m_exits; }
 
   // Whether anything of the kernel was recorded: symbols or stacks. Without,
   // nothing can be said of any function (the kernel was not traced).
@@ -200,6 +251,7 @@ class KernelFacts {
   std::unordered_set<std::string> m_names;  // base names of every symbol
   std::vector<NamedStack> m_stacks;
   std::map<std::string, uint64_t> m_ioctls;
+  std::vector<ExitSightings> m_exits;
   std::string m_release;
   std::optional<KernelVersion> m_version;
   size_t m_symbol_count = 0;
@@ -245,13 +297,16 @@ struct NodeMatch {
   std::vector<AlternativeMatch> alternatives;  // parallel to node->alternatives
 };
 
-enum class EdgeStatus { Observed, NotObserved, Unobservable, NotApplicable };
+// ObservedTailCall: no stack shows the link (the caller jumps to the callee,
+// its frame vanishes) but the trace's events prove it ran: see EdgeMatch::note.
+enum class EdgeStatus { Observed, ObservedTailCall, NotObserved, Unobservable, NotApplicable };
 
 struct EdgeMatch {
   const ChainEdge* edge = nullptr;
   EdgeStatus status = EdgeStatus::NotObserved;
   LinkUse use;
   std::string note;  // "through inlined vcpu_enter_guest", "not a call: ..."
+  uint64_t tail_exits = 0;  // ObservedTailCall: the exits that proved it
 };
 
 struct ChainMatch {
@@ -260,6 +315,9 @@ struct ChainMatch {
   Paging paging = Paging::Any;
   std::optional<KernelVersion> version;
   std::string kernel;            // KernelFacts::Describe()
+  // How layout markers were decided: "by symbols (kvm_x86_vendor_init is a
+  // symbol)", "by version (no symbols)"; "" when the chain has none.
+  std::string layout;
   std::vector<NodeMatch> nodes;  // parallel to chain->nodes
   std::vector<EdgeMatch> edges;  // parallel to chain->edges
   const NodeMatch* Node(std::string_view id) const;

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
+
+#include "traces/kernel_event.h"
 
 namespace kvmscope::traces {
 namespace {
@@ -44,6 +47,96 @@ std::map<std::string, uint64_t> IoctlCounts(const TraceData& trace) {
   return out;
 }
 
+namespace {
+
+// "kprobe on svm_handle_exit": how the plan watched a probe point.
+std::string ProbeHow(const TraceData& trace, std::string_view point, std::string_view function) {
+  std::string mechanism = "probe";
+  if (trace.host.plan)
+    for (const PlanRecord::Entry& e : trace.host.plan->entries)
+      if (e.point == point && !e.mechanism.empty()) mechanism = e.mechanism;
+  return fmt::format("{} on {}", mechanism, function);
+}
+
+std::string ReasonName(const Event& exit) {
+  if (exit.a[2] == static_cast<uint64_t>(ExitIsa::Svm)) return std::string(SvmExitCodeName(exit.a[0]));
+  if (exit.a[2] == static_cast<uint64_t>(ExitIsa::Vmx))
+    return std::string(VmxExitReasonName(static_cast<uint32_t>(exit.a[0])));
+  return {};
+}
+
+}  // namespace
+
+std::vector<ExitSightings> ExitSightingsOf(const TraceData& trace) {
+  const std::vector<std::string> names = ChainSymbolNames();
+  const std::set<std::string, std::less<>> wanted(names.begin(), names.end());
+  std::string handler = trace.host.vendor_handler;
+  if (trace.host.plan)
+    for (const PlanRecord::Entry& e : trace.host.plan->entries)
+      if (e.point == "exit handler" && !e.target.empty()) handler = e.target;
+  std::map<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>, uint64_t>
+      merged;
+  for (const Track& track : trace.tracks) {
+    if (track.kind != TrackKind::Vcpu) continue;
+    bool open = false;
+    ExitSightings exit;
+    auto see = [&](std::string function, std::string how) {
+      if (!exit.seen.empty() && exit.seen.back().function == function) return;
+      exit.seen.push_back({std::move(function), std::move(how)});
+    };
+    auto close = [&] {
+      if (open && !exit.seen.empty()) {
+        std::vector<std::pair<std::string, std::string>> key;
+        for (Sighting& s : exit.seen) key.emplace_back(std::move(s.function), std::move(s.how));
+        ++merged[{exit.reason, std::move(key)}];
+      }
+      open = false;
+      exit = {};
+    };
+    for (const Event& e : track.events) {
+      if (e.type.origin != Origin::Kernel) continue;
+      const KernelEventKind kind = e.type.kernel();
+      if (kind == KernelEventKind::KvmEntry || kind == KernelEventKind::RunExit ||
+          kind == KernelEventKind::RunEnter) {
+        close();
+        continue;
+      }
+      if (kind == KernelEventKind::KvmExit || kind == KernelEventKind::ExitHandler) open = true;
+      if (!open) continue;
+      if (kind == KernelEventKind::KvmExit && exit.reason.empty()) exit.reason = ReasonName(e);
+      // Stack frames first (outermost first), then the probe's own function.
+      if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) < trace.stacks.size()) {
+        const std::string how = fmt::format("stack of {}", EventTypeName(e.type));
+        for (const std::string& frame : ChainFrames(trace.stacks[e.stack_id], trace.symbols)) {
+          const std::string_view base = BaseName(frame);
+          if (wanted.count(base) != 0) see(std::string(base), how);
+        }
+      }
+      std::string probed, how;
+      if (kind == KernelEventKind::ExitHandler && !handler.empty()) {
+        probed = handler;
+        how = ProbeHow(trace, "exit handler", handler);
+      } else if (kind == KernelEventKind::MmuPageFault) {
+        probed = "kvm_mmu_page_fault";
+        how = ProbeHow(trace, "page fault", probed);
+      }
+      if (probed.empty()) continue;
+      if (!exit.seen.empty() && exit.seen.back().function == probed)
+        exit.seen.back().how = how;
+      else
+        see(probed, how);
+    }
+    close();
+  }
+  std::vector<ExitSightings> out;
+  for (auto& [key, count] : merged) {
+    ExitSightings exit{key.first, {}, count};
+    for (const auto& [function, how] : key.second) exit.seen.push_back({function, how});
+    out.push_back(std::move(exit));
+  }
+  return out;
+}
+
 KernelFacts FactsOf(const TraceData& trace) { return FactsOf(std::vector<const TraceData*>{&trace}); }
 
 KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
@@ -53,7 +146,9 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
   std::string release;
   size_t kernel_symbols = 0;
   Vendor backend = Vendor::Any;
+  std::vector<ExitSightings> exits;
   for (const TraceData* t : traces) {
+    for (ExitSightings& e : ExitSightingsOf(*t)) exits.push_back(std::move(e));
     if (backend == Vendor::Any) backend = BackendVendor(t->host.backend);
     for (const Symbol& s : t->symbols.symbols()) symbols.Add(s.addr, s.name, s.module);
     for (StackUse& u : StackUses(*t)) stacks.push_back(std::move(u));
@@ -62,7 +157,9 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
     kernel_symbols = std::max<size_t>(kernel_symbols, t->host.kernel_symbols);
   }
   symbols.Finish();
-  return KernelFacts(symbols, stacks, release, std::move(ioctls), kernel_symbols, backend);
+  KernelFacts facts(symbols, stacks, release, std::move(ioctls), kernel_symbols, backend);
+  facts.SetExits(std::move(exits));
+  return facts;
 }
 
 std::vector<std::string> FormatRuns(const TraceData& trace, size_t max_runs,

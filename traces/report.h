@@ -17,6 +17,10 @@ namespace kvmscope::traces {
 std::vector<StackUse> StackUses(const TraceData& trace);
 // The VMM's ioctls by name ("KVM_CREATE_VM" → 1), successful ones only.
 std::map<std::string, uint64_t> IoctlCounts(const TraceData& trace);
+// The VM exits of a trace as the chains' tail-call evidence takes them: per
+// exit on a vCPU thread, its decoded kvm_exit reason and, in event order, the
+// chain functions its kprobe/fentry events and captured stacks ran in.
+std::vector<ExitSightings> ExitSightingsOf(const TraceData& trace);
 // The kernel a trace was recorded on, as the chains and seed check see it;
 // several traces of one kernel (and one boot) are merged.
 KernelFacts FactsOf(const TraceData& trace);
