@@ -180,18 +180,23 @@ int DrawEdges(const Canvas& c) {
     const traces::EdgeMatch& em = c.match.edges[e];
     // Unobservable is no fault (a later step, module load, an inlined end):
     // drawn quiet, not in the absent colour.
-    const ImU32 col = em.status == EdgeStatus::Observed      ? StatusColor(Status::Observed)
+    // A tail call: observed (its colour), dashed and labelled, since no
+    // stack shows the link itself.
+    const bool tail = em.status == EdgeStatus::ObservedTailCall;
+    const ImU32 col = em.status == EdgeStatus::Observed || tail ? StatusColor(Status::Observed)
                       : em.status == EdgeStatus::NotObserved ? StatusColor(Status::Present)
                       : em.status == EdgeStatus::Unobservable
                           ? ImGui::GetColorU32(ImGuiCol_TextDisabled)
                           : WithAlpha(StatusColor(Status::NotApplicable), 0.45f);
-    const bool dashed = em.edge->kind == traces::EdgeKind::Later ||
+    const bool dashed = em.edge->kind == traces::EdgeKind::Later || tail ||
                         em.status == EdgeStatus::Unobservable ||
                         em.status == EdgeStatus::NotApplicable;
     Polyline(c.dl, points, col, em.status == EdgeStatus::Observed ? 2.0f : 1.2f, dashed);
     Arrowhead(c.dl, points, col, c.fs * 0.45f);
-    if (em.status == EdgeStatus::Observed && c.layout.lanes[e] < 0 && points.size() == 2) {
-      const std::string count = fmt::format("{}", em.use.events);
+    if ((em.status == EdgeStatus::Observed || tail) && c.layout.lanes[e] < 0 &&
+        points.size() == 2) {
+      const std::string count =
+          tail ? fmt::format("tail call, {} exits", em.tail_exits) : fmt::format("{}", em.use.events);
       c.dl->AddText(ImVec2(points[0].x + 5, (points[0].y + points[1].y - c.fs) / 2), col,
                     count.c_str());
     }
