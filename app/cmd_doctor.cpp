@@ -23,7 +23,7 @@ std::string YesNo(const probes::Try& t, const char* fix) {
 }
 }  // namespace
 
-int CmdDoctor() {
+int CmdDoctor(const DoctorArgs& args) {
   std::printf("kvmscope doctor: what this host lets kvmscope do\n\n");
   Line("kernel", probes::KernelRelease());
   vmm::KvmBackend backend = vmm::DetectKvmBackend();
@@ -63,12 +63,21 @@ int CmdDoctor() {
                   : t.attach.ok ? "attaches"
                                 : t.attach.reason.c_str());
     }
-    std::printf("\nattach plan (what 'kvmscope run' uses here)\n");
-    for (const std::string& line : probes::DescribePlan(session.plan())) {
-      std::printf("  %s\n", line.c_str());
+    // Everything was tried above; the plan for a forced mechanism is the
+    // same decision on the same findings.
+    probes::AttachChoice choice = AttachChoiceOf(args.attach);
+    probes::AttachPlan plan = probes::PlanAttach(caps, choice);
+    std::printf("\nattach plan (what 'kvmscope run%s' uses here)\n",
+                choice == probes::AttachChoice::Auto ? ""
+                                                     : (" --attach " + args.attach).c_str());
+    for (const std::string& line : probes::DescribePlan(plan)) std::printf("  %s\n", line.c_str());
+    if (std::string refused = probes::ForcedRefusal(plan); !refused.empty()) {
+      std::printf("\nverdict: kernel tracing with %s\n"
+                  "Without --attach (or with --attach auto) kvmscope uses: %s\n",
+                  refused.c_str(), probes::PlanSummary(session.plan()).c_str());
+      return kExitEnvironment;
     }
-    std::printf("\nverdict: kernel tracing works (%s)\n",
-                probes::PlanSummary(session.plan()).c_str());
+    std::printf("\nverdict: kernel tracing works (%s)\n", probes::PlanSummary(plan).c_str());
     return kExitOk;
   } catch (const probes::ProbeError& e) {
     std::printf("\nverdict: kernel tracing is impossible here: %s\n"

@@ -52,6 +52,7 @@ class AppController : public ui::Controller {
       try {
         probes::SessionOptions options;
         options.pid = static_cast<uint32_t>(getpid());
+        options.attach = AttachChoiceOf(m_args.attach);
         session = std::make_unique<probes::Session>(options);
         trace->SetHost(session->host_facts());
         trace->SetSymbols(session->symbols());  // all of kallsyms while live
@@ -60,6 +61,14 @@ class AppController : public ui::Controller {
         session->Start([r, &stacks](const traces::KernelEvent& ev) { r->OnKernel(ev, stacks); });
       } catch (const probes::ProbeError& e) {
         why_not = e.what();
+        // What --attach asked for cannot be shown: no guest runs without it.
+        if (m_args.attach != "auto") {
+          m_attach_refused = true;
+          return why_not.starts_with("--attach")
+                     ? "kernel tracing is impossible: " + why_not
+                     : fmt::format("kernel tracing is impossible: --attach {}: {}", m_args.attach,
+                                   why_not);
+        }
       }
     }
     // Not traced: the host facts say so (and what kernel it is) from the
@@ -98,6 +107,8 @@ class AppController : public ui::Controller {
     });
     return fmt::format("running {}", p.config.name);
   }
+
+  bool attach_refused() const { return m_attach_refused; }
 
   // Stops the live guest (if any) with `reason` and returns how its run
   // ended; nullopt for a replay.
@@ -263,6 +274,7 @@ class AppController : public ui::Controller {
   std::optional<vmm::Outcome> m_outcome;
   std::string m_replay_path;
   bool m_paused = false;
+  bool m_attach_refused = false;  // a forced --attach was refused by the kernel
   int m_slow_ms = 0;
   std::chrono::steady_clock::time_point m_last_counts;
 };
@@ -325,7 +337,7 @@ int CmdGui(const GuiArgs& args) {
     std::string message = controller.StartLive(run, args.paused);
     if (message.rfind("running ", 0) != 0) {
       std::fprintf(stderr, "kvmscope: %s\n", message.c_str());
-      return kExitUsage;
+      return controller.attach_refused() ? kExitEnvironment : kExitUsage;
     }
   }
   try {

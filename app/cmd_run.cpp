@@ -69,10 +69,13 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
 
 // Starts kernel tracing for this process, joined into the printer. Returns
 // null, after saying why, when the kernel cannot be traced: the VMM side
-// still runs.
+// still runs — unless --attach forced a mechanism, which is then `refused`
+// (nothing should run: what was asked for cannot be shown).
 std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer,
-                                             Recorder* recorder, std::string& why_not) {
+                                             Recorder* recorder, std::string& why_not,
+                                             bool& refused) {
   probes::SessionOptions options;
+  options.attach = AttachChoiceOf(args.attach);
   options.pid = args.system_wide ? 0 : static_cast<uint32_t>(getpid());
   options.stacks = args.stacks == "all"    ? probes::StackMode::All
                    : args.stacks == "none" ? probes::StackMode::None
@@ -106,6 +109,19 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
     return session;
   } catch (const probes::ProbeError& e) {
     why_not = e.what();
+    if (options.attach != probes::AttachChoice::Auto) {
+      refused = true;
+      // The refusal names the mechanism itself ("--attach kprobe: ..."); other
+      // failures (not root, no tracefs) get it named here.
+      std::string what = e.what();
+      if (!what.starts_with("--attach")) what = fmt::format("--attach {}: {}", args.attach, what);
+      std::fprintf(stderr,
+                   "kvmscope: kernel tracing is impossible: %s\n"
+                   "kvmscope: 'kvmscope doctor --attach %s' shows why; --attach auto picks what "
+                   "works here\n",
+                   what.c_str(), args.attach.c_str());
+      return nullptr;
+    }
     std::fprintf(stderr,
                  "kvmscope: kernel tracing is off: %s\n"
                  "kvmscope: the VMM side still runs ('kvmscope doctor' explains; --no-probes "
@@ -193,7 +209,11 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
   if (trace) recorder.emplace(*trace, &printer);
   std::unique_ptr<probes::Session> session;
   std::string why_not = "not traced (--no-probes)";
-  if (!args.no_probes) session = StartProbes(args, printer, recorder ? &*recorder : nullptr, why_not);
+  if (!args.no_probes) {
+    bool refused = false;
+    session = StartProbes(args, printer, recorder ? &*recorder : nullptr, why_not, refused);
+    if (refused) return kExitEnvironment;
+  }
   try {
     vmm::Machine machine(p.config, recorder ? static_cast<vmm::Observer*>(&*recorder) : &printer);
     std::printf("kvmscope: running %s (%s mode, %d vCPU%s, %zu-byte image at %#llx)\n",

@@ -49,11 +49,13 @@ const Stop kStops[] = {
 };
 
 // Runs one guest quietly with recording; the data, or nullopt when nothing ran.
-std::optional<traces::TraceData> Record(const std::string& guest, bool no_probes, int& status) {
+std::optional<traces::TraceData> Record(const std::string& guest, const TourArgs& tour,
+                                        int& status) {
   RunArgs args;
   args.guest = guest;
   args.quiet = true;
-  args.no_probes = no_probes;
+  args.no_probes = tour.no_probes;
+  args.attach = tour.attach;
   traces::Trace trace;
   status = RunGuest(args, &trace);
   if (status == kExitUsage || status == kExitEnvironment) return std::nullopt;
@@ -108,7 +110,7 @@ int CmdCheckSeed(const TraceArgs& args) {
                 "exceptions with kernel tracing...\n");
     for (const Stop& stop : kStops) {
       int status = 0;
-      std::optional<traces::TraceData> t = Record(stop.guest, false, status);
+      std::optional<traces::TraceData> t = Record(stop.guest, TourArgs{}, status);
       if (!t) return status;
       if (!KernelTraced(*t)) {
         std::fprintf(stderr, "kvmscope: the live check needs kernel tracing (%s)\n",
@@ -145,7 +147,7 @@ int CmdTour(const TourArgs& args) {
     Heading(fmt::format("{}/{} — {}", i + 1, std::size(kStops), stop.guest));
     std::printf("%s\n\n", stop.what);
     int status = 0;
-    std::optional<traces::TraceData> trace = Record(stop.guest, args.no_probes, status);
+    std::optional<traces::TraceData> trace = Record(stop.guest, args, status);
     if (!trace) return status;
     worst = std::max(worst, status);
     traces::KernelFacts facts = traces::FactsOf(*trace);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "probes/plan.h"
+
 namespace kvmscope {
 namespace traces {
 class Trace;
@@ -13,6 +15,11 @@ struct TraceData;
 }  // namespace traces
 
 namespace app {
+
+// The --attach value (checked by the parser) as the probes' choice.
+inline probes::AttachChoice AttachChoiceOf(const std::string& attach) {
+  return probes::ParseAttachChoice(attach).value_or(probes::AttachChoice::Auto);
+}
 
 struct GuestsArgs {
   std::string name;
@@ -37,6 +44,7 @@ struct RunArgs {
   std::string stacks = "new";  // new|all|none
   bool system_wide = false;
   std::optional<uint32_t> ring_bytes;
+  std::string attach = "auto";  // auto|kprobe|fentry|tracepoint (--attach)
   // Trace files (traces/).
   std::string output;  // -o: native JSON trace
   std::string chrome;  // --chrome: Chrome trace event JSON for Perfetto
@@ -74,6 +82,7 @@ struct GuiArgs {
   std::string param;            // its --param
   std::optional<double> timeout_s;  // its watchdog (default: the guest's own)
   bool no_probes = false;
+  std::string attach = "auto";  // --attach, as for run
   bool paused = false;  // live: start before the first KVM_RUN
   std::string theme = "dark";
   float font_scale = 1.0f;
@@ -89,10 +98,14 @@ bool HaveDisplay();
 struct TourArgs {
   std::string out_dir = "kvmscope-out";
   bool no_probes = false;
+  std::string attach = "auto";  // --attach, as for run
 };
 int CmdTour(const TourArgs& args);
 
-int CmdDoctor();
+struct DoctorArgs {
+  std::string attach = "auto";  // show the plan --attach would give
+};
+int CmdDoctor(const DoctorArgs& args);
 
 }  // namespace app
 }  // namespace kvmscope

@@ -22,6 +22,14 @@ int main(int argc, char** argv) {
 
   RunArgs run_args;
   GuestsArgs guests_args;
+  // --attach on every command that traces: the same words, the same check.
+  auto add_attach = [](CLI::App* cmd, std::string& into) {
+    cmd->add_option("--attach", into,
+                    "How the kernel's function probe points (run loop, exit handler, page "
+                    "fault) are traced: auto = the best this kernel allows (default), or force "
+                    "kprobe, fentry or tracepoint (exit status 3 if the kernel refuses it)")
+        ->check(CLI::IsMember({"auto", "kprobe", "fentry", "tracepoint"}));
+  };
 
   CLI::App* guests =
       cli.add_subcommand("guests", "List the built-in guest catalog, or describe one");
@@ -65,6 +73,7 @@ int main(int argc, char** argv) {
                 "Trace KVM events of every process, not only this VMM");
   run->add_option("--ring-size", run_args.ring_bytes,
                   "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
+  add_attach(run, run_args.attach);
   run->add_option("-o,--output", run_args.output,
                   "Save the whole run (VMM and kernel events, stacks, plan, console) as a "
                   "kvmscope trace FILE.json (docs/trace-format.md)");
@@ -111,6 +120,7 @@ int main(int argc, char** argv) {
   gui->add_option("--timeout", gui_args.timeout_s, "Watchdog in seconds (default: the guest's own)")
       ->check(CLI::PositiveNumber);
   gui->add_flag("--no-probes", gui_args.no_probes, "Do not trace the host kernel");
+  add_attach(gui, gui_args.attach);
   gui->add_flag("--paused", gui_args.paused, "Start before the first KVM_RUN (space runs, s steps)");
   gui->add_option("--theme", gui_args.theme, "dark, light or high-contrast (default dark)");
   gui->add_option("--font-scale", gui_args.font_scale, "Text size for the back row (default 1.0)")
@@ -131,11 +141,15 @@ int main(int argc, char** argv) {
               "stats and what the seed document claims; saves every trace");
   tour->add_option("--out", tour_args.out_dir, "Where the traces go (default ./kvmscope-out)");
   tour->add_flag("--no-probes", tour_args.no_probes, "Do not trace the host kernel");
+  add_attach(tour, tour_args.attach);
 
   CLI::App* doctor = cli.add_subcommand(
       "doctor",
       "What this host allows, found by trying: KVM, BPF, kprobes, fentry, each tracepoint, "
-      "and the attach plan; exit status 3 if the kernel cannot be traced");
+      "and the attach plan; exit status 3 if the kernel cannot be traced (or not with the "
+      "mechanism --attach forces)");
+  DoctorArgs doctor_args;
+  add_attach(doctor, doctor_args.attach);
 
   try {
     cli.parse(argc, argv);
@@ -150,7 +164,7 @@ int main(int argc, char** argv) {
 
   if (guests->parsed()) return CmdGuests(guests_args);
   if (run->parsed()) return CmdRun(run_args);
-  if (doctor->parsed()) return CmdDoctor();
+  if (doctor->parsed()) return CmdDoctor(doctor_args);
   if (stats->parsed()) return CmdStats(trace_args);
   if (chains->parsed()) return CmdChains(trace_args);
   if (check_seed->parsed()) return CmdCheckSeed(trace_args);

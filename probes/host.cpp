@@ -6,9 +6,15 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
+#include <unordered_map>
 
 namespace kvmscope::probes {
 
@@ -51,22 +57,51 @@ bool TracepointExists(std::string_view tracefs, std::string_view category_and_na
                            category_and_name.substr(colon + 1)));
 }
 
-traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses) {
+namespace {
+
+struct ModuleRange {
+  uint64_t base = 0, end = 0;
+};
+
+// /proc/modules: "kvm_intel 380928 0 - Live 0xffffffffc0a00000 (O)".
+std::unordered_map<std::string, ModuleRange> ReadModules(const std::string& path) {
+  std::unordered_map<std::string, ModuleRange> modules;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name, refs, users, state, base;
+    uint64_t size = 0;
+    if (!(fields >> name >> size >> refs >> users >> state >> base)) continue;
+    uint64_t addr = std::strtoull(base.c_str(), nullptr, 16);
+    if (addr != 0) modules[name] = ModuleRange{addr, addr + size};
+  }
+  return modules;
+}
+
+constexpr uint64_t kPage = 4096;
+
+}  // namespace
+
+traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses,
+                                 const std::string& modules_path) {
   std::ifstream in(path);
   if (!in) {
     throw ProbeError(fmt::format("cannot read {}: {}; kernel stacks cannot be symbolized",
                                  path, std::strerror(errno)));
   }
-  traces::SymbolTable table;
+  std::vector<traces::Symbol> functions;
+  std::vector<uint64_t> entries;  // every entry's address, of any type: the bounds
   bool all_zero = true;
   std::string line;
   while (std::getline(in, line)) {
     // "ffffffffc0a1b2c0 t vmx_handle_exit\t[kvm_intel]"
     size_t sp1 = line.find(' ');
     if (sp1 == std::string::npos || sp1 + 3 >= line.size()) continue;
+    uint64_t addr = std::strtoull(line.c_str(), nullptr, 16);
+    entries.push_back(addr);
     char type = line[sp1 + 1];
     if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
-    uint64_t addr = std::strtoull(line.c_str(), nullptr, 16);
     std::string_view rest = std::string_view(line).substr(sp1 + 3);
     std::string_view name = rest, module;
     if (size_t tab = rest.find('\t'); tab != std::string_view::npos) {
@@ -75,7 +110,21 @@ traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses) 
       if (module.size() >= 2 && module.front() == '[') module = module.substr(1, module.size() - 2);
     }
     if (addr != 0) all_zero = false;
-    table.Add(addr, std::string(name), std::string(module));
+    functions.push_back(
+        traces::Symbol{addr, traces::DisplayName(name, module), std::string(module), 0});
+  }
+  std::sort(entries.begin(), entries.end());
+  const std::unordered_map<std::string, ModuleRange> modules = ReadModules(modules_path);
+  traces::SymbolTable table;
+  for (traces::Symbol& s : functions) {
+    auto next = std::upper_bound(entries.begin(), entries.end(), s.addr);
+    // Nothing after it (the last BPF image, say): no further than its page.
+    s.end = next != entries.end() ? *next : (s.addr / kPage + 1) * kPage;
+    if (auto m = modules.find(s.module);
+        m != modules.end() && s.addr >= m->second.base && s.addr < m->second.end) {
+      s.end = std::min(s.end, m->second.end);
+    }
+    table.Add(std::move(s));
   }
   table.Finish();
   if (zero_addresses) *zero_addresses = all_zero && table.size() > 0;
@@ -106,6 +155,93 @@ std::string CpuModel() {
     return start == std::string::npos ? "" : line.substr(start);
   }
   return "";
+}
+
+std::string KernelConfigLine(std::string_view option, const KernelPlaces& places) {
+  const std::string set = fmt::format("{}=", option);
+  const std::string unset = fmt::format("# {} is not set", option);
+  for (std::string path : places.configs) {
+    if (path.empty()) path = "/boot/config-" + KernelRelease();
+    gzFile file = gzopen(path.c_str(), "rb");  // reads plain files too
+    if (!file) continue;
+    char buf[512];
+    std::string found;
+    while (gzgets(file, buf, sizeof buf)) {
+      std::string_view l(buf);
+      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+      if (l.starts_with(set) || l == unset) {
+        found = fmt::format("{}: '{}'", path, l);
+        break;
+      }
+    }
+    gzclose(file);
+    if (!found.empty()) return found;
+  }
+  return "";
+}
+
+namespace {
+std::string Describe(int err) { return fmt::format("{} ({})", ErrnoName(err), std::strerror(err)); }
+
+// /sys/kernel/debug/kprobes/blacklist: "0xffffffff81001000-0xffffffff81001020\tfunction".
+bool Blacklisted(std::string_view function, const std::string& path) {
+  std::ifstream in(path);
+  std::string range, name;
+  while (in >> range >> name) {
+    if (name == function) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::string KprobeRefusal(int err, std::string_view function, bool in_kallsyms,
+                          const KernelPlaces& places) {
+  const std::string what = fmt::format("kprobe on {}: attach failed: {}", function, Describe(err));
+  if ((err == EPERM || err == EACCES) && !places.root) {
+    return what + ": not permitted: attaching kprobes needs root (or CAP_PERFMON and CAP_BPF)";
+  }
+  if (!IsDir(places.kprobe_pmu)) {
+    std::string config = KernelConfigLine("CONFIG_KPROBES", places);
+    return fmt::format("{}: this kernel has no kprobes (no kprobe PMU: {} is absent{}{})", what,
+                       places.kprobe_pmu, config.empty() ? "" : "; ", config);
+  }
+  if (!in_kallsyms) {
+    return fmt::format("{}: {} is not in /proc/kallsyms (inlined, or not in this kernel), so it "
+                       "cannot be probed",
+                       what, function);
+  }
+  if (Blacklisted(function, places.kprobe_blacklist)) {
+    return fmt::format("{}: {} cannot be probed: it is on the kprobe blacklist ({})", what,
+                       function, places.kprobe_blacklist);
+  }
+  if (err == ENOENT || err == EINVAL || err == EILSEQ) {
+    return fmt::format("{}: this kernel has kprobes but refuses a probe on {} (a notrace "
+                       "function, or an address kprobes cannot use)",
+                       what, function);
+  }
+  return what;
+}
+
+std::string FentryRefusal(int err, std::string_view function, std::string_view libbpf_log,
+                          const KernelPlaces& places) {
+  if (access(places.btf.c_str(), R_OK) != 0) {
+    std::string config = KernelConfigLine("CONFIG_DEBUG_INFO_BTF", places);
+    return fmt::format("fentry: no kernel BTF ({} is absent{}{}); fentry needs it", places.btf,
+                       config.empty() ? "" : "; ", config);
+  }
+  const std::string what = fmt::format("fentry on {}: {}", function, Describe(err));
+  if (libbpf_log.find("failed to find kernel BTF type ID") != std::string_view::npos ||
+      err == ESRCH) {
+    return fmt::format("{}: the attach target {} is not in the kernel's BTF (inlined, or in a "
+                       "module without BTF)",
+                       what, function);
+  }
+  if ((err == EPERM || err == EACCES) && !places.root) {
+    return what + ": not permitted: BPF tracing programs need root (or CAP_BPF and CAP_PERFMON)";
+  }
+  return fmt::format("{}{}: the kernel refuses BPF tracing programs (BPF_PROG_TYPE_TRACING: "
+                     "fentry/fexit) on this kernel",
+                     what, places.root ? " as root" : "");
 }
 
 std::string ErrnoName(int err) {

@@ -48,6 +48,24 @@ std::string_view MechanismName(Mechanism mechanism) {
   return "?";
 }
 
+std::string_view AttachChoiceName(AttachChoice choice) {
+  switch (choice) {
+    case AttachChoice::Auto: return "auto";
+    case AttachChoice::Kprobe: return "kprobe";
+    case AttachChoice::Fentry: return "fentry";
+    case AttachChoice::Tracepoint: return "tracepoint";
+  }
+  return "?";
+}
+
+std::optional<AttachChoice> ParseAttachChoice(std::string_view name) {
+  for (AttachChoice c : {AttachChoice::Auto, AttachChoice::Kprobe, AttachChoice::Fentry,
+                         AttachChoice::Tracepoint}) {
+    if (AttachChoiceName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
 const TracepointState* Capabilities::Tracepoint(std::string_view name) const {
   auto it = std::find_if(tracepoints.begin(), tracepoints.end(),
                          [&](const TracepointState& t) { return t.name == name; });
@@ -87,41 +105,61 @@ std::string TracepointWhy(const Capabilities& caps, std::string_view name) {
   return fmt::format("{}: {}", name, t->attach.reason);
 }
 
-// Kprobe, then fentry on `function`; true when one was chosen.
-bool TryFunctionProbes(PlanEntry& e, const Capabilities& caps, const Try& kprobe,
-                       bool symbol_known, std::string_view kprobe_how,
+// Kprobe, then fentry on the entry's target, as far as `choice` allows;
+// true when one was chosen.
+bool TryFunctionProbes(PlanEntry& e, const Capabilities& caps, AttachChoice choice,
+                       const Try& kprobe, bool symbol_known, std::string_view kprobe_how,
                        std::string_view fentry_how) {
+  if (choice == AttachChoice::Tracepoint) {
+    e.passed.push_back("kprobe, fentry: not used (--attach tracepoint)");
+    return false;
+  }
   if (!symbol_known) {
     e.passed.push_back(fmt::format("kprobe, fentry: no {} in /proc/kallsyms", e.target));
     return false;
   }
-  if (kprobe.ok) {
-    e.mechanism = Mechanism::Kprobe;
-    e.how = kprobe_how;
-    return true;
+  if (choice != AttachChoice::Fentry) {
+    if (kprobe.ok) {
+      e.mechanism = Mechanism::Kprobe;
+      e.how = kprobe_how;
+      return true;
+    }
+    e.passed.push_back(kprobe.reason);
   }
-  e.passed.push_back(kprobe.reason);
-  if (caps.fentry.ok && caps.btf) {
-    e.mechanism = Mechanism::Fentry;
-    e.how = fentry_how;
-    return true;
+  if (choice != AttachChoice::Kprobe) {
+    if (caps.fentry.ok && caps.btf) {
+      e.mechanism = Mechanism::Fentry;
+      e.how = fentry_how;
+      return true;
+    }
+    e.passed.push_back(caps.btf ? caps.fentry.reason
+                                : std::string("fentry: no kernel BTF (/sys/kernel/btf/vmlinux)"));
   }
-  e.passed.push_back(caps.btf ? caps.fentry.reason
-                              : std::string("fentry: no kernel BTF (/sys/kernel/btf/vmlinux)"));
   return false;
+}
+
+// A forced kprobe or fentry that could not be had: the point is not traced
+// (falling back would not be what was asked for).
+bool ForcedAndRefused(PlanEntry& e, AttachChoice choice) {
+  if (choice != AttachChoice::Kprobe && choice != AttachChoice::Fentry) return false;
+  e.mechanism = Mechanism::None;
+  e.how = fmt::format("not traced: --attach {} was asked for and the kernel refused it",
+                      AttachChoiceName(choice));
+  return true;
 }
 
 bool VendorEmitsExitTracepoints(Backend backend) {
   return backend == Backend::Vmx || backend == Backend::Svm;
 }
 
-PlanEntry PlanRunLoop(const Capabilities& caps) {
+PlanEntry PlanRunLoop(const Capabilities& caps, AttachChoice choice) {
   PlanEntry e;
   e.point = ProbePoint::RunLoop;
   e.target = "kvm_arch_vcpu_ioctl_run";
-  if (TryFunctionProbes(e, caps, caps.kprobe_run, true,
+  if (TryFunctionProbes(e, caps, choice, caps.kprobe_run, true,
                         "kprobe + kretprobe on kvm_arch_vcpu_ioctl_run",
-                        "fentry + fexit on kvm_arch_vcpu_ioctl_run")) {
+                        "fentry + fexit on kvm_arch_vcpu_ioctl_run") ||
+      ForcedAndRefused(e, choice)) {
     return e;
   }
   if (caps.TracepointWorks("syscalls:sys_enter_ioctl") &&
@@ -136,13 +174,14 @@ PlanEntry PlanRunLoop(const Capabilities& caps) {
   return e;
 }
 
-PlanEntry PlanExitHandler(const Capabilities& caps) {
+PlanEntry PlanExitHandler(const Capabilities& caps, AttachChoice choice) {
   PlanEntry e;
   e.point = ProbePoint::ExitHandler;
   e.target = caps.vendor_handler.empty() ? "vmx/svm/pvm_handle_exit" : caps.vendor_handler;
-  if (TryFunctionProbes(e, caps, caps.kprobe_handler, !caps.vendor_handler.empty(),
+  if (TryFunctionProbes(e, caps, choice, caps.kprobe_handler, !caps.vendor_handler.empty(),
                         fmt::format("kprobe on {}", e.target),
-                        fmt::format("fentry on {}", e.target))) {
+                        fmt::format("fentry on {}", e.target)) ||
+      ForcedAndRefused(e, choice)) {
     return e;
   }
   if (caps.TracepointWorks("kvm:kvm_exit")) {
@@ -168,13 +207,14 @@ PlanEntry PlanExitHandler(const Capabilities& caps) {
   return e;
 }
 
-PlanEntry PlanMmuPageFault(const Capabilities& caps) {
+PlanEntry PlanMmuPageFault(const Capabilities& caps, AttachChoice choice) {
   PlanEntry e;
   e.point = ProbePoint::MmuPageFault;
   e.target = "kvm_mmu_page_fault";
-  if (TryFunctionProbes(e, caps, caps.kprobe_mmu, caps.mmu_page_fault_symbol,
+  if (TryFunctionProbes(e, caps, choice, caps.kprobe_mmu, caps.mmu_page_fault_symbol,
                         "kprobe on kvm_mmu_page_fault (fault address, error code)",
-                        "fentry on kvm_mmu_page_fault (fault address, error code)")) {
+                        "fentry on kvm_mmu_page_fault (fault address, error code)") ||
+      ForcedAndRefused(e, choice)) {
     return e;
   }
   if (caps.TracepointWorks("kvm:kvm_page_fault")) {
@@ -201,9 +241,11 @@ PlanEntry PlanMmuPageFault(const Capabilities& caps) {
 
 }  // namespace
 
-AttachPlan PlanAttach(const Capabilities& caps) {
+AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   AttachPlan plan;
-  plan.entries = {PlanRunLoop(caps), PlanExitHandler(caps), PlanMmuPageFault(caps)};
+  plan.requested = requested;
+  plan.entries = {PlanRunLoop(caps, requested), PlanExitHandler(caps, requested),
+                  PlanMmuPageFault(caps, requested)};
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
       plan.tracepoints.emplace_back(name);
@@ -214,8 +256,23 @@ AttachPlan PlanAttach(const Capabilities& caps) {
   return plan;
 }
 
+std::string ForcedRefusal(const AttachPlan& plan) {
+  if (plan.requested == AttachChoice::Auto || plan.usable()) return "";
+  std::string_view what = plan.requested == AttachChoice::Kprobe ? "kprobes cannot attach here"
+                          : plan.requested == AttachChoice::Fentry
+                              ? "fentry (BPF tracing programs) cannot attach here"
+                              : "the KVM_RUN system-call tracepoints cannot attach here";
+  return fmt::format("--attach {}: {}: {}", AttachChoiceName(plan.requested), what,
+                     fmt::join(plan.entry(ProbePoint::RunLoop).passed, "; "));
+}
+
 std::vector<std::string> DescribePlan(const AttachPlan& plan) {
   std::vector<std::string> lines;
+  if (plan.requested != AttachChoice::Auto) {
+    lines.push_back(fmt::format("{:<13} --attach {}: only that mechanism on the function probe "
+                                "points",
+                                "forced", AttachChoiceName(plan.requested)));
+  }
   for (const PlanEntry& e : plan.entries) {
     lines.push_back(fmt::format("{:<13} {:<24} → {}: {}", ProbePointName(e.point), e.target,
                                 MechanismName(e.mechanism), e.how));
@@ -232,7 +289,11 @@ std::string PlanSummary(const AttachPlan& plan) {
   for (const PlanEntry& e : plan.entries) {
     parts.push_back(fmt::format("{}: {}", ProbePointName(e.point), MechanismName(e.mechanism)));
   }
-  return fmt::format("{}", fmt::join(parts, " · "));
+  std::string summary = fmt::format("{}", fmt::join(parts, " · "));
+  if (plan.requested != AttachChoice::Auto) {
+    summary += fmt::format(" (forced: --attach {})", AttachChoiceName(plan.requested));
+  }
+  return summary;
 }
 
 }  // namespace kvmscope::probes

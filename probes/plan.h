@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,13 @@ std::string_view ProbePointName(ProbePoint point);  // "run loop", ...
 
 enum class Mechanism : uint8_t { Kprobe, Fentry, Tracepoint, Stacks, None };
 std::string_view MechanismName(Mechanism mechanism);
+
+// What the user asked for (--attach): Auto is the best mechanism per probe
+// point; the others force one mechanism on the function probe points
+// (Tracepoint still infers from stacks where no tracepoint fires).
+enum class AttachChoice : uint8_t { Auto, Kprobe, Fentry, Tracepoint };
+std::string_view AttachChoiceName(AttachChoice choice);  // "auto", "kprobe", ...
+std::optional<AttachChoice> ParseAttachChoice(std::string_view name);
 
 // The outcome of one try: ok, or the errno and a sentence saying why.
 struct Try {
@@ -65,6 +73,7 @@ struct PlanEntry {
 };
 
 struct AttachPlan {
+  AttachChoice requested = AttachChoice::Auto;
   std::vector<PlanEntry> entries;  // RunLoop, ExitHandler, MmuPageFault
   std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
   std::vector<std::string> missing;      // not attached, with why
@@ -73,10 +82,14 @@ struct AttachPlan {
   const PlanEntry& entry(ProbePoint point) const;
 };
 
-AttachPlan PlanAttach(const Capabilities& caps);
+AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested = AttachChoice::Auto);
+// Why a forced plan cannot trace KVM_RUN: "--attach kprobe: kprobes cannot
+// attach here: ..."; "" when the plan is usable or was not forced.
+std::string ForcedRefusal(const AttachPlan& plan);
 // The plan as indented lines, for doctor, run and trace files.
 std::vector<std::string> DescribePlan(const AttachPlan& plan);
-// One badge-sized summary: "run loop: tracepoint · exit handler: stacks · mmu: stacks".
+// One badge-sized summary: "run loop: tracepoint · exit handler: stacks · mmu: stacks",
+// followed by " (forced: --attach tracepoint)" when forced.
 std::string PlanSummary(const AttachPlan& plan);
 
 }  // namespace kvmscope::probes

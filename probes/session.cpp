@@ -144,7 +144,7 @@ struct Session::Impl {
   // the main object would fail the whole load.
   void TryFentry() {
     if (!caps.btf) {
-      caps.fentry = Failed(ENOENT, "no kernel BTF (/sys/kernel/btf/vmlinux)");
+      caps.fentry = Failed(ENOENT, FentryRefusal(ENOENT, "kvm_arch_vcpu_ioctl_run", ""));
       return;
     }
     fentry_probe_bpf* probe = fentry_probe_bpf__open_and_load();
@@ -153,9 +153,7 @@ struct Session::Impl {
       fentry_probe_bpf__destroy(probe);
     } else {
       int err = errno;
-      caps.fentry = Failed(err, fmt::format("loading an fentry program failed: {}: this kernel "
-                                            "does not accept BPF tracing programs",
-                                            Describe(err)));
+      caps.fentry = Failed(err, FentryRefusal(err, "kvm_arch_vcpu_ioctl_run", TakeLibbpfLog()));
     }
     TakeLibbpfLog();
   }
@@ -175,7 +173,8 @@ struct Session::Impl {
       throw ProbeError(fmt::format("bad ring buffer size {}: {}", options.ring_bytes,
                                    Describe(-err)));
     }
-    bool fentry = caps.fentry.ok;
+    bool fentry = caps.fentry.ok && (options.attach == AttachChoice::Auto ||
+                                     options.attach == AttachChoice::Fentry);
     bpf_program__set_autoload(skel->progs.run_fentry, fentry);
     bpf_program__set_autoload(skel->progs.run_fexit, fentry);
     bpf_program__set_autoload(skel->progs.mmu_pf_fentry, fentry && caps.mmu_page_fault_symbol);
@@ -218,11 +217,9 @@ struct Session::Impl {
         int err = errno;
         Keep(out, false);
         TakeLibbpfLog();
-        return Failed(err, fmt::format("{} on {}: attach failed: {}{}", ret ? "kretprobe" : "kprobe",
-                                       function, Describe(err),
-                                       err == ENOENT ? ": this kernel has no kprobes "
-                                                       "(CONFIG_KPROBES off?) or cannot probe it"
-                                                     : ""));
+        std::string why = KprobeRefusal(err, function, symbols.Has(function));
+        if (ret) why.replace(0, 6, "kretprobe");  // "kprobe on ..." → "kretprobe on ..."
+        return Failed(err, std::move(why));
       }
       out.push_back(link);
     }
@@ -280,13 +277,13 @@ struct Session::Impl {
       state.attach = Try{true, 0, "attached"};
       (programs[i].name.starts_with("syscalls:") ? syscall_links : tracepoint_links).push_back(link);
     }
-    plan = PlanAttach(caps);
+    plan = PlanAttach(caps, options.attach);
 
     Mechanism run = plan.entry(ProbePoint::RunLoop).mechanism;
     Keep(run_kprobes, run == Mechanism::Kprobe);
     Keep(syscall_links, run == Mechanism::Tracepoint);
-    Keep(handler_kprobe, true);
-    Keep(mmu_kprobe, true);
+    Keep(handler_kprobe, plan.entry(ProbePoint::ExitHandler).mechanism == Mechanism::Kprobe);
+    Keep(mmu_kprobe, plan.entry(ProbePoint::MmuPageFault).mechanism == Mechanism::Kprobe);
     Keep(tracepoint_links, true);
     if (run == Mechanism::Fentry) {
       AttachFentry(skel->progs.run_fentry);
@@ -353,10 +350,14 @@ Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
   m->TryFentry();
   m->Load();
   m->AttachByPlan();
+  if (std::string refused = ForcedRefusal(m->plan); !refused.empty()) throw ProbeError(refused);
   if (!m->plan.usable()) {
     throw ProbeError(fmt::format("KVM_RUN cannot be traced on this kernel: {}",
                                  fmt::join(m->plan.entry(ProbePoint::RunLoop).passed, "; ")));
   }
+  // BPF programs and their trampolines are in kallsyms only now that they
+  // exist; stacks through them are named from this table.
+  m->symbols = LoadKallsyms();
 }
 
 Session::~Session() { Stop(); }
@@ -378,6 +379,7 @@ traces::HostFacts Session::host_facts() const {
   plan.tracepoints = m->plan.tracepoints;
   plan.missing = m->plan.missing;
   plan.summary = PlanSummary(m->plan);
+  plan.requested = AttachChoiceName(m->plan.requested);
   h.plan = std::move(plan);
   h.stack_mode = StackModeName(m->options.stacks);
   h.system_wide = m->options.pid == 0;

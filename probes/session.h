@@ -30,6 +30,9 @@ struct SessionOptions {
   StackMode stacks = StackMode::New;
   uint32_t ring_bytes = 8u << 20;  // a power of two, at least one page
   std::chrono::milliseconds drain_period{10};
+  // --attach: the mechanism for the function probe points. A forced one the
+  // kernel refuses for the run loop makes the constructor throw, naming why.
+  AttachChoice attach = AttachChoice::Auto;
 };
 
 // Kernel-side accounting (seen/lost/received per kind, stacks): the model's type.
@@ -41,7 +44,10 @@ class Session {
 
   // Detects, loads and attaches according to the plan, but emits nothing
   // until Start(). Throws ProbeError naming what is missing when the kernel
-  // cannot be traced at all (not root, no BPF, no tracefs...).
+  // cannot be traced at all (not root, no BPF, no tracefs...) or refuses the
+  // mechanism options.attach forces. Reads /proc/kallsyms again once
+  // everything is attached, so that the BPF programs and trampolines on the
+  // stacks have names.
   explicit Session(const SessionOptions& options);
   ~Session();
   Session(const Session&) = delete;
@@ -64,6 +70,7 @@ class Session {
   // What a trace records about this host and how it was traced: kernel,
   // backend, CPU, the attach plan with every fallback reason, stack mode.
   traces::HostFacts host_facts() const;
+  // /proc/kallsyms as read after attaching, every symbol bounded.
   const traces::SymbolTable& symbols() const;
   const traces::StackTable& stacks() const;
 

@@ -573,3 +573,107 @@ TEST_F(CliTraces, CheckSeedLiveConfirmsWhatThisKernelDoes) {
   EXPECT_EQ(r.output.compare(line + 1, 11, "[confirmed]"), 0) << r.output.substr(line + 1, 120);
   EXPECT_NE(r.output.find("[contradicted]"), std::string::npos);
 }
+
+// ---- --attach: a forced mechanism ------------------------------------------
+// Each forced mechanism runs for real where this kernel has it (the SVM and
+// VMX test hosts) and must be refused with the kernel's reason, exit 3,
+// where it does not (PVM here: no kprobes, no BPF tracing programs).
+
+class CliAttach : public CliTraces {
+ protected:
+  // The plan recorded by `run --attach CHOICE --guest GUEST -o F`.
+  nlohmann::json RunAndLoadPlan(const std::string& choice, const char* guest = "hello") {
+    std::string trace = (dir / fmt::format("{}-{}.json", guest, choice)).string();
+    Result r = Kvmscope(fmt::format("run --attach {} --guest {} -q -o {}", choice, guest, trace));
+    EXPECT_EQ(r.status, 0) << r.output;
+    if (r.status != 0) return {};
+    auto doc = nlohmann::json::parse(std::ifstream(trace));
+    // A trace made now bounds every symbol, and no frame lies past its symbol's end.
+    for (const auto& row : doc["symbols"]) EXPECT_EQ(row.size(), 4u) << row.dump();
+    return doc["host"]["plan"];
+  }
+  static std::vector<std::string> MechanismsOf(const nlohmann::json& plan) {
+    std::vector<std::string> m;
+    for (const auto& e : plan["entries"]) m.push_back(e["mechanism"]);
+    return m;
+  }
+};
+
+bool KernelHasKprobes() { return std::filesystem::exists("/sys/bus/event_source/devices/kprobe"); }
+
+TEST_F(CliAttach, BadValueIsAUsageErrorOnEveryCommand) {
+  for (const char* cmd : {"run --guest hello", "doctor", "tour", "gui"}) {
+    Result r = Kvmscope(fmt::format("{} --attach kretprobe", cmd));
+    EXPECT_EQ(r.status, 2) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("--attach"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
+  }
+}
+
+TEST_F(CliAttach, TracepointIsRecordedAsForcedAndOnPvmIsWhatAutoPicks) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  nlohmann::json forced = RunAndLoadPlan("tracepoint");
+  nlohmann::json automatic = RunAndLoadPlan("auto");
+  ASSERT_FALSE(forced.is_null());
+  ASSERT_FALSE(automatic.is_null());
+  EXPECT_EQ(forced["requested"], "tracepoint");
+  EXPECT_EQ(automatic["requested"], "auto");
+  EXPECT_NE(forced["summary"].get<std::string>().find("forced: --attach tracepoint"),
+            std::string::npos);
+  EXPECT_EQ(MechanismsOf(forced)[0], "tracepoint");
+  if (VendorHandlerInKallsyms() == "pvm_handle_exit") {
+    EXPECT_EQ(MechanismsOf(forced), MechanismsOf(automatic));
+    EXPECT_EQ(forced["tracepoints"], automatic["tracepoints"]);
+  }
+}
+
+TEST_F(CliAttach, KprobeRunsWhereTheKernelHasKprobesElseExit3WithWhy) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  if (KernelHasKprobes()) {
+    nlohmann::json plan = RunAndLoadPlan("kprobe", "pagefault");
+    EXPECT_EQ(plan["requested"], "kprobe");
+    EXPECT_EQ(MechanismsOf(plan)[0], "kprobe");
+    return;
+  }
+  Result r = Kvmscope("run --attach kprobe --guest hello");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("--attach kprobe: kprobes cannot attach here"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("this kernel has no kprobes"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/sys/bus/event_source/devices/kprobe is absent"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
+  Result doctor = Kvmscope("doctor --attach kprobe");
+  EXPECT_EQ(doctor.status, 3) << doctor.output;
+  EXPECT_NE(doctor.output.find("'kvmscope run --attach kprobe' uses here"), std::string::npos)
+      << doctor.output;
+  EXPECT_NE(doctor.output.find("this kernel has no kprobes"), std::string::npos) << doctor.output;
+  Result tour = Kvmscope(fmt::format("tour --attach kprobe --out {}", (dir / "tour").string()));
+  EXPECT_EQ(tour.status, 3) << tour.output;
+}
+
+TEST_F(CliAttach, FentryRunsWhereTheKernelAllowsItElseExit3WithWhy) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  Result doctor = Kvmscope("doctor --attach fentry");
+  bool fentry = doctor.output.find("\nfentry        yes") != std::string::npos;
+  if (fentry) {
+    EXPECT_EQ(doctor.status, 0) << doctor.output;
+    nlohmann::json plan = RunAndLoadPlan("fentry", "pagefault");
+    EXPECT_EQ(plan["requested"], "fentry");
+    EXPECT_EQ(MechanismsOf(plan)[0], "fentry");
+    return;
+  }
+  EXPECT_EQ(doctor.status, 3) << doctor.output;
+  Result r = Kvmscope("run --attach fentry --guest hello");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("--attach fentry: fentry (BPF tracing programs) cannot attach here"),
+            std::string::npos) << r.output;
+  // The reason is the kernel's: no BTF, the target missing, or the program type refused.
+  bool named = r.output.find("no kernel BTF") != std::string::npos ||
+               r.output.find("is not in the kernel's BTF") != std::string::npos ||
+               r.output.find("refuses BPF tracing programs") != std::string::npos;
+  EXPECT_TRUE(named) << r.output;
+}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <mutex>
 
 #include "probes/session.h"
@@ -201,5 +202,30 @@ TEST(ProbesLive, BadRingSizesAreRefusedWithAReason) {
   }
 }
 
+}  // namespace
+}  // namespace kvmscope
+
+namespace kvmscope {
+namespace {
+// Read after attaching, the symbols know the session's own BPF programs (when
+// the kernel lists JITed programs in kallsyms: net.core.bpf_jit_kallsyms) and
+// every symbol has an end past its start.
+TEST(ProbesLive, SymbolsAreReadAfterAttachingAndBounded) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::SessionOptions o = ThisProcess();
+  o.attach = probes::AttachChoice::Tracepoint;
+  probes::Session session(o);
+  EXPECT_EQ(session.plan().requested, probes::AttachChoice::Tracepoint);
+  EXPECT_EQ(session.host_facts().plan->requested, "tracepoint");
+  const traces::SymbolTable& symbols = session.symbols();
+  ASSERT_GT(symbols.size(), 1000u);
+  for (const traces::Symbol& s : symbols.symbols()) ASSERT_GT(s.end, s.addr) << s.name;
+  std::ifstream jit("/proc/sys/net/core/bpf_jit_kallsyms");
+  int listed = 0;
+  if (!(jit >> listed) || listed == 0) {
+    GTEST_SKIP() << "BPF programs are not in /proc/kallsyms here (net.core.bpf_jit_kallsyms)";
+  }
+  EXPECT_TRUE(symbols.Has("[bpf program run_sys_enter]"));
+}
 }  // namespace
 }  // namespace kvmscope

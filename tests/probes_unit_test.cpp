@@ -1,11 +1,19 @@
 // The attach plan against simulated hosts (Intel with kprobes, AMD without
-// BTF, PVM as on these machines, nothing at all), and the one conversion
-// from the BPF record ABI to traces events.
+// BTF, PVM as on these machines, nothing at all), automatic and forced
+// (--attach); refusal reasons and kallsyms bounds from a fake host's files;
+// and the one conversion from the BPF record ABI to traces events.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "probes/convert.h"
+#include "probes/host.h"
 #include "probes/plan.h"
 
 namespace kvmscope::probes {
@@ -161,6 +169,216 @@ TEST(AttachPlan, DescriptionNamesEveryPointAndEveryReason) {
     EXPECT_NE(text.find(s), std::string::npos) << s;
   }
   EXPECT_EQ(PlanSummary(plan), "run loop: tracepoint · exit handler: stacks · page fault: stacks");
+}
+
+// --- --attach: a forced mechanism ------------------------------------------
+
+std::vector<Mechanism> Mechanisms(const AttachPlan& plan) {
+  std::vector<Mechanism> m;
+  for (const PlanEntry& e : plan.entries) m.push_back(e.mechanism);
+  return m;
+}
+
+TEST(AttachChoice, NamesParseBack) {
+  for (AttachChoice c : {AttachChoice::Auto, AttachChoice::Kprobe, AttachChoice::Fentry,
+                         AttachChoice::Tracepoint}) {
+    EXPECT_EQ(ParseAttachChoice(AttachChoiceName(c)), c);
+  }
+  EXPECT_FALSE(ParseAttachChoice("kretprobe"));
+  EXPECT_FALSE(ParseAttachChoice(""));
+}
+
+TEST(AttachPlan, OnPvmForcedTracepointIsWhatAutoPicks) {
+  AttachPlan automatic = PlanAttach(Pvm());
+  AttachPlan forced = PlanAttach(Pvm(), AttachChoice::Tracepoint);
+  ASSERT_TRUE(forced.usable());
+  EXPECT_EQ(Mechanisms(forced), Mechanisms(automatic));
+  for (size_t i = 0; i < forced.entries.size(); ++i) {
+    EXPECT_EQ(forced.entries[i].how, automatic.entries[i].how);
+    EXPECT_TRUE(Mentions(forced.entries[i], "--attach tracepoint"));
+  }
+  EXPECT_EQ(forced.tracepoints, automatic.tracepoints);
+  EXPECT_EQ(forced.requested, AttachChoice::Tracepoint);
+  EXPECT_EQ(ForcedRefusal(forced), "");
+}
+
+TEST(AttachPlan, ForcedTracepointOnIntelLeavesWorkingKprobesAside) {
+  AttachPlan plan = PlanAttach(IntelWithKprobes(), AttachChoice::Tracepoint);
+  EXPECT_EQ(Mechanisms(plan), (std::vector<Mechanism>{Mechanism::Tracepoint,
+                                                      Mechanism::Tracepoint,
+                                                      Mechanism::Tracepoint}));
+  EXPECT_NE(plan.entry(ProbePoint::ExitHandler).how.find("kvm:kvm_exit"), std::string::npos);
+}
+
+TEST(AttachPlan, ForcedFentryOnIntelUsesFentryThoughKprobesWork) {
+  AttachPlan plan = PlanAttach(IntelWithKprobes(), AttachChoice::Fentry);
+  EXPECT_EQ(Mechanisms(plan),
+            (std::vector<Mechanism>{Mechanism::Fentry, Mechanism::Fentry, Mechanism::Fentry}));
+  for (const PlanEntry& e : plan.entries) EXPECT_TRUE(e.passed.empty()) << e.target;
+}
+
+TEST(AttachPlan, ForcedKprobeOnIntelUsesKprobesOnly) {
+  Capabilities c = IntelWithKprobes();
+  c.kprobe_mmu = No("kprobe on kvm_mmu_page_fault: attach failed: ENOENT: blacklisted");
+  AttachPlan plan = PlanAttach(c, AttachChoice::Kprobe);
+  ASSERT_TRUE(plan.usable());
+  EXPECT_EQ(plan.entry(ProbePoint::RunLoop).mechanism, Mechanism::Kprobe);
+  // No fallback to fentry or tracepoints: the point is then not traced, and says why.
+  const PlanEntry& mmu = plan.entry(ProbePoint::MmuPageFault);
+  EXPECT_EQ(mmu.mechanism, Mechanism::None);
+  EXPECT_TRUE(Mentions(mmu, "blacklisted"));
+  EXPECT_NE(mmu.how.find("--attach kprobe"), std::string::npos);
+}
+
+TEST(AttachPlan, ForcedKprobeOnPvmIsRefusedWithTheKernelsReason) {
+  Capabilities c = Pvm();
+  c.kprobe_run = No("kprobe on kvm_arch_vcpu_ioctl_run: attach failed: ENOENT: this kernel has "
+                    "no kprobes (no kprobe PMU)");
+  AttachPlan plan = PlanAttach(c, AttachChoice::Kprobe);
+  EXPECT_FALSE(plan.usable());
+  for (const PlanEntry& e : plan.entries) EXPECT_EQ(e.mechanism, Mechanism::None) << e.target;
+  std::string why = ForcedRefusal(plan);
+  EXPECT_NE(why.find("--attach kprobe: kprobes cannot attach here"), std::string::npos) << why;
+  EXPECT_NE(why.find("no kprobe PMU"), std::string::npos) << why;
+  EXPECT_EQ(ForcedRefusal(PlanAttach(c)), "");  // auto falls back instead
+}
+
+TEST(AttachPlan, ForcedFentryOnPvmIsRefusedWithTheKernelsReason) {
+  AttachPlan plan = PlanAttach(Pvm(), AttachChoice::Fentry);
+  EXPECT_FALSE(plan.usable());
+  std::string why = ForcedRefusal(plan);
+  EXPECT_NE(why.find("--attach fentry: fentry (BPF tracing programs) cannot attach here"),
+            std::string::npos) << why;
+  EXPECT_NE(why.find("EPERM"), std::string::npos) << why;
+  EXPECT_EQ(why.find("kprobe attach failed"), std::string::npos) << why;  // not tried
+}
+
+TEST(AttachPlan, ForcedPlansSayTheyWereForced) {
+  AttachPlan plan = PlanAttach(Pvm(), AttachChoice::Tracepoint);
+  EXPECT_EQ(PlanSummary(plan), "run loop: tracepoint · exit handler: stacks · page fault: stacks "
+                               "(forced: --attach tracepoint)");
+  EXPECT_NE(DescribePlan(plan).front().find("--attach tracepoint"), std::string::npos);
+  EXPECT_EQ(DescribePlan(PlanAttach(Pvm())).front().find("forced"), std::string::npos);
+}
+
+// --- Refusal reasons, from the kernel's own state (files of a fake host) -----
+
+class HostFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m_dir = std::filesystem::temp_directory_path() /
+            fmt::format("kvmscope-host-{}-{}", getpid(),
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(m_dir);
+    m_places.kprobe_pmu = Path("kprobe");
+    m_places.kprobe_blacklist = Path("blacklist");
+    m_places.btf = Path("vmlinux");
+    m_places.configs = {Path("config")};
+    m_places.root = false;
+  }
+  void TearDown() override { std::filesystem::remove_all(m_dir); }
+  std::string Path(const char* name) const { return (m_dir / name).string(); }
+  void Write(const char* name, const std::string& text) const { std::ofstream(Path(name)) << text; }
+
+  std::filesystem::path m_dir;
+  KernelPlaces m_places;
+};
+
+TEST_F(HostFiles, NoKprobePmuMeansNoKprobesAndQuotesTheConfig) {
+  Write("config", "CONFIG_X86=y\n# CONFIG_KPROBES is not set\nCONFIG_BPF=y\n");
+  std::string why = KprobeRefusal(ENOENT, "kvm_arch_vcpu_ioctl_run", true, m_places);
+  EXPECT_NE(why.find("kprobe on kvm_arch_vcpu_ioctl_run: attach failed: ENOENT"), std::string::npos);
+  EXPECT_NE(why.find("this kernel has no kprobes"), std::string::npos) << why;
+  EXPECT_NE(why.find("'# CONFIG_KPROBES is not set'"), std::string::npos) << why;
+  std::filesystem::remove(Path("config"));  // no config to quote: said without one
+  why = KprobeRefusal(ENOENT, "kvm_arch_vcpu_ioctl_run", true, m_places);
+  EXPECT_NE(why.find("no kprobes"), std::string::npos) << why;
+  EXPECT_EQ(why.find("CONFIG_KPROBES"), std::string::npos) << why;
+}
+
+TEST_F(HostFiles, WithKprobesTheFunctionItselfIsTheReason) {
+  std::filesystem::create_directories(Path("kprobe"));
+  Write("blacklist", "0xffffffff81001000-0xffffffff81001020\tdo_int3\n"
+                     "0xffffffff81002000-0xffffffff81002040\tkvm_mmu_page_fault\n");
+  std::string why = KprobeRefusal(EINVAL, "kvm_mmu_page_fault", true, m_places);
+  EXPECT_NE(why.find("kprobe blacklist"), std::string::npos) << why;
+  why = KprobeRefusal(ENOENT, "vcpu_enter_guest", false, m_places);
+  EXPECT_NE(why.find("not in /proc/kallsyms"), std::string::npos) << why;
+  why = KprobeRefusal(ENOENT, "pvm_handle_exit", true, m_places);
+  EXPECT_NE(why.find("refuses a probe on pvm_handle_exit"), std::string::npos) << why;
+  EXPECT_EQ(why.find("no kprobes"), std::string::npos) << why;
+  why = KprobeRefusal(EPERM, "pvm_handle_exit", true, m_places);
+  EXPECT_NE(why.find("needs root"), std::string::npos) << why;
+  m_places.root = true;  // as root, EPERM is the kernel saying no
+  why = KprobeRefusal(EPERM, "pvm_handle_exit", true, m_places);
+  EXPECT_EQ(why.find("needs root"), std::string::npos) << why;
+}
+
+TEST_F(HostFiles, FentryReasons) {
+  Write("config", "CONFIG_DEBUG_INFO_BTF is not here\n# CONFIG_DEBUG_INFO_BTF is not set\n");
+  std::string why = FentryRefusal(ENOENT, "kvm_arch_vcpu_ioctl_run", "", m_places);
+  EXPECT_NE(why.find("no kernel BTF"), std::string::npos) << why;
+  EXPECT_NE(why.find("# CONFIG_DEBUG_INFO_BTF is not set"), std::string::npos) << why;
+  Write("vmlinux", "BTF");
+  why = FentryRefusal(ESRCH, "pvm_handle_exit",
+                      "libbpf: prog 'x': failed to find kernel BTF type ID of 'pvm_handle_exit'",
+                      m_places);
+  EXPECT_NE(why.find("attach target pvm_handle_exit is not in the kernel's BTF"),
+            std::string::npos) << why;
+  why = FentryRefusal(ENOTSUP, "kvm_arch_vcpu_ioctl_run", "", m_places);
+  EXPECT_NE(why.find("refuses BPF tracing programs"), std::string::npos) << why;
+  why = FentryRefusal(EPERM, "kvm_arch_vcpu_ioctl_run", "", m_places);
+  EXPECT_NE(why.find("need root"), std::string::npos) << why;
+  m_places.root = true;  // what these machines do: EPERM for root
+  why = FentryRefusal(EPERM, "kvm_arch_vcpu_ioctl_run", "", m_places);
+  EXPECT_NE(why.find("EPERM (Operation not permitted) as root: the kernel refuses BPF tracing "
+                     "programs"),
+            std::string::npos) << why;
+}
+
+// --- /proc/kallsyms and /proc/modules, bounded ------------------------------
+
+TEST_F(HostFiles, KallsymsBoundsEverySymbolByTheNextEntryAndItsModule) {
+  Write("kallsyms",
+        "ffffffff81000000 T _stext\n"
+        "ffffffff81000100 T do_syscall_64\n"
+        "ffffffff81000200 D some_data\n"  // a data entry bounds the function before it
+        "ffffffff81000400 t p9_errstr2errno.cold\n"
+        "ffffffff81000500 T _etext\n"
+        "ffffffffc0001000 t vmx_handle_exit\t[kvm_intel]\n"
+        "ffffffffc0001200 t mpls_gso_exit\t[mpls_gso]\n"
+        "ffffffffc0100000 t bpf_prog_6deef7357e7b4530_run_sys_enter\t[bpf]\n"
+        "ffffffffc0100800 t bpf_trampoline_6442491234\t[bpf]\n");
+  Write("modules", "kvm_intel 4096 0 - Live 0xffffffffc0001000\n"
+                   "mpls_gso 256 0 - Live 0xffffffffc0001200 (O)\n");
+  bool zero = true;
+  traces::SymbolTable t = LoadKallsyms(Path("kallsyms"), &zero, Path("modules"));
+  EXPECT_FALSE(zero);
+  ASSERT_NE(t.Find(0xffffffff81000150), nullptr);
+  EXPECT_EQ(t.Find(0xffffffff81000150)->name, "do_syscall_64");
+  EXPECT_EQ(t.Find(0xffffffff81000150)->end, 0xffffffff81000200u);
+  EXPECT_EQ(t.Find(0xffffffff81000250), nullptr);  // in some_data, not do_syscall_64
+  EXPECT_EQ(t.Find(0xffffffffc0001100)->name, "vmx_handle_exit");
+  // mpls_gso ends at its module's end: what lies beyond is not mpls_gso_exit.
+  EXPECT_EQ(t.Find(0xffffffffc0001250)->name, "mpls_gso_exit");
+  EXPECT_EQ(t.Find(0xffffffffc0001300), nullptr);
+  EXPECT_EQ(t.Format(0xffffffffc0001300), "[unknown 0xffffffffc0001300]");
+  // BPF programs and trampolines are named for what they are.
+  EXPECT_EQ(t.Find(0xffffffffc0100010)->name, "[bpf program run_sys_enter]");
+  EXPECT_EQ(t.Find(0xffffffffc0100010)->module, "bpf");
+  EXPECT_EQ(t.Find(0xffffffffc0100840)->name, "[bpf trampoline]");
+  // The last entry: no further than its page.
+  EXPECT_EQ(t.Find(0xffffffffc0100fff)->name, "[bpf trampoline]");
+  EXPECT_EQ(t.Find(0xffffffffc0101000), nullptr);
+  EXPECT_FALSE(t.Has("some_data"));  // functions only
+  for (const traces::Symbol& s : t.symbols()) EXPECT_GT(s.end, s.addr) << s.name;
+}
+
+TEST_F(HostFiles, HiddenAddressesAreNoticed) {
+  Write("kallsyms", "0000000000000000 T _stext\n0000000000000000 t vmx_handle_exit\t[kvm_intel]\n");
+  bool zero = false;
+  LoadKallsyms(Path("kallsyms"), &zero, Path("no-modules"));
+  EXPECT_TRUE(zero);
 }
 
 TEST(Convert, EveryAbiKindMapsToItsOwnKernelEventKind) {

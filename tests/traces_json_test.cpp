@@ -81,6 +81,7 @@ TraceData FullTrace() {
   plan.tracepoints = {"kvm:kvm_exit", "kvm:kvm_pio"};
   plan.missing = {"kvm:kvm_page_fault: not on this kernel"};
   plan.summary = "tracepoints, stacks: new";
+  plan.requested = "tracepoint";
   trace.host.plan = plan;
   trace.host.not_traced_reason = "";
   trace.host.stack_mode = "new";
@@ -118,7 +119,7 @@ TraceData FullTrace() {
   trace.symbols.Add(kKvmBase, "kvm_vcpu_ioctl", "kvm");
   trace.symbols.Add(kKvmBase + 0x1000, "kvm_arch_vcpu_ioctl_run", "kvm");
   trace.symbols.Add(kKvmBase + 0x2000, "pvm_handle_exit", "kvm_pvm");
-  trace.symbols.Add(kKvmBase + 0x3000, "kernel_pio", "kvm");
+  trace.symbols.Add(kKvmBase + 0x3000, "kernel_pio", "kvm", kKvmBase + 0x3400);  // bounded
   trace.symbols.Finish();
   trace.stacks = {{kKvmBase + 0x2010, kKvmBase + 0x1010, kKvmBase + 0x10, kCoreBase + 0x40},
                   {kKvmBase + 0x3004, kKvmBase + 0x2010, kKvmBase + 0x1010, kKvmBase + 0x10},
@@ -226,6 +227,32 @@ TEST(TraceJson, RoundTripKeepsEveryField) {
   // Spans were rebuilt on load, not stored.
   EXPECT_FALSE(loaded.tracks[1].spans[static_cast<size_t>(SpanKind::Run)].empty());
   EXPECT_EQ(Written(loaded), text);
+}
+
+TEST(TraceJson, SymbolEndsAndTheRequestedAttachAreKeptAndOptional) {
+  TraceData original = FullTrace();
+  nlohmann::json doc = nlohmann::json::parse(Written(original));
+  EXPECT_EQ(doc["host"]["plan"]["requested"], "tracepoint");
+  bool bounded_row = false;
+  for (const auto& row : doc["symbols"]) bounded_row |= row.size() == 4;
+  EXPECT_TRUE(bounded_row);
+  TraceData loaded = ParseTrace(doc.dump());
+  const Symbol* pio = loaded.symbols.Find(kKvmBase + 0x3010);
+  ASSERT_NE(pio, nullptr);
+  EXPECT_EQ(pio->end, kKvmBase + 0x3400);
+  EXPECT_EQ(loaded.symbols.Find(kKvmBase + 0x3400), nullptr);  // past its end
+  // Files from before: no "requested" (auto) and [address, name, module] rows (unbounded).
+  doc["host"]["plan"].erase("requested");
+  for (auto& row : doc["symbols"]) {
+    if (row.size() == 4) row.erase(3);
+  }
+  TraceData old = ParseTrace(doc.dump());
+  EXPECT_EQ(old.host.plan->requested, "auto");
+  EXPECT_EQ(old.symbols.Find(kKvmBase + 0x3400)->name, "kernel_pio");
+  // An end that is not past the address is refused.
+  doc["symbols"][0].push_back(0);
+  doc["symbols"][0][3] = doc["symbols"][0][0];
+  EXPECT_THROW(ParseTrace(doc.dump()), TraceFormatError);
 }
 
 TEST(TraceJson, RoundTripOfAnEmptyTraceAndThroughStreamsAndFiles) {

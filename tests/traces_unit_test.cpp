@@ -412,7 +412,7 @@ TEST(SymbolTable, FindEdgeCases) {
   SymbolTable empty;
   empty.Finish();
   EXPECT_EQ(empty.Find(0x1000), nullptr);
-  EXPECT_EQ(empty.Format(0x1000), "0x1000");
+  EXPECT_EQ(empty.Format(0x1000), "[unknown 0x1000]");
   EXPECT_FALSE(empty.Has("kvm_vcpu_ioctl"));
 }
 
@@ -421,9 +421,45 @@ TEST(SymbolTable, FormatAndHas) {
   EXPECT_EQ(t.Format(0x301a), "vmx_handle_exit+0x1a [kvm_intel]");
   EXPECT_EQ(t.Format(0x501), "do_syscall_64+0x1");
   EXPECT_EQ(t.Format(0x500), "do_syscall_64+0x0");
-  EXPECT_EQ(t.Format(0x10), "0x10");
+  EXPECT_EQ(t.Format(0x10), "[unknown 0x10]");
   EXPECT_TRUE(t.Has("kvm_arch_vcpu_ioctl_run"));
   EXPECT_FALSE(t.Has("kvm_arch_vcpu_ioctl"));  // exact names only
+}
+
+TEST(SymbolTable, AnAddressPastASymbolsEndIsNotAttributedToIt) {
+  SymbolTable t;
+  t.Add(0x1000, "p9_errstr2errno.cold", "", 0x1040);
+  t.Add(0x2000, "mpls_gso_exit", "mpls_gso", 0x2100);  // the module ends at 0x2100
+  t.Add(0x40000000, "legacy_unbounded");  // a file from before the bound: no end
+  t.Finish();
+  EXPECT_EQ(t.Find(0x103f)->name, "p9_errstr2errno.cold");
+  EXPECT_EQ(t.Find(0x1040), nullptr);
+  EXPECT_EQ(t.Find(0x20ff)->name, "mpls_gso_exit");
+  EXPECT_EQ(t.Find(0x2000 + 0x31242e06), nullptr);
+  EXPECT_EQ(t.Format(0x2200), "[unknown 0x2200]");
+  EXPECT_EQ(t.Find(0x4fffffff)->name, "legacy_unbounded");  // no end: as before
+  // No frame is ever named with an offset beyond its symbol's end.
+  for (uint64_t a = 0xff0; a < 0x2300; a += 8) {
+    if (const Symbol* s = t.Find(a)) EXPECT_TRUE(s->Contains(a)) << std::hex << a;
+  }
+}
+
+TEST(SymbolTable, BpfProgramsAndTrampolinesAreNamedForWhatTheyAre) {
+  EXPECT_EQ(DisplayName("bpf_prog_6deef7357e7b4530_run_sys_enter", "bpf"),
+            "[bpf program run_sys_enter]");
+  EXPECT_EQ(DisplayName("bpf_prog_6deef7357e7b4530", "bpf"), "[bpf program]");
+  EXPECT_EQ(DisplayName("bpf_trampoline_6442491234", "bpf"), "[bpf trampoline]");
+  EXPECT_EQ(DisplayName("bpf_trampoline_6442491234", ""), "bpf_trampoline_6442491234");
+  EXPECT_EQ(DisplayName("kvm_mmu_page_fault", "kvm"), "kvm_mmu_page_fault");
+  // Innermost, they are tracing machinery and leave the chain.
+  SymbolTable t;
+  t.Add(0x1000, "[bpf trampoline]", "bpf", 0x2000);
+  t.Add(0x2000, "[bpf program mmu_pf_fentry]", "bpf", 0x2800);
+  t.Add(0x3000, "kvm_mmu_page_fault", "kvm", 0x3400);
+  t.Add(0x4000, "kvm_vcpu_ioctl", "kvm", 0x4400);
+  t.Finish();
+  EXPECT_EQ(ChainText({0x2010, 0x1010, 0x3010, 0x3800, 0x4010}, t),
+            "kvm_vcpu_ioctl → [unknown 0x3800] → kvm_mmu_page_fault");
 }
 
 TEST(StackTable, InternsSameStackToSameId) {
@@ -531,7 +567,7 @@ TEST(Chain, WithoutIoctlKeepsWholeStackAndHexFrames) {
   // the same function, then the caller.
   const Stack frames{0x1010, 0x2010, 0x2020, 0x10, 0x3010};
   EXPECT_EQ(ChainFrames(frames, t),
-            (std::vector<std::string>{"kvm_arch_vcpu_ioctl_run", "0x10", "vmx_vcpu_run"}));
+            (std::vector<std::string>{"kvm_arch_vcpu_ioctl_run", "[unknown 0x10]", "vmx_vcpu_run"}));
   EXPECT_EQ(ChainText({}, t), "");
   EXPECT_EQ(ChainText({0x1010}, t), "");  // only tracing machinery
 }

@@ -11,9 +11,26 @@
 
 namespace kvmscope::traces {
 
-void SymbolTable::Add(uint64_t addr, std::string name, std::string module) {
-  m_symbols.push_back(Symbol{addr, std::move(name), std::move(module)});
+std::string DisplayName(std::string_view name, std::string_view module) {
+  if (module != "bpf") return std::string(name);
+  if (name.starts_with("bpf_trampoline_")) return "[bpf trampoline]";
+  // bpf_prog_<16 hex digits of tag>_<program name>; the name may be empty.
+  constexpr std::string_view kProg = "bpf_prog_";
+  if (name.starts_with(kProg) && name.size() >= kProg.size() + 16) {
+    std::string_view rest = name.substr(kProg.size() + 16);
+    if (rest.starts_with('_')) rest.remove_prefix(1);
+    return rest.empty() ? "[bpf program]" : fmt::format("[bpf program {}]", rest);
+  }
+  return std::string(name);
 }
+
+std::string UnknownFrame(uint64_t addr) { return fmt::format("[unknown {:#x}]", addr); }
+
+void SymbolTable::Add(uint64_t addr, std::string name, std::string module, uint64_t end) {
+  m_symbols.push_back(Symbol{addr, std::move(name), std::move(module), end});
+}
+
+void SymbolTable::Add(Symbol symbol) { m_symbols.push_back(std::move(symbol)); }
 
 void SymbolTable::Finish() {
   std::sort(m_symbols.begin(), m_symbols.end(), [](const Symbol& x, const Symbol& y) {
@@ -31,12 +48,14 @@ const Symbol* SymbolTable::Find(uint64_t addr) const {
   const uint64_t at = std::prev(it)->addr;
   auto first = std::lower_bound(m_symbols.begin(), it, at,
                                 [](const Symbol& s, uint64_t a) { return s.addr < a; });
-  return &*first;
+  // Past its end the address belongs to no symbol we know: data, a gap, or
+  // code (BPF, trampolines) that did not exist when the table was read.
+  return first->Contains(addr) ? &*first : nullptr;
 }
 
 std::string SymbolTable::Format(uint64_t addr) const {
   const Symbol* s = Find(addr);
-  if (s == nullptr) return fmt::format("{:#x}", addr);
+  if (s == nullptr) return UnknownFrame(addr);
   if (s->module.empty()) return fmt::format("{}+{:#x}", s->name, addr - s->addr);
   return fmt::format("{}+{:#x} [{}]", s->name, addr - s->addr, s->module);
 }
@@ -70,7 +89,9 @@ namespace {
 // Functions of the tracing machinery itself: the BPF program, its trampoline
 // or dispatcher, and the tracepoint's iterator. They sit at the innermost end
 // of every stack a probe captures and say nothing about KVM.
-constexpr std::array<std::string_view, 12> kTracingPrefixes = {
+constexpr std::array<std::string_view, 14> kTracingPrefixes = {
+    "[bpf program",
+    "[bpf trampoline]",
     "__traceiter_",
     "__bpf_trace_",
     "perf_trace_",
@@ -100,7 +121,7 @@ std::vector<std::string> ChainFrames(const Stack& frames, const SymbolTable& sym
   names.reserve(frames.size());
   for (uint64_t addr : frames) {
     const Symbol* s = symbols.Find(addr);
-    names.push_back(s != nullptr ? s->name : fmt::format("{:#x}", addr));
+    names.push_back(s != nullptr ? s->name : UnknownFrame(addr));
   }
   auto kvm_end = std::find_if_not(names.begin(), names.end(),
                                   [](const std::string& n) { return IsTracingFrame(n); });

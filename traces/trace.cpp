@@ -446,12 +446,12 @@ SymbolTable TraceSymbols(const SymbolTable& all, const std::vector<Stack>& stack
   for (const Stack& stack : stacks) {
     for (uint64_t addr : stack) {
       const Symbol* s = all.Find(addr);
-      if (s && kept.insert(s).second) out.Add(s->addr, s->name, s->module);
+      if (s && kept.insert(s).second) out.Add(*s);
     }
   }
   std::unordered_set<std::string_view> wanted(names.begin(), names.end());
   for (const Symbol& s : all.symbols()) {
-    if (wanted.count(s.name) && kept.insert(&s).second) out.Add(s.addr, s.name, s.module);
+    if (wanted.count(s.name) && kept.insert(&s).second) out.Add(s);
   }
   out.Finish();
   return out;

@@ -146,6 +146,9 @@ struct PlanRecord {
   std::vector<std::string> tracepoints;  // attached
   std::vector<std::string> missing;      // not attached, with why
   std::string summary;                   // the one-line badge
+  // What --attach asked for: "auto" (the best mechanism per point), or the
+  // one mechanism forced: "kprobe", "fentry", "tracepoint".
+  std::string requested = "auto";
   bool operator==(const PlanRecord&) const = default;
 };
 

@@ -139,7 +139,8 @@ class Writer {
 };
 
 void WritePlan(Writer& w, const PlanRecord& plan) {
-  w.Key("summary", true).String(plan.summary) << ",\"entries\":[";
+  w.Key("summary", true).String(plan.summary).Field("requested", plan.requested)
+      << ",\"entries\":[";
   for (size_t i = 0; i < plan.entries.size(); ++i) {
     const PlanRecord::Entry& e = plan.entries[i];
     w << (i > 0 ? ",\n  {" : "\n  {");
@@ -273,7 +274,9 @@ void WriteTrace(const TraceData& trace, std::ostream& out) {
   for (size_t i = 0; i < symbols.size(); ++i) {
     w << (i > 0 ? ",\n[" : "\n[") << symbols[i].addr << ',';
     w.String(symbols[i].name) << ',';
-    w.String(symbols[i].module) << ']';
+    w.String(symbols[i].module);
+    if (symbols[i].end != 0) w << ',' << symbols[i].end;  // absent in files from before the bound
+    w << ']';
   }
   w << "],\n\"stacks\":[";
   for (size_t i = 0; i < trace.stacks.size(); ++i) {

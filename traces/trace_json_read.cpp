@@ -130,6 +130,8 @@ PlanRecord ReadPlan(const Json& j, const std::string& where) {
   Fields f(j, where);
   PlanRecord plan;
   plan.summary = f.String("summary");
+  // Files from before --attach have no "requested": their plan was chosen automatically.
+  if (f.Has("requested")) plan.requested = f.String("requested");
   const Json& entries = f.Get("entries");
   if (!entries.is_array()) Fail(f.Where("entries"), Expected("an array", entries));
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -584,8 +586,8 @@ class TraceReader {
       if (index == 0 && !text.empty()) Fail(where, "strings[0] must be \"\" (text id 0 = none)");
       m_data.strings.push_back(std::move(text));
     } else if (m_elements == "symbols") {
-      if (!value.is_array() || value.size() < 2 || value.size() > 3) {
-        Fail(where, fmt::format("expected [address, name, module], got {}",
+      if (!value.is_array() || value.size() < 2 || value.size() > 4) {
+        Fail(where, fmt::format("expected [address, name, module, end], got {}",
                                 value.is_array() ? fmt::format("{} values", value.size())
                                                  : std::string(value.type_name())));
       }
@@ -593,7 +595,11 @@ class TraceReader {
       uint64_t addr = ReadUnsigned(value[0], At(where, 0));
       std::string name = ReadString(value[1], At(where, 1));
       std::string module = value.size() > 2 ? ReadString(value[2], At(where, 2)) : "";
-      m_data.symbols.Add(addr, std::move(name), std::move(module));
+      uint64_t end = value.size() > 3 ? ReadUnsigned(value[3], At(where, 3)) : 0;
+      if (end != 0 && end <= addr) {
+        Fail(At(where, 3), fmt::format("end {:#x} is not past the address {:#x}", end, addr));
+      }
+      m_data.symbols.Add(addr, std::move(name), std::move(module), end);
     } else if (m_elements == "stacks") {
       if (!value.is_array()) Fail(where, Expected("an array of addresses", value));
       Stack stack;
