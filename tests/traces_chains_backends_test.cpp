@@ -105,6 +105,18 @@ TEST(ChainsSvmTrace, ByVersionWithoutSymbols) {
   EXPECT_EQ(EdgeOf(init, "vendor_init", "vendor_setup").status, EdgeStatus::NotApplicable);
 }
 
+TEST(ChainsVmxTrace, TailCallsWithEptAndShadowPaging) {
+  const ChainMatch ept = Match("/pagefault-vmx.json", ChainId::PageFaults);
+  EXPECT_EQ(EdgeOf(ept, "fault_exit", "mmu_pf").status, EdgeStatus::ObservedTailCall);
+  EXPECT_EQ(EdgeOf(ept, "handler", "direct_pf").status, EdgeStatus::ObservedTailCall);
+  const ChainMatch shadow = Match("/pagefault-vmx-shadow.json", ChainId::PageFaults);
+  EXPECT_EQ(EdgeOf(shadow, "fault_exit", "handle_pf").status, EdgeStatus::ObservedTailCall);
+  EXPECT_EQ(EdgeOf(shadow, "handle_pf", "mmu_pf").status, EdgeStatus::ObservedTailCall);
+  // kvm_handle_page_fault is between them: the direct link is not the path.
+  EXPECT_EQ(EdgeOf(shadow, "fault_exit", "mmu_pf").status, EdgeStatus::NotObserved);
+  EXPECT_TRUE(Contains(EdgeOf(shadow, "fault_exit", "handle_pf").note, "EXCEPTION_NMI"));
+}
+
 // Synthetic exits: the same stacks with and without evidence.
 KernelFacts SvmFacts(std::vector<ExitSightings> exits) {
   SymbolTable symbols;

@@ -387,7 +387,7 @@ class Matcher {
     auto [link, via] = BestLink(callers, to);
     m.use = std::move(link);
     if (m.use.stacks == 0) {
-      if (!edge.tail_call.empty())
+      if (!edge.tail_call.empty() && !StepBetween(from, to))
         if (TailEvidence t = TailCallEvidence(callers, to); t.exits > 0) {
           m.tail_exits = t.exits;
           return set(EdgeStatus::ObservedTailCall,
@@ -401,6 +401,36 @@ class Matcher {
                  fmt::format("seen as {} → {}, {} inlined", via, callee.chosen->function,
                              caller.chosen->function));
     return set(EdgeStatus::Observed, std::string(edge.note));
+  }
+
+  // Whether another route from step `from` to step `to` goes through a step
+  // that applies and has a symbol here: then the direct link is not the
+  // path, and a gap in the stacks is no evidence for it (VMX shadow paging:
+  // handle_exception_nmi → kvm_handle_page_fault → kvm_mmu_page_fault).
+  bool StepBetween(size_t from, size_t to) const {
+    auto reaches = [&](size_t a, size_t b) {
+      std::vector<bool> seen(m_chain.nodes.size(), false);
+      std::vector<size_t> todo{a};
+      while (!todo.empty()) {
+        const size_t at = todo.back();
+        todo.pop_back();
+        if (at == b) return true;
+        for (size_t e = 0; e < m_chain.edges.size(); ++e) {
+          const size_t next = Index(m_chain.edges[e].to);
+          if (m_chain.edges[e].kind != EdgeKind::Calls || !m_applies[e] ||
+              Index(m_chain.edges[e].from) != at || next >= seen.size() || seen[next])
+            continue;
+          seen[next] = true;
+          todo.push_back(next);
+        }
+      }
+      return false;
+    };
+    for (size_t mid = 0; mid < m_chain.nodes.size(); ++mid)
+      if (mid != from && mid != to && IsPresent(m_match.nodes[mid].status) &&
+          reaches(from, mid) && reaches(mid, to))
+        return true;
+    return false;
   }
 
   struct TailEvidence {
@@ -492,6 +522,10 @@ class Matcher {
       out.push_back(std::move(seen));
       for (auto& step : left) {
         if (step == nullptr || step->after != function) continue;
+        const bool already = std::any_of(out.begin(), out.end(), [&](const Seen& s) {
+          return s.function == step->function;
+        });
+        if (already) continue;
         const ImpliedStep* s = std::exchange(step, nullptr);
         self(self, Seen{s->function,
                         fmt::format("exit reason {} (kvm_exit) fixing {} ({})", exit.reason,

@@ -418,7 +418,9 @@ Chain PageFaultsChain() {
           "handle_exception_nmi ends in return kvm_handle_page_fault() (6.1-rc7 vmx/vmx.c)"),
      Tail(Call("fault_exit", "mmu_pf"),
           "npf_interception / handle_ept_violation end in return kvm_mmu_page_fault() (6.1-rc7)"),
-     Call("handle_pf", "mmu_pf"),
+     Tail(Call("handle_pf", "mmu_pf"),
+          "kvm_handle_page_fault's last act is r = kvm_mmu_page_fault(); return r; (6.1-rc7 "
+          "mmu/mmu.c), a jump once compiled"),
      Call("mmu_pf", "do_pf", From(5, 6)),
      Tail(Call("do_pf", "handler", From(5, 6)),
           "kvm_tdp_page_fault's own frame: it ends in return direct_page_fault() (6.1-rc7 "
@@ -472,6 +474,10 @@ const std::vector<ImpliedStep>& ImpliedSteps() {
     {Vendor::Vmx, "EPT_VIOLATION", "__vmx_handle_exit", "handle_ept_violation", "6.1-rc7 vmx/vmx.c"},
     {Vendor::Vmx, "EXCEPTION_NMI", "vmx_handle_exit", "__vmx_handle_exit", "6.1-rc7 vmx/vmx.c"},
     {Vendor::Vmx, "EXCEPTION_NMI", "__vmx_handle_exit", "handle_exception_nmi", "6.1-rc7 vmx/vmx.c"},
+    // Debian's 6.1.0-57 inlines __vmx_handle_exit into vmx_handle_exit (no
+    // symbol): the handler follows vmx_handle_exit itself there.
+    {Vendor::Vmx, "EPT_VIOLATION", "vmx_handle_exit", "handle_ept_violation", "6.1-rc7 vmx/vmx.c"},
+    {Vendor::Vmx, "EXCEPTION_NMI", "vmx_handle_exit", "handle_exception_nmi", "6.1-rc7 vmx/vmx.c"},
     // 6.1-rc7 mmu/mmu_internal.h kvm_mmu_do_page_fault: with EPT/NPT
     // (fault.is_tdp) it calls kvm_tdp_page_fault.
     {Vendor::Svm, "NPF", "kvm_mmu_page_fault", "kvm_tdp_page_fault", "6.1-rc7 mmu/mmu_internal.h"},
