@@ -109,7 +109,7 @@ else
     gtest probes probes_tests
     gtest backend backend_tests "$FILTER" "$ALL_ATTACH"
     [ -x "$BUILD/tests/catalog_paths_tests" ] && gtest catalog-paths catalog_paths_tests
-    printf 'reload kvm_intel ept=0\t%s\n' \
+    printf 'ept=0\t%s\n' \
       "rmmod kvm_intel && modprobe kvm_intel ept=0 && grep -H . /sys/module/kvm_intel/parameters/ept"
     gtest shadow-backend backend_tests "*kprobe_pagefault:*kprobe_exceptions:*tracepoint_pagefault" "$ALL_ATTACH"
     gtest shadow-probes probes_tests "ProbesLive.*"

@@ -51,6 +51,7 @@ struct Case {
   std::string mechanism;
   std::string guest;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << "--attach " << c.mechanism << " --guest " << c.guest; }
 
 std::vector<Case> Cases() {
   std::vector<Case> cases;
@@ -141,7 +142,7 @@ TEST_P(Backend, CatalogGuestPassesUnderTheForcedMechanism) {
   }
   ASSERT_EQ(r.status, 0) << r.output;
   traces::TraceData trace = traces::LoadTrace(file.string());
-  EXPECT_EQ(trace.guest.verdict, "pass") << r.output;
+  EXPECT_EQ(trace.guest.verdict, "passed") << r.output;
 
   // The plan says what was forced, and the run loop uses it.
   ASSERT_TRUE(trace.host.plan.has_value());
