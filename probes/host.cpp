@@ -1,4 +1,5 @@
-// Host facts for probes/: tracefs, /proc/kallsyms, backend, kernel release.
+// Host facts for probes/: tracefs, /proc/kallsyms, backend, kernel release,
+// KVM module parameters and the platform (bare metal, VM or emulator).
 #include "probes/host.h"
 
 #include <fmt/format.h>
@@ -9,10 +10,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <unordered_map>
 
@@ -144,17 +151,165 @@ std::string KernelRelease() {
   return u.release;
 }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
+namespace {
+// The first "key\t: value" line's value in a /proc/cpuinfo-style file;
+// nullopt when the file cannot be read, "" when the key is absent.
+std::optional<std::string> CpuinfoField(const std::string& path, std::string_view key) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.starts_with("model name")) continue;
+    if (!line.starts_with(key)) continue;
     size_t colon = line.find(':');
-    if (colon == std::string::npos) break;
+    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
     size_t start = line.find_first_not_of(' ', colon + 1);
     return start == std::string::npos ? "" : line.substr(start);
   }
   return "";
+}
+
+// A sysfs file's text without its trailing newline; nullopt when absent.
+std::optional<std::string> ReadSysfs(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+bool Contains(std::string_view text, std::string_view word) {
+  auto it = std::search(text.begin(), text.end(), word.begin(), word.end(),
+                        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  return !word.empty() && it != text.end();
+}
+
+// CPUID 0x40000000's 12-byte signature, trailing NULs dropped; "" when the
+// CPU has no hypervisor leaf or it is not printable text.
+std::string HypervisorSignature() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  __cpuid(0x40000000, eax, ebx, ecx, edx);
+  if (eax < 0x40000000) return "";
+  char text[12];
+  std::memcpy(text, &ebx, 4);
+  std::memcpy(text + 4, &ecx, 4);
+  std::memcpy(text + 8, &edx, 4);
+  std::string sig(text, 12);
+  while (!sig.empty() && sig.back() == '\0') sig.pop_back();
+  for (char c : sig) {
+    if (c < 0x20 || c > 0x7e) return "";
+  }
+  return sig;
+#else
+  return "";
+#endif
+}
+
+// The hypervisor a CPUID signature names; "" when not one kvmscope knows.
+std::string_view HypervisorName(std::string_view sig) {
+  constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"KVMKVMKVM", "KVM"},       {"Microsoft Hv", "Hyper-V"},    {"VMwareVMware", "VMware"},
+      {"XenVMMXenVMM", "Xen"},    {"VBoxVBoxVBox", "VirtualBox"}, {"bhyve bhyve ", "bhyve"},
+      {"ACRNACRNACRN", "ACRN"}};
+  for (auto [signature, name] : kNames) {
+    if (sig == signature) return name;
+  }
+  return "";
+}
+}  // namespace
+
+std::string CpuModel() { return CpuinfoField("/proc/cpuinfo", "model name").value_or(""); }
+
+std::map<std::string, std::string> KvmModuleParams(const std::string& sys_module) {
+  constexpr std::pair<std::string_view, std::string_view> kParams[] = {
+      {"kvm_intel", "ept"}, {"kvm_intel", "unrestricted_guest"}, {"kvm_intel", "enable_apicv"},
+      {"kvm_intel", "vpid"}, {"kvm_amd", "npt"},                 {"kvm_amd", "nrips"},
+      {"kvm_amd", "avic"},  {"kvm", "tdp_mmu"}};
+  std::map<std::string, std::string> params;
+  for (auto [module, param] : kParams) {
+    if (std::optional<std::string> value =
+            ReadSysfs(fmt::format("{}/{}/parameters/{}", sys_module, module, param))) {
+      params[fmt::format("{}.{}", module, param)] = *value;
+    }
+  }
+  return params;
+}
+
+std::string FormatModuleParams(const std::map<std::string, std::string>& params) {
+  std::string out;
+  for (const auto& [key, value] : params) out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, value);
+  return out;
+}
+
+PlatformEvidence ReadPlatformEvidence(const PlatformPlaces& places) {
+  PlatformEvidence e;
+  std::optional<std::string> flags = CpuinfoField(places.cpuinfo, "flags");
+  e.cpuinfo = flags.has_value();
+  if (flags) {
+    std::istringstream words(*flags);
+    std::string word;
+    while (words >> word) e.hypervisor_flag = e.hypervisor_flag || word == "hypervisor";
+  }
+  e.cpu_model = CpuinfoField(places.cpuinfo, "model name").value_or("");
+  // The signature leaf is defined only when the hypervisor bit is set.
+  if (places.cpuid && e.hypervisor_flag) e.cpuid_signature = HypervisorSignature();
+  e.dmi = IsDir(places.dmi);
+  e.sys_vendor = ReadSysfs(places.dmi + "/sys_vendor").value_or("");
+  e.product_name = ReadSysfs(places.dmi + "/product_name").value_or("");
+  e.bios_vendor = ReadSysfs(places.dmi + "/bios_vendor").value_or("");
+  return e;
+}
+
+Platform ClassifyPlatform(const PlatformEvidence& e) {
+  std::vector<std::string> said;
+  if (!e.cpuinfo) {
+    said.push_back("cpuinfo: unreadable");
+  } else {
+    said.push_back(e.hypervisor_flag ? "cpuinfo: hypervisor flag" : "cpuinfo: no hypervisor flag");
+  }
+  if (!e.cpuid_signature.empty()) {
+    said.push_back(fmt::format("CPUID 0x40000000: '{}'", e.cpuid_signature));
+  }
+  if (!e.dmi) {
+    said.push_back("DMI: none");
+  } else {
+    std::vector<std::string> dmi;
+    for (auto [what, value] : {std::pair<const char*, const std::string&>{"sys_vendor", e.sys_vendor},
+                               {"product_name", e.product_name},
+                               {"bios_vendor", e.bios_vendor}}) {
+      if (!value.empty()) dmi.push_back(fmt::format("{} '{}'", what, value));
+    }
+    said.push_back(dmi.empty() ? "DMI: empty" : "DMI: " + fmt::format("{}", fmt::join(dmi, ", ")));
+  }
+  if (!e.cpu_model.empty()) said.push_back(fmt::format("model name '{}'", e.cpu_model));
+  Platform p;
+  p.evidence = fmt::format("{}", fmt::join(said, "; "));
+  const bool dmi_bochs = Contains(e.sys_vendor, "bochs") || Contains(e.product_name, "bochs") ||
+                         Contains(e.bios_vendor, "bochs");
+  const bool dmi_qemu = Contains(e.sys_vendor, "qemu") || Contains(e.product_name, "qemu");
+  if (e.cpuid_signature == "TCGTCGTCGTCG") {
+    p.name = "emulator (QEMU TCG)";
+  } else if (std::string_view hv = HypervisorName(e.cpuid_signature); !hv.empty()) {
+    p.name = fmt::format("virtual machine ({})", hv);
+  } else if (!e.cpuid_signature.empty()) {
+    p.name = fmt::format("virtual machine (hypervisor '{}')", e.cpuid_signature);
+  } else if (dmi_bochs || Contains(e.cpu_model, "bochs")) {
+    p.name = "emulator (Bochs)";
+  } else if (dmi_qemu || Contains(e.cpu_model, "qemu")) {
+    // QEMU with KVM signs "KVMKVMKVM"; without a signature it is TCG.
+    p.name = "emulator (QEMU TCG)";
+  } else if (e.hypervisor_flag) {
+    p.name = "virtual machine (unknown hypervisor)";
+  } else if (e.cpuinfo) {
+    p.name = "bare metal";
+  } else {
+    p.name = "unknown";
+  }
+  return p;
+}
+
+Platform DetectPlatform(const PlatformPlaces& places) {
+  return ClassifyPlatform(ReadPlatformEvidence(places));
 }
 
 std::string KernelConfigLine(std::string_view option, const KernelPlaces& places) {

@@ -1,10 +1,12 @@
 // What probes/ reads from the host, each in one place: tracefs (mounted on
 // demand), /proc/kallsyms (into a traces::SymbolTable), the KVM backend as
-// told by its exit handler's symbol, and the kernel release.
+// told by its exit handler's symbol, the kernel release, the KVM modules'
+// parameters and what runs the host (bare metal, a VM, an emulator).
 #pragma once
 
 #include <unistd.h>
 
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -74,6 +76,50 @@ Backend BackendFromSymbols(const traces::SymbolTable& symbols);
 std::string KernelRelease();
 // The host CPU's "model name" from /proc/cpuinfo, "" when unreadable.
 std::string CpuModel();
+
+// The KVM modules' parameters that change what KVM does (kvm_intel ept,
+// unrestricted_guest, enable_apicv, vpid; kvm_amd npt, nrips, avic; kvm
+// tdp_mmu), "module.param" → the text of
+// <sys_module>/<module>/parameters/<param> without its newline. Files that
+// do not exist (the module not loaded, an older kernel) are simply absent.
+std::map<std::string, std::string> KvmModuleParams(const std::string& sys_module = "/sys/module");
+// "kvm_intel.ept=Y kvm_intel.vpid=Y ...", "" for none.
+std::string FormatModuleParams(const std::map<std::string, std::string>& params);
+
+// What tells whether the host's CPU is real, virtualized or emulated.
+struct PlatformEvidence {
+  bool cpuinfo = false;         // /proc/cpuinfo was readable
+  bool hypervisor_flag = false;  // its "flags" have "hypervisor" (CPUID.1:ECX bit 31)
+  // CPUID 0x40000000's signature when the flag is set: "KVMKVMKVM" (KVM),
+  // "TCGTCGTCGTCG" (QEMU's TCG), "Microsoft Hv", ...; "" otherwise.
+  std::string cpuid_signature;
+  std::string cpu_model;  // /proc/cpuinfo "model name"
+  bool dmi = false;       // /sys/class/dmi/id exists (firmware tables)
+  std::string sys_vendor, product_name, bios_vendor;  // DMI; "" when absent
+};
+// Where ReadPlatformEvidence looks; tests point it at files of their own.
+struct PlatformPlaces {
+  std::string cpuinfo = "/proc/cpuinfo";
+  std::string dmi = "/sys/class/dmi/id";
+  bool cpuid = true;  // execute CPUID for the hypervisor signature
+};
+PlatformEvidence ReadPlatformEvidence(const PlatformPlaces& places = {});
+struct Platform {
+  // "bare metal", "virtual machine (KVM)", "emulator (QEMU TCG)", "emulator
+  // (Bochs)", "virtual machine (unknown hypervisor)".
+  std::string name;
+  // What said so: "cpuinfo: hypervisor flag; CPUID 0x40000000: 'KVMKVMKVM';
+  // DMI: none".
+  std::string evidence;
+};
+// The decision, a pure function: a hypervisor signature names the
+// hypervisor (QEMU's TCG signs as one but is an emulator); without one,
+// firmware that names Bochs or QEMU is that emulator (QEMU under KVM would
+// sign "KVMKVMKVM"); then a CPU model naming either; then the hypervisor
+// flag alone; else bare metal. Bochs's VMX model presents a real Intel model
+// name, so the model name alone never proves real hardware.
+Platform ClassifyPlatform(const PlatformEvidence& evidence);
+Platform DetectPlatform(const PlatformPlaces& places = {});
 
 // "ENOENT" for 2, "EPERM" for 1, ...; the number when unknown.
 std::string ErrnoName(int err);

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
 
 #include "probes/session.h"
@@ -226,6 +229,90 @@ TEST(ProbesLive, SymbolsAreReadAfterAttachingAndBounded) {
     GTEST_SKIP() << "BPF programs are not in /proc/kallsyms here (net.core.bpf_jit_kallsyms)";
   }
   EXPECT_TRUE(symbols.Has("[bpf program run_sys_enter]"));
+}
+}  // namespace
+}  // namespace kvmscope
+
+namespace kvmscope {
+namespace {
+// This host's own files, read here independently of probes/host.cpp.
+std::string FileText(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+bool CpuinfoHasHypervisorFlag() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("flags")) continue;
+    return (line + " ").find(" hypervisor ") != std::string::npos;
+  }
+  return false;
+}
+
+// The platform follows this host's cpuinfo and DMI: without the hypervisor
+// flag or an emulator's firmware it is bare metal; with the flag it is a VM
+// or an emulator; Bochs's firmware makes it Bochs. Here (PVM inside a KVM
+// VM, no DMI tables) that is "virtual machine (KVM)"; in the test hosts
+// (scripts/test-host.sh) "emulator (QEMU TCG)" and "emulator (Bochs)".
+TEST(ProbesLive, ThePlatformIsWhatThisHostsCpuinfoAndDmiSay) {
+  const probes::Platform p = probes::DetectPlatform();
+  const bool flag = CpuinfoHasHypervisorFlag();
+  const std::string dmi = "/sys/class/dmi/id";
+  const bool has_dmi = std::filesystem::is_directory(dmi);
+  const std::string firmware = FileText(dmi + "/sys_vendor") + " " + FileText(dmi + "/product_name") +
+                               " " + FileText(dmi + "/bios_vendor");
+  const bool bochs = firmware.find("Bochs") != std::string::npos;
+  const bool qemu = firmware.find("QEMU") != std::string::npos;
+  SCOPED_TRACE("platform: " + p.name + " — " + p.evidence);
+  EXPECT_NE(p.evidence.find(flag ? "cpuinfo: hypervisor flag" : "cpuinfo: no hypervisor flag"),
+            std::string::npos);
+  EXPECT_EQ(p.evidence.find("DMI: none") != std::string::npos, !has_dmi);
+  if (bochs && !flag) {
+    EXPECT_EQ(p.name, "emulator (Bochs)");
+  } else if (flag) {
+    EXPECT_TRUE(p.name.starts_with("virtual machine") || p.name.starts_with("emulator"));
+  } else if (!qemu) {
+    EXPECT_EQ(p.name, "bare metal");
+  }
+  // PVM runs inside a KVM guest on these machines (MACHINE.md).
+  if (std::filesystem::exists("/sys/module/kvm_pvm") && flag && !qemu && !bochs) {
+    EXPECT_TRUE(p.name.starts_with("virtual machine"));
+  }
+}
+
+// Every parameter file that exists is recorded with its value, and no other.
+TEST(ProbesLive, TheModuleParametersAreThisHostsFiles) {
+  const std::map<std::string, std::string> params = probes::KvmModuleParams();
+  size_t present = 0;
+  for (const char* key : {"kvm_intel/ept", "kvm_intel/unrestricted_guest", "kvm_intel/enable_apicv",
+                          "kvm_intel/vpid", "kvm_amd/npt", "kvm_amd/nrips", "kvm_amd/avic",
+                          "kvm/tdp_mmu"}) {
+    std::string k = key;
+    const size_t slash = k.find('/');
+    const std::string file = "/sys/module/" + k.substr(0, slash) + "/parameters/" + k.substr(slash + 1);
+    const std::string name = k.substr(0, slash) + "." + k.substr(slash + 1);
+    if (!std::filesystem::exists(file)) {
+      EXPECT_EQ(params.count(name), 0u) << name;
+      continue;
+    }
+    ++present;
+    EXPECT_EQ(params.count(name) ? params.at(name) : "(absent)", FileText(file)) << name;
+  }
+  EXPECT_EQ(params.size(), present);
+}
+
+// The trace's host facts carry both.
+TEST(ProbesLive, HostFactsRecordThePlatformAndTheModuleParameters) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  const traces::HostFacts h = session.host_facts();
+  EXPECT_EQ(h.platform, probes::DetectPlatform().name);
+  EXPECT_FALSE(h.platform_evidence.empty());
+  EXPECT_EQ(h.module_params, probes::KvmModuleParams());
+  EXPECT_EQ(h.Emulated(), h.platform.starts_with("emulator"));
 }
 }  // namespace
 }  // namespace kvmscope

@@ -381,6 +381,86 @@ TEST_F(HostFiles, HiddenAddressesAreNoticed) {
   EXPECT_TRUE(zero);
 }
 
+// --- Module parameters and the platform (files of a fake host) --------------
+
+TEST_F(HostFiles, ModuleParametersAreReadWhereTheyExistAndAbsentElsewhere) {
+  std::filesystem::create_directories(Path("module/kvm_intel/parameters"));
+  std::filesystem::create_directories(Path("module/kvm/parameters"));
+  Write("module/kvm_intel/parameters/ept", "N\n");
+  Write("module/kvm_intel/parameters/unrestricted_guest", "N\n");
+  Write("module/kvm_intel/parameters/nested", "Y\n");  // not one that changes what is shown
+  Write("module/kvm/parameters/tdp_mmu", "Y\n");
+  const std::map<std::string, std::string> params = KvmModuleParams(Path("module"));
+  EXPECT_EQ(params, (std::map<std::string, std::string>{{"kvm.tdp_mmu", "Y"},
+                                                        {"kvm_intel.ept", "N"},
+                                                        {"kvm_intel.unrestricted_guest", "N"}}));
+  EXPECT_EQ(FormatModuleParams(params), "kvm.tdp_mmu=Y kvm_intel.ept=N kvm_intel.unrestricted_guest=N");
+  EXPECT_TRUE(KvmModuleParams(Path("no-such-dir")).empty());
+}
+
+TEST_F(HostFiles, PlatformEvidenceComesFromCpuinfoAndDmi) {
+  Write("cpuinfo", "processor\t: 0\nmodel name\t: Intel(R) Core(TM) i7-7800X CPU @ 3.50GHz\n"
+                   "flags\t\t: fpu vme vmx ept\n");
+  std::filesystem::create_directories(Path("dmi"));
+  Write("dmi/bios_vendor", "The Bochs Project\n");
+  PlatformPlaces places{Path("cpuinfo"), Path("dmi"), false};
+  const PlatformEvidence e = ReadPlatformEvidence(places);
+  EXPECT_TRUE(e.cpuinfo);
+  EXPECT_FALSE(e.hypervisor_flag);
+  EXPECT_EQ(e.cpu_model, "Intel(R) Core(TM) i7-7800X CPU @ 3.50GHz");
+  EXPECT_TRUE(e.dmi);
+  EXPECT_EQ(e.bios_vendor, "The Bochs Project");
+  EXPECT_EQ(e.sys_vendor, "");  // absent file
+  const Platform p = ClassifyPlatform(e);
+  EXPECT_EQ(p.name, "emulator (Bochs)");  // though the model name looks real
+  EXPECT_NE(p.evidence.find("bios_vendor 'The Bochs Project'"), std::string::npos) << p.evidence;
+  EXPECT_NE(p.evidence.find("cpuinfo: no hypervisor flag"), std::string::npos) << p.evidence;
+
+  Write("cpuinfo", "model name\t: AMD Ryzen 7 7840U\nflags\t\t: fpu svm\n");
+  std::filesystem::remove_all(Path("dmi"));
+  const Platform metal = DetectPlatform(places);
+  EXPECT_EQ(metal.name, "bare metal");
+  EXPECT_NE(metal.evidence.find("DMI: none"), std::string::npos) << metal.evidence;
+  // A "hypervisor" inside another word is no flag.
+  Write("cpuinfo", "flags\t\t: fpu nohypervisor\n");
+  EXPECT_FALSE(ReadPlatformEvidence(places).hypervisor_flag);
+  EXPECT_EQ(DetectPlatform({Path("none"), Path("none"), false}).name, "unknown");
+}
+
+// Evidence of a host with cpuinfo, the hypervisor flag when `signature` or
+// `flag`, and no DMI unless set after.
+PlatformEvidence Evidence(bool flag, std::string signature, std::string model = "") {
+  PlatformEvidence e;
+  e.cpuinfo = true;
+  e.hypervisor_flag = flag;
+  e.cpuid_signature = std::move(signature);
+  e.cpu_model = std::move(model);
+  return e;
+}
+
+TEST(Platform, TheSignatureDecidesThenFirmwareThenTheModelThenTheFlag) {
+  auto name = [](const PlatformEvidence& e) { return ClassifyPlatform(e).name; };
+  PlatformEvidence kvm = Evidence(true, "KVMKVMKVM");
+  EXPECT_EQ(name(kvm), "virtual machine (KVM)");
+  kvm.dmi = true;
+  kvm.sys_vendor = "QEMU";  // QEMU with KVM: the signature wins
+  EXPECT_EQ(name(kvm), "virtual machine (KVM)");
+  EXPECT_EQ(name(Evidence(true, "TCGTCGTCGTCG")), "emulator (QEMU TCG)");
+  // The SVM test host: QEMU's firmware and model name, whatever CPUID says.
+  PlatformEvidence svm_host = Evidence(true, "", "QEMU Virtual CPU version 2.5+");
+  svm_host.dmi = true;
+  svm_host.sys_vendor = "QEMU";
+  svm_host.product_name = "Standard PC (Q35 + ICH9, 2009)";
+  EXPECT_EQ(name(svm_host), "emulator (QEMU TCG)");
+  svm_host.dmi = false;
+  svm_host.sys_vendor = svm_host.product_name = "";
+  EXPECT_EQ(name(svm_host), "emulator (QEMU TCG)");  // the model name alone
+  EXPECT_EQ(name(Evidence(true, "Microsoft Hv")), "virtual machine (Hyper-V)");
+  EXPECT_EQ(name(Evidence(true, "NewHyperv")), "virtual machine (hypervisor 'NewHyperv')");
+  EXPECT_EQ(name(Evidence(true, "")), "virtual machine (unknown hypervisor)");
+  EXPECT_EQ(name(Evidence(false, "", "Intel(R) Core(TM) i7-7800X CPU @ 3.50GHz")), "bare metal");
+}
+
 TEST(Convert, EveryAbiKindMapsToItsOwnKernelEventKind) {
   std::set<traces::KernelEventKind> kinds;
   for (uint32_t raw = 0; raw < KS_KIND_COUNT; ++raw) {

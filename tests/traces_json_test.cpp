@@ -87,6 +87,9 @@ TraceData FullTrace() {
   trace.host.stack_mode = "new";
   trace.host.system_wide = true;
   trace.host.kernel_symbols = 190000;
+  trace.host.module_params = {{"kvm.tdp_mmu", "Y"}, {"kvm_intel.ept", "N"}, {"odd \"key\"", "1"}};
+  trace.host.platform = "emulator (Bochs)";
+  trace.host.platform_evidence = "DMI bios_vendor: 'The Bochs Project'";
 
   trace.guest.name = "pio-loop";
   trace.guest.mode = "long";
@@ -242,12 +245,19 @@ TEST(TraceJson, SymbolEndsAndTheRequestedAttachAreKeptAndOptional) {
   EXPECT_EQ(pio->end, kKvmBase + 0x3400);
   EXPECT_EQ(loaded.symbols.Find(kKvmBase + 0x3400), nullptr);  // past its end
   // Files from before: no "requested" (auto) and [address, name, module] rows (unbounded).
+  EXPECT_EQ(doc["host"]["module_params"]["kvm_intel.ept"], "N");
+  EXPECT_EQ(loaded.host.TwoDimensionalPaging(), false);  // PVM shadows, whatever else is recorded
+  EXPECT_TRUE(loaded.host.Emulated());
   doc["host"]["plan"].erase("requested");
+  for (const char* key : {"module_params", "platform", "platform_evidence"}) doc["host"].erase(key);
   for (auto& row : doc["symbols"]) {
     if (row.size() == 4) row.erase(3);
   }
   TraceData old = ParseTrace(doc.dump());
   EXPECT_EQ(old.host.plan->requested, "auto");
+  EXPECT_TRUE(old.host.module_params.empty());
+  EXPECT_EQ(old.host.platform, "");
+  EXPECT_FALSE(old.host.Emulated());
   EXPECT_EQ(old.symbols.Find(kKvmBase + 0x3400)->name, "kernel_pio");
   // An end that is not past the address is refused.
   doc["symbols"][0].push_back(0);
@@ -391,6 +401,9 @@ TEST_F(TraceJsonErrors, WrongTypes) {
   Json doc = Doc();
   doc["host"]["kernel_release"] = 5;
   EXPECT_ERROR(doc.dump(), "host.kernel_release: expected a string, got number");
+  doc = Doc();
+  doc["host"]["module_params"]["kvm_amd.npt"] = true;
+  EXPECT_ERROR(doc.dump(), "host.module_params.kvm_amd.npt: expected a string, got boolean");
   doc = Doc();
   doc["host"]["system_wide"] = "yes";
   EXPECT_ERROR(doc.dump(), "host.system_wide: expected true or false, got string");

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -162,7 +163,44 @@ struct HostFacts {
   std::string stack_mode;          // "new", "all", "none"
   bool system_wide = false;
   uint64_t kernel_symbols = 0;  // symbols in /proc/kallsyms (the trace keeps a subset)
+  // The vendor modules' parameters that change what KVM does, "module.param"
+  // → the value /sys/module/<module>/parameters/<param> read ("Y", "N", "1"):
+  // kvm_intel.ept, .unrestricted_guest, .enable_apicv, .vpid; kvm_amd.npt,
+  // .nrips, .avic; kvm.tdp_mmu. These are the values in effect (a module
+  // clears ept/npt itself when the CPU lacks it). A parameter the host does
+  // not have is absent; all are absent in traces from before them.
+  std::map<std::string, std::string> module_params;
+  // What runs the host: "bare metal", "virtual machine (KVM)", "emulator
+  // (QEMU TCG)", "emulator (Bochs)", ...; "" when not recorded. The evidence
+  // says what told it: "cpuinfo: hypervisor flag; CPUID 0x40000000:
+  // KVMKVMKVM; DMI: absent".
+  std::string platform;
+  std::string platform_evidence;
   bool operator==(const HostFacts&) const = default;
+
+  // A recorded parameter's value ("kvm_intel.ept"), "" when not recorded.
+  std::string_view Param(std::string_view key) const {
+    auto it = module_params.find(std::string(key));
+    return it == module_params.end() ? std::string_view() : std::string_view(it->second);
+  }
+  // A boolean parameter: "Y"/"1" true, "N"/"0" false, nullopt when absent.
+  std::optional<bool> Flag(std::string_view key) const {
+    const std::string_view v = Param(key);
+    if (v == "Y" || v == "y" || v == "1") return true;
+    if (v == "N" || v == "n" || v == "0") return false;
+    return std::nullopt;
+  }
+  // Whether the host's CPU is an emulator's (times there mean nothing).
+  bool Emulated() const { return platform.starts_with("emulator"); }
+  // Two-dimensional paging (EPT on VMX, NPT on SVM) as the vendor module's
+  // parameter says: true on, false shadow paging; nullopt when not recorded.
+  // PVM always shadows the guest's page tables.
+  std::optional<bool> TwoDimensionalPaging() const {
+    if (backend.starts_with("VMX")) return Flag("kvm_intel.ept");
+    if (backend.starts_with("SVM")) return Flag("kvm_amd.npt");
+    if (backend.starts_with("PVM")) return false;
+    return std::nullopt;
+  }
 };
 
 struct GuestFacts {

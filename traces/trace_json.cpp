@@ -160,6 +160,15 @@ void WriteHost(Writer& w, const HostFacts& host) {
   w.Field("not_traced_reason", host.not_traced_reason).Field("stack_mode", host.stack_mode);
   w.Key("system_wide") << (host.system_wide ? "true" : "false");
   w.Field("kernel_symbols", host.kernel_symbols);
+  w.Field("platform", host.platform).Field("platform_evidence", host.platform_evidence);
+  w.Key("module_params") << '{';
+  bool first = true;
+  for (const auto& [key, value] : host.module_params) {
+    (w << (first ? "" : ",")).String(key) << ':';  // keys from a file may be any text
+    w.String(value);
+    first = false;
+  }
+  w << '}';
   w << ",\n \"plan\":";
   if (host.plan) {
     w << '{';

@@ -149,6 +149,17 @@ HostFacts ReadHost(const Json& j) {
   host.stack_mode = f.String("stack_mode");
   host.system_wide = f.Bool("system_wide");
   host.kernel_symbols = f.Unsigned("kernel_symbols");
+  // Added in version 1 without a version bump: optional, so that traces
+  // written before them still load (and say nothing of the platform).
+  if (f.Has("platform")) host.platform = f.String("platform");
+  if (f.Has("platform_evidence")) host.platform_evidence = f.String("platform_evidence");
+  if (f.Has("module_params")) {
+    const Json& params = f.Get("module_params");
+    if (!params.is_object()) Fail(f.Where("module_params"), Expected("an object", params));
+    for (const auto& [key, value] : params.items()) {
+      host.module_params[key] = ReadString(value, Join(f.Where("module_params"), key));
+    }
+  }
   return host;
 }
 
