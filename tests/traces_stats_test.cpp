@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "traces/fault_context.h"
 #include "traces/stats.h"
 #include "traces/trace.h"
 
@@ -545,6 +546,67 @@ TEST(StatsJson, FieldsAndNumbersInNs) {
   EXPECT_EQ(kernel["kinds"].size(), 4u);
   EXPECT_EQ(kernel["kinds"][2]["kind"], "kvm_exit");
   EXPECT_EQ(kernel["kinds"][2]["lost"], 2);
+}
+
+// The emulator note follows the recorded platform, so it fires for the
+// Bochs VMX host, whose model name looks real, and not for QEMU under KVM,
+// whose model name says QEMU. Traces from before the platform was recorded
+// fall back on the model name.
+TEST(StatsNote, LatenciesMeanNothingOnAnEmulatedHost) {
+  TraceData bochs = TwoVcpuTrace();
+  bochs.host.cpu = "Intel(R) Core(TM) i7-7800X CPU @ 3.50GHz";
+  bochs.host.platform = "emulator (Bochs)";
+  bochs.host.platform_evidence = "cpuinfo: no hypervisor flag; DMI: bios_vendor 'The Bochs Project'";
+  const Stats stats = ComputeStats(bochs);
+  EXPECT_NE(stats.emulated_note.find("emulator (Bochs)"), std::string::npos) << stats.emulated_note;
+  EXPECT_NE(stats.emulated_note.find("latencies mean nothing"), std::string::npos);
+  std::string text;
+  for (const std::string& l : FormatStats(stats)) text += l + "\n";
+  EXPECT_NE(text.find("Note: the host runs in an emulator (Bochs)"), std::string::npos) << text;
+  EXPECT_EQ(nlohmann::json::parse(StatsJson(stats))["emulated_cpu_note"], stats.emulated_note);
+
+  TraceData qemu_kvm = TwoVcpuTrace();
+  qemu_kvm.host.cpu = "QEMU Virtual CPU version 2.5+";
+  qemu_kvm.host.platform = "virtual machine (KVM)";
+  EXPECT_EQ(ComputeStats(qemu_kvm).emulated_note, "");
+  qemu_kvm.host.platform = "bare metal";
+  EXPECT_EQ(ComputeStats(qemu_kvm).emulated_note, "");
+
+  TraceData old_tcg = TwoVcpuTrace();  // no platform: the model name decides
+  old_tcg.host.cpu = "QEMU Virtual CPU version 2.5+";
+  EXPECT_NE(ComputeStats(old_tcg).emulated_note.find("QEMU Virtual CPU"), std::string::npos);
+  bochs.host.platform = "";
+  EXPECT_EQ(ComputeStats(bochs).emulated_note, "");  // an old Bochs trace cannot tell
+}
+
+// A kvm_page_fault with no kvm_exit before it (kvm_exit not traced) is
+// decoded by the vendor module's recorded ept/npt parameter.
+TEST(StatsPageFaults, WithoutKvmExitTheModuleParameterDecides) {
+  TraceData data;
+  data.host.backend = "VMX (Intel)";
+  // A fetch of a not-present page: EPT qualification 0x184 / #PF error code 0x14.
+  data.tracks.push_back(MakeTrack(
+      TrackKind::Vcpu, 101, 0,
+      {Kernel(KernelEventKind::PageFault, 10, {0, 0x1000, 0, 0x184}),
+       Kernel(KernelEventKind::PageFault, 20, {0, 0x2000, 0, 0x14})}));
+  data.BuildSpans();
+  auto codes = [&data] {
+    std::vector<std::pair<FaultCode, std::string>> out;
+    for (const PageFaultGroup& g : ComputeScopeStats(data, kAllVcpus).page_faults) {
+      out.emplace_back(g.code, g.access);
+    }
+    return out;
+  };
+  using Codes = std::vector<std::pair<FaultCode, std::string>>;
+  EXPECT_EQ(codes(), (Codes{{FaultCode::Unknown, ""}}));  // not recorded: cannot tell
+  data.host.module_params["kvm_intel.ept"] = "Y";
+  EXPECT_EQ(codes(), (Codes{{FaultCode::EptQualification, "fetch"},
+                            {FaultCode::EptQualification, "fetch"}}));
+  data.host.module_params["kvm_intel.ept"] = "N";
+  EXPECT_EQ(codes(), (Codes{{FaultCode::PfErrorCode, "fetch"}, {FaultCode::PfErrorCode, "read"}}));
+  data.host.backend = "SVM (AMD)";
+  data.host.module_params = {{"kvm_amd.npt", "N"}};
+  EXPECT_EQ(codes(), (Codes{{FaultCode::PfErrorCode, "fetch"}, {FaultCode::PfErrorCode, "read"}}));
 }
 
 TEST(StatsEmpty, EmptyTraceGivesEmptyTables) {

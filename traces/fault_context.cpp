@@ -88,6 +88,19 @@ FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code) {
   return FaultCode::Unknown;
 }
 
+FaultCode FaultCodeOfHost(const HostFacts& host, uint64_t code) {
+  // The vendor module's own parameter, when recorded: with EPT on, 6.1's
+  // handle_ept_violation passes the exit qualification (guest #PFs are not
+  // intercepted then); with ept=0 or npt=0 every kvm_page_fault is an
+  // intercepted #PF's error code.
+  const std::optional<bool> tdp = host.TwoDimensionalPaging();
+  if (host.backend.starts_with("VMX") && tdp) {
+    return *tdp ? FaultCode::EptQualification : FaultCode::PfErrorCode;
+  }
+  if (host.backend.starts_with("SVM") && tdp == false) return FaultCode::PfErrorCode;
+  return FaultCodeOfHost(host.backend, code);
+}
+
 FaultCode FaultCodeAt(std::span<const KernelEvent> events, size_t index) {
   return WalkBack(
       events.size(), index, [&](size_t i) { return std::optional(events[i].kind); },
@@ -111,7 +124,7 @@ FaultCode FaultCodeAt(const TraceData& trace, EventRef ref) {
   if (code != FaultCode::Unknown || ref.index >= events.size()) return code;
   const Event& e = events[ref.index];
   if (e.type != KernelEventKind::PageFault) return code;
-  return FaultCodeOfHost(trace.host.backend, e.a[3]);
+  return FaultCodeOfHost(trace.host, e.a[3]);
 }
 
 DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index) {
@@ -170,9 +183,17 @@ std::string PageFaultGroupText(const PageFaultGroup& g) {
 }
 
 std::string EmulatedCpuNote(const HostFacts& host) {
-  // QEMU's TCG names its default models "QEMU Virtual CPU version ...".
-  // Bochs presents a real model name (its corei7_skylake_x reads "Intel(R)
-  // Core(TM) i7-7800X"): the trace has nothing that tells Bochs apart.
+  if (!host.platform.empty()) {
+    if (!host.Emulated()) return {};
+    return fmt::format(
+        "the host runs in an {} with CPU '{}': times are the emulator's, so latencies mean "
+        "nothing here; counts, stacks and decoding do",
+        host.platform, host.cpu);
+  }
+  // Traces from before the platform was recorded: QEMU's TCG names its
+  // default models "QEMU Virtual CPU version ...", but Bochs presents a real
+  // model name (its corei7_skylake_x reads "Intel(R) Core(TM) i7-7800X"), so
+  // such a trace cannot tell Bochs apart.
   if (host.cpu.find("QEMU") == std::string::npos && host.cpu.find("Bochs") == std::string::npos) {
     return {};
   }

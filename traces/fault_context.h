@@ -1,8 +1,9 @@
 // Decoding that needs more than the event itself: what a kvm:kvm_page_fault's
 // error_code holds depends on the exit that led to it (the kvm_exit before it
-// on the same vCPU thread), else on the host's backend. Functions over a
-// thread's events and over a whole trace, for every front end that prints
-// kernel events (the live printer, stats, the inspector).
+// on the same vCPU thread), else on the host's backend and its vendor
+// module's ept/npt parameter. Functions over a thread's events and over a
+// whole trace, for every front end that prints kernel events (the live
+// printer, stats, the inspector).
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,10 @@ FaultCode FaultCodeOfExit(const KernelEvent& kvm_exit);
 // mode (ept=Y: EPT qualification, ept=0: #PF error code), which the trace
 // does not record, so Unknown.
 FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code);
+// The same, deciding VMX (and SVM with npt=0) by the recorded vendor module
+// parameter (HostFacts::TwoDimensionalPaging): ept=Y → EptQualification,
+// ept=N / npt=N → PfErrorCode; by the backend alone when not recorded.
+FaultCode FaultCodeOfHost(const HostFacts& host, uint64_t code);
 
 // The producer of the kvm_page_fault at `index` in one thread's time-ordered
 // events: the kvm_exit found walking back, stopping at a kvm_entry or a
@@ -61,9 +66,10 @@ std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu = -
 // "NPF error code: write, not present" for one group.
 std::string PageFaultGroupText(const PageFaultGroup& group);
 
-// Where the host's CPU is an emulator's (HostFacts::cpu: QEMU's "QEMU
-// Virtual CPU", Bochs), a sentence saying that times are emulated and
-// latencies mean nothing; "" on other hosts.
+// Where the host's CPU is an emulator's (HostFacts::platform "emulator
+// (...)"; in traces from before it, a HostFacts::cpu naming QEMU or Bochs),
+// a sentence saying that times are emulated and latencies mean nothing; ""
+// on other hosts.
 std::string EmulatedCpuNote(const HostFacts& host);
 
 }  // namespace kvmscope::traces
