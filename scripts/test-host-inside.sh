@@ -9,10 +9,13 @@
 #   @@STEP LABEL                    before a step's output
 #   @@END LABEL rc=N secs=S         after it
 #   @@DONE                          all steps ran
-# usage: test-host-inside.sh STEPS_FILE VENDOR_MODULE [MODULE_ARGS...]
+# usage: test-host-inside.sh STEPS_FILE STEP_TIMEOUT VENDOR_MODULE [MODULE_ARGS...]
+#   STEP_TIMEOUT: seconds (emulated time) after which a step is ended (a hang
+#   costs that step, not the whole host)
 steps=$1
-module=$2
-shift 2
+step_timeout=$2
+module=$3
+shift 3
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
 up() { cut -d' ' -f1 /proc/uptime; }
 
@@ -38,7 +41,7 @@ while IFS="$tab" read -r label cmd; do
   case "$label" in ''|'#'*) continue;; esac
   echo "@@STEP $label"
   t0=$(up)
-  sh -c "$cmd" 2>&1 </dev/null
+  timeout "$step_timeout" sh -c "$cmd" 2>&1 </dev/null
   rc=$?
   echo "@@END $label rc=$rc secs=$(echo "$t0 $(up)" | awk '{printf "%.1f", $2-$1}')"
 done < "$steps"
