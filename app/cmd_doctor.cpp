@@ -1,6 +1,7 @@
-// `kvmscope doctor`: what this host allows, found by trying — KVM, BPF,
-// kprobes, fentry, each tracepoint — and the attach plan kvmscope would use,
-// each line with what to do when something is missing.
+// `kvmscope doctor`: what this host is (platform, KVM module parameters) and
+// allows, found by trying — KVM, BPF, kprobes, fentry, each tracepoint — and
+// the attach plan kvmscope would use, each line with what to do when
+// something is missing.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -28,6 +29,22 @@ int CmdDoctor(const DoctorArgs& args) {
   Line("kernel", probes::KernelRelease());
   vmm::KvmBackend backend = vmm::DetectKvmBackend();
   Line("KVM backend", std::string(vmm::KvmBackendName(backend)) + " (from /sys/module)");
+  // What the trace records of the host, in the words of its host facts.
+  traces::HostFacts host;
+  host.backend = vmm::KvmBackendName(backend);
+  host.module_params = probes::KvmModuleParams();
+  const probes::Platform platform = probes::DetectPlatform();
+  host.platform = platform.name;
+  Line("platform", host.Emulated() ? platform.name +
+                                         " → times are the emulator's: latencies mean nothing "
+                                         "here; counts, stacks and decoding do"
+                                   : platform.name);
+  Line("", "(" + platform.evidence + ")");
+  Line("KVM params", host.module_params.empty()
+                         ? "none of kvm_intel ept/unrestricted_guest/enable_apicv/vpid, kvm_amd "
+                           "npt/nrips/avic, kvm tdp_mmu in /sys/module"
+                         : host.ModuleParamsText());
+  if (const std::string paging = host.PagingText(); !paging.empty()) Line("paging", paging);
   try {
     vmm::IoctlReporter io(nullptr);
     vmm::OpenKvm(io);

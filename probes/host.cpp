@@ -235,12 +235,6 @@ std::map<std::string, std::string> KvmModuleParams(const std::string& sys_module
   return params;
 }
 
-std::string FormatModuleParams(const std::map<std::string, std::string>& params) {
-  std::string out;
-  for (const auto& [key, value] : params) out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, value);
-  return out;
-}
-
 PlatformEvidence ReadPlatformEvidence(const PlatformPlaces& places) {
   PlatformEvidence e;
   std::optional<std::string> flags = CpuinfoField(places.cpuinfo, "flags");

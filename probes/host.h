@@ -83,8 +83,6 @@ std::string CpuModel();
 // <sys_module>/<module>/parameters/<param> without its newline. Files that
 // do not exist (the module not loaded, an older kernel) are simply absent.
 std::map<std::string, std::string> KvmModuleParams(const std::string& sys_module = "/sys/module");
-// "kvm_intel.ept=Y kvm_intel.vpid=Y ...", "" for none.
-std::string FormatModuleParams(const std::map<std::string, std::string>& params);
 
 // What tells whether the host's CPU is real, virtualized or emulated.
 struct PlatformEvidence {

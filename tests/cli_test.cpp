@@ -8,12 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -329,6 +331,89 @@ TEST_F(Cli, DoctorAsRootShowsThePlanAndTheVendorHandler) {
   EXPECT_NE(r.output.find("run loop"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(handler), std::string::npos) << handler << "\n" << r.output;
   EXPECT_NE(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
+}
+
+// This host's files, read here independently of kvmscope.
+std::string SysText(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+bool HypervisorFlag() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("flags")) return (line + " ").find(" hypervisor ") != std::string::npos;
+  }
+  return false;
+}
+// The KVM parameter files this host has, as "module.param=value".
+std::vector<std::string> ModuleParamFiles() {
+  std::vector<std::string> out;
+  for (const char* mp : {"kvm_intel/ept", "kvm_intel/unrestricted_guest", "kvm_intel/enable_apicv",
+                         "kvm_intel/vpid", "kvm_amd/npt", "kvm_amd/nrips", "kvm_amd/avic",
+                         "kvm/tdp_mmu"}) {
+    std::string s = mp;
+    const size_t slash = s.find('/');
+    const std::string file = "/sys/module/" + s.substr(0, slash) + "/parameters/" + s.substr(slash + 1);
+    if (fs::exists(file)) out.push_back(s.substr(0, slash) + "." + s.substr(slash + 1) + "=" + SysText(file));
+  }
+  return out;
+}
+
+// The doctor says what runs the host, with the evidence, and the KVM
+// modules' parameters, as this host's files say: here (PVM in a KVM VM) a
+// "virtual machine"; in the test hosts an "emulator" with its warning.
+TEST_F(Cli, DoctorShowsThePlatformAndTheModuleParameters) {
+  Result r = Kvmscope("doctor");
+  const bool flag = HypervisorFlag();
+  const std::string firmware =
+      SysText("/sys/class/dmi/id/sys_vendor") + " " + SysText("/sys/class/dmi/id/bios_vendor");
+  EXPECT_NE(r.output.find(flag ? "cpuinfo: hypervisor flag" : "cpuinfo: no hypervisor flag"),
+            std::string::npos) << r.output;
+  if (firmware.find("Bochs") != std::string::npos && !flag) {
+    EXPECT_NE(r.output.find("platform      emulator (Bochs) → times are the emulator's"),
+              std::string::npos) << r.output;
+  } else if (flag) {
+    EXPECT_TRUE(r.output.find("platform      virtual machine") != std::string::npos ||
+                r.output.find("platform      emulator") != std::string::npos) << r.output;
+  } else if (firmware.find("QEMU") == std::string::npos) {
+    EXPECT_NE(r.output.find("platform      bare metal"), std::string::npos) << r.output;
+  }
+  if (fs::exists("/sys/module/kvm_pvm") && flag && firmware.find("QEMU") == std::string::npos) {
+    EXPECT_NE(r.output.find("platform      virtual machine"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("paging        shadow paging (PVM always)"), std::string::npos)
+        << r.output;
+  }
+  const std::vector<std::string> params = ModuleParamFiles();
+  for (const std::string& p : params) {
+    EXPECT_NE(r.output.find(p), std::string::npos) << p << r.output;
+  }
+  if (params.empty()) {
+    EXPECT_NE(r.output.find("KVM params    none of"), std::string::npos) << r.output;
+  }
+}
+
+// A traced run records the same facts in the trace.
+TEST_F(Cli, ATracedRunRecordsThePlatformAndTheModuleParameters) {
+  KVMSCOPE_REQUIRE_KVM();
+  KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
+  const std::string trace = (dir / "facts.json").string();
+  Result r = Kvmscope("run --guest hello -q -o " + trace);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto host = nlohmann::json::parse(std::ifstream(trace))["host"];
+  const std::string platform = host["platform"];
+  Result doctor = Kvmscope("doctor");
+  EXPECT_NE(doctor.output.find("platform      " + platform), std::string::npos)
+      << platform << "\n" << doctor.output;
+  EXPECT_NE(host["platform_evidence"].get<std::string>().find("cpuinfo: "), std::string::npos);
+  std::vector<std::string> recorded;
+  for (const auto& [key, value] : host["module_params"].items()) {
+    recorded.push_back(key + "=" + value.get<std::string>());
+  }
+  std::vector<std::string> files = ModuleParamFiles();
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(recorded, files);
 }
 
 TEST_F(Cli, DoctorWithoutRootSaysWhatIsMissing) {

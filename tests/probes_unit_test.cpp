@@ -15,6 +15,7 @@
 #include "probes/convert.h"
 #include "probes/host.h"
 #include "probes/plan.h"
+#include "traces/trace.h"
 
 namespace kvmscope::probes {
 namespace {
@@ -394,7 +395,9 @@ TEST_F(HostFiles, ModuleParametersAreReadWhereTheyExistAndAbsentElsewhere) {
   EXPECT_EQ(params, (std::map<std::string, std::string>{{"kvm.tdp_mmu", "Y"},
                                                         {"kvm_intel.ept", "N"},
                                                         {"kvm_intel.unrestricted_guest", "N"}}));
-  EXPECT_EQ(FormatModuleParams(params), "kvm.tdp_mmu=Y kvm_intel.ept=N kvm_intel.unrestricted_guest=N");
+  traces::HostFacts host;
+  host.module_params = params;
+  EXPECT_EQ(host.ModuleParamsText(), "kvm.tdp_mmu=Y kvm_intel.ept=N kvm_intel.unrestricted_guest=N");
   EXPECT_TRUE(KvmModuleParams(Path("no-such-dir")).empty());
 }
 

@@ -457,6 +457,37 @@ TEST(DoctorPanelTest, ReportOfTheRecordedPlan) {
   }
 }
 
+// The platform and the module parameters, with the emulator's warning; a
+// trace from before them says they were not recorded.
+TEST(DoctorPanelTest, ReportOfThePlatformAndTheModuleParameters) {
+  HeadlessImGui gui;
+  TraceData trace = RecordedTrace();
+  DoctorPanel panel;
+  std::string text = TextOf(gui, [&] { panel.Draw(trace); });
+  EXPECT_NE(text.find("(not recorded: a trace from before kvmscope recorded it)"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("KVM parameters"), std::string::npos);
+  EXPECT_NE(text.find("shadow paging (PVM always)"), std::string::npos) << text;
+
+  trace.host.backend = "VMX (Intel)";
+  trace.host.platform = "emulator (Bochs)";
+  trace.host.platform_evidence = "cpuinfo: no hypervisor flag; DMI: bios_vendor 'The Bochs Project'";
+  trace.host.module_params = {{"kvm_intel.ept", "N"}, {"kvm_intel.unrestricted_guest", "N"}};
+  text = TextOf(gui, [&] { panel.Draw(trace); });
+  for (const char* expected :
+       {"emulator (Bochs): times are the emulator's, so latencies mean nothing",
+        "bios_vendor 'The Bochs Project'", "kvm_intel.ept=N kvm_intel.unrestricted_guest=N",
+        "shadow paging (kvm_intel.ept=N)"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  trace.host.platform = "virtual machine (KVM)";
+  trace.host.module_params["kvm_intel.ept"] = "Y";
+  text = TextOf(gui, [&] { panel.Draw(trace); });
+  EXPECT_NE(text.find("virtual machine (KVM)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("latencies mean nothing"), std::string::npos) << text;
+  EXPECT_NE(text.find("EPT (kvm_intel.ept=Y)"), std::string::npos) << text;
+}
+
 // --- Theme ---
 
 TEST(ThemeTest, ParsesNames) {

@@ -190,6 +190,14 @@ struct HostFacts {
     if (v == "N" || v == "n" || v == "0") return false;
     return std::nullopt;
   }
+  // "kvm.tdp_mmu=Y kvm_intel.ept=Y ...", "" when none were recorded.
+  std::string ModuleParamsText() const {
+    std::string out;
+    for (const auto& [key, value] : module_params) {
+      out += (out.empty() ? "" : " ") + key + "=" + value;
+    }
+    return out;
+  }
   // Whether the host's CPU is an emulator's (times there mean nothing).
   bool Emulated() const { return platform.starts_with("emulator"); }
   // Two-dimensional paging (EPT on VMX, NPT on SVM) as the vendor module's
@@ -200,6 +208,17 @@ struct HostFacts {
     if (backend.starts_with("SVM")) return Flag("kvm_amd.npt");
     if (backend.starts_with("PVM")) return false;
     return std::nullopt;
+  }
+  // TwoDimensionalPaging in words, with what said so: "EPT (kvm_intel.ept=Y)",
+  // "shadow paging (kvm_amd.npt=N)", "shadow paging (PVM always)"; "" unknown.
+  std::string PagingText() const {
+    const std::optional<bool> tdp = TwoDimensionalPaging();
+    if (!tdp) return "";
+    if (backend.starts_with("PVM")) return "shadow paging (PVM always)";
+    const bool vmx = backend.starts_with("VMX");
+    const std::string key = vmx ? "kvm_intel.ept" : "kvm_amd.npt";
+    return std::string(*tdp ? (vmx ? "EPT" : "NPT") : "shadow paging") + " (" + key + "=" +
+           std::string(Param(key)) + ")";
   }
 };
 

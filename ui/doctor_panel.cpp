@@ -139,6 +139,19 @@ void DoctorPanel::DrawHost(const traces::TraceData& trace) {
   FactRow("kernel", or_unknown(host.kernel_release));
   FactRow("KVM backend", or_unknown(host.backend));
   FactRow("CPU", or_unknown(host.cpu));
+  if (host.platform.empty()) {
+    FactRow("platform", "(not recorded: a trace from before kvmscope recorded it)");
+  } else if (host.Emulated()) {
+    FactRow("platform",
+            host.platform + ": times are the emulator's, so latencies mean nothing; counts, "
+                            "stacks and decoding do",
+            Status::Warning);
+  } else {
+    FactRow("platform", host.platform);
+  }
+  if (!host.platform_evidence.empty()) FactRow("  because", host.platform_evidence);
+  if (!host.module_params.empty()) FactRow("KVM parameters", host.ModuleParamsText());
+  if (const std::string paging = host.PagingText(); !paging.empty()) FactRow("paging", paging);
   FactRow("exit handler", host.vendor_handler.empty()
                               ? std::string("(no vmx/svm/pvm_handle_exit found)")
                               : host.vendor_handler);
