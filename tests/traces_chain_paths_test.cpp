@@ -4,6 +4,7 @@
 // kernels with known answers and on the real PVM traces in tests/data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <tuple>
@@ -164,6 +165,55 @@ TEST(ChainPaths, StackMapsOntoStepsThroughInlinedOnes) {
   EXPECT_EQ(path.routes[0].size(), 1u);  // a direct call
   EXPECT_TRUE(PathThrough(run, {}).nodes.empty());
   EXPECT_TRUE(PathThrough(ChainMatch{}, kEptFault).nodes.empty());
+}
+
+// Item 6 of issue 11 in the window: below the page-fault chain's entry
+// (kvm_mmu_page_fault) a step lights only for a stack through the entry, by
+// the rule matching uses (EntryGate).
+TEST(ChainPaths, StepsBelowTheEntryOnlyThroughIt) {
+  const KernelFacts facts = PvmWithoutNativeExit();
+  const ChainMatch pf = MatchChain(ChainId::PageFaults, facts);
+  const std::vector<std::string> fault = {
+      "kvm_arch_vcpu_ioctl_run", "pvm_handle_exit",           "__pvm_handle_exit.isra.0",
+      "kvm_mmu_page_fault",      "kvm_mmu_do_page_fault",     "paging64_page_fault",
+      "paging64_walk_addr_generic"};
+  EXPECT_EQ(Ids(pf, PathThrough(pf, fault).nodes),
+            (std::vector<std::string>{"vendor_exit", "exit_table", "mmu_pf", "do_pf", "handler",
+                                      "walk"}));
+  // The instruction decoder's own walk: no kvm_mmu_page_fault above it.
+  const std::vector<std::string> decoder = {
+      "kvm_arch_vcpu_ioctl_run", "kvm_emulate_halt",   "x86_emulate_instruction",
+      "x86_decode_insn",         "kvm_fetch_guest_virt", "paging64_gva_to_gpa",
+      "paging64_walk_addr_generic"};
+  EXPECT_TRUE(PathThrough(pf, decoder).nodes.empty());
+  // The gate is the entry's functions for steps below it, nothing elsewhere.
+  const Chain& c = *pf.chain;
+  auto at = [&](std::string_view id) { return static_cast<size_t>(c.Node(id) - c.nodes.data()); };
+  EXPECT_EQ(EntryGate(c, at("walk")), (std::vector<std::string_view>{"kvm_mmu_page_fault"}));
+  EXPECT_TRUE(EntryGate(c, at("mmu_pf")).empty());
+  EXPECT_TRUE(EntryGate(c, at("vendor_exit")).empty());
+  EXPECT_TRUE(EntryGate(GetChain(ChainId::RunLoop), 2).empty());
+}
+
+// The same on the SVM host's recorded decoder stack (x86_decode_insn → … →
+// paging64_gva_to_gpa → paging64_walk_addr_generic), a real event's path.
+TEST(ChainPaths, RecordedDecoderStackLightsNoFaultStep) {
+  const TraceData trace = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
+  const std::vector<ChainMatch> all = MatchChains(FactsOf(trace));
+  const ChainMatch& pf = all[static_cast<size_t>(ChainId::PageFaults)];
+  size_t decoder_stacks = 0;
+  for (const Stack& stack : trace.stacks) {
+    const std::vector<std::string> frames = ChainFrames(stack, trace.symbols);
+    const bool walks = std::find(frames.begin(), frames.end(), "paging64_walk_addr_generic") !=
+                       frames.end();
+    const bool faults =
+        std::find(frames.begin(), frames.end(), "kvm_mmu_page_fault") != frames.end();
+    if (!walks || faults) continue;
+    ++decoder_stacks;
+    for (const std::string& id : Ids(pf, PathThrough(pf, frames).nodes))
+      EXPECT_TRUE(id != "walk" && id != "fetch" && id != "handler") << id;
+  }
+  EXPECT_GT(decoder_stacks, 0u);
 }
 
 TEST(ChainPaths, RoutesTakeNeitherPresentStepsNorLinksNaHere) {

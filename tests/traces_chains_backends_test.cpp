@@ -1,7 +1,8 @@
 // The chains on real traces of the SVM test host (Debian's 6.1.0-57 under
 // QEMU TCG, kvm_amd npt=Y): tail-call links observed only on evidence, the
 // init layout decided by symbols, 6.1's functions, and steps below a chain's
-// entry lit only by stacks through it; plus synthetic exits without evidence.
+// entry lit only by stacks through it, steps run only as tail calls marked so;
+// plus synthetic exits without evidence.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -52,6 +53,52 @@ TEST(ChainsSvmTrace, TailCallsObservedOnEvidence) {
   const EdgeMatch& npf = EdgeOf(kprobe, "fault_exit", "mmu_pf");
   EXPECT_TRUE(Contains(npf.note, "kprobe on kvm_mmu_page_fault")) << npf.note;
   EXPECT_EQ(npf.tail_exits, 30u);
+}
+
+// A step that only runs as a tail call has no frame in any stack; with the
+// links on both sides observed through a tail call it reads so, with the
+// evidence, on every chain it is a step of, and never as plain "observed".
+TEST(ChainsSvmTrace, StepsRunOnlyAsTailCalls) {
+  const KernelFacts facts = FactsOf(LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json"));
+  const std::vector<ChainMatch> all = MatchChains(facts);
+  const ChainMatch& pf = all[static_cast<size_t>(ChainId::PageFaults)];
+  const NodeMatch& table = *pf.Node("exit_table");
+  EXPECT_EQ(table.chosen->function, "svm_invoke_exit_handler");
+  EXPECT_EQ(table.status, NodeStatus::PresentNotObserved);  // no stack shows it
+  EXPECT_EQ(table.count, 0u);
+  EXPECT_EQ(table.tail_exits, 30u);
+  const std::string mark = NodeMark(table);
+  EXPECT_EQ(mark.rfind("[observed through a tail call, 30 exits: svm_handle_exit → "
+                       "svm_invoke_exit_handler → npf_interception, both links tail calls; "
+                       "evidence: kprobe on svm_handle_exit then exit reason NPF",
+                       0),
+            0u)
+      << mark;
+  const NodeMatch& handler = *pf.Node("handler");
+  EXPECT_EQ(handler.chosen->function, "kvm_tdp_page_fault");
+  EXPECT_EQ(handler.tail_exits, 2u);
+  EXPECT_TRUE(Contains(NodeMark(handler), "kvm_tdp_page_fault → direct_page_fault"));
+  // Seen on stacks: plain observed, no tail mark.
+  EXPECT_EQ(pf.Node("fault_exit")->tail_exits, 0u);
+  EXPECT_EQ(NodeMark(*pf.Node("fault_exit")), "[observed 4]");
+  // The run loop ends at the exit table (no link out of it there): the same
+  // mark, as every chain reads one function the same.
+  const ChainMatch& run = all[static_cast<size_t>(ChainId::RunLoop)];
+  EXPECT_EQ(NodeMark(*run.Node("exit_table")), mark);
+  // The CLI's text.
+  bool printed = false;
+  for (const std::string& line : FormatChain(pf))
+    printed = printed || (Contains(line, "svm_invoke_exit_handler") &&
+                          Contains(line, "[observed through a tail call, 30 exits: "));
+  EXPECT_TRUE(printed);
+
+  const ChainMatch ex = Match("/exceptions-svm.json", ChainId::Exceptions);
+  EXPECT_EQ(ex.Node("exception_exit")->chosen->function, "ud_interception");
+  EXPECT_EQ(ex.Node("exception_exit")->tail_exits, 1u);
+  EXPECT_TRUE(Contains(NodeMark(*ex.Node("exception_exit")),
+                       "svm_invoke_exit_handler → ud_interception → handle_ud"));
+  // Nothing proves kvm_queue_exception ran: it stays present, not seen.
+  EXPECT_EQ(NodeMark(*ex.Node("queue")), "[present, not seen]");
 }
 
 TEST(ChainsSvmTrace, UdInterceptionToHandleUd) {
@@ -145,6 +192,10 @@ TEST(ChainsSyntheticExits, NoEvidenceNoMark) {
   const ChainMatch reason_only = MatchChain(ChainId::PageFaults, SvmFacts({{"NPF", {}, 5}}));
   EXPECT_EQ(EdgeOf(reason_only, "vendor_exit", "exit_table").status, EdgeStatus::NotObserved);
   EXPECT_EQ(EdgeOf(reason_only, "exit_table", "fault_exit").status, EdgeStatus::NotObserved);
+  for (const ChainMatch* m : {&none, &reversed, &reason_only}) {
+    EXPECT_EQ(m->Node("exit_table")->tail_exits, 0u);
+    EXPECT_EQ(NodeMark(*m->Node("exit_table")), "[present, not seen]");
+  }
 }
 
 TEST(ChainsSyntheticExits, ProbesInOrderMark) {
@@ -165,6 +216,13 @@ TEST(ChainsSyntheticExits, ProbesInOrderMark) {
                                        {"kvm_mmu_page_fault", "kprobe on kvm_mmu_page_fault"}},
                                       7}}));
   EXPECT_EQ(EdgeOf(other, "exit_table", "fault_exit").status, EdgeStatus::NotObserved);
+  // Both links of the exit table proved: a tail-call step; with the link
+  // into it only (EXCP_UD's handler is not in these stacks), not.
+  EXPECT_EQ(m.Node("exit_table")->tail_exits, 7u);
+  EXPECT_TRUE(Contains(NodeMark(*m.Node("exit_table")), "[observed through a tail call, 7 exits: "));
+  EXPECT_EQ(EdgeOf(other, "vendor_exit", "exit_table").status, EdgeStatus::ObservedTailCall);
+  EXPECT_EQ(other.Node("exit_table")->tail_exits, 0u);
+  EXPECT_EQ(NodeMark(*other.Node("exit_table")), "[present, not seen]");
 }
 
 }  // namespace

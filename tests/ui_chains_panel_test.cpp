@@ -1,9 +1,12 @@
 // The chains panel as a lecturer meets it, driven headless: the seed's claims
 // hidden until the "claims" checkbox is clicked, a chain brought forward by
 // another view, a trace without kernel data said once and drawn neutral, and
-// a 30 px projector font at 1280x720 with nothing overlapping.
+// a 30 px projector font at 1280x720 with nothing overlapping; on the SVM
+// host's trace, steps run only as tail calls and the decoder's own walk.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -226,6 +229,72 @@ TEST(ChainsPanelLooks, ByStatusAndWhyAStepHasNoSymbol) {
   EXPECT_EQ(LookOf(n), NodeLook::Unknown);
   n.status = traces::NodeStatus::Observed;
   EXPECT_EQ(LookOf(n), NodeLook::Lit);
+  // Proved to run as a tail call: its own look, not Lit and not Dim.
+  n.status = traces::NodeStatus::PresentNotObserved;
+  n.absent_reason = traces::AbsentReason::None;
+  EXPECT_EQ(LookOf(n), NodeLook::Dim);
+  n.tail_exits = 3;
+  EXPECT_EQ(LookOf(n), NodeLook::TailCall);
+}
+
+// The SVM host's page faults: svm_invoke_exit_handler and kvm_tdp_page_fault
+// only run as tail calls. Their links are drawn as tail calls and the steps
+// themselves as observed through a tail call: never plain observed, never
+// "present, not seen".
+TEST_F(ChainsPanelUse, TailCallLinksAndStepsOnTheSvmHost) {
+  const TraceData trace = traces::LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
+  Show(trace, ChainId::PageFaults);
+  for (const char* id : {"exit_table", "handler"}) {
+    const ChainsPanel::DrawnNode* n = Node(id);
+    ASSERT_NE(n, nullptr) << id;
+    EXPECT_EQ(n->look, NodeLook::TailCall) << id;
+    EXPECT_EQ(n->status.rfind("observed through a tail call, ", 0), 0u) << id << ": " << n->status;
+    EXPECT_FALSE(Contains(n->status, "evidence")) << n->status;  // in the tooltip
+    EXPECT_TRUE(n->status_rect.Inside(n->box)) << id;
+  }
+  EXPECT_EQ(Node("exit_table")->function, "svm_invoke_exit_handler");
+  EXPECT_EQ(Node("exit_table")->status, "observed through a tail call, 30 exits");
+  EXPECT_EQ(Node("fault_exit")->look, NodeLook::Lit);  // npf_interception is on stacks
+  EXPECT_EQ(Node("fault_exit")->status, "observed 4");
+  EXPECT_EQ(Node("set_spte")->look, NodeLook::Dim);  // nothing proves it ran
+  // The links on both sides of the exit table are drawn as tail calls.
+  size_t tail_links = 0;
+  for (const ChainsPanel::DrawnEdge& e : panel.DrawnEdges()) {
+    if ((e.from == "vendor_exit" && e.to == "exit_table") ||
+        (e.from == "exit_table" && e.to == "fault_exit")) {
+      EXPECT_EQ(e.status, traces::EdgeStatus::ObservedTailCall) << e.from << " → " << e.to;
+      ++tail_links;
+    }
+  }
+  EXPECT_EQ(tail_links, 2u);
+  // The run loop ends at the exit table: the same look there.
+  Show(trace, ChainId::RunLoop);
+  EXPECT_EQ(Node("exit_table")->look, NodeLook::TailCall);
+}
+
+// Selecting the instruction decoder's stack (x86_decode_insn → … →
+// paging64_walk_addr_generic, no kvm_mmu_page_fault) lights no step of the
+// page-fault chain below its entry.
+TEST_F(ChainsPanelUse, DecoderStackLightsNoFaultWalk) {
+  const TraceData trace = traces::LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
+  std::optional<EventKey> decoder;
+  for (const traces::Track& track : trace.tracks)
+    for (const traces::Event& e : track.events) {
+      const traces::Stack* stack = trace.StackOf(e);
+      if (stack == nullptr || decoder) continue;
+      const std::vector<std::string> frames = traces::ChainFrames(*stack, trace.symbols);
+      auto has = [&](std::string_view f) {
+        return std::find(frames.begin(), frames.end(), f) != frames.end();
+      };
+      if (has("paging64_walk_addr_generic") && !has("kvm_mmu_page_fault")) decoder = KeyOf(e);
+    }
+  ASSERT_TRUE(decoder.has_value());
+  view.selected = decoder;
+  Frames(trace, 3);
+  ASSERT_EQ(panel.path_source(), ChainsPanel::PathSource::Selected);
+  const std::vector<std::string> lit = panel.HighlightedNodes(ChainId::PageFaults);
+  EXPECT_EQ(std::find(lit.begin(), lit.end(), "walk"), lit.end());
+  EXPECT_TRUE(lit.empty());
 }
 
 TEST_F(ChainsPanelUse, RefreshesOnNewStacksSymbolsOrHostNotOnMoreEvents) {

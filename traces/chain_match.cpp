@@ -136,6 +136,20 @@ struct InlinedStep {
 // By function: what the chains together show about steps without a symbol.
 using InlinedSteps = std::map<std::string, InlinedStep, std::less<>>;
 
+// A step with a symbol that no stack shows because it only runs as a tail
+// call: in some chain the link into it and the link out of it are both
+// observed through a tail call (EdgeStatus::ObservedTailCall).
+struct TailStep {
+  uint64_t exits = 0;  // of the link into it: the exits that proved it ran
+  std::string note;    // "a → b → c, both links tail calls; evidence: ..."
+};
+// What the first pass gathers over every chain, so that a function reads the
+// same on every chain it is a step of (a leaf of one chain included).
+struct Gathered {
+  InlinedSteps inlined;
+  std::map<std::string, TailStep, std::less<>> tail;
+};
+
 // One per vendor, for a kernel whose vendor is unknown: "vmx_handle_exit /
 // svm_handle_exit / pvm_handle_exit"; the chosen function when the step is
 // the same on every vendor or the vendor is known.
@@ -157,22 +171,24 @@ std::string LabelOf(const NodeMatch& n, Vendor kernel_vendor) {
 
 class Matcher {
  public:
-  // inlined: what every chain shows about steps without a symbol (nullptr:
-  // only this chain's own links, for the pass that gathers it).
-  Matcher(const Chain& chain, const KernelFacts& facts, const InlinedSteps* inlined)
-      : m_chain(chain), m_facts(facts), m_inlined(inlined) {}
+  // known: what every chain shows about steps without a symbol and steps
+  // run only as tail calls (nullptr: only this chain's own links, for the
+  // pass that gathers it).
+  Matcher(const Chain& chain, const KernelFacts& facts, const Gathered* known)
+      : m_chain(chain), m_facts(facts), m_inlined(known ? &known->inlined : nullptr),
+        m_known(known) {}
 
-  // found: the steps this chain alone shows inlined, with the link's events.
-  ChainMatch Run(InlinedSteps* found = nullptr) {
-    m_found = found;
+  // found: the steps this chain alone shows inlined, with the link's events,
+  // and those it shows run only as tail calls.
+  ChainMatch Run(Gathered* found = nullptr) {
+    m_found = found ? &found->inlined : nullptr;
     m_match.chain = &m_chain;
     m_match.vendor = m_facts.vendor();
     m_match.paging = m_facts.paging();
     m_match.version = m_facts.version();
     m_match.kernel = m_facts.Describe();
-    m_below_entry = BelowEntry();
     for (size_t i = 0; i < m_chain.nodes.size(); ++i)
-      m_match.nodes.push_back(MatchNode(m_chain.nodes[i], m_below_entry[i]));
+      m_match.nodes.push_back(MatchNode(m_chain.nodes[i], EntryGate(m_chain, i)));
     for (const ChainEdge& edge : m_chain.edges)
       m_applies.push_back(
           Unmet(edge.vendor, edge.paging, edge.versions, m_facts, edge.if_symbol, edge.if_present)
@@ -181,30 +197,42 @@ class Matcher {
     for (size_t i = 0; i < m_match.nodes.size(); ++i)
       if (m_match.nodes[i].status == NodeStatus::Absent) ExplainAbsence(i);
     for (size_t e = 0; e < m_chain.edges.size(); ++e) m_match.edges.push_back(MatchEdge(e));
+    if (found != nullptr) GatherTailSteps(found->tail);
+    if (m_known != nullptr)
+      for (NodeMatch& n : m_match.nodes) {
+        const auto it = m_known->tail.find(n.chosen->function);
+        if (n.status != NodeStatus::PresentNotObserved || it == m_known->tail.end()) continue;
+        n.tail_exits = it->second.exits;
+        n.tail_note = it->second.note;
+      }
     return std::move(m_match);
   }
 
  private:
-  // Per node: whether it lies below the chain's entry (reached from it by
-  // Calls edges), so that only stacks through the entry light it.
-  std::vector<bool> BelowEntry() const {
-    std::vector<bool> below(m_chain.nodes.size(), false);
-    const size_t entry = Index(m_chain.entry);
-    if (entry >= m_chain.nodes.size()) return below;
-    std::vector<size_t> todo{entry};
-    while (!todo.empty()) {
-      const size_t at = todo.back();
-      todo.pop_back();
-      for (const ChainEdge& edge : m_chain.edges) {
-        const size_t to = Index(edge.to);
-        if (edge.kind != EdgeKind::Calls || Index(edge.from) != at || to == entry ||
-            to >= below.size() || below[to])
-          continue;
-        below[to] = true;
-        todo.push_back(to);
+  // The steps of this chain that no stack shows but whose link in and link
+  // out are both observed through a tail call: they ran, as jumps.
+  void GatherTailSteps(std::map<std::string, TailStep, std::less<>>& tail) const {
+    for (size_t i = 0; i < m_match.nodes.size(); ++i) {
+      const NodeMatch& n = m_match.nodes[i];
+      if (n.status != NodeStatus::PresentNotObserved) continue;
+      const EdgeMatch* in = nullptr;
+      const EdgeMatch* out = nullptr;
+      for (const EdgeMatch& e : m_match.edges) {
+        if (e.status != EdgeStatus::ObservedTailCall) continue;
+        if (Index(e.edge->to) == i && (in == nullptr || e.tail_exits > in->tail_exits)) in = &e;
+        if (Index(e.edge->from) == i && (out == nullptr || e.tail_exits > out->tail_exits))
+          out = &e;
       }
+      if (in == nullptr || out == nullptr) continue;
+      TailStep& step = tail[std::string(n.chosen->function)];
+      if (in->tail_exits <= step.exits) continue;
+      step.exits = in->tail_exits;
+      step.note = fmt::format("{} → {} → {}, both links tail calls; evidence: {}",
+                              m_match.nodes[Index(in->edge->from)].chosen->function,
+                              n.chosen->function,
+                              m_match.nodes[Index(out->edge->to)].chosen->function,
+                              in->tail_evidence);
     }
-    return below;
   }
 
   // How the chain's layout markers were decided here ("" without markers).
@@ -221,13 +249,10 @@ class Matcher {
     return {};
   }
 
-  NodeMatch MatchNode(const ChainNode& node, bool below_entry) {
+  // entry: EntryGate of the node.
+  NodeMatch MatchNode(const ChainNode& node, const std::vector<std::string_view>& entry) {
     NodeMatch n;
     n.node = &node;
-    std::vector<std::string_view> entry;
-    if (below_entry)
-      if (const ChainNode* e = m_chain.Node(m_chain.entry))
-        for (const Alternative& alt : e->alternatives) entry.push_back(alt.function);
     for (const Alternative& alt : node.alternatives)
       n.alternatives.push_back(MatchAlternative(alt, m_facts, entry));
     auto first = [&](NodeStatus s) -> int {
@@ -390,6 +415,7 @@ class Matcher {
       if (!edge.tail_call.empty() && !StepBetween(from, to))
         if (TailEvidence t = TailCallEvidence(callers, to); t.exits > 0) {
           m.tail_exits = t.exits;
+          m.tail_evidence = t.text;
           return set(EdgeStatus::ObservedTailCall,
                      fmt::format("{} (its frame vanishes), evidence: {}", edge.tail_call, t.text));
         }
@@ -543,14 +569,43 @@ class Matcher {
 
   const Chain& m_chain;
   const KernelFacts& m_facts;
-  std::vector<bool> m_below_entry;
   const InlinedSteps* m_inlined;
+  const Gathered* m_known;
   InlinedSteps* m_found = nullptr;
   ChainMatch m_match;
   std::vector<bool> m_applies;  // per edge: holds for this vendor, paging, version
 };
 
 }  // namespace
+
+std::vector<std::string_view> EntryGate(const Chain& chain, size_t node) {
+  auto index = [&](std::string_view id) {
+    for (size_t i = 0; i < chain.nodes.size(); ++i)
+      if (chain.nodes[i].id == id) return i;
+    return chain.nodes.size();
+  };
+  const size_t entry = index(chain.entry);
+  if (entry >= chain.nodes.size() || node >= chain.nodes.size() || node == entry) return {};
+  // Below the entry: reached from it through Calls links.
+  std::vector<bool> below(chain.nodes.size(), false);
+  std::vector<size_t> todo{entry};
+  while (!todo.empty() && !below[node]) {
+    const size_t at = todo.back();
+    todo.pop_back();
+    for (const ChainEdge& edge : chain.edges) {
+      const size_t to = index(edge.to);
+      if (edge.kind != EdgeKind::Calls || index(edge.from) != at || to == entry ||
+          to >= below.size() || below[to])
+        continue;
+      below[to] = true;
+      todo.push_back(to);
+    }
+  }
+  if (!below[node]) return {};
+  std::vector<std::string_view> gate;
+  for (const Alternative& alt : chain.nodes[entry].alternatives) gate.push_back(alt.function);
+  return gate;
+}
 
 const NodeMatch* ChainMatch::Node(std::string_view id) const {
   for (const NodeMatch& n : nodes)
@@ -567,9 +622,9 @@ const EdgeMatch* ChainMatch::Edge(std::string_view from, std::string_view to) co
 namespace {
 
 // The first pass: every chain on its own, gathering what its links show
-// about steps without a symbol.
-InlinedSteps GatherInlined(const KernelFacts& facts) {
-  InlinedSteps found;
+// about steps without a symbol and steps run only as tail calls.
+Gathered Gather(const KernelFacts& facts) {
+  Gathered found;
   if (!facts.has_kernel_data()) return found;
   for (const Chain& chain : Chains()) Matcher(chain, facts, nullptr).Run(&found);
   return found;
@@ -578,14 +633,14 @@ InlinedSteps GatherInlined(const KernelFacts& facts) {
 }  // namespace
 
 ChainMatch MatchChain(ChainId id, const KernelFacts& facts) {
-  const InlinedSteps inlined = GatherInlined(facts);
-  return Matcher(GetChain(id), facts, &inlined).Run();
+  const Gathered known = Gather(facts);
+  return Matcher(GetChain(id), facts, &known).Run();
 }
 
 std::vector<ChainMatch> MatchChains(const KernelFacts& facts) {
-  const InlinedSteps inlined = GatherInlined(facts);
+  const Gathered known = Gather(facts);
   std::vector<ChainMatch> all;
-  for (ChainId id : kAllChains) all.push_back(Matcher(GetChain(id), facts, &inlined).Run());
+  for (ChainId id : kAllChains) all.push_back(Matcher(GetChain(id), facts, &known).Run());
   return all;
 }
 

@@ -76,10 +76,20 @@ std::vector<size_t> RouteBetween(const ChainMatch& match, size_t from, size_t to
 ChainPath PathThrough(const ChainMatch& match, const std::vector<std::string>& frames) {
   ChainPath path;
   if (match.chain == nullptr || match.nodes.size() != match.chain->nodes.size()) return path;
-  for (const std::string& frame : frames) {
-    const std::optional<size_t> node = ChainNodeOf(*match.chain, frame);
-    if (node && std::find(path.nodes.begin(), path.nodes.end(), *node) == path.nodes.end())
-      path.nodes.push_back(*node);
+  for (size_t k = 0; k < frames.size(); ++k) {
+    const std::optional<size_t> node = ChainNodeOf(*match.chain, frames[k]);
+    if (!node || std::find(path.nodes.begin(), path.nodes.end(), *node) != path.nodes.end())
+      continue;
+    // Below the chain's entry only a stack through the entry lights a step,
+    // as in matching: the decoder's own walk is not the fault's.
+    const std::vector<std::string_view> gate = EntryGate(*match.chain, *node);
+    const bool through = gate.empty() || std::any_of(frames.begin(), frames.begin() + k,
+                                                     [&](const std::string& outer) {
+                                                       return std::find(gate.begin(), gate.end(),
+                                                                        BaseName(outer)) !=
+                                                              gate.end();
+                                                     });
+    if (through) path.nodes.push_back(*node);
   }
   for (size_t i = 0; i + 1 < path.nodes.size(); ++i)
     path.routes.push_back(RouteBetween(match, path.nodes[i], path.nodes[i + 1]));

@@ -45,7 +45,9 @@ struct ChainPath {
   std::vector<size_t> nodes;                // indices into the chain's nodes
   std::vector<std::vector<size_t>> routes;  // routes[i]: edge indices nodes[i] → nodes[i + 1]
 };
-// frames: function names outermost first, as ChainFrames gives them.
+// frames: function names outermost first, as ChainFrames gives them. A step
+// below the chain's entry is on the path only when an outer frame is the
+// entry (EntryGate, the rule matching uses).
 ChainPath PathThrough(const ChainMatch& match, const std::vector<std::string>& frames);
 
 // The seed's claim about a chain mapped to the step it names (the function it

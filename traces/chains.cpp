@@ -526,6 +526,9 @@ std::string NodeMark(const NodeMatch& n) {
   switch (n.status) {
     case NodeStatus::Observed: return fmt::format("[observed {}]", n.count);
     case NodeStatus::PresentNotObserved:
+      if (n.tail_exits > 0)
+        return fmt::format("[observed through a tail call, {} exit{}: {}]", n.tail_exits,
+                           n.tail_exits == 1 ? "" : "s", n.tail_note);
       if (n.node->phase == Phase::Load) return "[present, runs at load]";
       if (n.ioctl_count > 0) return fmt::format("[present{}]", ioctl);
       return "[present, not seen]";

@@ -165,6 +165,13 @@ struct Chain {
 };
 
 const std::vector<Chain>& Chains();  // in kAllChains order
+
+// The rule of Chain::entry, one for matching (which stacks count for a step)
+// and for the path of one stack (which steps it lights): the functions one of
+// which must be a frame outer of step `node`'s own for a stack to light it.
+// The entry's functions when the step lies below the entry (reached from it
+// by Calls links), else none: any stack through the step lights it.
+std::vector<std::string_view> EntryGate(const Chain& chain, size_t node);
 const Chain& GetChain(ChainId id);
 std::optional<ChainId> ChainIdFromName(std::string_view name);  // "run" → RunLoop
 
@@ -291,6 +298,13 @@ struct NodeMatch {
   AbsentReason absent_reason = AbsentReason::None;
   std::string inlined_into;                    // the caller's function when Inlined
   uint64_t count = 0;                          // events through it (0 unless Observed)
+  // PresentNotObserved, yet proved to run: it only runs as a tail call (no
+  // frame of its own in any stack) and, in some chain, the link into it and
+  // the link out of it are both observed through a tail call. tail_exits:
+  // the exits of the link into it; tail_note: the links and their evidence.
+  // Never shown as plain "observed".
+  uint64_t tail_exits = 0;
+  std::string tail_note;
   uint64_t ioctl_count = 0;                    // Setup steps: how often its ioctl was made
   std::string_view source_file;                // of `chosen`, for this kernel's version
   std::string note;                            // why n/a, or a remark on the version
@@ -307,6 +321,7 @@ struct EdgeMatch {
   LinkUse use;
   std::string note;  // "through inlined vcpu_enter_guest", "not a call: ..."
   uint64_t tail_exits = 0;  // ObservedTailCall: the exits that proved it
+  std::string tail_evidence;  // ObservedTailCall: what those exits showed, in order
 };
 
 struct ChainMatch {
@@ -330,7 +345,7 @@ ChainMatch MatchChain(ChainId id, const KernelFacts& facts);
 std::vector<ChainMatch> MatchChains(const KernelFacts& facts);
 
 // "[observed 1234]", "[present, not seen]", "[absent: inlined into x]", "[n/a: VMX only]",
-// "[kernel not traced]"
+// "[kernel not traced]", "[observed through a tail call, 30 exits: a → b → c, ...]"
 std::string NodeMark(const NodeMatch& node);
 std::string AlternativeMark(const AlternativeMatch& alternative);  // "[absent]", ...
 std::string EdgeMark(const EdgeMatch& edge);

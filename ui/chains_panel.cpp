@@ -232,7 +232,8 @@ void DrawTravel(const Canvas& c) {
 // The colour of a look: the status colours, grey for the neutral ones.
 ImU32 LookColor(NodeLook look) {
   switch (look) {
-    case NodeLook::Lit: return StatusColor(Status::Observed);
+    case NodeLook::Lit:
+    case NodeLook::TailCall: return StatusColor(Status::Observed);
     case NodeLook::Dim: return StatusColor(Status::Present);
     case NodeLook::Absent: return StatusColor(Status::Absent);
     case NodeLook::Faded: return StatusColor(Status::NotApplicable);
@@ -273,6 +274,10 @@ ChainsPanel::DrawnNode DrawNode(const Canvas& c, size_t i,
   if (look == NodeLook::Lit) {
     c.dl->AddRectFilled(box.min, box.max, WithAlpha(col, 0.28f), rounding);
     c.dl->AddRect(box.min, box.max, col, rounding, 0, 2);
+  } else if (look == NodeLook::TailCall) {
+    // Observed, but no stack shows its frame: lightly filled, dashed.
+    c.dl->AddRectFilled(box.min, box.max, WithAlpha(col, 0.12f), rounding);
+    DashedRect(c.dl, box, col, 2.0f);
   } else if (look == NodeLook::Dim) {
     c.dl->AddRectFilled(box.min, box.max, ImGui::GetColorU32(ImGuiCol_FrameBg), rounding);
     c.dl->AddRect(box.min, box.max, WithAlpha(col, 0.8f), rounding, 0, 1);
@@ -354,6 +359,8 @@ void NodeTooltip(const traces::NodeMatch& nm, bool on_path, ImU32 highlight) {
 // --- Chains and stacks ---------------------------------------------------------------
 
 NodeLook LookOf(const traces::NodeMatch& node) {
+  if (node.status == NodeStatus::PresentNotObserved && node.tail_exits > 0)
+    return NodeLook::TailCall;
   if (node.status != NodeStatus::Absent) return LookOf(node.status);
   switch (node.absent_reason) {
     case traces::AbsentReason::Inlined:
@@ -374,6 +381,8 @@ NodeLook LookOf(NodeStatus status) {
 
 std::string NodeStatusText(const traces::NodeMatch& node) {
   std::string mark = traces::NodeMark(node);
+  // The evidence is a paragraph: the box says what, the tooltip why.
+  if (LookOf(node) == NodeLook::TailCall) mark = mark.substr(0, mark.find(':')) + "]";
   if (mark.size() >= 2 && mark.front() == '[' && mark.back() == ']')
     mark = mark.substr(1, mark.size() - 2);
   // A step inlined or freed is no fault: said without "absent".

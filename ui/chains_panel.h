@@ -25,15 +25,20 @@ namespace kvmscope::ui {
 
 // --- What a chain and a stack look like ---------------------------------------
 
-// How a step is drawn: Lit (observed: filled, with its count), Dim (present,
-// not seen), Absent (dashed, in the absent colour: no symbol and no sign of
-// why), Faded (n/a here), Neutral (dashed grey: no symbol of its own, and
-// rightly so: inlined into its caller, or __init code freed after load),
-// Unknown (plain grey: the kernel was not traced, nothing is known).
-enum class NodeLook { Lit, Dim, Absent, Faded, Neutral, Unknown };
+// How a step is drawn: Lit (observed: filled, with its count), TailCall
+// (observed through a tail call: the observed colour, dashed like its links,
+// since no stack shows its frame), Dim (present, not seen), Absent (dashed,
+// in the absent colour: no symbol and no sign of why), Faded (n/a here),
+// Neutral (dashed grey: no symbol of its own, and rightly so: inlined into
+// its caller, or __init code freed after load), Unknown (plain grey: the
+// kernel was not traced, nothing is known).
+enum class NodeLook { Lit, TailCall, Dim, Absent, Faded, Neutral, Unknown };
 NodeLook LookOf(traces::NodeStatus status);
-NodeLook LookOf(const traces::NodeMatch& node);  // by status and absent reason
-// NodeMark without its brackets: "observed 42", "absent: inlined into x".
+// By status, tail-call evidence and absent reason.
+NodeLook LookOf(const traces::NodeMatch& node);
+// NodeMark without its brackets: "observed 42", "absent: inlined into x";
+// for a step observed through a tail call only its head, "observed through
+// a tail call, 30 exits" (the evidence is in the tooltip's NodeMark).
 std::string NodeStatusText(const traces::NodeMatch& node);
 
 // --- The panel ------------------------------------------------------------------
