@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "traces/atomic_file.h"
 #include "traces/chrome_export.h"
+#include "traces/fault_context.h"
 #include "traces/trace_json.h"
 
 namespace kvmscope::traces {
@@ -873,6 +875,75 @@ TEST(TraceJsonGuestSource, OptionalButValidated) {
   } catch (const TraceFormatError& e) {
     EXPECT_NE(std::string(e.what()).find("guest.lines[1]"), std::string::npos) << e.what();
   }
+}
+
+// kvm_page_fault's error_code means what its exit made it: the export, and
+// every context-free call (DescribeEvent, EventFields: the report and the
+// timeline), decode it by the kvm_exit before it, never as a raw value.
+TEST(ChromeExport, PageFaultsDecodedByWhatProducedThem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"/pagefault-vmx.json", "(EPT exit qualification: "},
+      {"/pagefault-svm.json", "(NPF error code: "},
+      {"/pagefault-vmx-shadow.json", "(#PF error code: "}};
+  for (const auto& [file, want] : cases) {
+    SCOPED_TRACE(file);
+    const TraceData trace = LoadTrace(std::string(KVMSCOPE_TESTDATA) + file);
+    std::ostringstream out;
+    WriteChromeTrace(trace, out);
+    const Json doc = Json::parse(out.str());
+    size_t faults = 0;
+    for (const Json& e : doc["traceEvents"]) {
+      if (e["name"] != "kvm_page_fault") continue;
+      ++faults;
+      const std::string code = e["args"]["error_code"].get<std::string>();
+      EXPECT_NE(code.find(want), std::string::npos) << code;
+      EXPECT_EQ(code.find("raw value"), std::string::npos) << code;
+    }
+    EXPECT_GE(faults, 30u);
+    for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
+      const std::vector<Event>& events = trace.tracks[t].events;
+      // The export's one pass forward agrees with the walk back per event.
+      const std::vector<FaultCode> codes = FaultCodesOf(trace, t);
+      ASSERT_EQ(codes.size(), events.size());
+      for (uint32_t i = 0; i < events.size(); ++i) {
+        EXPECT_EQ(codes[i], FaultCodeAt(trace, {t, i})) << t << ":" << i;
+        EXPECT_EQ(DescribeEvent(trace, events[i]), DescribeEventAt(trace, {t, i}));
+        if (events[i].type != KernelEventKind::PageFault) continue;
+        EXPECT_NE(DescribeEvent(trace, events[i]).find(want), std::string::npos);
+        const std::vector<Field> fields = EventFields(trace, events[i]);
+        const std::vector<Field> at = EventFieldsAt(trace, {t, i});
+        ASSERT_EQ(fields.size(), at.size());
+        for (size_t f = 0; f < fields.size(); ++f) EXPECT_EQ(fields[f].text, at[f].text);
+      }
+    }
+  }
+  // A copy from outside the trace has no exit before it: the host decides
+  // (SVM: NPF by bits 32/33), else it stays a raw value.
+  TraceData svm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
+  const std::optional<EventRef> first = svm.First(KernelEventKind::PageFault);
+  ASSERT_TRUE(first.has_value());
+  const Event copy = svm.At(*first);
+  EXPECT_NE(DescribeEvent(svm, copy).find("(NPF error code: "), std::string::npos);
+  svm.host.backend.clear();
+  EXPECT_NE(DescribeEvent(svm, copy).find("raw value"), std::string::npos);
+}
+
+// A track of page faults with no kvm_exit or kvm_entry between them: the
+// export stays linear (no walk back to the start per fault).
+TEST(ChromeExport, ManyFaultsWithoutExitsStayFast) {
+  Trace trace;
+  trace.SetVmmPid(100);
+  for (int64_t i = 0; i < 200000; ++i)
+    trace.Add(Event{1000 + i, 100, 101, 0, -1, 0, 0, KernelEventKind::PageFault, {0x1000, 0, 0, 4}});
+  TraceData data = trace.Take();
+  data.BuildSpans();
+  const auto start = std::chrono::steady_clock::now();
+  std::ostringstream out;
+  WriteChromeTrace(data, out);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 20.0);  // quadratic: 2·10^10 steps, minutes
+  EXPECT_NE(out.str().find("raw value, meaning depends on the exit"), std::string::npos);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "traces/atomic_file.h"
+#include "traces/fault_context.h"
 
 namespace kvmscope::traces {
 namespace {
@@ -111,9 +112,12 @@ class Exporter {
     int64_t order = static_cast<int64_t>(m_rank[index]) * 8;
     Metadata("thread_name", track.pid, track.tid, {{"name", track.Name()}});
     Metadata("thread_sort_index", track.pid, track.tid, {{"sort_index", order}});
-    for (const Event& e : track.events) {
+    // What produced each kvm_page_fault, for the whole track in one pass.
+    m_codes = FaultCodesOf(m_trace, static_cast<uint32_t>(index));
+    for (size_t i = 0; i < track.events.size(); ++i) {
+      const Event& e = track.events[i];
       bool is_span_edge = e.type == VmmEventKind::RunEnter || e.type == VmmEventKind::RunExit;
-      if (!is_span_edge) WriteInstant(track, e);
+      if (!is_span_edge) WriteInstant(track, i);
     }
     for (size_t k = 0; k < kSpanKinds; ++k) {
       const std::vector<Span>& spans = track.spans[k];
@@ -128,14 +132,22 @@ class Exporter {
     }
   }
 
-  Json Fields(const Event& e) const {
+  // The context of the current track's event i (its FaultCode).
+  DecodeContext Context(size_t i) const {
+    return {.fault_code = i < m_codes.size() ? m_codes[i] : FaultCode::Unknown};
+  }
+
+  Json Fields(const Event& e, size_t i) const {
     Json args = Json::object();
-    for (const Field& f : EventFields(m_trace, e)) args[std::string(f.name)] = f.text;
+    for (const Field& f : EventFieldsWith(m_trace, e, Context(i))) {
+      args[std::string(f.name)] = f.text;
+    }
     return args;
   }
 
-  void WriteInstant(const Track& track, const Event& e) {
-    Json args = Fields(e);
+  void WriteInstant(const Track& track, size_t i) {
+    const Event& e = track.events[i];
+    Json args = Fields(e, i);
     if (e.cpu != kNoCpu) args["cpu"] = e.cpu;
     if (const Stack* stack = m_trace.StackOf(e)) {
       // One symbolization per stack, however many events share it.
@@ -153,9 +165,10 @@ class Exporter {
   // the exit it was about where one of its events says.
   std::string SpanTitle(SpanKind kind, const Event* begin, const Event* end) const {
     std::string title(SpanKindName(kind));
+    // Only kvm_exit's exit_reason is asked for: no page fault, no context.
     auto field = [this](const Event* e, std::string_view name) -> std::string {
       if (e == nullptr) return "";
-      for (const Field& f : EventFields(m_trace, *e)) {
+      for (const Field& f : EventFieldsWith(m_trace, *e, {})) {
         if (f.name == name) return f.text;
       }
       return "";
@@ -181,11 +194,13 @@ class Exporter {
   void WriteSpan(const Track& track, SpanKind kind, uint32_t lane, const Span& span) {
     const Event* begin = span.begin != kNoEvent ? &track.events[span.begin] : nullptr;
     const Event* end = span.end != kNoEvent ? &track.events[span.end] : nullptr;
-    Json args = end != nullptr ? Fields(*end) : Json::object();
+    Json args = end != nullptr ? Fields(*end, span.end) : Json::object();
     args["begin_missing"] = begin == nullptr;
     args["end_missing"] = end == nullptr;
-    if (begin != nullptr) args["begin_event"] = DescribeEvent(m_trace, *begin);
-    if (end != nullptr) args["end_event"] = DescribeEvent(m_trace, *end);
+    if (begin != nullptr) {
+      args["begin_event"] = DescribeEventWith(m_trace, *begin, Context(span.begin));
+    }
+    if (end != nullptr) args["end_event"] = DescribeEventWith(m_trace, *end, Context(span.end));
     Begin(SpanTitle(kind, begin, end), 'X', track.pid, lane);
     m_out << ",\"cat\":\"span\",\"ts\":" << Micros(span.begin_ns - m_begin_ns)
           << ",\"dur\":" << Micros(std::max<int64_t>(0, span.duration_ns()))
@@ -197,6 +212,7 @@ class Exporter {
   int64_t m_begin_ns;
   std::vector<std::optional<Json>> m_chains;  // by stack id
   std::vector<size_t> m_rank;                 // by track: its place among the rows
+  std::vector<FaultCode> m_codes;             // of the track being written, by event
   bool m_first = true;
 };
 

@@ -1,11 +1,13 @@
 // Events of the trace made readable: type names for both origins, the VMM
 // events' packing decoded into named fields, and one line of text per event
-// (kernel events reuse the kernel decoders).
+// (kernel events reuse the kernel decoders; kvm_page_fault decoded by what
+// produced it, fault_context.h).
 #include <fmt/format.h>
 
 #include <cstring>
 
 #include "traces/explain.h"
+#include "traces/fault_context.h"
 #include "traces/trace.h"
 
 namespace kvmscope::traces {
@@ -108,8 +110,17 @@ KernelEvent ToKernel(const Event& e) {
 }
 
 std::vector<Field> EventFields(const TraceData& trace, const Event& e) {
+  return EventFieldsWith(trace, e, ContextOf(trace, e));
+}
+
+std::string DescribeEvent(const TraceData& trace, const Event& e) {
+  return DescribeEventWith(trace, e, ContextOf(trace, e));
+}
+
+std::vector<Field> EventFieldsWith(const TraceData& trace, const Event& e,
+                                   const DecodeContext& context) {
   if (e.type.origin == Origin::Kernel) {
-    std::vector<Field> fields = DecodeFields(ToKernel(e));
+    std::vector<Field> fields = DecodeFields(ToKernel(e), context);
     if (e.type == KernelEventKind::Pio) {
       // The same port names and characters as the VMM's own exits.
       for (Field& f : fields) {
@@ -146,9 +157,10 @@ std::vector<Field> EventFields(const TraceData& trace, const Event& e) {
   return out;
 }
 
-std::string DescribeEvent(const TraceData& trace, const Event& e) {
+std::string DescribeEventWith(const TraceData& trace, const Event& e,
+                              const DecodeContext& context) {
   if (e.type.origin == Origin::Kernel) {
-    std::string line = DescribeKernelEvent(ToKernel(e));
+    std::string line = DescribeKernelEvent(ToKernel(e), context);
     if (e.type == KernelEventKind::Pio) {
       const std::string name = PortName(e.a[1]);
       if (!name.empty()) line += fmt::format(" ({}{})", name, PortDataNote(e.a[1], e.a[0] != 0, e.a[4]));
@@ -156,7 +168,7 @@ std::string DescribeEvent(const TraceData& trace, const Event& e) {
     return line;
   }
   std::string line(EventTypeName(e.type));
-  for (const Field& f : EventFields(trace, e)) {
+  for (const Field& f : EventFieldsWith(trace, e, context)) {
     line += f.name == "detail" || f.name == "ioctl" || f.name == "reason" || f.name == "direction"
                 ? fmt::format(" {}", f.text)
                 : fmt::format(" {}={}", f.name, f.text);

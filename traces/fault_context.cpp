@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
 #include <tuple>
 
 namespace kvmscope::traces {
@@ -131,29 +132,54 @@ DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index) {
   return DecodeContext{.fault_code = FaultCodeAt(events, index)};
 }
 
+std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track) {
+  using K = KernelEventKind;
+  std::vector<FaultCode> codes;
+  if (track >= trace.tracks.size()) return codes;
+  const std::vector<Event>& events = trace.tracks[track].events;
+  codes.assign(events.size(), FaultCode::Unknown);
+  // WalkBack's rule, forward: the last kvm_exit since the last entry or
+  // KVM_RUN edge decides; VMM events and other kernel events pass.
+  std::optional<FaultCode> exit;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (e.type.origin != Origin::Kernel) continue;
+    const K k = e.type.kernel();
+    if (k == K::KvmExit) {
+      exit = FaultCodeOfExit(ToKernel(e));
+    } else if (k == K::KvmEntry || k == K::RunEnter || k == K::RunExit) {
+      exit.reset();
+    } else if (k == K::PageFault) {
+      codes[i] = exit.value_or(FaultCode::Unknown);
+      if (codes[i] == FaultCode::Unknown) codes[i] = FaultCodeOfHost(trace.host, e.a[3]);
+    }
+  }
+  return codes;
+}
+
+DecodeContext ContextOf(const TraceData& trace, const Event& event) {
+  if (event.type != KernelEventKind::PageFault) return {};
+  for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
+    const std::vector<Event>& events = trace.tracks[t].events;
+    if (events.empty() || &event < events.data() || &event >= events.data() + events.size()) {
+      continue;
+    }
+    return {.fault_code =
+                FaultCodeAt(trace, EventRef{t, static_cast<uint32_t>(&event - events.data())})};
+  }
+  return {.fault_code = FaultCodeOfHost(trace.host, event.a[3])};
+}
+
 std::vector<Field> EventFieldsAt(const TraceData& trace, EventRef ref) {
   const Event& e = trace.At(ref);
-  if (e.type != KernelEventKind::PageFault) return EventFields(trace, e);
-  return DecodeFields(ToKernel(e), DecodeContext{.fault_code = FaultCodeAt(trace, ref)});
+  if (e.type != KernelEventKind::PageFault) return EventFieldsWith(trace, e, {});
+  return EventFieldsWith(trace, e, {.fault_code = FaultCodeAt(trace, ref)});
 }
 
 std::string DescribeEventAt(const TraceData& trace, EventRef ref) {
   const Event& e = trace.At(ref);
-  if (e.type != KernelEventKind::PageFault) return DescribeEvent(trace, e);
-  return DescribeKernelEvent(ToKernel(e), DecodeContext{.fault_code = FaultCodeAt(trace, ref)});
-}
-
-std::string DescribeEventIn(const TraceData& trace, const Event& event) {
-  if (event.type == KernelEventKind::PageFault) {
-    for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
-      const std::vector<Event>& events = trace.tracks[t].events;
-      if (events.empty() || &event < events.data() || &event >= events.data() + events.size()) {
-        continue;
-      }
-      return DescribeEventAt(trace, EventRef{t, static_cast<uint32_t>(&event - events.data())});
-    }
-  }
-  return DescribeEvent(trace, event);
+  if (e.type != KernelEventKind::PageFault) return DescribeEventWith(trace, e, {});
+  return DescribeEventWith(trace, e, {.fault_code = FaultCodeAt(trace, ref)});
 }
 
 std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu) {

@@ -45,12 +45,27 @@ FaultCode FaultCodeAt(const TraceData& trace, EventRef ref);
 // The decode context of any event (for kvm_page_fault: its FaultCode).
 DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index);
 
-// EventFields / DescribeEvent with the context the event has in the trace.
+// FaultCodeAt of every event of one track (Unknown for any event that is no
+// page fault), in one pass forward: for front ends that describe a whole
+// track (the Chrome export), where a walk back per fault could cost O(n²)
+// on a track without kvm_exit or kvm_entry events.
+std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track);
+
+// The decode context of an event given by reference: found among the trace's
+// tracks by its address, its FaultCodeAt; a copy from elsewhere gets what the
+// host alone says. Empty (and free) for every event but kvm_page_fault.
+// EventFields and DescribeEvent (trace.h) decode with it.
+DecodeContext ContextOf(const TraceData& trace, const Event& event);
+
+// EventFields / DescribeEvent with the context the event has in the trace,
+// found by position (no search among the tracks).
 std::vector<Field> EventFieldsAt(const TraceData& trace, EventRef ref);
 std::string DescribeEventAt(const TraceData& trace, EventRef ref);
-// The same for an event given as a pointer into one of the trace's tracks
-// (a span from Window or EventsOfRun); without context if it is not one.
-std::string DescribeEventIn(const TraceData& trace, const Event& event);
+// The same with a context already known (FaultCodesOf). Defined in event.cpp.
+std::vector<Field> EventFieldsWith(const TraceData& trace, const Event& event,
+                                   const DecodeContext& context);
+std::string DescribeEventWith(const TraceData& trace, const Event& event,
+                              const DecodeContext& context);
 
 // kvm_page_fault events of a trace (or one vCPU, vcpu >= 0) grouped by what
 // produced them and the kind of access: "EPT exit qualification: fetch, not

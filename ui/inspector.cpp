@@ -259,7 +259,7 @@ void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorCon
         continue;
       }
     }
-    c.run_events.push_back(traces::DescribeEventIn(trace, e));  // page faults by their exit
+    c.run_events.push_back(traces::DescribeEvent(trace, e));  // page faults by their exit
   }
   const int64_t ns = run.back().time_ns - run.front().time_ns;
   c.run_note = kernel == 0 ? fmt::format("no kernel events recorded inside this KVM_RUN ({}){}",

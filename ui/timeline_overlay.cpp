@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 
+#include "traces/fault_context.h"
 #include "traces/kernel_event.h"
 #include "traces/stats.h"
 #include "ui/timeline.h"
@@ -92,16 +93,16 @@ void TimelinePanel::ShowTooltip(const traces::TraceData& trace, const Frame& f) 
     ImGui::TextUnformatted(head.c_str());
     std::string from = s.begin == traces::kNoEvent
                            ? "began before the trace"
-                           : "from: " + traces::DescribeEvent(trace, track.events[s.begin]);
+                           : "from: " + traces::DescribeEventAt(trace, {m_hit.track, s.begin});
     std::string to = s.end == traces::kNoEvent
                          ? "to: still open (or its end was lost)"
-                         : "to: " + traces::DescribeEvent(trace, track.events[s.end]);
+                         : "to: " + traces::DescribeEventAt(trace, {m_hit.track, s.end});
     ImGui::TextUnformatted(from.c_str());
     ImGui::TextUnformatted(to.c_str());
     ImGui::TextDisabled("%s, %s", Offset(trace, s.begin_ns).c_str(), track.Name().c_str());
   } else if (m_hit.kind == HitKind::Event) {
     const traces::Event& e = track.events[m_hit.index];
-    ImGui::TextUnformatted(traces::DescribeEvent(trace, e).c_str());
+    ImGui::TextUnformatted(traces::DescribeEventAt(trace, {m_hit.track, m_hit.index}).c_str());
     ImGui::TextDisabled("%s, %s", Offset(trace, e.time_ns).c_str(), track.Name().c_str());
   } else {
     const bool spans = m_hit.row != RowKind::Events;
