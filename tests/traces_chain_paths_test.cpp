@@ -173,18 +173,18 @@ TEST(ChainPaths, StackMapsOntoStepsThroughInlinedOnes) {
 TEST(ChainPaths, StepsBelowTheEntryOnlyThroughIt) {
   const KernelFacts facts = PvmWithoutNativeExit();
   const ChainMatch pf = MatchChain(ChainId::PageFaults, facts);
-  const std::vector<std::string> fault = {
-      "kvm_arch_vcpu_ioctl_run", "pvm_handle_exit",           "__pvm_handle_exit.isra.0",
-      "kvm_mmu_page_fault",      "kvm_mmu_do_page_fault",     "paging64_page_fault",
-      "paging64_walk_addr_generic"};
+  const std::vector<std::string> fault = {"kvm_arch_vcpu_ioctl_run",   "pvm_handle_exit",
+                                          "__pvm_handle_exit.isra.0",  "kvm_mmu_page_fault",
+                                          "kvm_mmu_do_page_fault",     "paging64_page_fault",
+                                          "paging64_walk_addr_generic"};
   EXPECT_EQ(Ids(pf, PathThrough(pf, fault).nodes),
             (std::vector<std::string>{"vendor_exit", "exit_table", "mmu_pf", "do_pf", "handler",
                                       "walk"}));
   // The instruction decoder's own walk: no kvm_mmu_page_fault above it.
-  const std::vector<std::string> decoder = {
-      "kvm_arch_vcpu_ioctl_run", "kvm_emulate_halt",   "x86_emulate_instruction",
-      "x86_decode_insn",         "kvm_fetch_guest_virt", "paging64_gva_to_gpa",
-      "paging64_walk_addr_generic"};
+  const std::vector<std::string> decoder = {"kvm_arch_vcpu_ioctl_run",   "kvm_emulate_halt",
+                                            "x86_emulate_instruction",   "x86_decode_insn",
+                                            "kvm_fetch_guest_virt",      "paging64_gva_to_gpa",
+                                            "paging64_walk_addr_generic"};
   EXPECT_TRUE(PathThrough(pf, decoder).nodes.empty());
   // The gate is the entry's functions for steps below it, nothing elsewhere.
   const Chain& c = *pf.chain;
@@ -204,8 +204,8 @@ TEST(ChainPaths, RecordedDecoderStackLightsNoFaultStep) {
   size_t decoder_stacks = 0;
   for (const Stack& stack : trace.stacks) {
     const std::vector<std::string> frames = ChainFrames(stack, trace.symbols);
-    const bool walks = std::find(frames.begin(), frames.end(), "paging64_walk_addr_generic") !=
-                       frames.end();
+    const bool walks =
+        std::find(frames.begin(), frames.end(), "paging64_walk_addr_generic") != frames.end();
     const bool faults =
         std::find(frames.begin(), frames.end(), "kvm_mmu_page_fault") != frames.end();
     if (!walks || faults) continue;

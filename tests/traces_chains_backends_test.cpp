@@ -219,7 +219,8 @@ TEST(ChainsSyntheticExits, ProbesInOrderMark) {
   // Both links of the exit table proved: a tail-call step; with the link
   // into it only (EXCP_UD's handler is not in these stacks), not.
   EXPECT_EQ(m.Node("exit_table")->tail_exits, 7u);
-  EXPECT_TRUE(Contains(NodeMark(*m.Node("exit_table")), "[observed through a tail call, 7 exits: "));
+  EXPECT_TRUE(
+      Contains(NodeMark(*m.Node("exit_table")), "[observed through a tail call, 7 exits: "));
   EXPECT_EQ(EdgeOf(other, "vendor_exit", "exit_table").status, EdgeStatus::ObservedTailCall);
   EXPECT_EQ(other.Node("exit_table")->tail_exits, 0u);
   EXPECT_EQ(NodeMark(*other.Node("exit_table")), "[present, not seen]");

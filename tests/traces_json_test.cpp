@@ -934,7 +934,8 @@ TEST(ChromeExport, ManyFaultsWithoutExitsStayFast) {
   Trace trace;
   trace.SetVmmPid(100);
   for (int64_t i = 0; i < 200000; ++i)
-    trace.Add(Event{1000 + i, 100, 101, 0, -1, 0, 0, KernelEventKind::PageFault, {0x1000, 0, 0, 4}});
+    trace.Add(
+        Event{1000 + i, 100, 101, 0, -1, 0, 0, KernelEventKind::PageFault, {0x1000, 0, 0, 4}});
   TraceData data = trace.Take();
   data.BuildSpans();
   const auto start = std::chrono::steady_clock::now();

@@ -175,7 +175,9 @@ class Matcher {
   // run only as tail calls (nullptr: only this chain's own links, for the
   // pass that gathers it).
   Matcher(const Chain& chain, const KernelFacts& facts, const Gathered* known)
-      : m_chain(chain), m_facts(facts), m_inlined(known ? &known->inlined : nullptr),
+      : m_chain(chain),
+        m_facts(facts),
+        m_inlined(known ? &known->inlined : nullptr),
         m_known(known) {}
 
   // found: the steps this chain alone shows inlined, with the link's events,
@@ -227,11 +229,10 @@ class Matcher {
       TailStep& step = tail[std::string(n.chosen->function)];
       if (in->tail_exits <= step.exits) continue;
       step.exits = in->tail_exits;
-      step.note = fmt::format("{} → {} → {}, both links tail calls; evidence: {}",
-                              m_match.nodes[Index(in->edge->from)].chosen->function,
-                              n.chosen->function,
-                              m_match.nodes[Index(out->edge->to)].chosen->function,
-                              in->tail_evidence);
+      step.note =
+          fmt::format("{} → {} → {}, both links tail calls; evidence: {}",
+                      m_match.nodes[Index(in->edge->from)].chosen->function, n.chosen->function,
+                      m_match.nodes[Index(out->edge->to)].chosen->function, in->tail_evidence);
     }
   }
 

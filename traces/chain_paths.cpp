@@ -83,12 +83,11 @@ ChainPath PathThrough(const ChainMatch& match, const std::vector<std::string>& f
     // Below the chain's entry only a stack through the entry lights a step,
     // as in matching: the decoder's own walk is not the fault's.
     const std::vector<std::string_view> gate = EntryGate(*match.chain, *node);
-    const bool through = gate.empty() || std::any_of(frames.begin(), frames.begin() + k,
-                                                     [&](const std::string& outer) {
-                                                       return std::find(gate.begin(), gate.end(),
-                                                                        BaseName(outer)) !=
-                                                              gate.end();
-                                                     });
+    const bool through =
+        gate.empty() ||
+        std::any_of(frames.begin(), frames.begin() + k, [&](const std::string& outer) {
+          return std::find(gate.begin(), gate.end(), BaseName(outer)) != gate.end();
+        });
     if (through) path.nodes.push_back(*node);
   }
   for (size_t i = 0; i + 1 < path.nodes.size(); ++i)
