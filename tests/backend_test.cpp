@@ -3,8 +3,9 @@
 // VMX and SVM backends inside the test hosts (scripts/test-host.sh). Each run
 // must pass its self-check, account for every kernel event (seen = received +
 // lost), record the forced plan, name the vendor exit handler in its stacks,
-// and on VMX/SVM decode every kvm:kvm_exit reason. The pagefault guest's
-// page-fault chain must be observed end to end.
+// make the kernel events the catalog promises for this backend, and on
+// VMX/SVM decode every kvm:kvm_exit reason. The pagefault guest's page-fault
+// chain must be observed end to end.
 //
 // A mechanism this kernel refuses is skipped with the kernel's reason, unless
 // KVMSCOPE_REQUIRE_ATTACH lists it (the test hosts set it: there a refusal is
@@ -14,10 +15,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "catalog_promises.h"
 #include "kvm_available.h"
 #include "run_command.h"
 #include "traces/chains.h"
@@ -159,6 +162,14 @@ TEST_P(Backend, CatalogGuestPassesUnderTheForcedMechanism) {
         << traces::KernelEventName(static_cast<traces::KernelEventKind>(k));
   }
   EXPECT_GT(counts.total_seen(), 0u);
+
+  // The kernel events the catalog promises for this backend and paging mode
+  // fired, and none it rules out.
+  std::optional<vmm::KernelVariant> variant = vmm::DetectKernelVariant();
+  ASSERT_TRUE(variant.has_value()) << "no known KVM backend module in /sys/module";
+  ASSERT_TRUE(test::SameBackend(trace, *variant)) << trace.host.backend;
+  test::ExpectPromisesHold(trace, *vmm::FindGuest(c.guest), *variant,
+                           "--attach " + c.mechanism);
 
   // The vendor exit handler is in the captured stacks.
   traces::KernelFacts facts = traces::FactsOf(trace);

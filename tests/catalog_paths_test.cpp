@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog_promises.h"
 #include "kvm_available.h"
 #include "run_command.h"
 #include "traces/trace_json.h"
@@ -21,36 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace kvmscope;
 using vmm::KernelVariant;
-
-size_t CountOf(const traces::TraceData& trace, std::string_view event) {
-  const auto kind = traces::KernelEventKindFromName(event);
-  return kind ? trace.Count(traces::EventType(*kind)) : 0;
-}
-
-// Whether the trace's recorded backend ("PVM", "VMX (Intel)", "SVM (AMD)")
-// is the variant's.
-bool SameBackend(const traces::TraceData& trace, KernelVariant v) {
-  const std::string_view want = v == KernelVariant::Pvm                                  ? "PVM"
-                                : v == KernelVariant::VmxEpt || v == KernelVariant::VmxShadow ? "VMX"
-                                                                                          : "SVM";
-  return trace.host.backend.starts_with(want);
-}
-
-// Every promise is checked against `trace`: promised events fired, excluded
-// ones did not.
-void ExpectPromisesHold(const traces::TraceData& trace, const vmm::GuestInfo& g, KernelVariant v,
-                        const std::string& where) {
-  for (std::string_view event : vmm::PromisedEvents(g, v)) {
-    EXPECT_GT(CountOf(trace, event), 0u)
-        << where << ": " << g.name << " on " << vmm::KernelVariantName(v) << " promises " << event;
-  }
-  for (const vmm::KernelPromise* p : vmm::PromisesOn(g, v)) {
-    if ((p->not_on & vmm::On(v)) == 0) continue;
-    EXPECT_EQ(CountOf(trace, p->event), 0u)
-        << where << ": " << g.name << " on " << vmm::KernelVariantName(v) << " should make no "
-        << p->event << " (" << p->why << ")";
-  }
-}
+using test::ExpectPromisesHold;
+using test::SameBackend;
 
 TEST(CatalogPaths, EveryPromiseNamesAKernelEvent) {
   auto check = [](const vmm::KernelPromise& p, std::string_view guest) {
