@@ -139,6 +139,7 @@ traces::HostFacts UntracedHostFacts(const std::string& why_not) {
   host.backend = vmm::KvmBackendName(vmm::DetectKvmBackend());
   host.cpu = probes::CpuModel();
   host.not_traced_reason = why_not;
+  probes::AddPlatformFacts(host);
   return host;
 }
 

@@ -314,6 +314,13 @@ Platform DetectPlatform(const PlatformPlaces& places) {
   return ClassifyPlatform(ReadPlatformEvidence(places));
 }
 
+void AddPlatformFacts(traces::HostFacts& host) {
+  host.module_params = KvmModuleParams();
+  const Platform platform = DetectPlatform();
+  host.platform = platform.name;
+  host.platform_evidence = platform.evidence;
+}
+
 std::string KernelConfigLine(std::string_view option, const KernelPlaces& places) {
   const std::string set = fmt::format("{}=", option);
   const std::string unset = fmt::format("# {} is not set", option);

@@ -15,6 +15,7 @@
 
 #include "probes/plan.h"
 #include "traces/symbols.h"
+#include "traces/trace.h"
 
 namespace kvmscope::probes {
 
@@ -118,6 +119,9 @@ struct Platform {
 // name, so the model name alone never proves real hardware.
 Platform ClassifyPlatform(const PlatformEvidence& evidence);
 Platform DetectPlatform(const PlatformPlaces& places = {});
+// Records the KVM modules' parameters and the platform in `host`: what every
+// trace says of its host, traced or not.
+void AddPlatformFacts(traces::HostFacts& host);
 
 // "ENOENT" for 2, "EPERM" for 1, ...; the number when unknown.
 std::string ErrnoName(int err);

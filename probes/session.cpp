@@ -384,10 +384,7 @@ traces::HostFacts Session::host_facts() const {
   h.stack_mode = StackModeName(m->options.stacks);
   h.system_wide = m->options.pid == 0;
   h.kernel_symbols = m->symbols.size();
-  h.module_params = KvmModuleParams();
-  const Platform platform = DetectPlatform();
-  h.platform = platform.name;
-  h.platform_evidence = platform.evidence;
+  AddPlatformFacts(h);
   return h;
 }
 bool Session::kprobes_verified() const { return m->kprobes_verified; }

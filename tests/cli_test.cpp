@@ -394,26 +394,29 @@ TEST_F(Cli, DoctorShowsThePlatformAndTheModuleParameters) {
   }
 }
 
-// A traced run records the same facts in the trace.
-TEST_F(Cli, ATracedRunRecordsThePlatformAndTheModuleParameters) {
+// A run records the same facts in the trace, traced or not.
+TEST_F(Cli, ARunRecordsThePlatformAndTheModuleParameters) {
   KVMSCOPE_REQUIRE_KVM();
   KVMSCOPE_REQUIRE_ROOT_FOR_BPF();
-  const std::string trace = (dir / "facts.json").string();
-  Result r = Kvmscope("run --guest hello -q -o " + trace);
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto host = nlohmann::json::parse(std::ifstream(trace))["host"];
-  const std::string platform = host["platform"];
   Result doctor = Kvmscope("doctor");
-  EXPECT_NE(doctor.output.find("platform      " + platform), std::string::npos)
-      << platform << "\n" << doctor.output;
-  EXPECT_NE(host["platform_evidence"].get<std::string>().find("cpuinfo: "), std::string::npos);
-  std::vector<std::string> recorded;
-  for (const auto& [key, value] : host["module_params"].items()) {
-    recorded.push_back(key + "=" + value.get<std::string>());
-  }
   std::vector<std::string> files = ModuleParamFiles();
   std::sort(files.begin(), files.end());
-  EXPECT_EQ(recorded, files);
+  for (std::string options : {"", "--no-probes"}) {
+    SCOPED_TRACE("run " + options);
+    const std::string trace = (dir / "facts.json").string();
+    Result r = Kvmscope("run --guest hello -q " + options + " -o " + trace);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto host = nlohmann::json::parse(std::ifstream(trace))["host"];
+    const std::string platform = host["platform"];
+    EXPECT_NE(doctor.output.find("platform      " + platform), std::string::npos)
+        << platform << "\n" << doctor.output;
+    EXPECT_NE(host["platform_evidence"].get<std::string>().find("cpuinfo: "), std::string::npos);
+    std::vector<std::string> recorded;
+    for (const auto& [key, value] : host["module_params"].items()) {
+      recorded.push_back(key + "=" + value.get<std::string>());
+    }
+    EXPECT_EQ(recorded, files);
+  }
 }
 
 TEST_F(Cli, DoctorWithoutRootSaysWhatIsMissing) {
