@@ -200,6 +200,8 @@ run_vmx() {
     done
   done
   cp -L /lib64/ld-linux-x86-64.so.2 "$ir/lib64/"
+  # The recorded traces some tests read, at their path too.
+  mkdir -p "$ir$ROOT/tests"; cp -r "$ROOT/tests/data" "$ir$ROOT/tests/"
   echo "root:x:0:0:root:/root:/bin/sh" > "$ir/etc/passwd"
   cp "$WORK/inside.sh" "$STEPS" "$ir/tmp/host/"
   cat > "$ir/init" <<EOF

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bpf_programs.h"
+#include "host_files.h"
 #include "kvm_available.h"
 #include "run_command.h"
 
@@ -333,20 +334,9 @@ TEST_F(Cli, DoctorAsRootShowsThePlanAndTheVendorHandler) {
   EXPECT_NE(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
 }
 
-// This host's files, read here independently of kvmscope.
-std::string SysText(const std::string& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-bool HypervisorFlag() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("flags")) return (line + " ").find(" hypervisor ") != std::string::npos;
-  }
-  return false;
-}
+using kvmscope::test::CpuinfoHasHypervisorFlag;
+using kvmscope::test::FileText;
+
 // The KVM parameter files this host has, as "module.param=value".
 std::vector<std::string> ModuleParamFiles() {
   std::vector<std::string> out;
@@ -356,7 +346,7 @@ std::vector<std::string> ModuleParamFiles() {
     std::string s = mp;
     const size_t slash = s.find('/');
     const std::string file = "/sys/module/" + s.substr(0, slash) + "/parameters/" + s.substr(slash + 1);
-    if (fs::exists(file)) out.push_back(s.substr(0, slash) + "." + s.substr(slash + 1) + "=" + SysText(file));
+    if (fs::exists(file)) out.push_back(s.substr(0, slash) + "." + s.substr(slash + 1) + "=" + FileText(file));
   }
   return out;
 }
@@ -366,9 +356,9 @@ std::vector<std::string> ModuleParamFiles() {
 // "virtual machine"; in the test hosts an "emulator" with its warning.
 TEST_F(Cli, DoctorShowsThePlatformAndTheModuleParameters) {
   Result r = Kvmscope("doctor");
-  const bool flag = HypervisorFlag();
+  const bool flag = CpuinfoHasHypervisorFlag();
   const std::string firmware =
-      SysText("/sys/class/dmi/id/sys_vendor") + " " + SysText("/sys/class/dmi/id/bios_vendor");
+      FileText("/sys/class/dmi/id/sys_vendor") + " " + FileText("/sys/class/dmi/id/bios_vendor");
   EXPECT_NE(r.output.find(flag ? "cpuinfo: hypervisor flag" : "cpuinfo: no hypervisor flag"),
             std::string::npos) << r.output;
   if (firmware.find("Bochs") != std::string::npos && !flag) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 
+#include "host_files.h"
 #include "probes/session.h"
 #include "support.h"
 #include "vmm/catalog.h"
@@ -247,22 +248,8 @@ TEST(ProbesLive, SymbolsAreReadAfterAttachingAndBounded) {
 
 namespace kvmscope {
 namespace {
-// This host's own files, read here independently of probes/host.cpp.
-std::string FileText(const std::string& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-bool CpuinfoHasHypervisorFlag() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.starts_with("flags")) continue;
-    return (line + " ").find(" hypervisor ") != std::string::npos;
-  }
-  return false;
-}
+using test::CpuinfoHasHypervisorFlag;
+using test::FileText;
 
 // The platform follows this host's cpuinfo and DMI: without the hypervisor
 // flag or an emulator's firmware it is bare metal; with the flag it is a VM
