@@ -25,13 +25,13 @@
 set -euo pipefail
 
 BUILD_DIR=${BUILD_DIR:-./build}
+N_SET=${N:+1}
+ROUNDS_SET=${ROUNDS:+1}
 N=${N:-200000}
 ROUNDS=${ROUNDS:-5}
 
 MECHANISMS=0
 HOST=
-N_SET=${N:+1}
-ROUNDS_SET=${ROUNDS:+1}
 while (($#)); do
   case $1 in
     --build) BUILD_DIR=$2; shift 2 ;;

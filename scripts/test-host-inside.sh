@@ -19,6 +19,7 @@ shift 3
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
 up() { cut -d' ' -f1 /proc/uptime; }
 
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd   # bash's <(...) needs it; devtmpfs lacks it
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null

@@ -125,7 +125,7 @@ else
     printf 'ept=0\t%s\n' \
       "rmmod kvm_intel && modprobe kvm_intel ept=0 && grep -H . /sys/module/kvm_intel/parameters/ept"
     gtest shadow-backend backend_tests "*kprobe_pagefault:*kprobe_exceptions:*tracepoint_pagefault" "$ALL_ATTACH"
-    gtest shadow-probes probes_tests "ProbesLive.*"
+    gtest shadow-probes probes_tests "ProbesLive.Pagefault*:ProbesLive.Hello*"
   } > "$STEPS"
 fi
 cp scripts/test-host-inside.sh "$WORK/inside.sh"
