@@ -141,6 +141,12 @@ add_module() {  # add_module ROOTDIR NAME
 }
 
 SERIAL=$WORK/serial.log
+# The project's folders that live under /tmp (a CI clone): the SVM host keeps
+# them visible under its scratch /tmp.
+KEEP_PATHS=
+for p in "$ROOT" "$BUILD"; do
+  case "$p" in /tmp/*) KEEP_PATHS+=" $p";; esac
+done
 # --- SVM: QEMU TCG, root over 9p ------------------------------------------------
 run_svm() {
   local ir=$WORK/initramfs
@@ -157,7 +163,11 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $mods; do modprobe \$m; done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /newroot ||
   { echo "@@FATAL cannot mount the host's root over 9p"; echo o > /proc/sysrq-trigger; }
+# Writable scratch over the read-only root; a project under /tmp (a CI clone)
+# stays visible through a bind mount of the host's /tmp made first.
+mkdir -p /hosttmp; mount --bind /newroot/tmp /hosttmp
 for d in tmp run var/tmp root; do mount -t tmpfs -o mode=1777 tmpfs /newroot/\$d; done
+for p in $KEEP_PATHS; do mkdir -p /newroot\$p; mount --bind /hosttmp\${p#/tmp} /newroot\$p; done
 mkdir -p /newroot/tmp/host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=none,msize=512000 work /newroot/tmp/host ||
   { echo "@@FATAL cannot mount the work folder over 9p"; echo o > /proc/sysrq-trigger; }
@@ -208,7 +218,7 @@ run_vmx() {
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-mount -t tmpfs tmpfs /tmp; mkdir -p /tmp/host
+mkdir -p /tmp/host   # the initramfs is writable: no tmpfs over /tmp (it would hide a project there)
 exec /bin/sh /inside.sh /steps.txt $STEP_TIMEOUT $MODULE
 EOF
   mv "$ir/tmp/host/inside.sh" "$ir/inside.sh"; mv "$ir/tmp/host/steps.txt" "$ir/steps.txt"
