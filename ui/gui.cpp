@@ -70,6 +70,11 @@ ImFont* g_mono = nullptr;  // the console's monospace font, when installed
 
 void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
   if (ImGui::GetCurrentContext() == nullptr) return;
+  // Ctrl+Q quits from anywhere, a text box included.
+  if (action == GLFW_PRESS && key == GLFW_KEY_Q && (mods & GLFW_MOD_CONTROL)) {
+    glfwSetWindowShouldClose(window, GLFW_TRUE);
+    return;
+  }
   if (ImGui::GetIO().WantTextInput) return;  // typing a path, not a shortcut
   if (action == GLFW_REPEAT) {  // held arrows keep moving through the exits
     if (key == GLFW_KEY_RIGHT) ++g_keys.move;
@@ -77,10 +82,6 @@ void OnKey(GLFWwindow* window, int key, int, int action, int mods) {
     return;
   }
   if (action != GLFW_PRESS) return;
-  if (key == GLFW_KEY_Q && (mods & GLFW_MOD_CONTROL)) {
-    glfwSetWindowShouldClose(window, GLFW_TRUE);
-    return;
-  }
   switch (key) {
     case GLFW_KEY_SPACE: g_keys.space = true; break;
     case GLFW_KEY_S: ++g_keys.steps; break;
