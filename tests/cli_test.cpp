@@ -340,13 +340,8 @@ using kvmscope::test::FileText;
 // The KVM parameter files this host has, as "module.param=value".
 std::vector<std::string> ModuleParamFiles() {
   std::vector<std::string> out;
-  for (const char* mp : {"kvm_intel/ept", "kvm_intel/unrestricted_guest", "kvm_intel/enable_apicv",
-                         "kvm_intel/vpid", "kvm_amd/npt", "kvm_amd/nrips", "kvm_amd/avic",
-                         "kvm/tdp_mmu"}) {
-    std::string s = mp;
-    const size_t slash = s.find('/');
-    const std::string file = "/sys/module/" + s.substr(0, slash) + "/parameters/" + s.substr(slash + 1);
-    if (fs::exists(file)) out.push_back(s.substr(0, slash) + "." + s.substr(slash + 1) + "=" + FileText(file));
+  for (const kvmscope::test::KvmParamFile& p : kvmscope::test::KvmParamFiles()) {
+    if (fs::exists(p.file)) out.push_back(p.name + "=" + FileText(p.file));
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace kvmscope::test {
 
@@ -23,6 +24,25 @@ inline bool CpuinfoHasHypervisorFlag() {
     if (line.starts_with("flags")) return (line + " ").find(" hypervisor ") != std::string::npos;
   }
   return false;
+}
+
+// The KVM module parameters kvmscope records, each as its recorded name
+// ("kvm_intel.ept") and its sysfs file (which may not exist on this host).
+struct KvmParamFile {
+  std::string name;
+  std::string file;
+};
+inline std::vector<KvmParamFile> KvmParamFiles() {
+  std::vector<KvmParamFile> out;
+  for (const char* mp : {"kvm_intel/ept", "kvm_intel/unrestricted_guest", "kvm_intel/enable_apicv",
+                         "kvm_intel/vpid", "kvm_amd/npt", "kvm_amd/nrips", "kvm_amd/avic",
+                         "kvm/tdp_mmu"}) {
+    const std::string s = mp;
+    const size_t slash = s.find('/');
+    out.push_back({s.substr(0, slash) + "." + s.substr(slash + 1),
+                   "/sys/module/" + s.substr(0, slash) + "/parameters/" + s.substr(slash + 1)});
+  }
+  return out;
 }
 
 }  // namespace kvmscope::test

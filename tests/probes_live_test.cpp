@@ -286,13 +286,9 @@ TEST(ProbesLive, ThePlatformIsWhatThisHostsCpuinfoAndDmiSay) {
 TEST(ProbesLive, TheModuleParametersAreThisHostsFiles) {
   const std::map<std::string, std::string> params = probes::KvmModuleParams();
   size_t present = 0;
-  for (const char* key : {"kvm_intel/ept", "kvm_intel/unrestricted_guest", "kvm_intel/enable_apicv",
-                          "kvm_intel/vpid", "kvm_amd/npt", "kvm_amd/nrips", "kvm_amd/avic",
-                          "kvm/tdp_mmu"}) {
-    std::string k = key;
-    const size_t slash = k.find('/');
-    const std::string file = "/sys/module/" + k.substr(0, slash) + "/parameters/" + k.substr(slash + 1);
-    const std::string name = k.substr(0, slash) + "." + k.substr(slash + 1);
+  for (const test::KvmParamFile& p : test::KvmParamFiles()) {
+    const std::string& name = p.name;
+    const std::string& file = p.file;
     if (!std::filesystem::exists(file)) {
       EXPECT_EQ(params.count(name), 0u) << name;
       continue;
