@@ -116,7 +116,7 @@ class AppController : public ui::Controller {
     {
       std::lock_guard lock(m_mutex);
       if (!m_machine) return std::nullopt;
-      m_machine->Stop(reason);
+      Abandon(reason);
     }
     StopLive();
     std::lock_guard lock(m_mutex);
@@ -251,10 +251,19 @@ class AppController : public ui::Controller {
     }
   }
 
+  // Stops the machine with `reason`, its trace abandoned: the window is
+  // closing or another run replaces it, so nobody reads what the probes still
+  // deliver, and folding in their backlog (a million events a second from
+  // spin on PVM) must not hold up the close. Under m_mutex.
+  void Abandon(const std::string& reason) {
+    if (m_recorder) m_recorder->Discard();
+    if (m_machine) m_machine->Stop(reason);
+  }
+
   void StopLive() {
     {
       std::lock_guard lock(m_mutex);
-      if (m_machine) m_machine->Stop("stopped from the window");
+      Abandon("stopped from the window");
     }
     if (m_waiter.joinable()) m_waiter.join();
     std::lock_guard lock(m_mutex);

@@ -76,7 +76,9 @@ Recorder::Recorder(traces::Trace& trace, vmm::Observer* next)
 }
 
 void Recorder::OnEvent(const vmm::Event& e) {
-  if (e.kind == vmm::EventKind::ConsoleByte) {
+  if (m_discard.load(std::memory_order_relaxed)) {
+    // Not recorded: the run is being stopped and its trace dropped.
+  } else if (e.kind == vmm::EventKind::ConsoleByte) {
     m_trace.AppendConsole(static_cast<char>(e.byte));
   } else {
     traces::Event t;
@@ -110,6 +112,7 @@ void Recorder::OnEvent(const vmm::Event& e) {
 }
 
 void Recorder::OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks) {
+  if (m_discard.load(std::memory_order_relaxed)) return;
   for (; m_stacks_known <= event.stack_id; ++m_stacks_known) {
     m_trace.AddStack(m_stacks_known, stacks.Get(m_stacks_known));
   }

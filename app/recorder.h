@@ -4,6 +4,8 @@
 // stacks they reference. Pure wiring between vmm/, probes/ and traces/.
 #pragma once
 
+#include <atomic>
+
 #include "probes/session.h"
 #include "traces/trace.h"
 #include "vmm/event.h"
@@ -20,8 +22,13 @@ class Recorder : public vmm::Observer {
   // From the drain thread: records the event, and first every stack of the
   // session not yet in the trace (ids are dense and shared).
   void OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks);
+  // From now on nothing more goes into the trace (`next` still sees the VMM's
+  // events): for a run being stopped whose trace nobody will read, so that
+  // stopping does not wait for the probes' backlog to be folded in.
+  void Discard() { m_discard.store(true); }
 
  private:
+  std::atomic<bool> m_discard{false};
   traces::Trace& m_trace;
   vmm::Observer* m_next;
   uint32_t m_pid;

@@ -221,6 +221,15 @@ class GuiProcess {
   }
 
   bool Signal(int sig) { return kill(m_pid, sig) == 0; }
+  // Where every thread of a window that will not end is: its stacks, from
+  // gdb when it is installed (so that a hang says what it waits for).
+  std::string Stacks() {
+    if (!Alive()) return "(the process has ended)";
+    if (std::system("command -v gdb >/dev/null 2>&1") != 0) return "(no gdb to show the stacks)";
+    return Capture("timeout 60 gdb -p " + std::to_string(m_pid) +
+                   " -batch -nx -ex 'thread apply all bt 25' 2>&1 | grep -E '^(Thread|#)'")
+        .output;
+  }
   // The wait status once the process ends within `limit`.
   std::optional<int> WaitExit(std::chrono::milliseconds limit) {
     WaitFor([] { return false; }, limit);

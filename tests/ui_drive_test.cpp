@@ -59,7 +59,10 @@ class Drive : public ::testing::Test {
       EXPECT_TRUE(gui->Key("ctrl+q"));
     }
     std::optional<int> st = gui->WaitExit(15s);
-    EXPECT_TRUE(st.has_value()) << "the window did not close within 15 s\n" << Explain();
+    EXPECT_TRUE(st.has_value()) << "the window did not close within 15 s (times the sanitizer's "
+                                   "scale)\n"
+                                << Explain() << "\nstacks:\n"
+                                << (st ? "" : gui->Stacks());
     if (!st) return -1;
     EXPECT_TRUE(WIFEXITED(*st)) << "ended by signal " << WTERMSIG(*st) << "\n" << Explain();
     return WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
