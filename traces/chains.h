@@ -1,6 +1,6 @@
-// The four KVM call chains kvmscope teaches (init, run loop, exceptions, page
-// faults) as data, and their matching against one kernel: which function
-// implements each step there, and whether captured stacks went through it.
+// The matching of the four KVM call chains (their data: knowledge/chains.h)
+// against one kernel: which function implements each step there, and
+// whether captured stacks went through it.
 #pragma once
 
 #include <compare>
@@ -12,110 +12,38 @@
 #include <unordered_set>
 #include <vector>
 
+#include "knowledge/chains.h"
 #include "traces/symbols.h"
 
 namespace kvmscope::traces {
 
-// --- Kernel versions ----------------------------------------------------------
-
-struct KernelVersion {
-  int major = 0;
-  int minor = 0;
-  auto operator<=>(const KernelVersion&) const = default;
-};
-inline constexpr KernelVersion kOldestKernel{0, 0};
-inline constexpr KernelVersion kNewestKernel{99, 99};
-
-// "6.12.0-pvm" → 6.12, "v3.10" → 3.10; nullopt for anything without a
-// plausible major.minor at the start ("", "garbage", "6", "6.x").
-std::optional<KernelVersion> ParseKernelRelease(std::string_view release);
-std::string FormatVersion(KernelVersion v);  // "6.12"
-
-// Inclusive on both ends; the default is every version.
-struct VersionRange {
-  KernelVersion min = kOldestKernel;
-  KernelVersion max = kNewestKernel;
-  bool Contains(KernelVersion v) const { return min <= v && v <= max; }
-  bool All() const { return min == kOldestKernel && max == kNewestKernel; }
-};
-std::string FormatRange(const VersionRange& range);  // "≤3.19", "≥4.0", "5.0–6.15", "all versions"
-
-// --- What a step needs --------------------------------------------------------
-
-// The hardware backend of KVM. As a condition, Any means "every backend"; as
-// detected on a kernel, Any means "could not tell".
-enum class Vendor { Any, Vmx, Svm, Pvm };
-// How guest memory is virtualized. Tdp: the hardware walks a second page table
-// (EPT on VMX, NPT on SVM). Shadow: KVM keeps shadow page tables and takes the
-// guest's #PF itself (VMX/SVM without EPT/NPT, and PVM always).
-enum class Paging { Any, Tdp, Shadow };
-std::string_view VendorName(Vendor v);  // "VMX", "SVM", "PVM", "any"
-// The vendor of a recorded HostFacts::backend ("PVM (kvm_pvm)", "VMX
-// (kvm_intel)", "SVM (kvm_amd)"); Any for "", "none", "other".
-Vendor BackendVendor(std::string_view backend);
-std::string_view PagingName(Paging p);  // "EPT/NPT", "shadow paging", "any"
-
-// The source file of a function over a range of versions.
-struct SourceFile {
-  VersionRange versions;
-  std::string_view path;  // "arch/x86/kvm/vmx/vmx.c"
-};
-
-// One kernel function that implements a step on some vendors and versions.
-struct Alternative {
-  std::string_view function;  // exactly as in the kernel
-  Vendor vendor = Vendor::Any;
-  Paging paging = Paging::Any;
-  VersionRange versions;  // where the function exists (per DESIGN.md / the sources)
-  std::vector<SourceFile> files;
-  // An __init function: a module drops its symbol once loaded (built-in
-  // kernels keep it).
-  bool init_text = false;
-  // Where `versions` was checked against the kernel sources ("absent in
-  // 6.0-rc1, present in 6.1-rc7: arch/x86/kvm/x86.c"); "" where it was not.
-  std::string_view checked;
-  bool unverified = false;  // the range is a guess, said so wherever it is used
-  // A layout marker: when not empty, whether this function is a step here
-  // is decided by whether `if_symbol` is a symbol of the kernel (backports
-  // make version numbers lie); `versions` decides only without symbols.
-  std::string_view if_symbol;
-  bool if_present = true;
-};
-
-// When a step runs, which decides how it can be seen. Load: module init,
-// never in a captured stack. Setup: a VM/vCPU creation ioctl, known from the
-// ioctl counts. Run: inside KVM_RUN, where captured stacks see it.
-enum class Phase { Load, Setup, Run };
-
-struct ChainNode {
-  std::string_view id;    // "vendor_exit"
-  std::string_view step;  // "vendor exit handler"
-  Phase phase = Phase::Run;
-  std::string_view ioctl;                 // "KVM_CREATE_VM" for Setup steps, "" otherwise
-  std::vector<Alternative> alternatives;  // in order of preference
-  std::string_view teaching;              // one sentence for the student
-};
-
-// Calls: the caller's frame is on the stack while the callee runs, so a stack
-// can show it. Later: not a call; the second step happens afterwards (a
-// registered handler runs on a later ioctl, a queued exception is injected on
-// the next entry, the VM exit returns before the handler runs).
-enum class EdgeKind { Calls, Later };
-
-struct ChainEdge {
-  std::string_view from, to;  // node ids
-  EdgeKind kind = EdgeKind::Calls;
-  Vendor vendor = Vendor::Any;
-  Paging paging = Paging::Any;
-  VersionRange versions;
-  std::string_view note;  // "registers kvm_vcpu_fops", "" if nothing to add
-  // As Alternative::if_symbol: the layout marker deciding before `versions`.
-  std::string_view if_symbol;
-  bool if_present = true;
-  // The caller can jump to the callee (a tail call: `return callee(...)`,
-  // checked in the source named here), so its frame can vanish from stacks.
-  std::string_view tail_call;
-};
+// The chains' data and the words they are stated in live in knowledge/.
+using knowledge::Alternative;
+using knowledge::BackendVendor;
+using knowledge::Chain;
+using knowledge::ChainEdge;
+using knowledge::ChainId;
+using knowledge::ChainIdFromName;
+using knowledge::ChainNode;
+using knowledge::Chains;
+using knowledge::EdgeKind;
+using knowledge::FormatRange;
+using knowledge::FormatVersion;
+using knowledge::GetChain;
+using knowledge::ImpliedStep;
+using knowledge::ImpliedSteps;
+using knowledge::kAllChains;
+using knowledge::KernelVersion;
+using knowledge::kNewestKernel;
+using knowledge::kOldestKernel;
+using knowledge::ParseKernelRelease;
+using knowledge::Paging;
+using knowledge::PagingName;
+using knowledge::Phase;
+using knowledge::SourceFile;
+using knowledge::Vendor;
+using knowledge::VendorName;
+using knowledge::VersionRange;
 
 // Where a kernel function's code ran inside one VM exit, in the order the
 // trace's events showed it: a kprobe/fentry event on the function, or a
@@ -133,47 +61,12 @@ struct ExitSightings {
   std::vector<Sighting> seen;
   uint64_t count = 0;
 };
-// What an exit reason fixes in the source: in an exit of `reason` on
-// `vendor`, `function` runs right after `after` (the exit table hands the
-// reason to its handler; EPT/NPT makes kvm_tdp_page_fault the MMU's handler).
-struct ImpliedStep {
-  Vendor vendor = Vendor::Any;
-  std::string_view reason;    // decoded exit reason
-  std::string_view after;     // function it runs after ("" = first in the exit)
-  std::string_view function;  // what the reason fixes
-  std::string_view source;    // where that was checked
-};
-// The table above, for the exits whose handlers the chains show.
-const std::vector<ImpliedStep>& ImpliedSteps();
-
-enum class ChainId { Init, RunLoop, Exceptions, PageFaults };
-inline constexpr ChainId kAllChains[] = {ChainId::Init, ChainId::RunLoop, ChainId::Exceptions,
-                                         ChainId::PageFaults};
-
-struct Chain {
-  ChainId id = ChainId::Init;
-  std::string_view name;   // "init", "run", "exceptions", "page-faults" (for the CLI)
-  std::string_view title;  // "VM and module initialization"
-  std::string_view summary;
-  std::vector<ChainNode> nodes;  // outermost step first
-  std::vector<ChainEdge> edges;
-  // The step every stack must pass through to light a step below it (the
-  // page-fault chain: kvm_mmu_page_fault, so that the instruction decoder's
-  // own page-table walk does not light the fault's walk); "" for none.
-  std::string_view entry;
-  const ChainNode* Node(std::string_view id) const;  // nullptr if unknown
-};
-
-const std::vector<Chain>& Chains();  // in kAllChains order
-
 // The rule of Chain::entry, one for matching (which stacks count for a step)
 // and for the path of one stack (which steps it lights): the functions one of
 // which must be a frame outer of step `node`'s own for a stack to light it.
 // The entry's functions when the step lies below the entry (reached from it
 // by Calls links), else none: any stack through the step lights it.
 std::vector<std::string_view> EntryGate(const Chain& chain, size_t node);
-const Chain& GetChain(ChainId id);
-std::optional<ChainId> ChainIdFromName(std::string_view name);  // "run" → RunLoop
 
 // Every kernel function that any chain step or seed claim names, sorted, once
 // each. A trace keeps the kernel's symbols of these (ChainSymbols) so that a

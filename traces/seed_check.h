@@ -1,6 +1,5 @@
-// The seed document's claims about KVM functions and calls, in our own words
-// with their history, and the check of each claim against one kernel: its
-// symbols, its captured stacks and its version.
+// The check of the seed document's claims (knowledge/seed_claims.h) against
+// one kernel: its symbols, its captured stacks and its version.
 #pragma once
 
 #include <string>
@@ -8,14 +7,17 @@
 #include <utility>
 #include <vector>
 
+#include "knowledge/seed_claims.h"
 #include "traces/chains.h"
 
 namespace kvmscope::traces {
 
-// Exists: a function exists and does what the seed says. DefinedIn: it is
-// defined in a given source file. Calls: the first function calls the second
-// directly.
-enum class ClaimKind { Exists, DefinedIn, Calls };
+using knowledge::ClaimKind;
+using knowledge::FindSeedClaim;
+using knowledge::SeedClaim;
+using knowledge::SeedClaimFunctions;
+using knowledge::SeedClaims;
+using knowledge::SeedClaimsAbout;
 
 // Confirmed: this kernel shows it (symbol present and, for a call, seen
 // directly in a stack). NotOnThisKernel: true on some kernels, but here a
@@ -26,34 +28,6 @@ enum class ClaimKind { Exists, DefinedIn, Calls };
 // load, an inline helper, a path no captured stack took).
 enum class Verdict { Confirmed, NotOnThisKernel, Contradicted, OlderKernelsOnly, Unverified };
 std::string_view VerdictName(Verdict v);  // "confirmed", "not on this kernel", ...
-
-struct SeedClaim {
-  std::string_view id;     // "kvm_init-calls-kvm_arch_init"
-  std::string_view claim;  // what the seed says, paraphrased
-  ClaimKind kind = ClaimKind::Exists;
-  std::string_view function;          // the function the claim is about (the caller for Calls)
-  std::string_view other;             // Calls: the callee; DefinedIn: the file; Exists: ""
-  Vendor vendor = Vendor::Any;        // the claim is about this backend only
-  std::vector<VersionRange> true_in;  // where it holds per DESIGN.md; empty: never
-  // Calls: whether the call can show up in a stack captured during KVM_RUN
-  // (not for calls at module load).
-  bool in_stacks = true;
-  std::string_view history;  // what is true in which versions
-  std::vector<ChainId> chains;
-  // What to show from this kernel next to the claim: (caller, callee) for a
-  // link, (function, "") for a function and what it calls, ("", function)
-  // for who calls it. Reported where the kernel has them.
-  std::vector<std::pair<std::string_view, std::string_view>> here;
-  std::string_view ioctl;  // an ioctl whose live count is evidence, or ""
-};
-
-// Every claim, in the seed's order.
-const std::vector<SeedClaim>& SeedClaims();
-const SeedClaim* FindSeedClaim(std::string_view id);
-// The claims about one chain, in the seed's order.
-std::vector<const SeedClaim*> SeedClaimsAbout(ChainId chain);
-// Every kernel function the claims name (for ChainSymbolNames).
-std::vector<std::string_view> SeedClaimFunctions();
 
 struct ClaimResult {
   const SeedClaim* claim = nullptr;
