@@ -61,8 +61,7 @@ Alternative InitFn(std::string_view name, Files files, VersionRange versions, Ve
 }
 // Where a function's range was checked in the sources (Alternative::checked).
 Alternative Checked(Alternative alt, std::string_view where, bool unverified = false) {
-  alt.checked = where;
-  alt.unverified = unverified;
+  alt.evidence = {where, unverified};
   return alt;
 }
 // A step of one layout: decided by whether `symbol` exists (Alternative::if_symbol).
@@ -74,7 +73,7 @@ Alternative IfSymbol(Alternative alt, std::string_view symbol, bool present) {
 // A call, visible in stacks where both ends have symbols.
 ChainEdge Call(std::string_view from, std::string_view to, VersionRange versions = {},
                Paging paging = Paging::Any, std::string_view note = {}) {
-  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note, {}, true, {}};
+  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note, {}, true, {}, {}};
 }
 ChainEdge IfSymbol(ChainEdge edge, std::string_view symbol, bool present) {
   edge.if_symbol = symbol;
@@ -88,7 +87,7 @@ ChainEdge Tail(ChainEdge edge, std::string_view where) {
 }
 // Not a call: `to` runs later (see EdgeKind::Later).
 ChainEdge Then(std::string_view from, std::string_view to, std::string_view note) {
-  return ChainEdge{from, to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note, {}, true, {}};
+  return ChainEdge{from, to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note, {}, true, {}, {}};
 }
 
 // Since 5.11/5.12 (approximate, as the run loop's exit_table) the vendor's

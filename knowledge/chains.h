@@ -17,6 +17,7 @@ namespace kvmscope::knowledge {
 struct SourceFile {
   VersionRange versions;
   std::string_view path;  // "arch/x86/kvm/vmx/vmx.c"
+  Evidence evidence;      // of the path over `versions` (a move has both sides)
 };
 
 // One kernel function that implements a step on some vendors and versions.
@@ -29,10 +30,8 @@ struct Alternative {
   // An __init function: a module drops its symbol once loaded (built-in
   // kernels keep it).
   bool init_text = false;
-  // Where `versions` was checked against the kernel sources ("absent in
-  // 6.0-rc1, present in 6.1-rc7: arch/x86/kvm/x86.c"); "" where it was not.
-  std::string_view checked;
-  bool unverified = false;  // the range is a guess, said so wherever it is used
+  // Where the function, its file and `versions` were checked.
+  Evidence evidence;
   // A layout marker: when not empty, whether this function is a step here
   // is decided by whether `if_symbol` is a symbol of the kernel (backports
   // make version numbers lie); `versions` decides only without symbols.
@@ -52,6 +51,7 @@ struct ChainNode {
   std::string_view ioctl;                 // "KVM_CREATE_VM" for Setup steps, "" otherwise
   std::vector<Alternative> alternatives;  // in order of preference
   std::string_view teaching;              // one sentence for the student
+  Evidence evidence;                      // of the teaching sentence
 };
 
 // Calls: the caller's frame is on the stack while the callee runs, so a stack
@@ -73,6 +73,7 @@ struct ChainEdge {
   // The caller can jump to the callee (a tail call: `return callee(...)`,
   // checked in the source named here), so its frame can vanish from stacks.
   std::string_view tail_call;
+  Evidence evidence;  // of the call (or of what happens later) and its versions
 };
 
 // What an exit reason fixes in the source: in an exit of `reason` on
@@ -83,7 +84,7 @@ struct ImpliedStep {
   std::string_view reason;    // decoded exit reason
   std::string_view after;     // function it runs after ("" = first in the exit)
   std::string_view function;  // what the reason fixes
-  std::string_view source;    // where that was checked
+  Evidence evidence;          // where that was checked
 };
 // The table above, for the exits whose handlers the chains show.
 const std::vector<ImpliedStep>& ImpliedSteps();

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kvmscope::knowledge {
 
@@ -45,5 +46,32 @@ std::string_view VendorName(Vendor v);  // "VMX", "SVM", "PVM", "any"
 // (kvm_intel)", "SVM (kvm_amd)"); Any for "", "none", "other".
 Vendor BackendVendor(std::string_view backend);
 std::string_view PagingName(Paging p);  // "EPT/NPT", "shadow paging", "any"
+
+// Where a fact was checked in the kernel sources, so that the next person can
+// check it again. `where` is parts separated by "; ", each starting with the
+// tree it was read in — a release of SourceTrees() ("4.0.4", "6.1-rc7") or
+// "running kernel" (this machine's kallsyms) — then the file and line and
+// what is there: "4.0.4 arch/x86/kvm/x86.c:6385 static int __vcpu_run; 4.1.15
+// arch/x86/kvm/x86.c:6469 static int vcpu_run". A fact that could not be
+// checked is `unverified`: shown as such wherever it is stated, never as
+// certain; `where` then says what was (or was not) looked at.
+struct Evidence {
+  std::string_view where;
+  bool unverified = false;
+};
+
+// A kernel source tree facts were checked in: a release as its top-level
+// Makefile says (VERSION.PATCHLEVEL.SUBLEVEL EXTRAVERSION, read at `commit`),
+// and the public repository that holds it.
+struct SourceTree {
+  std::string_view release;  // "4.0.4", "6.1-rc7"
+  std::string_view repo;     // "omkar062/linux-4.0.4"
+  std::string_view commit;   // the first 12 hex digits
+  std::string_view note;     // "" or what to know about it ("Debian's linux-source-6.1 package")
+};
+const std::vector<SourceTree>& SourceTrees();
+// The release names of `evidence` that are not in SourceTrees() (nor
+// "running kernel"); empty when every part names its tree.
+std::vector<std::string> UnknownTrees(const Evidence& evidence);
 
 }  // namespace kvmscope::knowledge

@@ -34,6 +34,7 @@ struct SeedClaim {
   // for who calls it. Reported where the kernel has them.
   std::vector<std::pair<std::string_view, std::string_view>> here;
   std::string_view ioctl;  // an ioctl whose live count is evidence, or ""
+  Evidence evidence;       // of `true_in` and of the history
 };
 
 // Every claim, in the seed's order.

@@ -101,7 +101,7 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   }
   if (m.status != NodeStatus::NotApplicable && version_only)
     m.note = fmt::format("present although expected {}", FormatRange(alt.versions));
-  if (m.status == NodeStatus::NotApplicable && alt.unverified)
+  if (m.status == NodeStatus::NotApplicable && alt.evidence.unverified)
     m.note += " (range not verified)";
   return m;
 }
@@ -556,7 +556,7 @@ class Matcher {
         const ImpliedStep* s = std::exchange(step, nullptr);
         self(self, Seen{s->function,
                         fmt::format("exit reason {} (kvm_exit) fixing {} ({})", exit.reason,
-                                    s->function, s->source),
+                                    s->function, s->evidence.where),
                         true});
       }
     };
