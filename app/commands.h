@@ -76,6 +76,12 @@ int CmdChains(const TraceArgs& args);
 int CmdCheckSeed(const TraceArgs& args);
 int CmdExport(const TraceArgs& args);
 
+struct FactsArgs {
+  std::string chain;        // --chain
+  bool unverified = false;  // --unverified
+};
+int CmdFacts(const FactsArgs& args);
+
 struct GuiArgs {
   std::string trace;           // replay this trace file
   std::string guest = "hello";  // else run this guest live

@@ -100,6 +100,15 @@ int main(int argc, char** argv) {
                     "against a saved trace, or against this kernel live when no trace is given");
   check_seed->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'");
 
+  FactsArgs facts_args;
+  CLI::App* facts = cli.add_subcommand(
+      "facts", "Every kernel fact kvmscope states (the chains' functions, versions, source files, "
+               "sentences and links, and the seed's claims) with where it was checked in the "
+               "kernel sources, as Markdown tables (docs/kernel-facts.md is this output); the "
+               "count of checked and unverified facts goes to stderr");
+  facts->add_option("--chain", facts_args.chain, "Only this chain: init, run, exceptions, page-faults");
+  facts->add_flag("--unverified", facts_args.unverified, "Only the facts that could not be checked");
+
   CLI::App* export_cmd =
       cli.add_subcommand("export", "Convert a saved trace to Chrome trace event JSON (Perfetto)");
   export_cmd->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
@@ -169,6 +178,7 @@ int main(int argc, char** argv) {
   if (chains->parsed()) return CmdChains(trace_args);
   if (check_seed->parsed()) return CmdCheckSeed(trace_args);
   if (export_cmd->parsed()) return CmdExport(trace_args);
+  if (facts->parsed()) return CmdFacts(facts_args);
   if (gui->parsed()) return CmdGui(gui_args);
   if (tour->parsed()) return CmdTour(tour_args);
   // No command: the main job — the window where there is a display, the
