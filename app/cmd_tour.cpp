@@ -90,7 +90,7 @@ int CmdChains(const TraceArgs& args) {
   for (const traces::Chain& chain : traces::Chains()) {
     if (only && chain.id != *only) continue;
     std::printf("\n");
-    PrintLines(traces::FormatChain(traces::MatchChain(chain.id, facts)));
+    PrintLines(traces::FormatChain(traces::MatchChain(chain.id, facts), args.sources));
   }
   if (!only) {
     Heading("Observed call tree (all captured stacks merged; events per path)");

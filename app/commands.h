@@ -70,6 +70,7 @@ struct TraceArgs {
   int vcpu = -2;       // stats --vcpu (-2: every scope)
   std::string chrome;  // export --chrome
   std::string chain;   // chains --chain
+  bool sources = false;  // chains --sources
 };
 int CmdStats(const TraceArgs& args);
 int CmdChains(const TraceArgs& args);

@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
                 "the observed call tree");
   chains->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
   chains->add_option("--chain", trace_args.chain, "Only this chain: init, run, exceptions, pagefaults");
+  chains->add_flag("--sources", trace_args.sources,
+                   "Also say where each step's function and sentence were checked in the kernel "
+                   "sources (unverified ones are said without it; all facts: 'kvmscope facts')");
 
   CLI::App* check_seed = cli.add_subcommand(
       "check-seed", "What the seed document claims about KVM's functions and calls, checked "

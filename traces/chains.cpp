@@ -86,7 +86,20 @@ std::string EdgeMark(const EdgeMatch& e) {
   return {};
 }
 
-std::vector<std::string> FormatChain(const ChainMatch& match) {
+StepEvidence EvidenceOf(const NodeMatch& n) {
+  StepEvidence out;
+  auto add = [&](std::string_view what, const knowledge::Evidence& e) {
+    if (e.where.empty()) return;
+    out.text += fmt::format("{}{}{}: {}", out.text.empty() ? "" : "; ", what,
+                            e.unverified ? " (unverified)" : "", e.where);
+    out.unverified = out.unverified || e.unverified;
+  };
+  if (n.chosen) add(n.chosen->function, n.chosen->evidence);
+  if (n.node && !n.node->teaching.empty()) add("sentence", n.node->evidence);
+  return out;
+}
+
+std::vector<std::string> FormatChain(const ChainMatch& match, bool sources) {
   std::vector<std::string> lines;
   lines.push_back(fmt::format("{} — kernel {}", match.chain->title, match.kernel));
   lines.push_back(fmt::format("  {}", match.chain->summary));
@@ -97,6 +110,10 @@ std::vector<std::string> FormatChain(const ChainMatch& match) {
     if (!n.source_file.empty()) line += fmt::format("  {}", n.source_file);
     lines.push_back(std::move(line));
     lines.push_back(fmt::format("        {}: {}", n.node->step, n.node->teaching));
+    const StepEvidence evidence = EvidenceOf(n);
+    if (evidence.unverified || (sources && !evidence.text.empty()))
+      lines.push_back(fmt::format("        {}: {}", evidence.unverified ? "not all verified" : "checked",
+                                  evidence.text));
     std::string others;
     // Untraced, nothing is known of the other functions either.
     for (size_t a = 0; a < n.alternatives.size() && n.absent_reason != AbsentReason::NotTraced;

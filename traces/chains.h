@@ -245,7 +245,17 @@ std::string EdgeMark(const EdgeMatch& edge);
 // The chain for the terminal: a title line, one line per step (function,
 // mark, source file for this version) with its teaching sentence and the
 // other alternatives, then the links.
-std::vector<std::string> FormatChain(const ChainMatch& match);
+// sources: also where each step's function and sentence were checked
+// (`kvmscope chains --sources`); what is unverified is said either way.
+std::vector<std::string> FormatChain(const ChainMatch& match, bool sources = false);
+// Where the step's function on this kernel (the chosen alternative) and its
+// sentence were checked: "function: 4.0.4 arch/...; sentence: 6.1-rc7 ...".
+// `unverified` when either could not be checked.
+struct StepEvidence {
+  std::string text;
+  bool unverified = false;
+};
+StepEvidence EvidenceOf(const NodeMatch& node);
 
 // --- The observed call tree ---------------------------------------------------
 

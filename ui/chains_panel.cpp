@@ -344,6 +344,19 @@ void NodeTooltip(const traces::NodeMatch& nm, bool on_path, ImU32 highlight) {
   ImGui::Text("%s: %s", std::string(nm.node->step).c_str(), nm.label.c_str());
   ImGui::TextDisabled("%s  %s", traces::NodeMark(nm).c_str(), std::string(nm.source_file).c_str());
   ImGui::TextWrapped("%s", std::string(nm.node->teaching).c_str());
+  // Where this was checked in the kernel sources; what could not be is said.
+  const traces::StepEvidence evidence = traces::EvidenceOf(nm);
+  if (!evidence.text.empty()) {
+    if (evidence.unverified) {
+      ImGui::PushStyleColor(ImGuiCol_Text, StatusColor(Status::Warning));
+      ImGui::TextWrapped("not all verified: %s", evidence.text.c_str());
+      ImGui::PopStyleColor();
+    } else {
+      ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+      ImGui::TextWrapped("checked: %s", evidence.text.c_str());
+      ImGui::PopStyleColor();
+    }
+  }
   for (size_t a = 0; a < nm.alternatives.size(); ++a) {
     if (&nm.node->alternatives[a] == nm.chosen) continue;
     ImGui::TextDisabled("other: %s %s", std::string(nm.node->alternatives[a].function).c_str(),
