@@ -14,6 +14,8 @@
 
 #include "knowledge/facts_table.h"
 #include "traces/chains.h"
+#include "traces/report.h"
+#include "traces/trace.h"
 
 namespace kvmscope {
 namespace {
@@ -213,6 +215,29 @@ INSTANTIATE_TEST_SUITE_P(Moves, SourceFileBoundary, ::testing::Values(
       return TestName(info.param.node, info.param.first_new, info.param.vendor);
     });
 // clang-format on
+
+// EPT/NPT or shadow paging is configuration, not version: a trace's recorded
+// kvm_intel.ept / kvm_amd.npt decides it even when no fault was captured.
+TEST(Configuration, TheModuleParameterDecidesThePagingMode) {
+  for (const char* ept : {"Y", "N"}) {
+    traces::TraceData t;
+    t.host.kernel_release = "6.1.0-57-amd64";
+    t.host.backend = "VMX (kvm_intel)";
+    t.host.module_params["kvm_intel.ept"] = ept;
+    const traces::KernelFacts facts = traces::FactsOf(t);
+    const bool tdp = std::string(ept) == "Y";
+    EXPECT_EQ(facts.paging(), tdp ? traces::Paging::Tdp : traces::Paging::Shadow) << ept;
+    EXPECT_NE(facts.Describe().find(std::string("by kvm_intel.ept=") + ept), std::string::npos)
+        << facts.Describe();
+    const traces::ChainMatch m = traces::MatchChain(ChainId::PageFaults, facts);
+    EXPECT_EQ(m.Node("fault_exit")->chosen->function, tdp ? "handle_ept_violation" : "handle_exception_nmi");
+    EXPECT_EQ(m.Node("walk")->status == traces::NodeStatus::NotApplicable, tdp);
+  }
+  // Not recorded (older traces): the stacks decide, and say so.
+  traces::TraceData old;
+  old.host.backend = "SVM (kvm_amd)";
+  EXPECT_EQ(traces::FactsOf(old).paging(), traces::Paging::Any);
+}
 
 }  // namespace
 }  // namespace kvmscope

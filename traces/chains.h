@@ -132,6 +132,11 @@ class KernelFacts {
   bool has_kernel_data() const { return !m_names.empty() || !m_stacks.empty(); }
   Vendor vendor() const { return m_vendor; }  // Any: no vendor exit handler found
   Paging paging() const { return m_paging; }  // Any: could not tell
+  // The paging mode as the host's vendor module parameter says (HostFacts::
+  // TwoDimensionalPaging: kvm_intel.ept, kvm_amd.npt; PVM always shadow),
+  // with what said so ("kvm_amd.npt=Y"): configuration beats the stacks,
+  // which show the mode only once a fault was captured. nullopt: unchanged.
+  void SetPagingFromHost(std::optional<bool> two_dimensional, std::string how);
   const std::optional<KernelVersion>& version() const { return m_version; }
   const std::string& release() const { return m_release; }
   size_t symbol_count() const { return m_symbol_count; }
@@ -157,6 +162,7 @@ class KernelFacts {
   size_t m_symbol_count = 0;
   Vendor m_vendor = Vendor::Any;
   Paging m_paging = Paging::Any;
+  std::string m_paging_how = "seen in stacks";  // what decided m_paging
 };
 
 // --- Matching -----------------------------------------------------------------

@@ -148,11 +148,20 @@ uint64_t KernelFacts::event_count() const {
   return n;
 }
 
+void KernelFacts::SetPagingFromHost(std::optional<bool> two_dimensional, std::string how) {
+  if (!two_dimensional) return;
+  m_paging = *two_dimensional ? Paging::Tdp : Paging::Shadow;
+  m_paging_how = std::move(how);
+}
+
 std::string KernelFacts::Describe() const {
   return fmt::format("{} ({}, {}, {})", m_release.empty() ? "unknown release" : m_release,
                      m_version ? FormatVersion(*m_version) : "version unknown",
                      m_vendor == Vendor::Any ? "no vendor exit handler" : VendorName(m_vendor),
-                     m_paging == Paging::Any ? "paging mode not seen" : PagingName(m_paging));
+                     m_paging == Paging::Any
+                         ? "paging mode not seen"
+                         : fmt::format("{} {}", PagingName(m_paging),
+                                       m_vendor == Vendor::Pvm ? "always" : m_paging_how));
 }
 
 }  // namespace kvmscope::traces

@@ -159,6 +159,15 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
   symbols.Finish();
   KernelFacts facts(symbols, stacks, release, std::move(ioctls), kernel_symbols, backend);
   facts.SetExits(std::move(exits));
+  // The vendor module's parameter, where the trace recorded it, decides
+  // EPT/NPT or shadow paging even when no fault was captured.
+  for (const TraceData* t : traces) {
+    const std::optional<bool> tdp = t->host.TwoDimensionalPaging();
+    if (!tdp || t->host.backend.starts_with("PVM")) continue;
+    const std::string key = t->host.backend.starts_with("VMX") ? "kvm_intel.ept" : "kvm_amd.npt";
+    facts.SetPagingFromHost(tdp, fmt::format("by {}={}", key, t->host.Param(key)));
+    break;
+  }
   return facts;
 }
 
