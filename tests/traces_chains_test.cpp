@@ -142,7 +142,7 @@ TEST(ChainsVmx, RunLoopNodes) {
   EXPECT_EQ(loop.chosen->function, "vcpu_run");
   EXPECT_EQ(loop.status, NodeStatus::Observed);
   EXPECT_EQ(AltOf(loop, "__vcpu_run").status, NodeStatus::NotApplicable);
-  EXPECT_EQ(AltOf(loop, "__vcpu_run").note, "until 3.19");
+  EXPECT_EQ(AltOf(loop, "__vcpu_run").note, "until 4.0");
   const NodeMatch& exit = NodeOf(m, "vendor_exit");
   EXPECT_EQ(exit.chosen->function, "vmx_handle_exit");
   EXPECT_EQ(exit.status, NodeStatus::Observed);
@@ -210,7 +210,7 @@ TEST(ChainsVmx, ExceptionsAndInit) {
   const ChainMatch ex = MatchChain(ChainId::Exceptions, facts);
   EXPECT_EQ(NodeOf(ex, "exception_exit").chosen->function, "handle_exception_nmi");
   EXPECT_EQ(NodeOf(ex, "exception_exit").status, NodeStatus::PresentNotObserved);
-  EXPECT_EQ(AltOf(NodeOf(ex, "exception_exit"), "handle_exception").note, "until 5.1");
+  EXPECT_EQ(AltOf(NodeOf(ex, "exception_exit"), "handle_exception").note, "until 5.2");
   EXPECT_EQ(NodeOf(ex, "inject").count, 5u);
   EXPECT_EQ(NodeOf(ex, "vendor_inject").chosen->function, "vmx_inject_exception");
   // No kvm_check_and_inject_events symbol here: seen as vcpu_enter_guest →
@@ -426,13 +426,13 @@ TEST(ChainsOld, ShadowPagingOn310) {
   const ChainMatch run = MatchChain(ChainId::RunLoop, facts);
   EXPECT_EQ(NodeOf(run, "vcpu_run").chosen->function, "__vcpu_run");
   EXPECT_EQ(NodeOf(run, "vcpu_run").count, 40u);
-  EXPECT_EQ(AltOf(NodeOf(run, "vcpu_run"), "vcpu_run").note, "from 4.0");
+  EXPECT_EQ(AltOf(NodeOf(run, "vcpu_run"), "vcpu_run").note, "from 4.1");
   EXPECT_EQ(NodeOf(run, "exit_table").status, NodeStatus::NotApplicable);
   const ChainMatch pf = MatchChain(ChainId::PageFaults, facts);
   EXPECT_EQ(NodeOf(pf, "fault_exit").chosen->function, "handle_exception");
   EXPECT_EQ(AltOf(NodeOf(pf, "fault_exit"), "handle_ept_violation").note, "EPT only");
   EXPECT_EQ(NodeOf(pf, "handle_pf").status, NodeStatus::NotApplicable);
-  EXPECT_EQ(NodeOf(pf, "handle_pf").note, "from 4.14");
+  EXPECT_EQ(NodeOf(pf, "handle_pf").note, "from 4.13");
   EXPECT_EQ(NodeOf(pf, "do_pf").note, "from 5.6");
   EXPECT_EQ(EdgeOf(pf, "mmu_pf", "handler").use.direct_events, 30u);
   EXPECT_EQ(NodeOf(pf, "handler").chosen->function, "paging64_page_fault");

@@ -101,7 +101,10 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   }
   if (m.status != NodeStatus::NotApplicable && version_only)
     m.note = fmt::format("present although expected {}", FormatRange(alt.versions));
-  if (m.status == NodeStatus::NotApplicable && alt.evidence.unverified)
+  // Only a version or layout verdict rests on the unverified range; "SVM
+  // only" does not.
+  if (m.status == NodeStatus::NotApplicable && alt.evidence.unverified &&
+      !(layout && layout->by_symbols) && Unmet(alt.vendor, alt.paging, {}, facts).empty())
     m.note += " (range not verified)";
   return m;
 }
@@ -244,9 +247,13 @@ class Matcher {
     };
     for (const ChainEdge& e : m_chain.edges)
       if (!e.if_symbol.empty()) return text(e.if_symbol, e.if_present, e.versions);
+    // A marker of another vendor or paging mode (SVM's NPF handler before
+    // 4.16) says nothing about this kernel's layout.
     for (const ChainNode& n : m_chain.nodes)
       for (const Alternative& a : n.alternatives)
-        if (!a.if_symbol.empty()) return text(a.if_symbol, a.if_present, a.versions);
+        if (!a.if_symbol.empty() && Fits(a.vendor, m_facts.vendor()) &&
+            Fits(a.paging, m_facts.paging()))
+          return text(a.if_symbol, a.if_present, a.versions);
     return {};
   }
 
