@@ -813,8 +813,8 @@ Chain PageFaultsChain() {
              "kvm_handle_page_fault(vcpu, error_code, cr2, NULL, 0); 6.1-rc7 "
              "arch/x86/kvm/svm/svm.c:1957 return kvm_handle_page_fault()"),
      Checked(Tail(Call("fault_exit", "mmu_pf", {}, Paging::Any,
-                       "with shadow paging through kvm_handle_page_fault from 4.13 (so was SVM's "
-                       "NPF in pf_interception, 4.13–4.15)"),
+                       "shadow paging (and SVM's NPF in 4.13–4.15): through kvm_handle_page_fault, "
+                       "which ends in a jump here"),
                   "npf_interception / handle_ept_violation end in return kvm_mmu_page_fault() "
                   "(6.1-rc7 svm/svm.c:1971, vmx/vmx.c:5668)"),
              "6.1-rc7 arch/x86/kvm/vmx/vmx.c:5668 return kvm_mmu_page_fault(vcpu, gpa, error_code, "
