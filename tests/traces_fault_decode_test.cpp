@@ -102,6 +102,28 @@ TEST(FaultDecode, HostDecidesOnlyWhereItCan) {
   EXPECT_NE(DescribeEventAt(trace, {0, 1}).find("raw value"), std::string::npos);
 }
 
+// Up to 6.0 kvm_page_fault's error_code is an unsigned int: NPF's bits 32/33
+// never reach the trace, so they cannot tell NPF from an intercepted #PF.
+TEST(FaultDecode, SvmBefore61DoesNotGuessFromMissingBits) {
+  TraceData trace;
+  trace.tracks.resize(1);
+  trace.tracks[0].events = {FromKernel(Fault(0x3000, 0x6))};
+  trace.host.backend = "SVM (AMD)";
+  trace.host.kernel_release = "6.1.0-57-amd64";
+  EXPECT_EQ(FaultCodeAt(trace, {0, 0}), FaultCode::PfErrorCode);  // 64-bit field: no bit 32/33
+  trace.host.kernel_release = "5.15.0-91-generic";
+  EXPECT_EQ(FaultCodeAt(trace, {0, 0}), FaultCode::Unknown);
+  EXPECT_EQ(FaultCodesOf(trace, 0)[0], FaultCode::Unknown);
+  trace.host.module_params["kvm_amd.npt"] = "Y";  // #PF not intercepted: npf_interception
+  EXPECT_EQ(FaultCodeAt(trace, {0, 0}), FaultCode::NpfErrorCode);
+  trace.host.module_params["kvm_amd.npt"] = "N";
+  EXPECT_EQ(FaultCodeAt(trace, {0, 0}), FaultCode::PfErrorCode);
+  // The kvm_exit before it decides on any version.
+  trace.host.module_params.clear();
+  trace.tracks[0].events.insert(trace.tracks[0].events.begin(), FromKernel(Exit(0x400, kSvm)));
+  EXPECT_EQ(FaultCodeAt(trace, {0, 1}), FaultCode::NpfErrorCode);
+}
+
 TEST(ExitDecode, IntrInfoOnlyWhenValid) {
   // SVM leaves stale EXITINTINFO behind (seen: 0x300 after a #DE).
   const std::string stale = DescribeKernelEvent(Exit(0x7b, kSvm, 0x3f80010, 0x300));
@@ -130,9 +152,14 @@ TEST(ExitDecode, IntrInfoOnlyWhenValid) {
 TEST(ExitDecode, EmulatorBehaviourIsSaidToBeTheEmulators) {
   EXPECT_NE(ExplainHardwareExit(ExitIsa::Svm, 0x78).find("Without NRIPS (QEMU's emulated SVM"),
             std::string_view::npos);
-  EXPECT_NE(ExplainHardwareExit(ExitIsa::Svm, 0x75).find("real AMD CPUs report an exception"),
+  // KVM never intercepts INT n for its own guests (no SVM_EXIT_SWINT handler in
+  // svm_exit_handlers): the text must not describe SWINT as a guest's INT n.
+  EXPECT_NE(ExplainHardwareExit(ExitIsa::Svm, 0x75).find("does not intercept INT n"),
             std::string_view::npos);
-  EXPECT_NE(ExplainKind(K::PageFault).find("EPT exit qualification on VMX"), std::string_view::npos);
+  EXPECT_NE(ExplainKind(K::PageFault).find("EPT exit qualification on VMX with EPT"),
+            std::string_view::npos);
+  EXPECT_NE(ExplainKind(K::PageFault).find("up to 6.0 error_code is 32 bits"),
+            std::string_view::npos);
 }
 
 TraceData Load(const char* file) {

@@ -104,6 +104,41 @@ TEST(SeedCheckOld, Verdicts) {
                        "page_fault: present, in no captured stack"));
 }
 
+// Stable 6.1.192 and 6.2.12 have kvm_x86_vendor_init and keep kvm_arch_init as
+// an empty stub that kvm_init still calls: the call exists, the checks and
+// MMU setup the claim names do not run there.
+TEST(SeedCheckStable, KvmArchInitStubIsNotTheClaim) {
+  FakeKernel k({"kvm_init", "kvm_arch_init", "kvm_x86_vendor_init", "kvm_vcpu_ioctl"});
+  KernelFacts facts(k.symbols(), k.stacks(), "6.1.0-57-amd64");
+  EXPECT_EQ(VerdictOf(facts, "kvm_init-calls-kvm_arch_init"), Verdict::NotOnThisKernel);
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_init-calls-kvm_arch_init"),
+                       "kvm_x86_vendor_init: present"));
+  EXPECT_TRUE(Contains(EvidenceOf(facts, "kvm_init-calls-kvm_arch_init"), "empty stub"));
+}
+
+// The renames at their releases, with no symbols (untraced): 4.0 still has
+// __vcpu_run, 4.1 vcpu_run; 4.12 calls kvm_mmu_page_fault directly, 4.13
+// through kvm_handle_page_fault; 5.2 still has handle_exception.
+TEST(SeedCheckClaims, RangesEndWhereTheSourcesSay) {
+  auto older = [](const char* release, std::string_view id) {
+    KernelFacts facts(SymbolTable{}, {}, release);
+    return VerdictOf(facts, id) == Verdict::OlderKernelsOnly;
+  };
+  EXPECT_FALSE(older("4.0.4", "__vcpu_run-is-the-loop"));
+  EXPECT_TRUE(older("4.1.15", "__vcpu_run-is-the-loop"));
+  EXPECT_FALSE(older("4.12.4", "handle_exception-calls-kvm_mmu_page_fault"));
+  EXPECT_TRUE(older("4.13.4", "handle_exception-calls-kvm_mmu_page_fault"));
+  EXPECT_FALSE(older("5.2.1", "handle_exception-checks-is_page_fault"));
+  EXPECT_TRUE(older("5.3.1", "handle_exception-checks-is_page_fault"));
+  EXPECT_FALSE(older("6.2.12", "kvm_init-calls-kvm_arch_init"));
+  EXPECT_TRUE(older("6.3.8", "kvm_init-calls-kvm_arch_init"));
+  for (const SeedClaim& c : SeedClaims()) {
+    EXPECT_FALSE(Contains(std::string(c.history), "vcpu_run from 4.0")) << c.id;
+    EXPECT_FALSE(Contains(std::string(c.history), "vcpu_run in 4.0")) << c.id;
+    EXPECT_FALSE(Contains(std::string(c.history), "handle_exception_nmi from 5.2")) << c.id;
+  }
+}
+
 TEST(SeedCheckClaims, EveryClaimIsWellFormed) {
   ASSERT_GE(SeedClaims().size(), 12u);
   std::vector<std::string_view> ids;
@@ -111,6 +146,7 @@ TEST(SeedCheckClaims, EveryClaimIsWellFormed) {
     ids.push_back(c.id);
     EXPECT_FALSE(c.claim.empty()) << c.id;
     EXPECT_FALSE(c.history.empty()) << c.id;
+    EXPECT_FALSE(c.evidence.where.empty()) << c.id << ": no evidence";
     EXPECT_FALSE(c.function.empty()) << c.id;
     EXPECT_FALSE(c.chains.empty()) << c.id;
     if (c.kind != ClaimKind::Exists) {

@@ -15,11 +15,12 @@ namespace {
 // Indexed by KernelEventKind.
 constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     // RunEnter
-    "The VMM's KVM_RUN ioctl entered the kernel: KVM loads the guest's state and runs it, "
-    "handling exits in the kernel until one needs the VMM.",
+    "The VMM's KVM_RUN ioctl entered the kernel: KVM finishes the previous exit "
+    "(complete_userspace_io, e.g. stores an IN's data), enters the guest and handles exits in "
+    "the kernel until one needs the VMM.",
     // RunExit
-    "KVM_RUN returned to the VMM: an exit needs user space (I/O, MMIO, HLT, a signal), or the "
-    "ioctl failed with the error shown.",
+    "KVM_RUN returned to the VMM: an exit needs user space (I/O, MMIO, HLT without an in-kernel "
+    "local APIC), a signal is pending (-EINTR), or the ioctl failed with the error shown.",
     // ExitHandler
     "The vendor's exit handler ran: the guest has just left (a VM exit) and KVM looks at why, "
     "still in the kernel.",
@@ -33,8 +34,8 @@ constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     "KVM enters the guest (VMRESUME/VMRUN); the guest continues at the RIP shown until the next "
     "VM exit.",
     // UserspaceExit
-    "KVM is leaving KVM_RUN for the VMM with this exit reason, because the kernel cannot finish "
-    "handling the exit by itself.",
+    "KVM_RUN returns to the VMM (kvm_userspace_exit fires in kvm_vcpu_ioctl on every return): "
+    "an exit the kernel cannot finish by itself, a pending signal (-EINTR), or an error.",
     // Pio
     "The guest executed IN/OUT on an I/O port; KVM handles the port itself if it emulates it, "
     "else returns to the VMM with KVM_EXIT_IO.",
@@ -45,8 +46,9 @@ constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     "KVM decoded and emulated one guest instruction in software (x86_emulate_instruction), "
     "because the hardware could not run it directly here.",
     // InjException
-    "KVM queued an exception for the guest; it is delivered through the guest's IDT at the next "
-    "VM entry.",
+    "KVM injects an exception into the guest: kvm_inject_exception writes it into the VMCS/VMCB "
+    "just before VM entry (queueing it has no tracepoint); the guest's IDT handler runs once the "
+    "guest is entered.",
     // InjVirq
     "KVM injects an interrupt into the guest at the next VM entry; the guest's IDT entry for that "
     "vector runs as if a device had raised it.",
@@ -55,22 +57,25 @@ constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     "KVM_SET_CPUID2, so the guest sees the CPU the VMM chose.",
     // Msr
     "The guest read or wrote a model-specific register (RDMSR/WRMSR) that KVM intercepts; KVM "
-    "emulates it, or injects #GP if the MSR does not exist.",
+    "emulates it, injects #GP, or (with KVM_CAP_X86_USER_SPACE_MSR or an MSR filter) exits to "
+    "the VMM with KVM_EXIT_X86_RDMSR/WRMSR.",
     // Hypercall
     "The guest called the hypervisor on purpose (VMCALL/VMMCALL); KVM handles the call number "
     "shown, or hands it to the VMM.",
     // PageFault
     "A guest memory access faulted in a way KVM must resolve (EPT violation, NPT fault or an "
     "intercepted #PF); the MMU handles it next. Its error_code is what the exit gave: the EPT "
-    "exit qualification on VMX, a #PF error code (NPF's with bit 32 or 33) otherwise.",
+    "exit qualification on VMX with EPT, a #PF error code (NPF's with bit 32 or 33) otherwise. "
+    "(Linux 6.1+: up to 6.0 error_code is 32 bits wide and NPF's bits 32/33 are lost.)",
     // MmuWalk
     "KVM walked the guest's page tables in software (shadow paging) to translate an address.",
     // MmuSetSpte
     "KVM wrote a shadow (or EPT/NPT) page-table entry: the address is now mapped, and the access "
     "succeeds when the guest retries it.",
     // MmuWalkerError
-    "KVM's software walk of the guest's page tables found no valid mapping: the fault is the "
-    "guest's own, so KVM injects a #PF for the guest to handle.",
+    "KVM's software walk of the guest's page tables found no valid mapping or a permission "
+    "violation (pferr says which): the fault is the guest's own, so KVM injects a #PF for the "
+    "guest to handle.",
 };
 
 // Indexed by VmmEventKind.
@@ -109,23 +114,26 @@ struct ReasonText {
 // KVM_EXIT_* values from <linux/kvm.h>.
 constexpr ReasonText kExitTexts[] = {
     {0,
-     "KVM could not handle an exit and reports KVM_EXIT_UNKNOWN; hardware_exit_reason in "
-     "kvm_run says which hardware exit it was."},
+     "On x86 only for an SGX ENCLS leaf KVM did not expect (vmx/sgx.c, hardware_exit_reason = "
+     "ENCLS); in 6.1 an exit reason KVM has no handler for comes as KVM_EXIT_INTERNAL_ERROR."},
     {1,
-     "The guest took an exception the VMM asked to see; KVM_RUN returned so the VMM can handle "
-     "it."},
+     "VMX only: the guest took an intercepted exception that KVM could not handle itself "
+     "(handle_exception_nmi's default case); kvm_run->ex has the vector and error code. "
+     "Exceptions a debugger asked for come as KVM_EXIT_DEBUG."},
     {2,
      "The guest executed IN/OUT on a port KVM does not emulate; KVM_RUN returned so the VMM "
      "can play the device."},
     {3,
-     "The guest made a hypercall that KVM forwards to user space; the VMM handles it and sets "
-     "the return value."},
+     "The guest made a hypercall KVM forwards to user space (on x86 only KVM_HC_MAP_GPA_RANGE, "
+     "when the VMM enabled it with KVM_CAP_EXIT_HYPERCALL); the VMM handles it and sets the "
+     "return value."},
     {4,
      "A debug event (single-step or a breakpoint set with KVM_SET_GUEST_DEBUG) stopped the "
      "guest; KVM_RUN returned to the debugger in the VMM."},
     {5,
-     "The guest executed HLT and KVM has no in-kernel interrupt controller to wake it; KVM_RUN "
-     "returned so the VMM decides (here: the guest is done)."},
+     "The guest executed HLT and KVM has no in-kernel local APIC (no KVM_CREATE_IRQCHIP or "
+     "split irqchip) to wake it; KVM_RUN returned so the VMM decides (here: the guest is "
+     "done)."},
     {6,
      "The guest accessed an address with no memory slot (memory-mapped I/O); KVM_RUN returned "
      "so the VMM can emulate the device register."},
@@ -141,9 +149,13 @@ constexpr ReasonText kExitTexts[] = {
     {10,
      "KVM_RUN was interrupted by a signal (such as the watchdog's kick) before the guest "
      "needed the VMM; the VMM simply calls KVM_RUN again."},
-    {11, "The guest changed its task-priority register and the VMM's user-space APIC must know."},
+    {11,
+     "Without an in-kernel local APIC, the guest lowered its task-priority register (MOV to "
+     "CR8); the VMM may now deliver a pending interrupt."},
     {12, "The guest accessed the APIC's task-priority register, which the VMM asked to trap."},
-    {16, "KVM reports a non-maskable interrupt to the VMM; rare on x86."},
+    {16,
+     "Never returned on x86 (only PowerPC uses it); an NMI is handled by the host or injected "
+     "into the guest."},
     {17,
      "KVM hit an error it cannot resolve, typically an instruction it could not emulate; "
      "suberror says which, and the guest cannot continue as it is."},
@@ -178,7 +190,8 @@ constexpr ReasonText kExitTexts[] = {
 constexpr ReasonText kVmxTexts[] = {
     {0,
      "EXCEPTION_NMI: the guest took an exception (or NMI) that KVM intercepts, such as #PF "
-     "under shadow paging or #UD; handle_exception_nmi deals with it."},
+     "under shadow paging or #UD; handle_exception_nmi deals with it (handle_exception up to "
+     "5.2)."},
     {1,
      "EXTERNAL_INTERRUPT: a host interrupt arrived while the guest ran; the host handles it "
      "and KVM re-enters the guest."},
@@ -223,11 +236,12 @@ constexpr ReasonText kSvmTexts[] = {
     {0x78,
      "HLT: the guest halted; KVM waits for an interrupt or returns KVM_EXIT_HLT. Without NRIPS "
      "(QEMU's emulated SVM has none; real AMD CPUs do) KVM finds the next RIP by emulating HLT: "
-     "__svm_skip_emulated_instruction → x86_emulate_instruction, a kvm_emulate_insn."},
+     "__svm_skip_emulated_instruction (6.0+) → kvm_emulate_instruction → "
+     "x86_emulate_instruction, a kvm_emulate_insn."},
     {0x75,
-     "SWINT: the guest executed INT n. Without NRIPS (QEMU's emulated SVM) KVM skips it by "
-     "emulation; QEMU also reports INT3 as a software interrupt, which KVM reinjects "
-     "(kvm_inj_virq), where real AMD CPUs report an exception."},
+     "SWINT: an INT n intercept. KVM does not intercept INT n for its own guests, so this is "
+     "not expected here; a soft interrupt interrupted by another exit is re-injected instead "
+     "(kvm_inj_virq)."},
     {0x7b, "IOIO: the guest executed IN/OUT; KVM emulates the port or exits with KVM_EXIT_IO."},
     {0x7c, "MSR: the guest executed RDMSR/WRMSR on an intercepted MSR."},
     {0x7f, "SHUTDOWN: the guest triple-faulted; the VM shuts down."},

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "knowledge/kernel.h"
+
 #include <map>
 #include <optional>
 #include <tuple>
@@ -19,8 +21,19 @@ constexpr uint64_t kSvmNpf = 0x400;        // SVM_EXIT_NPF
 constexpr uint32_t kPfVector = 14;
 constexpr uint32_t kIntrValid = 0x80000000u;  // INTR_INFO_VALID_MASK
 // kvm_page_fault's error_code bits 32/33 on SVM: PFERR_GUEST_FINAL_MASK,
-// PFERR_GUEST_PAGE_MASK; NPF sets one of them, a guest #PF neither.
+// PFERR_GUEST_PAGE_MASK; NPF sets one of them, a guest #PF neither. Only
+// from 6.1: up to 6.0 the tracepoint's error_code is an unsigned int and
+// these bits are cut off (6.0.1 arch/x86/kvm/trace.h:397; 6.1-rc7 :397).
 constexpr uint64_t kPferrGuestBits = (uint64_t{1} << 32) | (uint64_t{1} << 33);
+constexpr knowledge::KernelVersion kPageFaultWideErrorCode{6, 1};
+
+// Whether the trace's kernel is one whose kvm_page_fault error_code is 32
+// bits wide (before 6.1); false when the release is not known.
+bool NarrowPageFaultErrorCode(const HostFacts& host) {
+  const std::optional<knowledge::KernelVersion> v =
+      knowledge::ParseKernelRelease(host.kernel_release);
+  return v && *v < kPageFaultWideErrorCode;
+}
 
 // Walks back from `index` over anything with `kind_of(i)` and `args(i)`.
 template <typename KindOf, typename ExitAt>
@@ -65,6 +78,8 @@ FaultCode FaultCodeOfExit(const KernelEvent& e) {
   if (e.kind != KernelEventKind::KvmExit) return FaultCode::Unknown;
   const auto isa = static_cast<ExitIsa>(e.a[2] & 0xff);
   const uint64_t reason = e.a[0];
+  // kvm_exit has intr_info since 5.10 (5.9.1 trace.h lacks it): 0 before,
+  // so an intercepted #PF of an older kernel reads as Unknown here.
   const auto intr_info = static_cast<uint32_t>(e.a[5]);
   if (isa == ExitIsa::Vmx) {
     if ((reason & 0xffff) == kVmxEptViolation) return FaultCode::EptQualification;
@@ -90,15 +105,23 @@ FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code) {
 }
 
 FaultCode FaultCodeOfHost(const HostFacts& host, uint64_t code) {
-  // The vendor module's own parameter, when recorded: with EPT on, 6.1's
+  // The vendor module's own parameter, when recorded: with EPT on,
   // handle_ept_violation passes the exit qualification (guest #PFs are not
-  // intercepted then); with ept=0 or npt=0 every kvm_page_fault is an
-  // intercepted #PF's error code.
+  // intercepted then, unless KVM emulates a smaller guest MAXPHYADDR:
+  // kvm_intel.allow_smaller_maxphyaddr); with ept=0 or npt=0 every
+  // kvm_page_fault is an intercepted #PF's error code.
   const std::optional<bool> tdp = host.TwoDimensionalPaging();
   if (host.backend.starts_with("VMX") && tdp) {
     return *tdp ? FaultCode::EptQualification : FaultCode::PfErrorCode;
   }
   if (host.backend.starts_with("SVM") && tdp == false) return FaultCode::PfErrorCode;
+  if (host.backend.starts_with("SVM") && NarrowPageFaultErrorCode(host)) {
+    // Before 6.1 bits 32/33 never reach the trace: they cannot tell NPF
+    // from #PF. With npt=Y recorded KVM does not intercept #PF (init_vmcb:
+    // clr_exception_intercept(svm, PF_VECTOR), 6.0.1 svm/svm.c:1277), so
+    // npf_interception is the producer; without the parameter, unknown.
+    return tdp == true ? FaultCode::NpfErrorCode : FaultCode::Unknown;
+  }
   return FaultCodeOfHost(host.backend, code);
 }
 

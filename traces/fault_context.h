@@ -24,13 +24,16 @@ namespace kvmscope::traces {
 FaultCode FaultCodeOfExit(const KernelEvent& kvm_exit);
 // Without the exit: what the host's backend (HostFacts::backend, "SVM (AMD)",
 // "VMX (Intel)", "PVM") decides alone. On SVM both producers give a #PF
-// error code, NPF's with bit 32 or 33 set; on VMX it depends on the paging
-// mode (ept=Y: EPT qualification, ept=0: #PF error code), which the trace
-// does not record, so Unknown.
+// error code, NPF's with bit 32 or 33 set (on 6.1 and later: up to 6.0 the
+// tracepoint's error_code is 32 bits and those bits are lost); on VMX it
+// depends on the paging mode (ept=Y: EPT qualification, ept=0: #PF error
+// code), which the trace does not record, so Unknown.
 FaultCode FaultCodeOfHost(std::string_view backend, uint64_t code);
 // The same, deciding VMX (and SVM with npt=0) by the recorded vendor module
 // parameter (HostFacts::TwoDimensionalPaging): ept=Y → EptQualification,
-// ept=N / npt=N → PfErrorCode; by the backend alone when not recorded.
+// ept=N / npt=N → PfErrorCode; by the backend alone when not recorded. On an
+// SVM kernel before 6.1 (HostFacts::kernel_release) the bits are lost:
+// npt=Y → NpfErrorCode, npt not recorded → Unknown.
 FaultCode FaultCodeOfHost(const HostFacts& host, uint64_t code);
 
 // The producer of the kvm_page_fault at `index` in one thread's time-ordered

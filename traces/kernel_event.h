@@ -50,7 +50,8 @@ enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
 //   ExitHandler    a0 = fastpath argument where known
 //   MmuPageFault   a0 = cr2_or_gpa, a1 = error code
 //   KvmExit        a0 = exit_reason, a1 = guest_rip, a2 = isa, a3 = info1,
-//                  a4 = info2, a5 = intr_info | error_code << 32
+//                  a4 = info2, a5 = intr_info | error_code << 32 (kvm_exit has
+//                  intr_info and error_code since 5.10: 0 before)
 //   KvmEntry       a0 = vcpu_id, a1 = rip
 //   UserspaceExit  a0 = reason (KVM_EXIT_*), a1 = errno (int32)
 //   Pio            a0 = rw (1 = out), a1 = port, a2 = size, a3 = count, a4 = val
@@ -65,6 +66,8 @@ enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
 //   Msr            a0 = write, a1 = ecx (MSR index), a2 = data, a3 = exception
 //   Hypercall      a0 = nr, a1..a4 = a0..a3 of the hypercall
 //   PageFault      a0 = vcpu_id, a1 = guest_rip, a2 = fault_address, a3 = error code
+//                  (vcpu_id and guest_rip since 6.1: 0 before; error_code was
+//                  an unsigned int up to 6.0, so bits 32 and up are 0 there)
 //   MmuWalk        a0 = addr, a1 = pferr
 //   MmuSetSpte     a0 = gfn, a1 = spte, a2 = level
 //   MmuWalkerError a0 = pferr
@@ -92,7 +95,8 @@ struct Field {
 };
 
 // What kvm:kvm_page_fault's error_code field holds: it depends on the code
-// that fired the tracepoint (Linux 6.1, arch/x86/kvm):
+// that fired the tracepoint (Linux 6.1, arch/x86/kvm; up to 6.0 the field is
+// 32 bits wide and NPF's bits 32/33 are cut off):
 //   - vmx/vmx.c handle_ept_violation (VMX EXIT_REASON_EPT_VIOLATION) passes
 //     the raw EPT exit qualification (EPT_VIOLATION_* in
 //     arch/x86/include/asm/vmx.h), not a page-fault error code;
@@ -138,8 +142,8 @@ std::string_view KvmExitReasonName(uint32_t reason);  // KVM_EXIT_*: "IO", "MMIO
 std::string_view ExceptionMnemonic(uint32_t vector);  // "#PF", "" above 31
 std::string_view ExceptionName(uint32_t vector);      // "page fault"
 // x86 page-fault error code bits, "present|write|user|rsvd|fetch|pk|shstk|sgx"
-// and KVM's "guest-final|guest-page" (bits 32, 33); other bits as hex. 0 is
-// "read, not present, kernel".
+// and AMD's NPF bits "guest-final|guest-page" (32, 33); other bits as hex. 0
+// is "read, not present, kernel".
 std::string PageFaultErrorText(uint64_t error_code);
 
 }  // namespace kvmscope::traces

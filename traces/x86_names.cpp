@@ -268,7 +268,7 @@ constexpr std::array<std::string_view, 42> kKvmExitReasons = {
     "LOONGARCH_IOCSR",  // 38
     "MEMORY_FAULT",     // 39
     "TDX",              // 40
-    "ARM_SEA",          // 41
+    "ARM_SEA",          // 41 (in 6.19.0, not in 6.18.2)
 };
 
 struct ExceptionInfo {
@@ -313,8 +313,12 @@ constexpr std::array<ExceptionInfo, 32> kExceptions = {{
     {"", "reserved"},
 }};
 
-// x86 page-fault error code bits (PFERR_*_MASK in arch/x86/include/asm/kvm_host.h).
-// Bits 32 and up are KVM's own, set on nested page faults.
+// Page-fault error code bits. 0-5 and 15 are the CPU's #PF error code, as
+// PFERR_*_MASK in arch/x86/include/asm/kvm_host.h; bit 6 is the CPU's SS
+// (shadow stack) bit, which kvm_host.h does not name. 32 (PFERR_GUEST_FINAL)
+// and 33 (PFERR_GUEST_PAGE) are AMD's NPF error code (EXITINFO1), which KVM
+// also sets for a VMX EPT violation; only 48/49 (IMPLICIT/PRIVATE_ACCESS)
+// are KVM's own. kvm:kvm_page_fault carries bits 32 and up only since 6.1.
 struct ErrorBit {
   int bit;
   std::string_view name;
@@ -333,10 +337,12 @@ constexpr std::array<ErrorBit, 10> kPageFaultBits = {{
 }};
 
 // The exit qualification of a VMX EPT violation: EPT_VIOLATION_* in
-// arch/x86/include/asm/vmx.h (6.1: EPT_VIOLATION_ACC_READ_BIT 0 ..
-// EPT_VIOLATION_GVA_TRANSLATED_BIT 8; READABLE/WRITABLE/EXECUTABLE at 3-5,
-// later kernels' PROT_READ/WRITE/EXEC), Intel SDM vol. 3, table "Exit
-// Qualification for EPT Violations". Bit 8 means something only with bit 7.
+// arch/x86/include/asm/vmx.h. 6.1: ACC_READ/ACC_WRITE/ACC_INSTR_BIT 0-2,
+// EPT_VIOLATION_RWX_SHIFT 3 for bits 3-5, GVA_IS_VALID_BIT 7,
+// GVA_TRANSLATED_BIT 8; 5.15: EPT_VIOLATION_READABLE/WRITABLE/EXECUTABLE for
+// bits 3-5; 6.16: EPT_VIOLATION_PROT_READ/WRITE/EXEC and EXEC_FOR_RING3_LIN
+// (bit 6). Intel SDM vol. 3, table "Exit Qualification for EPT Violations".
+// Bit 8 means something only with bit 7.
 constexpr std::array<ErrorBit, 8> kEptQualificationBits = {{
     {0, "read"},                 // the access was a data read
     {1, "write"},                // a data write
@@ -347,7 +353,7 @@ constexpr std::array<ErrorBit, 8> kEptQualificationBits = {{
     {6, "gpa-user-executable"},  // mode-based execute control
     {12, "nmi-unblocking"},      // the fault hit an IRET that unblocked NMIs
 }};
-constexpr int kEptGlaValidBit = 7;        // EPT_VIOLATION_GVA_IS_VALID
+constexpr int kEptGlaValidBit = 7;        // EPT_VIOLATION_GVA_IS_VALID (6.0+; unnamed in 5.15)
 constexpr int kEptGlaTranslatedBit = 8;   // EPT_VIOLATION_GVA_TRANSLATED
 
 }  // namespace

@@ -47,8 +47,9 @@ std::vector<GuestInfo> MakeCatalog() {
           .description = "real -> 32-bit protected -> 64-bit long mode, one step at a time",
           .mode = CpuMode::Real,
           .exits = "KVM_EXIT_IO for console output (polling the 16550 line status), KVM_EXIT_HLT",
-          .kernel_paths = "CR0/CR4/EFER writes and far jumps handled inside KVM (emulated or "
-                          "intercepted); no exit to user space for them",
+          .kernel_paths = "CR0/CR4 writes and WRMSR to EFER handled inside KVM (intercepted on "
+                          "VMX/SVM, emulated under PVM; lgdt and far jumps run natively on "
+                          "SVM and on VMX with unrestricted_guest); no exit to user space for them",
           .promises = {{"kvm_pio", kOnAll},
                        {"kvm_msr", kOnPvm | kOnSvm, 0,
                         "WRMSR to EFER (long mode enable) is intercepted"}},
@@ -126,12 +127,14 @@ std::vector<GuestInfo> MakeCatalog() {
           .mode = CpuMode::Long,
           .exits = "only KVM_EXIT_IO for console and status, and KVM_EXIT_HLT: the four checked "
                    "instructions never reach user space",
-          .kernel_paths = "kvm_emulate_cpuid (kvm_cpuid), kvm_set_msr/kvm_get_msr (kvm_msr) "
-                          "where the MSR is intercepted, kvm_emulate_hypercall (kvm_hypercall)",
+          .kernel_paths = "kvm_emulate_cpuid (kvm_cpuid); where the MSR is intercepted, "
+                          "kvm_emulate_wrmsr/kvm_emulate_rdmsr on a VMX/SVM exit or the "
+                          "emulator's emulator_set_msr_with_filter/emulator_get_msr_with_filter "
+                          "(kvm_msr); kvm_emulate_hypercall (kvm_hypercall)",
           .promises = {{"kvm_cpuid", kOnAll, 0, "CPUID always exits"},
                        {"kvm_msr", kOnPvm, kOnVmx | kOnSvm,
-                        "VMX and SVM pass MSR_KERNEL_GS_BASE through to a 64-bit guest (MSR "
-                        "bitmap / permission map): WRMSR/RDMSR of it never exit (seen on "
+                        "VMX and SVM always pass MSR_KERNEL_GS_BASE through on a 64-bit host "
+                        "(MSR bitmap / permission map): WRMSR/RDMSR of it never exit (seen on "
                         "both test hosts)"},
                        {"kvm_hypercall", kOnVmx | kOnSvm, kOnPvm,
                         "left out on PVM (VMCALL never completes there)"}},
@@ -158,8 +161,10 @@ std::vector<GuestInfo> MakeCatalog() {
           .in_kernel_irqchip = true,
           .exits = "one KVM_EXIT_IO for the status: the local APIC and HLT are handled in the "
                    "kernel",
-          .kernel_paths = "kvm_vcpu_halt / kvm_vcpu_block, the APIC timer (an hrtimer), "
-                          "kvm_apic_accept_irq and kvm_vcpu_wakeup, interrupt injection "
+          .kernel_paths = "kvm_vcpu_halt → kvm_vcpu_block (5.15 has kvm_vcpu_block "
+                          "alone), the APIC timer (an hrtimer), __apic_accept_irq and "
+                          "kvm_vcpu_wake_up (tracepoints kvm_apic_accept_irq, and "
+                          "kvm_vcpu_wakeup when kvm_vcpu_halt returns), interrupt injection "
                           "(kvm_inj_virq on VMX/SVM)",
           .promises = {{"kvm_mmio", kOnPvm | kOnSvm, 0,
                         "the guest programs the xAPIC through MMIO, which KVM emulates (on VMX "

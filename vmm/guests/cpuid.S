@@ -7,15 +7,19 @@
  *   3      RDTSC twice             the second value is larger      4
  *   4      VMCALL, RAX = 0x7fff    RAX = -1000 (-KVM_ENOSYS)       8
  *
- * None of them exits to the VMM. CPUID traps to KVM, which answers from the
- * table the VMM gave with KVM_SET_CPUID2 plus its own hypervisor leaves at
- * 0x40000000 (kvm_emulate_cpuid, tracepoint kvm_cpuid). WRMSR and RDMSR go
- * to kvm_set_msr/kvm_get_msr (kvm_msr). RDTSC usually runs on the CPU
- * without any exit; the hardware adds the offset KVM chose for this guest.
- * VMCALL goes to kvm_emulate_hypercall (kvm_hypercall), which answers
+ * None of them exits to the VMM. CPUID traps to KVM, which answers only from
+ * the table the VMM gave with KVM_SET_CPUID2 (kvm_emulate_cpuid, tracepoint
+ * kvm_cpuid); leaf 0x40000000 is in it because the VMM copied it from
+ * KVM_GET_SUPPORTED_CPUID. WRMSR and RDMSR of MSR_KERNEL_GS_BASE run without
+ * an exit on VMX/SVM (KVM passes that MSR through); under PVM KVM's
+ * emulator handles them (emulator_set_msr_with_filter and
+ * emulator_get_msr_with_filter, tracepoint kvm_msr). RDTSC usually runs on
+ * the CPU without any exit; the hardware adds the offset KVM chose for this
+ * guest. VMCALL goes to kvm_emulate_hypercall (kvm_hypercall), which answers
  * -KVM_ENOSYS for a number it does not know. KVM also rewrites VMCALL into
  * VMMCALL on AMD (and back on Intel), so one guest binary works on both: the
- * guest's code is patched behind its back.
+ * guest's code is patched behind its back (unless the VMM disabled
+ * KVM_X86_QUIRK_FIX_HYPERCALL_INSN: then the guest gets #UD).
  *
  * The VMM says which checks to run with a bitmask in ESI (--param, default
  * 0xf: all four). Each check run prints its name on COM1 before it starts

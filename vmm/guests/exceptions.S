@@ -17,8 +17,10 @@
  * again. At the end the guest reports the mask on the status port,
  * 1<<0 | 1<<3 | 1<<6 | 1<<13 = 0x2049, and halts.
  *
- * What KVM does: no exception leaves the guest. With VMX/SVM the CPU
- * delivers them through this IDT by itself. Under PVM, ring-0 code is run by
+ * What KVM does: no exception exits to the VMM. With VMX/SVM the CPU
+ * delivers #DE, #BP and #GP through this IDT by itself; #UD is always
+ * intercepted: KVM's handle_ud tries to emulate ud2, cannot, and injects #UD
+ * (kvm:kvm_inj_exception). Under PVM, ring-0 code is run by
  * KVM's instruction emulator: it meets the fault while emulating div, ud2 or
  * the load and injects it (kvm:kvm_inj_exception), delivering it through
  * this IDT. Ring-3 code runs natively: the CPU's #BP traps to the host and

@@ -16,18 +16,23 @@
  *
  *  - The 16 mapped pages are present in the guest's page tables, but KVM
  *    has not yet built the mappings the hardware really uses (shadow pages
- *    under PVM or with EPT/NPT off, EPT/NPT entries otherwise). The first
- *    write to each one traps to KVM: kvm_mmu_page_fault walks the guest
- *    tables (kvmmmu:kvm_mmu_pagetable_walk), installs the mapping
+ *    under PVM or with EPT/NPT off, EPT/NPT entries otherwise). Under shadow
+ *    paging (PVM, ept=0, npt=0) the first write to each one traps to KVM as
+ *    a #PF: kvm_mmu_page_fault walks the guest tables
+ *    (kvmmmu:kvm_mmu_pagetable_walk), installs a shadow entry
  *    (kvmmmu:kvm_mmu_set_spte) and resumes the guest, which never sees a
- *    fault.
- *  - The 4 unmapped pages are not present for the guest either: KVM's walk
- *    fails (kvmmmu:kvm_mmu_walker_error) and KVM injects a #PF into the guest
- *    (kvm:kvm_inj_exception, vector 14, error code 0x6 = write from user
- *    mode to a not-present page). The guest's handler reads the faulting
- *    address from CR2, maps a fresh page there ("demand paging"), flushes
- *    the stale TLB entry with invlpg and returns with iretq: the CPU retries
- *    the write, which now succeeds (after one more first-touch trap to KVM).
+ *    fault. With EPT/NPT the exit is an EPT violation / NPF on the
+ *    guest-physical page: KVM maps it (kvm_mmu_set_spte) without walking the
+ *    guest's tables, and one huge mapping may cover several pages.
+ *  - The 4 unmapped pages are not present for the guest either. Under
+ *    shadow paging KVM's walk fails (kvmmmu:kvm_mmu_walker_error) and KVM
+ *    injects a #PF into the guest (kvm:kvm_inj_exception, vector 14, error
+ *    code 0x6 = write from user mode to a not-present page); with EPT/NPT
+ *    the CPU delivers the guest's #PF itself. The guest's handler reads
+ *    the faulting address from CR2, maps a fresh page there ("demand
+ *    paging"), flushes the stale TLB entry with invlpg and returns with
+ *    iretq: the CPU retries the write, which now succeeds (after one more
+ *    first-touch trap to KVM).
  *
  * Self-check: the system call reports (pages touched << 8) | demand faults
  * handled on the status port: (16 << 8) | 4 = 0x1004 when everything

@@ -9,10 +9,11 @@
  *     APIC's registers are MMIO at 0xfee00000, but KVM's in-kernel APIC
  *     answers those accesses itself: no KVM_EXIT_MMIO;
  *   - `sti; hlt`: the vCPU has nothing to do. HLT does not exit to the VMM
- *     either: KVM blocks the vCPU thread (kvm_vcpu_halt/kvm_vcpu_block)
- *     until the timer (a host hrtimer) fires, then injects the interrupt
- *     (tracepoints kvm_vcpu_wakeup, kvm_apic_accept_irq, and kvm_inj_virq
- *     under VMX/SVM) and the guest's handler runs;
+ *     either: KVM blocks the vCPU thread (kvm_vcpu_halt → kvm_vcpu_block;
+ *     5.15 has kvm_vcpu_block alone) until the timer (a host hrtimer)
+ *     fires, then injects the interrupt (tracepoints kvm_apic_accept_irq,
+ *     kvm_vcpu_wakeup, and kvm_inj_virq under VMX/SVM without APICv) and
+ *     the guest's handler runs;
  *   - the handler counts the tick and writes EOI to the APIC.
  * After three ticks the guest stops the timer and reports 3 on the status
  * port: KVM_EXIT_IO, the only exit this guest makes. With the in-kernel
