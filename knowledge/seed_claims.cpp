@@ -35,8 +35,8 @@ std::vector<SeedClaim> MakeClaims() {
         ":15252 module_init(vmx_init); 5.0.1 arch/x86/kvm/vmx/vmx.c:7912 r = kvm_init(...), :7940 "
         "module_init(vmx_init); 6.14.0 arch/x86/kvm/vmx/vmx.c:8661 r = kvm_init(sizeof(struct "
         "vcpu_vmx), ...), :8674 module_init(vmx_init); 6.16.1 arch/x86/kvm/vmx/main.c:1102 "
-        "module_init(vt_init), :1062 r = vmx_init();, :1090 r = kvm_init(vcpu_size, vcpu_align, "
-        "THIS_MODULE); vmx/vmx.c:8820 int __init vmx_init(void) has no kvm_init call"}},
+        "module_init(vt_init), :1062 r = vmx_init(), :1090 r = kvm_init(vcpu_size, vcpu_align, "
+        "THIS_MODULE), vmx/vmx.c:8820 int __init vmx_init(void) has no kvm_init call"}},
       {"kvm_init-in-vmx.c",
        "kvm_init is defined in arch/x86/kvm/vmx.c.",
        C::DefinedIn,
@@ -70,16 +70,16 @@ std::vector<SeedClaim> MakeClaims() {
        {ChainId::Init},
        {{"kvm_x86_vendor_init", ""}},
        "",
-       {"3.19.8 virt/kvm/kvm_main.c:3220 r = kvm_arch_init(opaque); in kvm_init, "
+       {"3.19.8 virt/kvm/kvm_main.c:3220 r = kvm_arch_init(opaque) in kvm_init, "
         "arch/x86/kvm/x86.c:5748 int kvm_arch_init(void *opaque): cpu_has_kvm_support, "
         "disabled_by_bios, kvm_mmu_module_init; 6.2.1 virt/kvm/kvm_main.c:5931 r = "
-        "kvm_arch_init(opaque);, arch/x86/kvm/x86.c:9293 int kvm_arch_init (the same checks, "
+        "kvm_arch_init(opaque), arch/x86/kvm/x86.c:9293 int kvm_arch_init (the same checks, "
         "kvm_mmu_vendor_module_init), no kvm_x86_vendor_init in vmx/vmx.c; 6.3.8 "
         "virt/kvm/kvm_main.c: no kvm_arch_init, arch/x86/kvm/vmx/vmx.c:8602 r = "
-        "kvm_x86_vendor_init(&vmx_init_ops);, arch/x86/kvm/svm/svm.c:5138 the same; 6.1.192 "
-        "arch/x86/kvm/x86.c:9439 int kvm_arch_init(void *opaque) { return 0; }, :9449 int "
-        "kvm_x86_vendor_init(, virt/kvm/kvm_main.c:5916 r = kvm_arch_init(opaque);, "
-        "arch/x86/kvm/vmx/vmx.c:8640 r = kvm_x86_vendor_init(&vmx_init_ops);, "
+        "kvm_x86_vendor_init(&vmx_init_ops), arch/x86/kvm/svm/svm.c:5138 the same; 6.1.192 "
+        "arch/x86/kvm/x86.c:9439 int kvm_arch_init(void *opaque) { return 0 } (empty), :9449 int "
+        "kvm_x86_vendor_init(, virt/kvm/kvm_main.c:5916 r = kvm_arch_init(opaque), "
+        "arch/x86/kvm/vmx/vmx.c:8640 r = kvm_x86_vendor_init(&vmx_init_ops), "
         "arch/x86/kvm/svm/svm.c:5227; 6.2.12 arch/x86/kvm/x86.c:9293 the same empty stub, :9303 "
         "int kvm_x86_vendor_init(, arch/x86/kvm/vmx/vmx.c:8581, arch/x86/kvm/svm/svm.c:5135"}},
       {"kvm_init-calls-kvm_vcpu_compat_ioctl",
@@ -117,7 +117,7 @@ std::vector<SeedClaim> MakeClaims() {
        {{"", "kvm_vcpu_ioctl"}},
        "",
        {"3.19.8 virt/kvm/kvm_main.c:2228 static long kvm_vcpu_compat_ioctl(, :2264 r = "
-        "kvm_vcpu_ioctl(filp, ioctl, arg);; 6.1.192 virt/kvm/kvm_main.c:4292, :4326 the same, "
+        "kvm_vcpu_ioctl(filp, ioctl, arg); 6.1.192 virt/kvm/kvm_main.c:4292, :4326 the same, "
         "virt/kvm/Kconfig:68 config KVM_COMPAT, depends on KVM && COMPAT && !(S390 || ARM64 || "
         "RISCV); 6.16.1 virt/kvm/kvm_main.c:4645 static long kvm_vcpu_compat_ioctl(, :4679 r = "
         "kvm_vcpu_ioctl(filp, ioctl, arg);"}},
@@ -134,8 +134,8 @@ std::vector<SeedClaim> MakeClaims() {
        {ChainId::Init, ChainId::RunLoop},
        {},
        "",
-       {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run);; 6.1.192 "
-        "virt/kvm/kvm_main.c:4124 r = kvm_arch_vcpu_ioctl_run(vcpu);; 6.16.1 "
+       {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run); 6.1.192 "
+        "virt/kvm/kvm_main.c:4124 r = kvm_arch_vcpu_ioctl_run(vcpu); 6.16.1 "
         "virt/kvm/kvm_main.c:4464 r = kvm_arch_vcpu_ioctl_run(vcpu);"}},
       {"__vcpu_run-is-the-loop",
        "__vcpu_run (arch/x86/kvm/x86.c) is the function in which the run loop turns.",
@@ -151,9 +151,9 @@ std::vector<SeedClaim> MakeClaims() {
        {{"vcpu_run", ""}},
        "",
        {"3.19.8 arch/x86/kvm/x86.c:6390 static int __vcpu_run(struct kvm_vcpu *vcpu); 4.0.4 "
-        "arch/x86/kvm/x86.c:6385 static int __vcpu_run(, :6570 r = __vcpu_run(vcpu); in "
+        "arch/x86/kvm/x86.c:6385 static int __vcpu_run(, :6570 r = __vcpu_run(vcpu) in "
         "kvm_arch_vcpu_ioctl_run; 4.1.15 arch/x86/kvm/x86.c:6469 static int vcpu_run(, :6634 r = "
-        "vcpu_run(vcpu);; 6.1.192 arch/x86/kvm/x86.c:11109 static int vcpu_run(, :11348; running "
+        "vcpu_run(vcpu); 6.1.192 arch/x86/kvm/x86.c:11109 static int vcpu_run(, :11348; running "
         "kernel /proc/kallsyms: no vcpu_run symbol (inlined)"}},
       {"__vcpu_run-called-from-kvm_vcpu_ioctl",
        "__vcpu_run is called from kvm_vcpu_ioctl.",
@@ -168,10 +168,10 @@ std::vector<SeedClaim> MakeClaims() {
        {ChainId::RunLoop},
        {{"kvm_vcpu_ioctl", "vcpu_run"}},
        "",
-       {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run);, "
-        "arch/x86/kvm/x86.c:6575 r = __vcpu_run(vcpu); in kvm_arch_vcpu_ioctl_run (:6539); 4.1.15 "
-        "arch/x86/kvm/x86.c:6634 r = vcpu_run(vcpu); in kvm_arch_vcpu_ioctl_run (:6598); 6.1.192 "
-        "arch/x86/kvm/x86.c:11348 r = vcpu_run(vcpu); in kvm_arch_vcpu_ioctl_run (:11253)"}},
+       {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run), "
+        "arch/x86/kvm/x86.c:6575 r = __vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:6539); 4.1.15 "
+        "arch/x86/kvm/x86.c:6634 r = vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:6598); 6.1.192 "
+        "arch/x86/kvm/x86.c:11348 r = vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:11253)"}},
       {"handle_exception-is-global",
        "handle_exception (arch/x86/kvm/vmx.c) is the global handler of exceptions.",
        C::Exists,
@@ -191,7 +191,7 @@ std::vector<SeedClaim> MakeClaims() {
         "int handle_exception(, :5472 [EXIT_REASON_EXCEPTION_NMI] = handle_exception; 5.3.1 "
         "arch/x86/kvm/vmx/vmx.c:4478 static int handle_exception_nmi(, :5499 "
         "[EXIT_REASON_EXCEPTION_NMI] = handle_exception_nmi; 6.1.192 arch/x86/kvm/vmx/vmx.c:5878 "
-        "kvm_queue_exception(vcpu, UD_VECTOR); in another exit's handler"}},
+        "kvm_queue_exception(vcpu, UD_VECTOR) in another exit's handler"}},
       {"handle_exception-checks-is_page_fault",
        "handle_exception recognizes a page fault by calling is_page_fault, from the same file.",
        C::Calls,
@@ -210,7 +210,7 @@ std::vector<SeedClaim> MakeClaims() {
         "(is_page_fault(intr_info)) in handle_exception (:4844); 4.20.0 arch/x86/kvm/vmx.c:1656 "
         "static inline bool is_page_fault(, :7123 in handle_exception (:7071); 5.0.1 "
         "arch/x86/kvm/vmx/vmcs.h:82 static inline bool is_page_fault(; 5.2.1 "
-        "arch/x86/kvm/vmx/vmx.c:4501 if (is_page_fault(intr_info)) in handle_exception (:4449); "
+        "arch/x86/kvm/vmx/vmx.c:4501 if (is_page_fault(intr_info)) in handle_exception (:4449) "
         "5.3.1 arch/x86/kvm/vmx/vmx.c:4527 the same in handle_exception_nmi (:4478), "
         "arch/x86/kvm/vmx/vmcs.h:92"}},
       {"handle_exception-calls-kvm_mmu_page_fault",
@@ -232,7 +232,7 @@ std::vector<SeedClaim> MakeClaims() {
         {"pvm_handle_native_exit", "kvm_mmu_page_fault"}},
        "",
        {"3.19.8 arch/x86/kvm/vmx.c:4901 return kvm_mmu_page_fault(vcpu, cr2, error_code, NULL, "
-        "0); in handle_exception; 4.12.0 arch/x86/kvm/vmx.c:5656 the same in handle_exception "
+        "0) in handle_exception; 4.12.0 arch/x86/kvm/vmx.c:5656 the same in handle_exception "
         "(:5599), no kvm_handle_page_fault in arch/x86/kvm; 4.12.4 arch/x86/kvm/vmx.c:5661 the "
         "same; 4.13.4 arch/x86/kvm/vmx.c:5779 return kvm_handle_page_fault(vcpu, error_code, "
         "cr2, NULL, 0,, arch/x86/kvm/mmu.c:3784 int kvm_handle_page_fault(, :3796 r = "
@@ -284,9 +284,9 @@ std::vector<SeedClaim> MakeClaims() {
        {{"kvm_arch_vcpu_ioctl_run", ""}},
        "",
        {"3.19.8 arch/x86/kvm, virt/kvm, include/linux/kvm_host.h: no kvm_arch_vcpu_run (git grep "
-        "-w; nor in any other tree of SourceTrees() from 3.19.8 to 6.19.0, and 6.1.192); 6.1.192 "
-        "arch/x86/kvm/x86.c:11253 int kvm_arch_vcpu_ioctl_run(, :11348 r = vcpu_run(vcpu);, "
-        ":11124 r = vcpu_enter_guest(vcpu);, :10909 exit_fastpath = "
+        "-w, nor in any other tree of SourceTrees() from 3.19.8 to 6.19.0, and 6.1.192); 6.1.192 "
+        "arch/x86/kvm/x86.c:11253 int kvm_arch_vcpu_ioctl_run(, :11348 r = vcpu_run(vcpu), "
+        ":11124 r = vcpu_enter_guest(vcpu), :10909 exit_fastpath = "
         "static_call(kvm_x86_vcpu_run)(vcpu, run_flags);"}},
       {"kvm_arch_vcpu_run-calls-kvm_vcpu_run",
        "kvm_arch_vcpu_run starts the guest by calling kvm_vcpu_run().",
@@ -303,9 +303,9 @@ std::vector<SeedClaim> MakeClaims() {
        {{"vmx_vcpu_run", ""}, {"svm_vcpu_run", ""}, {"pvm_vcpu_run", ""}},
        "",
        {"3.19.8 arch/x86/kvm, virt/kvm, include/linux/kvm_host.h: neither kvm_arch_vcpu_run nor "
-        "kvm_vcpu_run (git grep -w; nor in any other tree of SourceTrees() from 3.19.8 to "
+        "kvm_vcpu_run (git grep -w, nor in any other tree of SourceTrees() from 3.19.8 to "
         "6.19.0, and 6.1.192); 6.1.192 arch/x86/kvm/x86.c:10909 exit_fastpath = "
-        "static_call(kvm_x86_vcpu_run)(vcpu, run_flags); in vcpu_enter_guest (:10631); running "
+        "static_call(kvm_x86_vcpu_run)(vcpu, run_flags) in vcpu_enter_guest (:10631); running "
         "kernel /proc/kallsyms: pvm_vcpu_run"}},
       {"kvm_vcpu_exit-is-the-exit",
        "kvm_vcpu_exit() in the same file is the guest's exit point: it saves the guest's state "
@@ -323,9 +323,9 @@ std::vector<SeedClaim> MakeClaims() {
        {ChainId::RunLoop, ChainId::Exceptions},
        {{"vmx_handle_exit", ""}, {"svm_handle_exit", ""}, {"pvm_handle_exit", ""}},
        "",
-       {"3.19.8 arch/x86/kvm, virt/kvm, include/linux/kvm_host.h: no kvm_vcpu_exit (git grep -w; "
+       {"3.19.8 arch/x86/kvm, virt/kvm, include/linux/kvm_host.h: no kvm_vcpu_exit (git grep -w, "
         "nor in any other tree of SourceTrees() from 3.19.8 to 6.19.0, and 6.1.192); 6.1.192 "
-        "arch/x86/kvm/x86.c:11019 r = static_call(kvm_x86_handle_exit)(vcpu, exit_fastpath); in "
+        "arch/x86/kvm/x86.c:11019 r = static_call(kvm_x86_handle_exit)(vcpu, exit_fastpath) in "
         "vcpu_enter_guest, virt/kvm/kvm_main.c:1298 static void kvm_destroy_vm(; running kernel "
         "/proc/kallsyms: pvm_handle_exit"}},
   };
