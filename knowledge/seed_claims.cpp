@@ -81,7 +81,11 @@ std::vector<SeedClaim> MakeClaims() {
         "kvm_x86_vendor_init(, virt/kvm/kvm_main.c:5916 r = kvm_arch_init(opaque), "
         "arch/x86/kvm/vmx/vmx.c:8640 r = kvm_x86_vendor_init(&vmx_init_ops), "
         "arch/x86/kvm/svm/svm.c:5227; 6.2.12 arch/x86/kvm/x86.c:9293 the same empty stub, :9303 "
-        "int kvm_x86_vendor_init(, arch/x86/kvm/vmx/vmx.c:8581, arch/x86/kvm/svm/svm.c:5135"}},
+        "int kvm_x86_vendor_init(, arch/x86/kvm/vmx/vmx.c:8581, arch/x86/kvm/svm/svm.c:5135"},
+       "kvm_x86_vendor_init",
+       "the vendor init (vmx_init, svm_init) calls it before kvm_init and it does the checks and "
+       "the MMU setup; where kvm_arch_init still exists next to it (6.1.192, 6.2.12) it is an "
+       "empty stub"},
       {"kvm_init-calls-kvm_vcpu_compat_ioctl",
        "kvm_init next calls kvm_vcpu_compat_ioctl, reached through the .compat_ioctl member of "
        "the static kvm_vcpu_fops.",

@@ -35,6 +35,11 @@ struct SeedClaim {
   std::vector<std::pair<std::string_view, std::string_view>> here;
   std::string_view ioctl;  // an ioctl whose live count is evidence, or ""
   Evidence evidence;       // of `true_in` and of the history
+  // Where a kernel has this symbol, what the claim says the callee does is
+  // done there instead, even if the call remains (a stable kernel's empty
+  // stub): the claim is then not true on it, for the reason given.
+  std::string_view work_moved_to;
+  std::string_view work_moved_why;
 };
 
 // Every claim, in the seed's order.

@@ -21,29 +21,6 @@ bool AlwaysInline(std::string_view function) {
   return function == "is_page_fault";
 }
 
-// Claims whose callee exists in some kernels only as an empty shell: where
-// the kernel has `successor`, the work the claim describes runs there. Stable
-// 6.1.192 and 6.2.12 got kvm_x86_vendor_init (mainline 6.3) but kept
-// kvm_arch_init as `return 0;`, still called by kvm_init (the claim's
-// evidence gives the lines).
-struct MovedWork {
-  std::string_view claim_id;
-  std::string_view successor;
-  std::string_view why;
-};
-constexpr MovedWork kMovedWork[] = {
-    {"kvm_init-calls-kvm_arch_init", "kvm_x86_vendor_init",
-     "the vendor init (vmx_init, svm_init) calls it before kvm_init and it does the checks and "
-     "the MMU setup; where kvm_arch_init still exists next to it (6.1.192, 6.2.12) it is an "
-     "empty stub"},
-};
-
-const MovedWork* MovedWorkOf(const SeedClaim& claim) {
-  for (const MovedWork& m : kMovedWork)
-    if (m.claim_id == claim.id) return &m;
-  return nullptr;
-}
-
 // __init functions of a vendor module: the module drops their symbols once
 // loaded, so their absence says nothing about the claim.
 bool IsInitText(std::string_view function) {
@@ -168,11 +145,10 @@ ClaimResult CheckClaim(const SeedClaim& claim, const KernelFacts& facts) {
     r.verdict = Verdict::NotOnThisKernel;
     evidence.push_back(fmt::format("a claim about {} only; this kernel's backend is {}",
                                    VendorName(claim.vendor), VendorName(facts.vendor())));
-  } else if (const MovedWork* moved = MovedWorkOf(claim);
-             moved != nullptr && !missing && facts.Has(moved->successor)) {
+  } else if (!claim.work_moved_to.empty() && !missing && facts.Has(claim.work_moved_to)) {
     // The call is there, but what the claim says it does is not.
     r.verdict = Verdict::NotOnThisKernel;
-    evidence.push_back(fmt::format("{}: present: {}", moved->successor, moved->why));
+    evidence.push_back(fmt::format("{}: present: {}", claim.work_moved_to, claim.work_moved_why));
   } else if (missing) {
     r.verdict = older_only          ? Verdict::OlderKernelsOnly
                 : missing_only_init ? Verdict::Unverified
