@@ -285,9 +285,8 @@ TEST(ExplainTexts, MostSpecificTextPerEvent) {
   EXPECT_EQ(text(VmmEventKind::RunExit, {13, 0, 3}), ExplainKind(VmmEventKind::RunExit));
   EXPECT_EQ(text(KernelEventKind::UserspaceExit, {kKvmExitMmio}), ExplainExitReason(kKvmExitMmio));
   // #VE: nothing specific, the kind's text; #PF: its own.
-  EXPECT_EQ(text(KernelEventKind::InjException, {20}),
-            "KVM queued an exception for the guest; it is delivered through the guest's IDT at "
-            "the next VM entry.");
+  EXPECT_EQ(text(KernelEventKind::InjException, {20}), ExplainKind(KernelEventKind::InjException));
+  EXPECT_TRUE(Contains(ExplainKind(KernelEventKind::InjException), "just before VM entry"));
   EXPECT_TRUE(Contains(text(KernelEventKind::InjException, {14}), "page fault"));
   EXPECT_EQ(text(KernelEventKind::MmuWalk, {}),
             "KVM walked the guest's page tables in software (shadow paging) to translate an "

@@ -46,9 +46,9 @@ constexpr std::array<std::string_view, kKernelEventKinds> kKernelTexts = {
     "KVM decoded and emulated one guest instruction in software (x86_emulate_instruction), "
     "because the hardware could not run it directly here.",
     // InjException
-    "KVM injects an exception into the guest: kvm_inject_exception writes it into the VMCS/VMCB "
-    "just before VM entry (queueing it has no tracepoint); the guest's IDT handler runs once the "
-    "guest is entered.",
+    "KVM injects an exception into the guest: just before VM entry the vendor's function writes "
+    "it into the VMCS (VMX) or the VMCB (SVM), and this tracepoint fires there; queueing it "
+    "earlier has none. The guest's IDT handler runs once the guest is entered.",
     // InjVirq
     "KVM injects an interrupt into the guest at the next VM entry; the guest's IDT entry for that "
     "vector runs as if a device had raised it.",
