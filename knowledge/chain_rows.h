@@ -141,6 +141,12 @@ inline ChainEdge IfSymbol(ChainEdge edge, std::string_view symbol, bool present)
   edge.if_present = present;
   return edge;
 }
+// Only where the boolean module parameter `param` is on (Alternative::if_param).
+template <typename Row>
+Row IfParam(Row row, std::string_view param) {
+  row.if_param = param;
+  return row;
+}
 // A call the caller can make as a jump (ChainEdge::tail_call).
 inline ChainEdge Tail(ChainEdge edge, std::string_view where) {
   edge.tail_call = where;

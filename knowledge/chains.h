@@ -37,6 +37,10 @@ struct Alternative {
   // make version numbers lie); `versions` decides only without symbols.
   std::string_view if_symbol;
   bool if_present = true;
+  // Configuration: when not empty, a boolean module parameter ("kvm.tdp_mmu")
+  // that must be on for this function to be the step. Decided where the
+  // host's value was recorded (HostFacts::module_params), else not at all.
+  std::string_view if_param;
 };
 
 // When a step runs, which decides how it can be seen. Load: module init,
@@ -74,6 +78,7 @@ struct ChainEdge {
   // checked in the source named here), so its frame can vanish from stacks.
   std::string_view tail_call;
   Evidence evidence;  // of the call (or of what happens later) and its versions
+  std::string_view if_param;  // as Alternative::if_param
 };
 
 // What an exit reason fixes in the source: in an exit of `reason` on

@@ -101,10 +101,11 @@ Chain PageFaultsChain() {
            "direct_page_fault(); 6.1-rc7 arch/x86/kvm/mmu/paging_tmpl.h:790 FNAME(page_fault), "
            ":805 r = FNAME(walk_addr)(), :880 r = FNAME(fetch)()")},
      {"direct_pf", "direct-map fault", Phase::Run, "",
-      {Checked(Fn("kvm_tdp_mmu_page_fault", MmuC(), From(6, 3), Vendor::Any, tdp),
-               "6.2.12 arch/x86/kvm/mmu/mmu.c: no kvm_tdp_mmu_page_fault; 6.3.8 "
-               "arch/x86/kvm/mmu/mmu.c:4414 static int kvm_tdp_mmu_page_fault; 6.19.0 "
-               "arch/x86/kvm/mmu/mmu.c:4882"),
+      {IfParam(Checked(Fn("kvm_tdp_mmu_page_fault", MmuC(), From(6, 3), Vendor::Any, tdp),
+                       "6.2.12 arch/x86/kvm/mmu/mmu.c: no kvm_tdp_mmu_page_fault; 6.3.8 "
+                       "arch/x86/kvm/mmu/mmu.c:4414 static int kvm_tdp_mmu_page_fault; 6.19.0 "
+                       "arch/x86/kvm/mmu/mmu.c:4882"),
+               "kvm.tdp_mmu"),
        // From 6.3 the step only with the TDP MMU off (kvm.tdp_mmu=0, or 32-bit).
        Checked(Fn("direct_page_fault", MmuC(), From(5, 6), Vendor::Any, tdp),
                "5.5-rc5 arch/x86/kvm/mmu/mmu.c: no direct_page_fault (tdp_page_fault did it); "
@@ -138,14 +139,15 @@ Chain PageFaultsChain() {
       Read("6.1-rc7 arch/x86/kvm/mmu/paging_tmpl.h:618 static int FNAME(fetch), :724 ret = "
            "mmu_set_spte() for the last level")},
      {"tdp_map", "TDP MMU map", Phase::Run, "",
-      {Checked(Fn("kvm_tdp_mmu_map", One("arch/x86/kvm/mmu/tdp_mmu.c",
-                                         Read("5.10.7 arch/x86/kvm/mmu/tdp_mmu.c:552 int "
-                                              "kvm_tdp_mmu_map; 6.1-rc7 "
-                                              "arch/x86/kvm/mmu/tdp_mmu.c:1155")),
-                  From(5, 10), Vendor::Any, tdp),
-               "5.9.1 arch/x86/kvm/mmu/tdp_mmu.c: no kvm_tdp_mmu_map; 5.10.7 "
-               "arch/x86/kvm/mmu/tdp_mmu.c:552 int kvm_tdp_mmu_map; 6.1-rc7 "
-               "arch/x86/kvm/mmu/tdp_mmu.c:1155")},
+      {IfParam(Checked(Fn("kvm_tdp_mmu_map", One("arch/x86/kvm/mmu/tdp_mmu.c",
+                                                 Read("5.10.7 arch/x86/kvm/mmu/tdp_mmu.c:552 int "
+                                                      "kvm_tdp_mmu_map; 6.1-rc7 "
+                                                      "arch/x86/kvm/mmu/tdp_mmu.c:1155")),
+                          From(5, 10), Vendor::Any, tdp),
+                       "5.9.1 arch/x86/kvm/mmu/tdp_mmu.c: no kvm_tdp_mmu_map; 5.10.7 "
+                       "arch/x86/kvm/mmu/tdp_mmu.c:552 int kvm_tdp_mmu_map; 6.1-rc7 "
+                       "arch/x86/kvm/mmu/tdp_mmu.c:1155"),
+               "kvm.tdp_mmu")},
       "The TDP MMU (5.10+, x86-64, only with kvm.tdp_mmu=Y, the default since 5.15) installs "
       "EPT/NPT entries itself, under mmu_lock: a spinlock in 5.10–5.11, held for read since 5.12.",
       Read("5.10.89 arch/x86/kvm/mmu/tdp_mmu.c:11 tdp_mmu_enabled = false; 5.14.2 "
@@ -221,14 +223,15 @@ Chain PageFaultsChain() {
              "5.6.4 arch/x86/kvm/mmu/mmu.c:4237 return direct_page_fault(); 6.1-rc7 "
              "arch/x86/kvm/mmu/mmu.c:4351; 6.3.8 arch/x86/kvm/mmu/mmu.c:4476 return "
              "kvm_tdp_mmu_page_fault(vcpu, fault), :4479 return direct_page_fault(vcpu, fault)"),
-     Checked(Call("direct_pf", "tdp_map", From(5, 10), tdp,
+     IfParam(Checked(Call("direct_pf", "tdp_map", From(5, 10), tdp,
                   "only with kvm.tdp_mmu=Y (default off 5.10–5.14, on from 5.15); from 6.3 the "
                   "caller is kvm_tdp_mmu_page_fault"),
              "5.10.89 arch/x86/kvm/mmu/mmu.c:3730 if (is_tdp_mmu_root()) :3731 r = "
              "kvm_tdp_mmu_map() in direct_page_fault; 6.1-rc7 arch/x86/kvm/mmu/mmu.c:4267; 6.3.8 "
              "arch/x86/kvm/mmu/mmu.c:4440 r = kvm_tdp_mmu_map(vcpu, fault) in "
              "kvm_tdp_mmu_page_fault; 5.10.89 arch/x86/kvm/mmu/tdp_mmu.c:11 tdp_mmu_enabled = "
-             "false; 5.15.16 arch/x86/kvm/mmu/tdp_mmu.c:13 tdp_mmu_enabled = true")},
+             "false; 5.15.16 arch/x86/kvm/mmu/tdp_mmu.c:13 tdp_mmu_enabled = true"),
+             "kvm.tdp_mmu")},
     "mmu_pf"};
 }
 // clang-format on

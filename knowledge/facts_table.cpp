@@ -37,10 +37,11 @@ std::string EvidenceCell(const Evidence& e) {
   return (e.unverified ? "**unverified:** " : "") + Cell(e.where);
 }
 
-std::string Condition(Vendor vendor, Paging paging) {
+std::string Condition(Vendor vendor, Paging paging, std::string_view param = {}) {
   std::vector<std::string> parts;
   if (vendor != Vendor::Any) parts.emplace_back(VendorName(vendor));
   if (paging != Paging::Any) parts.emplace_back(PagingName(paging));
+  if (!param.empty()) parts.push_back(fmt::format("{}=Y", param));
   return parts.empty() ? "any" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
@@ -111,7 +112,7 @@ void ChainTables(const Chain& chain, const FactsOptions& o, std::string& out) {
     for (const Alternative& alt : node.alternatives) {
       if (!Wanted(o, alt.evidence)) continue;
       rows += fmt::format("| {} | {}{} | {} | {} | {} | {} |\n", Cell(node.step), Code(alt.function),
-                          alt.init_text ? " (__init)" : "", Condition(alt.vendor, alt.paging),
+                          alt.init_text ? " (__init)" : "", Condition(alt.vendor, alt.paging, alt.if_param),
                           Versions(alt.versions, alt.if_symbol, alt.if_present),
                           Cell(FilesCell(alt.files)), EvidenceCell(alt.evidence));
     }
@@ -139,7 +140,7 @@ void ChainTables(const Chain& chain, const FactsOptions& o, std::string& out) {
     if (!edge.tail_call.empty()) what += fmt::format(" (can be a tail call: {})", Cell(edge.tail_call));
     if (!edge.note.empty()) what += fmt::format("; {}", Cell(edge.note));
     rows += fmt::format("| {} → {} | {} | {} | {} | {} |\n", from ? Cell(from->step) : edge.from,
-                        to ? Cell(to->step) : edge.to, what, Condition(edge.vendor, edge.paging),
+                        to ? Cell(to->step) : edge.to, what, Condition(edge.vendor, edge.paging, edge.if_param),
                         Versions(edge.versions, edge.if_symbol, edge.if_present),
                         EvidenceCell(edge.evidence));
   }

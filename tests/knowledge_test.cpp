@@ -234,9 +234,34 @@ TEST(Configuration, TheModuleParameterDecidesThePagingMode) {
     EXPECT_EQ(m.Node("walk")->status == traces::NodeStatus::NotApplicable, tdp);
   }
   // Not recorded (older traces): the stacks decide, and say so.
+  traces::TraceData none;
+  none.host.backend = "SVM (kvm_amd)";
+  EXPECT_EQ(traces::FactsOf(none).paging(), traces::Paging::Any);
+}
+
+// The TDP MMU is a kvm.ko parameter (default on from 5.15): with it off, its
+// steps are n/a and the legacy direct_page_fault is the 6.3+ step.
+TEST(Configuration, TheTdpMmuParameterDecidesItsSteps) {
+  for (const char* on : {"Y", "N", ""}) {
+    traces::TraceData t;
+    t.host.kernel_release = "6.6.0";
+    t.host.backend = "VMX (kvm_intel)";
+    t.host.module_params["kvm_intel.ept"] = "Y";
+    if (*on) t.host.module_params["kvm.tdp_mmu"] = on;
+    const traces::ChainMatch m = traces::MatchChain(ChainId::PageFaults, traces::FactsOf(t));
+    const bool off = std::string(on) == "N";
+    EXPECT_EQ(m.Node("direct_pf")->chosen->function, off ? "direct_page_fault" : "kvm_tdp_mmu_page_fault")
+        << on;
+    EXPECT_EQ(m.Node("tdp_map")->status == traces::NodeStatus::NotApplicable, off) << on;
+    if (off) EXPECT_EQ(m.Node("tdp_map")->note, "only with kvm.tdp_mmu=Y (this host: N)");
+    EXPECT_EQ(m.Edge("direct_pf", "tdp_map")->status == traces::EdgeStatus::NotApplicable, off) << on;
+  }
+}
+
+TEST(Configuration, OlderTracesLeaveThePagingModeToTheStacks) {
   traces::TraceData old;
-  old.host.backend = "SVM (kvm_amd)";
-  EXPECT_EQ(traces::FactsOf(old).paging(), traces::Paging::Any);
+  old.host.backend = "VMX (kvm_intel)";
+  EXPECT_NE(traces::FactsOf(old).Describe().find("paging mode not seen"), std::string::npos);
 }
 
 }  // namespace

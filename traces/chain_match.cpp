@@ -56,12 +56,14 @@ std::optional<LayoutDecision> DecideLayout(std::string_view symbol, bool present
 // on this kernel.
 std::string Unmet(Vendor vendor, Paging paging, const VersionRange& versions,
                   const KernelFacts& facts, std::string_view if_symbol = {},
-                  bool if_present = true) {
+                  bool if_present = true, std::string_view if_param = {}) {
   if (!Fits(vendor, facts.vendor())) return fmt::format("{} only", VendorName(vendor));
   if (!Fits(paging, facts.paging())) {
     if (paging == Paging::Shadow) return "shadow paging only";
     return vendor == Vendor::Vmx ? "EPT only" : vendor == Vendor::Svm ? "NPT only" : "EPT/NPT only";
   }
+  if (!if_param.empty() && facts.ParamOn(if_param) == false)
+    return fmt::format("only with {}=Y (this host: N)", if_param);
   if (const auto layout = DecideLayout(if_symbol, if_present, versions, facts))
     return layout->holds ? std::string() : fmt::format("not this kernel's layout ({})", layout->how);
   if (facts.version() && !versions.Contains(*facts.version()))
@@ -85,10 +87,10 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
     }
   }
   const std::string unmet =
-      Unmet(alt.vendor, alt.paging, alt.versions, facts, alt.if_symbol, alt.if_present);
+      Unmet(alt.vendor, alt.paging, alt.versions, facts, alt.if_symbol, alt.if_present, alt.if_param);
   const auto layout = DecideLayout(alt.if_symbol, alt.if_present, alt.versions, facts);
   const bool version_only = !unmet.empty() && !(layout && layout->by_symbols) &&
-                            Unmet(alt.vendor, alt.paging, {}, facts).empty();
+                            Unmet(alt.vendor, alt.paging, {}, facts, {}, true, alt.if_param).empty();
   // What the kernel shows beats what the tables expect: an observed frame is
   // never n/a, and an existing symbol outside its version range is a remark.
   if (m.use.stacks > 0) {
@@ -104,7 +106,7 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   // Only a version or layout verdict rests on the unverified range; "SVM
   // only" does not.
   if (m.status == NodeStatus::NotApplicable && alt.evidence.unverified &&
-      !(layout && layout->by_symbols) && Unmet(alt.vendor, alt.paging, {}, facts).empty())
+      !(layout && layout->by_symbols) && Unmet(alt.vendor, alt.paging, {}, facts, {}, true, alt.if_param).empty())
     m.note += " (range not verified)";
   return m;
 }
@@ -196,7 +198,8 @@ class Matcher {
       m_match.nodes.push_back(MatchNode(m_chain.nodes[i], EntryGate(m_chain, i)));
     for (const ChainEdge& edge : m_chain.edges)
       m_applies.push_back(
-          Unmet(edge.vendor, edge.paging, edge.versions, m_facts, edge.if_symbol, edge.if_present)
+          Unmet(edge.vendor, edge.paging, edge.versions, m_facts, edge.if_symbol, edge.if_present,
+                edge.if_param)
               .empty());
     m_match.layout = LayoutText();
     for (size_t i = 0; i < m_match.nodes.size(); ++i)
@@ -392,7 +395,7 @@ class Matcher {
     };
     if (!m_applies[e])
       return set(EdgeStatus::NotApplicable, Unmet(edge.vendor, edge.paging, edge.versions, m_facts,
-                                                  edge.if_symbol, edge.if_present));
+                                                  edge.if_symbol, edge.if_present, edge.if_param));
     for (const NodeMatch* n : {&caller, &callee})
       if (n->status == NodeStatus::NotApplicable)
         return set(EdgeStatus::NotApplicable, fmt::format("{} n/a here", n->chosen->function));

@@ -137,6 +137,10 @@ class KernelFacts {
   // with what said so ("kvm_amd.npt=Y"): configuration beats the stacks,
   // which show the mode only once a fault was captured. nullopt: unchanged.
   void SetPagingFromHost(std::optional<bool> two_dimensional, std::string how);
+  // The host's vendor module parameters as recorded ("kvm.tdp_mmu" → "Y"),
+  // and one of them as a flag: nullopt when not recorded.
+  void SetModuleParams(std::map<std::string, std::string> params) { m_params = std::move(params); }
+  std::optional<bool> ParamOn(std::string_view key) const;
   const std::optional<KernelVersion>& version() const { return m_version; }
   const std::string& release() const { return m_release; }
   size_t symbol_count() const { return m_symbol_count; }
@@ -163,6 +167,7 @@ class KernelFacts {
   Vendor m_vendor = Vendor::Any;
   Paging m_paging = Paging::Any;
   std::string m_paging_how = "seen in stacks";  // what decided m_paging
+  std::map<std::string, std::string> m_params;
 };
 
 // --- Matching -----------------------------------------------------------------

@@ -148,6 +148,14 @@ uint64_t KernelFacts::event_count() const {
   return n;
 }
 
+std::optional<bool> KernelFacts::ParamOn(std::string_view key) const {
+  auto it = m_params.find(std::string(key));
+  if (it == m_params.end()) return std::nullopt;
+  if (it->second == "Y" || it->second == "y" || it->second == "1") return true;
+  if (it->second == "N" || it->second == "n" || it->second == "0") return false;
+  return std::nullopt;
+}
+
 void KernelFacts::SetPagingFromHost(std::optional<bool> two_dimensional, std::string how) {
   if (!two_dimensional) return;
   m_paging = *two_dimensional ? Paging::Tdp : Paging::Shadow;

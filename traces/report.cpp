@@ -159,6 +159,11 @@ KernelFacts FactsOf(const std::vector<const TraceData*>& traces) {
   symbols.Finish();
   KernelFacts facts(symbols, stacks, release, std::move(ioctls), kernel_symbols, backend);
   facts.SetExits(std::move(exits));
+  for (const TraceData* t : traces) {
+    if (t->host.module_params.empty()) continue;
+    facts.SetModuleParams(t->host.module_params);
+    break;
+  }
   // The vendor module's parameter, where the trace recorded it, decides
   // EPT/NPT or shadow paging even when no fault was captured.
   for (const TraceData* t : traces) {
