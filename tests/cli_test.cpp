@@ -623,6 +623,30 @@ TEST_F(CliTraces, BadTraceFilesAreUsageErrorsThatNameTheProblem) {
   EXPECT_EQ(Kvmscope("stats").status, 2);
 }
 
+// `facts` needs nothing: every fact with its evidence, the count on stderr;
+// a bad chain name is a usage error; `chains --sources` adds the evidence.
+TEST_F(Cli, FactsPrintsEveryFactWithItsEvidence) {
+  Result all = Kvmscope("facts");
+  EXPECT_EQ(all.status, 0) << all.output;
+  EXPECT_NE(all.output.find("| `vcpu_run` | any | ≥4.1 |"), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find("4.0.4 arch/x86/kvm/x86.c:6385"), std::string::npos);
+  EXPECT_NE(all.output.find("0 without evidence"), std::string::npos);
+  Result unverified = Kvmscope("facts --unverified --chain page-faults");
+  EXPECT_EQ(unverified.status, 0) << unverified.output;
+  EXPECT_NE(unverified.output.find("npf_interception"), std::string::npos) << unverified.output;
+  EXPECT_EQ(unverified.output.find("`vcpu_run`"), std::string::npos) << unverified.output;
+  Result bad = Kvmscope("facts --chain nope");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("unknown chain 'nope'"), std::string::npos) << bad.output;
+
+  const std::string trace = KVMSCOPE_TESTDATA "/pagefault-svm.json";
+  Result plain = Kvmscope("chains --chain run " + trace);
+  Result sources = Kvmscope("chains --chain run --sources " + trace);
+  EXPECT_EQ(sources.status, 0) << sources.output;
+  EXPECT_EQ(plain.output.find("checked: svm_handle_exit"), std::string::npos) << plain.output;
+  EXPECT_NE(sources.output.find("checked: svm_handle_exit"), std::string::npos) << sources.output;
+}
+
 // An output file that cannot be written is refused before anything runs, so
 // no recording is lost at the end.
 TEST_F(CliTraces, UnwritableOutputIsRefusedBeforeRunning) {
