@@ -173,7 +173,13 @@ INSTANTIATE_TEST_SUITE_P(Renames, FunctionBoundary, ::testing::Values(
     // 6.14.0: no vt_init, vmx_init is module_init; 6.16.1 vmx/main.c:1057 vt_init.
     Boundary{ChainId::Init, "vendor_init", Vendor::Vmx, "6.15.11", "vmx_init", "6.16.0", "vt_init"},
     // 6.2.1 kvm_arch_init; 6.3.8 kvm_x86_vendor_init (with symbols, the symbol decides).
-    Boundary{ChainId::Init, "vendor_setup", Vendor::Vmx, "6.2.16", "kvm_arch_init", "6.3.0", "kvm_x86_vendor_init"}),
+    Boundary{ChainId::Init, "vendor_setup", Vendor::Vmx, "6.2.16", "kvm_arch_init", "6.3.0", "kvm_x86_vendor_init"},
+    // 6.2.12: no kvm_tdp_mmu_page_fault; 6.3.8 mmu/mmu.c:4414 (with the TDP MMU on).
+    Boundary{ChainId::PageFaults, "direct_pf", Vendor::Vmx, "6.2.16", "direct_page_fault", "6.3.0", "kvm_tdp_mmu_page_fault"},
+    // 5.12.9: no kvm_inject_exception (mainline); 5.14.2 x86.c:8812.
+    Boundary{ChainId::Exceptions, "inject", Vendor::Vmx, "5.13.19", "", "5.14.0", "kvm_inject_exception"},
+    // 4.14.177 svm.c:4371 [SVM_EXIT_NPF] = pf_interception; 4.16.13 svm.c:2495 npf_interception.
+    Boundary{ChainId::PageFaults, "fault_exit", Vendor::Svm, "4.15.18", "pf_interception", "4.16.0", "npf_interception"}),
     PrintBoundary);
 // clang-format on
 
@@ -209,12 +215,38 @@ INSTANTIATE_TEST_SUITE_P(Moves, SourceFileBoundary, ::testing::Values(
     FileBoundary{ChainId::RunLoop, "vendor_run", Vendor::Svm, "5.6.19", "arch/x86/kvm/svm.c", "5.7.0", "arch/x86/kvm/svm/svm.c"},
     // 5.4.286 arch/x86/kvm/mmu.c:5526; 5.5-rc5 arch/x86/kvm/mmu/mmu.c:5519.
     FileBoundary{ChainId::PageFaults, "mmu_pf", Vendor::Vmx, "5.4.286", "arch/x86/kvm/mmu.c", "5.5.0", "arch/x86/kvm/mmu/mmu.c"},
+    // 5.4.286 arch/x86/kvm/paging_tmpl.h:770; 5.5-rc5 arch/x86/kvm/mmu/paging_tmpl.h:768.
+    FileBoundary{ChainId::PageFaults, "walk", Vendor::Vmx, "5.4.286", "arch/x86/kvm/paging_tmpl.h", "5.5.0", "arch/x86/kvm/mmu/paging_tmpl.h"},
     // 5.18.12 arch/x86/kvm/mmu.h:205; 5.19.0 arch/x86/kvm/mmu/mmu_internal.h:232.
     FileBoundary{ChainId::PageFaults, "do_pf", Vendor::Vmx, "5.18.19", "arch/x86/kvm/mmu.h", "5.19.0", "arch/x86/kvm/mmu/mmu_internal.h"}),
     [](const ::testing::TestParamInfo<FileBoundary>& info) {
       return TestName(info.param.node, info.param.first_new, info.param.vendor);
     });
 // clang-format on
+
+// On a kernel whose symbols are known, the symbols decide before the version:
+// stable kernels backport (5.10.89, 5.4.286 and 4.19.304 have 5.14's
+// kvm_inject_exception; Debian's 6.1 has 6.3's kvm_x86_vendor_init).
+TEST(Backports, TheSymbolsDecideBeforeTheVersion) {
+  auto facts = [](const char* release, std::vector<const char*> names) {
+    traces::SymbolTable symbols;
+    uint64_t addr = 0x1000;
+    for (const char* n : names) symbols.Add(addr += 0x100, n, "kvm");
+    symbols.Finish();
+    return traces::KernelFacts(symbols, {}, release, {}, 0, Vendor::Vmx);
+  };
+  const traces::ChainMatch backported =
+      traces::MatchChain(ChainId::Exceptions, facts("5.10.89", {"kvm_inject_exception", "vmx_vcpu_run"}));
+  EXPECT_EQ(backported.Node("inject")->status, traces::NodeStatus::PresentNotObserved);
+  EXPECT_EQ(backported.Edge("check_events", "vendor_inject")->status, traces::EdgeStatus::NotApplicable);
+  const traces::ChainMatch mainline =
+      traces::MatchChain(ChainId::Exceptions, facts("5.10.7", {"inject_pending_event", "vmx_vcpu_run"}));
+  EXPECT_EQ(mainline.Node("inject")->status, traces::NodeStatus::NotApplicable);
+  EXPECT_NE(mainline.Edge("check_events", "vendor_inject")->status, traces::EdgeStatus::NotApplicable);
+  const traces::ChainMatch debian =
+      traces::MatchChain(ChainId::Init, facts("6.1.0-57-amd64", {"kvm_x86_vendor_init", "kvm_arch_init"}));
+  EXPECT_EQ(debian.Node("vendor_setup")->chosen->function, "kvm_x86_vendor_init");
+}
 
 // EPT/NPT or shadow paging is configuration, not version: a trace's recorded
 // kvm_intel.ept / kvm_amd.npt decides it even when no fault was captured.

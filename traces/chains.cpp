@@ -9,7 +9,7 @@
 #include <cctype>
 #include <set>
 
-#include "traces/seed_check.h"
+#include "knowledge/seed_claims.h"
 
 namespace kvmscope::traces {
 
@@ -24,7 +24,7 @@ std::vector<std::string> ChainSymbolNames() {
     for (const ChainNode& n : c.nodes)
       for (const Alternative& a : n.alternatives) names.emplace(a.function);
   for (const ImpliedStep& step : ImpliedSteps()) names.emplace(step.function);
-  for (std::string_view f : SeedClaimFunctions()) names.emplace(f);
+  for (std::string_view f : knowledge::SeedClaimFunctions()) names.emplace(f);
   return {names.begin(), names.end()};
 }
 
