@@ -119,6 +119,31 @@ TEST(Story, PagefaultIsTheInjectedPfThenTheWalkerErrorThenAFault) {
   EXPECT_EQ(trace.At(story->event).type, EventType(KernelEventKind::MmuWalkerError));
 }
 
+// Who handles the guest's #PF is configuration: on PVM (shadow paging) KVM
+// injects it; on the SVM host (NPT) the story is the first nested page fault.
+TEST(Story, PagefaultSaysWhoWalksThePageTables) {
+  const TraceData pvm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-pvm.json");
+  std::optional<Story> story = FindStory(pvm);
+  ASSERT_TRUE(story);
+  EXPECT_NE(story->caption.find("with shadow paging KVM intercepts the #PF"), std::string::npos)
+      << story->caption;
+  const TraceData svm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
+  story = FindStory(svm);
+  ASSERT_TRUE(story);
+  EXPECT_NE(story->caption.find("with EPT/NPT the exit is an EPT violation / NPF"), std::string::npos)
+      << story->caption;
+  const Event& e = svm.At(story->event);
+  EXPECT_TRUE(e.type == EventType(KernelEventKind::PageFault) ||
+              e.type == EventType(KernelEventKind::MmuPageFault));
+  // Recorded ept=N on VMX: shadow paging, whatever else the trace holds.
+  TraceData vmx = svm;
+  vmx.host.backend = "VMX (kvm_intel)";
+  vmx.host.module_params["kvm_intel.ept"] = "N";
+  story = FindStory(vmx);
+  ASSERT_TRUE(story);
+  EXPECT_NE(story->caption.find("with shadow paging"), std::string::npos) << story->caption;
+}
+
 TEST(Story, EachGuestHasItsEvent) {
   Track cpu0 = Vcpu(0), cpu1 = Vcpu(1), vmm = VmmThread();
   Event cpuid;

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "traces/explain.h"
+#include "traces/fault_context.h"
 
 namespace kvmscope::traces {
 namespace {
@@ -63,6 +64,26 @@ bool EndsInExit(const Track& track, const Span& s) {
   return s.end != kNoEvent && IsExit(track.events[s.end]);
 }
 
+// Who walks the guest's page tables in this trace: the CPU (EPT/NPT, true) or
+// KVM (shadow paging, false). The recorded module parameter says so, else
+// what the kvm_page_fault events decode as; nullopt when neither tells.
+std::optional<bool> TwoDimensional(const TraceData& trace) {
+  if (std::optional<bool> tdp = trace.host.TwoDimensionalPaging()) return tdp;
+  for (const EventRef r : trace.OfType(KernelEventKind::PageFault)) {
+    switch (FaultCodeAt(trace, r)) {
+      case FaultCode::EptQualification:
+      case FaultCode::NpfErrorCode: return true;
+      case FaultCode::PfErrorCode: return false;
+      case FaultCode::Unknown: break;
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsFault(const Event& e) {
+  return e.type == KernelEventKind::PageFault || e.type == KernelEventKind::MmuPageFault;
+}
+
 }  // namespace
 
 std::optional<Story> FindStory(const TraceData& trace) {
@@ -80,20 +101,37 @@ std::optional<Story> FindStory(const TraceData& trace) {
           PortDataNote(kCom1Port, true, e.a[5]));
     }
   } else if (guest == "pagefault") {
+    // Who handles the guest's #PF is configuration. With EPT/NPT KVM does not
+    // intercept it (6.0.1 arch/x86/kvm/svm/svm.c:1277 clears the #PF
+    // intercept when npt is on; VMX's exception bitmap leaves out #PF with
+    // ept): KVM sees only guest-physical pages it has not mapped yet. With
+    // shadow paging it intercepts it, walks the guest's tables and injects it
+    // (6.1-rc7 arch/x86/kvm/mmu/paging_tmpl.h:302 walk_addr_generic, :814
+    // kvm_inject_emulated_page_fault).
     story.chain = ChainId::PageFaults;
-    ref = FirstWhere(trace, [](const Event& e) { return IsInjected(e, 14); });
-    if (!ref) {
-      ref = FirstWhere(trace,
-                       [](const Event& e) { return e.type == KernelEventKind::MmuWalkerError; });
+    const std::optional<bool> tdp = TwoDimensional(trace);
+    if (tdp == true) {
+      ref = FirstWhere(trace, IsFault);
+      caption =
+          "The guest touches memory KVM has not mapped yet: with EPT/NPT the exit is an EPT "
+          "violation / NPF, kvm_mmu_page_fault maps the guest-physical page and the guest "
+          "retries. A #PF of the guest's own page tables the CPU delivers to the guest itself.";
+    } else {
+      ref = FirstWhere(trace, [](const Event& e) { return IsInjected(e, 14); });
+      if (!ref) {
+        ref = FirstWhere(trace,
+                         [](const Event& e) { return e.type == KernelEventKind::MmuWalkerError; });
+      }
+      if (!ref) ref = FirstWhere(trace, IsFault);
+      caption =
+          tdp == false
+              ? "The guest touches an address its own page tables do not map: with shadow paging "
+                "KVM intercepts the #PF, walks the guest's tables in software, finds no mapping "
+                "and injects #PF (vector 14), so the guest's own handler runs."
+              : "The guest touches an address its own page tables do not map, and its #PF "
+                "handler runs: with shadow paging KVM walks the tables and injects the #PF; with "
+                "EPT/NPT the CPU delivers it, and KVM only maps memory on an EPT violation / NPF.";
     }
-    if (!ref) {
-      ref = FirstWhere(trace, [](const Event& e) {
-        return e.type == KernelEventKind::PageFault || e.type == KernelEventKind::MmuPageFault;
-      });
-    }
-    caption =
-        "The guest touches an address its own page tables do not map: KVM walks them in "
-        "software, finds no mapping and injects #PF (vector 14), so the guest's own handler runs.";
   } else if (guest == "exceptions") {
     story.chain = ChainId::Exceptions;
     ref = FirstWhere(trace, [](const Event& e) { return IsInjected(e, 6); });
