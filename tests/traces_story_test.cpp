@@ -121,6 +121,7 @@ TEST(Story, PagefaultIsTheInjectedPfThenTheWalkerErrorThenAFault) {
 
 // Who handles the guest's #PF is configuration: on PVM (shadow paging) KVM
 // injects it; on the SVM host (NPT) the story is the first nested page fault.
+// Each caption fits the toolbar's one line on a 1600-pixel projector.
 TEST(Story, PagefaultSaysWhoWalksThePageTables) {
   const TraceData pvm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-pvm.json");
   std::optional<Story> story = FindStory(pvm);
@@ -130,11 +131,12 @@ TEST(Story, PagefaultSaysWhoWalksThePageTables) {
   const TraceData svm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
   story = FindStory(svm);
   ASSERT_TRUE(story);
-  EXPECT_NE(story->caption.find("with EPT/NPT the exit is an EPT violation / NPF"), std::string::npos)
+  EXPECT_NE(story->caption.find("exits as an EPT violation / NPF"), std::string::npos)
       << story->caption;
   const Event& e = svm.At(story->event);
   EXPECT_TRUE(e.type == EventType(KernelEventKind::PageFault) ||
               e.type == EventType(KernelEventKind::MmuPageFault));
+  EXPECT_LE(story->caption.size(), 170u);
   // Recorded ept=N on VMX: shadow paging, whatever else the trace holds.
   TraceData vmx = svm;
   vmx.host.backend = "VMX (kvm_intel)";

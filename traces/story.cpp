@@ -113,9 +113,8 @@ std::optional<Story> FindStory(const TraceData& trace) {
     if (tdp == true) {
       ref = FirstWhere(trace, IsFault);
       caption =
-          "The guest touches memory KVM has not mapped yet: with EPT/NPT the exit is an EPT "
-          "violation / NPF, kvm_mmu_page_fault maps the guest-physical page and the guest "
-          "retries. A #PF of the guest's own page tables the CPU delivers to the guest itself.";
+          "With EPT/NPT the guest's first touch of a page KVM has not mapped exits as an EPT "
+          "violation / NPF: kvm_mmu_page_fault maps it and the guest retries.";
     } else {
       ref = FirstWhere(trace, [](const Event& e) { return IsInjected(e, 14); });
       if (!ref) {
@@ -125,12 +124,10 @@ std::optional<Story> FindStory(const TraceData& trace) {
       if (!ref) ref = FirstWhere(trace, IsFault);
       caption =
           tdp == false
-              ? "The guest touches an address its own page tables do not map: with shadow paging "
-                "KVM intercepts the #PF, walks the guest's tables in software, finds no mapping "
-                "and injects #PF (vector 14), so the guest's own handler runs."
-              : "The guest touches an address its own page tables do not map, and its #PF "
-                "handler runs: with shadow paging KVM walks the tables and injects the #PF; with "
-                "EPT/NPT the CPU delivers it, and KVM only maps memory on an EPT violation / NPF.";
+              ? "An address the guest's page tables do not map: with shadow paging KVM "
+                "intercepts the #PF, walks the tables in software and injects #PF (vector 14)."
+              : "An address the guest's page tables do not map: with shadow paging KVM walks "
+                "them and injects #PF; with EPT/NPT the CPU delivers it to the guest.";
     }
   } else if (guest == "exceptions") {
     story.chain = ChainId::Exceptions;
