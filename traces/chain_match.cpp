@@ -89,8 +89,9 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   const std::string unmet =
       Unmet(alt.vendor, alt.paging, alt.versions, facts, alt.if_symbol, alt.if_present, alt.if_param);
   const auto layout = DecideLayout(alt.if_symbol, alt.if_present, alt.versions, facts);
-  const bool version_only = !unmet.empty() && !(layout && layout->by_symbols) &&
-                            Unmet(alt.vendor, alt.paging, {}, facts, {}, true, alt.if_param).empty();
+  // Vendor, paging and configuration fit: only the version or layout can rule it out.
+  const bool fits_otherwise = Unmet(alt.vendor, alt.paging, {}, facts, {}, true, alt.if_param).empty();
+  const bool version_only = !unmet.empty() && !(layout && layout->by_symbols) && fits_otherwise;
   // What the kernel shows beats what the tables expect: an observed frame is
   // never n/a, and an existing symbol outside its version range is a remark.
   if (m.use.stacks > 0) {
@@ -106,7 +107,7 @@ AlternativeMatch MatchAlternative(const Alternative& alt, const KernelFacts& fac
   // Only a version or layout verdict rests on the unverified range; "SVM
   // only" does not.
   if (m.status == NodeStatus::NotApplicable && alt.evidence.unverified &&
-      !(layout && layout->by_symbols) && Unmet(alt.vendor, alt.paging, {}, facts, {}, true, alt.if_param).empty())
+      !(layout && layout->by_symbols) && fits_otherwise)
     m.note += " (range not verified)";
   return m;
 }
