@@ -129,7 +129,14 @@ inline Alternative IfSymbol(Alternative alt, std::string_view symbol, bool prese
 // A call, visible in stacks where both ends have symbols.
 inline ChainEdge Call(std::string_view from, std::string_view to, VersionRange versions = {},
                Paging paging = Paging::Any, std::string_view note = {}) {
-  return ChainEdge{from, to, EdgeKind::Calls, Vendor::Any, paging, versions, note, {}, true, {}, {}};
+  ChainEdge edge;
+  edge.from = from;
+  edge.to = to;
+  edge.kind = EdgeKind::Calls;
+  edge.paging = paging;
+  edge.versions = versions;
+  edge.note = note;
+  return edge;
 }
 // Where the call (or what happens later) and its versions were checked.
 inline ChainEdge Checked(ChainEdge edge, std::string_view where, bool unverified = false) {
@@ -155,8 +162,13 @@ inline ChainEdge Tail(ChainEdge edge, std::string_view where) {
 // Not a call: `to` runs later (see EdgeKind::Later).
 inline ChainEdge Then(std::string_view from, std::string_view to, std::string_view note,
                std::string_view where) {
-  return ChainEdge{from,  to, EdgeKind::Later, Vendor::Any, Paging::Any, {}, note, {}, true, {},
-                   Read(where)};
+  ChainEdge edge;
+  edge.from = from;
+  edge.to = to;
+  edge.kind = EdgeKind::Later;
+  edge.note = note;
+  edge.evidence = Read(where);
+  return edge;
 }
 
 // Since 5.11 (SVM) / 5.12 (VMX) the vendor's exit handler hands the reason to

@@ -36,7 +36,9 @@ std::vector<SeedClaim> MakeClaims() {
         "module_init(vmx_init); 6.14.0 arch/x86/kvm/vmx/vmx.c:8661 r = kvm_init(sizeof(struct "
         "vcpu_vmx), ...), :8674 module_init(vmx_init); 6.16.1 arch/x86/kvm/vmx/main.c:1102 "
         "module_init(vt_init), :1062 r = vmx_init(), :1090 r = kvm_init(vcpu_size, vcpu_align, "
-        "THIS_MODULE), vmx/vmx.c:8820 int __init vmx_init(void) has no kvm_init call"}},
+        "THIS_MODULE), vmx/vmx.c:8820 int __init vmx_init(void) has no kvm_init call"},
+       "",
+       ""},
       {"kvm_init-in-vmx.c",
        "kvm_init is defined in arch/x86/kvm/vmx.c.",
        C::DefinedIn,
@@ -53,7 +55,9 @@ std::vector<SeedClaim> MakeClaims() {
        {"3.19.8 virt/kvm/kvm_main.c:3214 int kvm_init(void *opaque, unsigned vcpu_size, ...), "
         "arch/x86/kvm/vmx.c:9419 only calls it; 6.1.192 virt/kvm/kvm_main.c:5909 int kvm_init(; "
         "6.16.1 virt/kvm/kvm_main.c:6437 int kvm_init(unsigned vcpu_size, unsigned vcpu_align, "
-        "struct module *module)"}},
+        "struct module *module)"},
+       "",
+       ""},
       {"kvm_init-calls-kvm_arch_init",
        "kvm_init calls kvm_arch_init (arch/x86/kvm/x86.c), which checks that hardware "
        "virtualization is enabled and sets up the MMU.",
@@ -106,7 +110,9 @@ std::vector<SeedClaim> MakeClaims() {
         "&kvm_vcpu_fops, ...) in create_vcpu_fd, not in kvm_init (:3214); 6.1.192 "
         "virt/kvm/kvm_main.c:3878 anon_inode_getfd(name, &kvm_vcpu_fops, ...) in create_vcpu_fd, "
         ":5998 misc_register(&kvm_dev) in kvm_init; 6.16.1 virt/kvm/kvm_main.c:4095 "
-        ".unlocked_ioctl = kvm_vcpu_ioctl, :4098 KVM_COMPAT(kvm_vcpu_compat_ioctl)"}},
+        ".unlocked_ioctl = kvm_vcpu_ioctl, :4098 KVM_COMPAT(kvm_vcpu_compat_ioctl)"},
+       "",
+       ""},
       {"kvm_vcpu_compat_ioctl-calls-kvm_vcpu_ioctl",
        "kvm_vcpu_compat_ioctl (virt/kvm/kvm_main.c) calls kvm_vcpu_ioctl.",
        C::Calls,
@@ -124,7 +130,9 @@ std::vector<SeedClaim> MakeClaims() {
         "kvm_vcpu_ioctl(filp, ioctl, arg); 6.1.192 virt/kvm/kvm_main.c:4292, :4326 the same, "
         "virt/kvm/Kconfig:68 config KVM_COMPAT, depends on KVM && COMPAT && !(S390 || ARM64 || "
         "RISCV); 6.16.1 virt/kvm/kvm_main.c:4645 static long kvm_vcpu_compat_ioctl(, :4679 r = "
-        "kvm_vcpu_ioctl(filp, ioctl, arg);"}},
+        "kvm_vcpu_ioctl(filp, ioctl, arg);"},
+       "",
+       ""},
       {"kvm_vcpu_ioctl-calls-kvm_arch_vcpu_ioctl_run",
        "kvm_vcpu_ioctl calls kvm_arch_vcpu_ioctl_run (arch/x86/kvm/x86.c).",
        C::Calls,
@@ -140,7 +148,9 @@ std::vector<SeedClaim> MakeClaims() {
        "",
        {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run); 6.1.192 "
         "virt/kvm/kvm_main.c:4124 r = kvm_arch_vcpu_ioctl_run(vcpu); 6.16.1 "
-        "virt/kvm/kvm_main.c:4464 r = kvm_arch_vcpu_ioctl_run(vcpu);"}},
+        "virt/kvm/kvm_main.c:4464 r = kvm_arch_vcpu_ioctl_run(vcpu);"},
+       "",
+       ""},
       {"__vcpu_run-is-the-loop",
        "__vcpu_run (arch/x86/kvm/x86.c) is the function in which the run loop turns.",
        C::Exists,
@@ -158,7 +168,9 @@ std::vector<SeedClaim> MakeClaims() {
         "arch/x86/kvm/x86.c:6385 static int __vcpu_run(, :6570 r = __vcpu_run(vcpu) in "
         "kvm_arch_vcpu_ioctl_run; 4.1.15 arch/x86/kvm/x86.c:6469 static int vcpu_run(, :6634 r = "
         "vcpu_run(vcpu); 6.1.192 arch/x86/kvm/x86.c:11109 static int vcpu_run(, :11348; running "
-        "kernel /proc/kallsyms: no vcpu_run symbol (inlined)"}},
+        "kernel /proc/kallsyms: no vcpu_run symbol (inlined)"},
+       "",
+       ""},
       {"__vcpu_run-called-from-kvm_vcpu_ioctl",
        "__vcpu_run is called from kvm_vcpu_ioctl.",
        C::Calls,
@@ -175,7 +187,9 @@ std::vector<SeedClaim> MakeClaims() {
        {"3.19.8 virt/kvm/kvm_main.c:2067 r = kvm_arch_vcpu_ioctl_run(vcpu, vcpu->run), "
         "arch/x86/kvm/x86.c:6575 r = __vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:6539); 4.1.15 "
         "arch/x86/kvm/x86.c:6634 r = vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:6598); 6.1.192 "
-        "arch/x86/kvm/x86.c:11348 r = vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:11253)"}},
+        "arch/x86/kvm/x86.c:11348 r = vcpu_run(vcpu) in kvm_arch_vcpu_ioctl_run (:11253)"},
+       "",
+       ""},
       {"handle_exception-is-global",
        "handle_exception (arch/x86/kvm/vmx.c) is the global handler of exceptions.",
        C::Exists,
@@ -195,7 +209,9 @@ std::vector<SeedClaim> MakeClaims() {
         "int handle_exception(, :5472 [EXIT_REASON_EXCEPTION_NMI] = handle_exception; 5.3.1 "
         "arch/x86/kvm/vmx/vmx.c:4478 static int handle_exception_nmi(, :5499 "
         "[EXIT_REASON_EXCEPTION_NMI] = handle_exception_nmi; 6.1.192 arch/x86/kvm/vmx/vmx.c:5878 "
-        "kvm_queue_exception(vcpu, UD_VECTOR) in another exit's handler"}},
+        "kvm_queue_exception(vcpu, UD_VECTOR) in another exit's handler"},
+       "",
+       ""},
       {"handle_exception-checks-is_page_fault",
        "handle_exception recognizes a page fault by calling is_page_fault, from the same file.",
        C::Calls,
@@ -216,7 +232,9 @@ std::vector<SeedClaim> MakeClaims() {
         "arch/x86/kvm/vmx/vmcs.h:82 static inline bool is_page_fault(; 5.2.1 "
         "arch/x86/kvm/vmx/vmx.c:4501 if (is_page_fault(intr_info)) in handle_exception (:4449) "
         "5.3.1 arch/x86/kvm/vmx/vmx.c:4527 the same in handle_exception_nmi (:4478), "
-        "arch/x86/kvm/vmx/vmcs.h:92"}},
+        "arch/x86/kvm/vmx/vmcs.h:92"},
+       "",
+       ""},
       {"handle_exception-calls-kvm_mmu_page_fault",
        "handle_exception calls kvm_mmu_page_fault (arch/x86/kvm/mmu.c).",
        C::Calls,
@@ -243,7 +261,9 @@ std::vector<SeedClaim> MakeClaims() {
         "kvm_mmu_page_fault(; 4.14.5 arch/x86/kvm/vmx.c:5948 the same; 5.3.1 "
         "arch/x86/kvm/vmx/vmx.c:4531 return kvm_handle_page_fault( in handle_exception_nmi; "
         "6.1.192 arch/x86/kvm/vmx/vmx.c:5664 static int handle_ept_violation(, :5715 return "
-        "kvm_mmu_page_fault(vcpu, gpa, error_code, NULL, 0);"}},
+        "kvm_mmu_page_fault(vcpu, gpa, error_code, NULL, 0);"},
+       "",
+       ""},
       {"kvm_mmu_page_fault-calls-page_fault",
        "kvm_mmu_page_fault calls page_fault, in arch/x86/kernel/entry_32.S.",
        C::Calls,
@@ -271,7 +291,9 @@ std::vector<SeedClaim> MakeClaims() {
         "arch/x86/kvm/mmu.h:108 static inline int kvm_mmu_do_page_fault(, "
         "arch/x86/kvm/mmu/mmu.c:5439 r = kvm_mmu_do_page_fault(, :4222 int kvm_tdp_page_fault(; "
         "6.16.1 arch/x86/kvm/mmu/mmu_internal.h:347 static inline int kvm_mmu_do_page_fault(, "
-        "arch/x86/kvm/mmu/mmu.c:4840 int kvm_tdp_page_fault("}},
+        "arch/x86/kvm/mmu/mmu.c:4840 int kvm_tdp_page_fault("},
+       "",
+       ""},
       {"kvm_arch_vcpu_run-is-the-entry",
        "The guest is entered through kvm_arch_vcpu_run() in arch/x86/kvm/x86.c, which sets up "
        "its initial state and starts it.",
@@ -291,7 +313,9 @@ std::vector<SeedClaim> MakeClaims() {
         "-w, nor in any other tree of SourceTrees() from 3.19.8 to 6.19.0, and 6.1.192); 6.1.192 "
         "arch/x86/kvm/x86.c:11253 int kvm_arch_vcpu_ioctl_run(, :11348 r = vcpu_run(vcpu), "
         ":11124 r = vcpu_enter_guest(vcpu), :10909 exit_fastpath = "
-        "static_call(kvm_x86_vcpu_run)(vcpu, run_flags);"}},
+        "static_call(kvm_x86_vcpu_run)(vcpu, run_flags);"},
+       "",
+       ""},
       {"kvm_arch_vcpu_run-calls-kvm_vcpu_run",
        "kvm_arch_vcpu_run starts the guest by calling kvm_vcpu_run().",
        C::Calls,
@@ -310,7 +334,9 @@ std::vector<SeedClaim> MakeClaims() {
         "kvm_vcpu_run (git grep -w, nor in any other tree of SourceTrees() from 3.19.8 to "
         "6.19.0, and 6.1.192); 6.1.192 arch/x86/kvm/x86.c:10909 exit_fastpath = "
         "static_call(kvm_x86_vcpu_run)(vcpu, run_flags) in vcpu_enter_guest (:10631); running "
-        "kernel /proc/kallsyms: pvm_vcpu_run"}},
+        "kernel /proc/kallsyms: pvm_vcpu_run"},
+       "",
+       ""},
       {"kvm_vcpu_exit-is-the-exit",
        "kvm_vcpu_exit() in the same file is the guest's exit point: it saves the guest's state "
        "and frees the VM's resources.",
@@ -331,7 +357,9 @@ std::vector<SeedClaim> MakeClaims() {
         "nor in any other tree of SourceTrees() from 3.19.8 to 6.19.0, and 6.1.192); 6.1.192 "
         "arch/x86/kvm/x86.c:11019 r = static_call(kvm_x86_handle_exit)(vcpu, exit_fastpath) in "
         "vcpu_enter_guest, virt/kvm/kvm_main.c:1298 static void kvm_destroy_vm(; running kernel "
-        "/proc/kallsyms: pvm_handle_exit"}},
+        "/proc/kallsyms: pvm_handle_exit"},
+       "",
+       ""},
   };
 }
 
