@@ -115,16 +115,19 @@ inline Alternative InitFn(std::string_view name, Files files, VersionRange versi
   alt.init_text = true;
   return alt;
 }
-// Where a function, its range and its files were checked (Alternative::evidence).
-inline Alternative Checked(Alternative alt, std::string_view where, bool unverified = false) {
-  alt.evidence = {where, unverified};
-  return alt;
+// Where a row was checked: a function with its range and files, or a link
+// with its versions (Alternative::evidence, ChainEdge::evidence).
+template <typename Row>
+Row Checked(Row row, std::string_view where, bool unverified = false) {
+  row.evidence = {where, unverified};
+  return row;
 }
-// A step of one layout: decided by whether `symbol` exists (Alternative::if_symbol).
-inline Alternative IfSymbol(Alternative alt, std::string_view symbol, bool present) {
-  alt.if_symbol = symbol;
-  alt.if_present = present;
-  return alt;
+// A row of one layout: decided by whether `symbol` exists (if_symbol).
+template <typename Row>
+Row IfSymbol(Row row, std::string_view symbol, bool present) {
+  row.if_symbol = symbol;
+  row.if_present = present;
+  return row;
 }
 // A call, visible in stacks where both ends have symbols.
 inline ChainEdge Call(std::string_view from, std::string_view to, VersionRange versions = {},
@@ -136,16 +139,6 @@ inline ChainEdge Call(std::string_view from, std::string_view to, VersionRange v
   edge.paging = paging;
   edge.versions = versions;
   edge.note = note;
-  return edge;
-}
-// Where the call (or what happens later) and its versions were checked.
-inline ChainEdge Checked(ChainEdge edge, std::string_view where, bool unverified = false) {
-  edge.evidence = {where, unverified};
-  return edge;
-}
-inline ChainEdge IfSymbol(ChainEdge edge, std::string_view symbol, bool present) {
-  edge.if_symbol = symbol;
-  edge.if_present = present;
   return edge;
 }
 // Only where the boolean module parameter `param` is on (Alternative::if_param).

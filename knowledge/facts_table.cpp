@@ -74,10 +74,20 @@ std::string_view ClaimKindName(ClaimKind k) {
 
 bool Wanted(const FactsOptions& o, const Evidence& e) { return !o.unverified_only || e.unverified || e.where.empty(); }
 
+// Each source file over part of the versions (one side of a move) once, in
+// chain order; a file over every version is its function's own evidence.
+void ForEachMovedFile(const std::function<void(const SourceFile&)>& visit) {
+  std::set<std::pair<std::string_view, std::string>> seen;
+  for (const Chain& chain : Chains())
+    for (const ChainNode& node : chain.nodes)
+      for (const Alternative& alt : node.alternatives)
+        for (const SourceFile& f : alt.files)
+          if (!f.versions.All() && seen.emplace(f.path, FormatRange(f.versions)).second) visit(f);
+}
+
 }  // namespace
 
 void ForEachEvidence(const std::function<void(const std::string&, const Evidence&)>& visit) {
-  std::set<std::pair<std::string_view, std::string>> files;
   for (const Chain& chain : Chains()) {
     const std::string c = fmt::format("chain {}: ", chain.name);
     for (const ChainNode& node : chain.nodes) {
@@ -85,17 +95,15 @@ void ForEachEvidence(const std::function<void(const std::string&, const Evidence
       for (const Alternative& alt : node.alternatives) {
         visit(fmt::format("{}{} ({}, {})", c, alt.function, node.id, VendorName(alt.vendor)),
               alt.evidence);
-        for (const SourceFile& f : alt.files) {
-          // A file over every version is the function's own evidence.
-          if (!f.versions.All() && files.emplace(f.path, FormatRange(f.versions)).second)
-            visit(fmt::format("file {} ({})", f.path, FormatRange(f.versions)), f.evidence);
-        }
       }
     }
     for (const ChainEdge& edge : chain.edges)
       visit(fmt::format("{}link {} -> {} ({})", c, edge.from, edge.to, FormatRange(edge.versions)),
             edge.evidence);
   }
+  ForEachMovedFile([&](const SourceFile& f) {
+    visit(fmt::format("file {} ({})", f.path, FormatRange(f.versions)), f.evidence);
+  });
   for (const ImpliedStep& step : ImpliedSteps())
     visit(fmt::format("implied step {} {}: {} after {}", VendorName(step.vendor), step.reason,
                       step.function, step.after),
@@ -167,16 +175,10 @@ std::string FactsMarkdown(const FactsOptions& o) {
     if (!o.chain || *o.chain == chain.id) ChainTables(chain, o, out);
   }
   std::string rows;
-  std::set<std::pair<std::string_view, std::string>> files;
-  for (const Chain& chain : Chains())
-    for (const ChainNode& node : chain.nodes)
-      for (const Alternative& alt : node.alternatives)
-        for (const SourceFile& f : alt.files) {
-          if (f.versions.All() || !Wanted(o, f.evidence)) continue;
-          if (!files.emplace(f.path, FormatRange(f.versions)).second) continue;
-          rows += fmt::format("| {} | {} | {} |\n", f.path, FormatRange(f.versions),
-                              EvidenceCell(f.evidence));
-        }
+  ForEachMovedFile([&](const SourceFile& f) {
+    if (Wanted(o, f.evidence))
+      rows += fmt::format("| {} | {} | {} |\n", f.path, FormatRange(f.versions), EvidenceCell(f.evidence));
+  });
   if (!rows.empty() && !o.chain) {
     out += "## Where the source files were\n\n| file | versions | evidence |\n|---|---|---|\n" +
            rows + "\n";
