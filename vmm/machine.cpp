@@ -48,6 +48,7 @@ thread_local bool t_reported = false;  // it reported a status this exit
 struct Machine::Vcpu {
   int id = 0;
   Fd fd;
+  KvmStats stats;  // after fd: closed before it
   kvm_run* run = nullptr;
   size_t run_size = 0;
   std::thread thread;
@@ -167,12 +168,32 @@ Machine::Machine(MachineConfig config, Observer* observer)
   reinterpret_cast<CpuidHeader*>(cpuid.data())->nent = kMaxCpuid;
   m_io.Call(kvm, kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", cpuid.data());
 
+  // KVM's own counters: the VM's now, each vCPU's right after it is created.
+  bool stats = HasBinaryStats(m_io, kvm);
+  if (!stats) {
+    m_stats_unavailable =
+        "this kernel lacks KVM_CAP_BINARY_STATS_FD (KVM_GET_STATS_FD came in Linux 5.14)";
+  }
+  auto open_stats = [&](int fd, int vcpu) {
+    if (!stats) return KvmStats();
+    try {
+      return OpenKvmStats(m_io, fd, vcpu);
+    } catch (const Error& e) {
+      stats = false;
+      m_stats_unavailable = vcpu < 0 ? std::string(e.what())
+                                     : fmt::format("vCPU {}: {}", vcpu, e.what());
+      return KvmStats();
+    }
+  };
+  m_vm_stats = open_stats(m_vm.get(), -1);
+
   long mmap_size = m_io.Call(kvm, KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE", 0UL);
   for (int i = 0; i < m_config.vcpus; ++i) {
     auto v = std::make_unique<Vcpu>();
     v->id = i;
     v->fd = Fd(static_cast<int>(m_io.Call(m_vm.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU",
                                           static_cast<unsigned long>(i), i)));
+    v->stats = open_stats(v->fd.get(), i);
     void* run = mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd.get(), 0);
     if (run == MAP_FAILED) throw Error(ErrorKind::Internal, ErrnoMessage("mmap kvm_run", errno));
     v->run = static_cast<kvm_run*>(run);
@@ -204,6 +225,22 @@ Machine::~Machine() {
   }
   m_vcpus.clear();
   if (m_ram) munmap(m_ram, m_config.ram_size);
+}
+
+std::optional<KvmCounters> Machine::ReadKvmStats(std::string& why_not) const {
+  if (!m_stats_unavailable.empty()) {
+    why_not = m_stats_unavailable;
+    return std::nullopt;
+  }
+  try {
+    KvmCounters counters;
+    counters.vm = m_vm_stats.Read();
+    for (const auto& v : m_vcpus) counters.vcpus.push_back(v->stats.Read());
+    return counters;
+  } catch (const Error& e) {
+    why_not = e.what();
+    return std::nullopt;
+  }
 }
 
 void Machine::EmitControl(std::string detail, EventKind kind) {

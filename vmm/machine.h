@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "vmm/devices.h"
 #include "vmm/event.h"
 #include "vmm/kvm.h"
+#include "vmm/kvm_stats.h"
 #include "vmm/run_control.h"
 
 namespace kvmscope::vmm {
@@ -73,6 +75,13 @@ struct Outcome {
   int64_t start_ns = 0, end_ns = 0;
 };
 
+// KVM's own counters for this VM (KVM_GET_STATS_FD), read at one moment:
+// the scalar counters by name, VM-wide and per vCPU (vmm/kvm_stats.h).
+struct KvmCounters {
+  std::map<std::string, uint64_t> vm;
+  std::vector<std::map<std::string, uint64_t>> vcpus;  // by vCPU index
+};
+
 class Machine {
  public:
   // Creates the VM, its memory, devices and vCPUs; loads the image and sets
@@ -100,6 +109,13 @@ class Machine {
   bool finished() const { return m_finished.load(); }
   uint64_t exits() const { return m_exits.load(); }
 
+  // KVM's own counters (KVM_GET_STATS_FD on the VM and each vCPU, opened
+  // right after each was created). nullopt, with `why_not` set, when this
+  // kernel lacks KVM_CAP_BINARY_STATS_FD or opening or reading them failed.
+  // Safe from any thread at any time, also while the vCPUs run (the kernel
+  // reads them without locks); at the end of a run call it after Wait().
+  std::optional<KvmCounters> ReadKvmStats(std::string& why_not) const;
+
   const MachineConfig& config() const { return m_config; }
   std::span<uint8_t> ram() { return {m_ram, m_config.ram_size}; }
 
@@ -117,6 +133,9 @@ class Machine {
   MachineConfig m_config;
   IoctlReporter m_io;
   Fd m_kvm, m_vm;
+  // Declared after m_vm, so closed before it; each vCPU's after its fd.
+  KvmStats m_vm_stats;
+  std::string m_stats_unavailable;  // why there are no stats ("" when there are)
   uint8_t* m_ram = nullptr;
   std::vector<std::unique_ptr<Vcpu>> m_vcpus;
 
