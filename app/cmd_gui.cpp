@@ -44,7 +44,7 @@ class AppController : public ui::Controller {
     }
     StopLive();
     auto trace = std::make_shared<traces::Trace>();
-    trace->SetGuest(GuestFactsOf(p.config, p.guest));  // image and source for the inspector
+    trace->SetGuest(GuestFactsOf(p));  // image and source for the inspector
     auto recorder = std::make_unique<Recorder>(*trace, nullptr);
     std::unique_ptr<probes::Session> session;
     std::string why_not = "not traced (--no-probes)";
@@ -98,10 +98,10 @@ class AppController : public ui::Controller {
     // pointers to the machine and session, which StopLive keeps alive until
     // it has joined this thread.
     m_waiter = std::thread([this, trace, machine = m_machine.get(), session = m_session.get(),
-                            config = p.config, info = p.guest, why_not] {
+                            p, why_not] {
       vmm::Outcome out = machine->Wait();
       if (session) session->Stop();  // delivers the rest of the ring buffer
-      FinishTrace(*trace, config, info, out, session, why_not);
+      FinishTrace(*trace, p, *machine, out, session, why_not);
       std::lock_guard lock(m_mutex);
       m_outcome = out;
     });

@@ -170,6 +170,25 @@ void PrintKernelSummary(const probes::Session& session) {
   }
 }
 
+// One line of KVM's own counters (KVM_GET_STATS_FD, no root needed) beside
+// the exits the VMM saw: the counters every backend has, and what PVM counts
+// port I/O as. `kvmscope stats TRACE` shows them all.
+void PrintKvmCounters(const vmm::Machine& machine, const vmm::Outcome& out) {
+  std::string why_not;
+  std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, why_not);
+  if (!stats) {
+    std::printf("KVM's own counters: not available (%s)\n", why_not.c_str());
+    return;
+  }
+  std::vector<std::string> parts;
+  for (const char* name : {"exits", "io_exits", "mmio_exits", "halt_exits", "insn_emulation"}) {
+    if (std::optional<uint64_t> v = stats->Total(name)) parts.push_back(fmt::format("{} {}", name, *v));
+  }
+  std::printf("KVM's own counters: %s (the VMM saw %llu exits)\n",
+              fmt::format("{}", fmt::join(parts, ", ")).c_str(),
+              static_cast<unsigned long long>(out.exits));
+}
+
 // Refuses before running, not after, an output file that cannot be written.
 void CheckWritable(const std::string& path, const char* option) {
   if (path.empty()) return;
@@ -239,8 +258,9 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
     std::printf("%llu KVM_RUN calls, %llu exits in %.3f ms\n",
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
+    PrintKvmCounters(machine, out);
     if (session) PrintKernelSummary(*session);
-    if (trace) FinishTrace(*trace, p.config, p.guest, out, session.get(), why_not);
+    if (trace) FinishTrace(*trace, p, machine, out, session.get(), why_not);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;
     bool pass = vmm::IsSuccess(out.verdict) || expected_watchdog;

@@ -58,6 +58,7 @@ Prepared Prepare(const RunArgs& args) {
       if (*param > UINT32_MAX) throw UsageFailure{"--param must fit in 32 bits"};
     }
     p.config = vmm::ConfigFor(*p.guest, param);
+    if (!p.guest->param_meaning.empty()) p.param = p.config.param;
     return p;
   }
   std::string mode_name = args.mode.empty() ? "real" : args.mode;
@@ -76,7 +77,10 @@ Prepared Prepare(const RunArgs& args) {
     if (v > UINT32_MAX) throw UsageFailure{"--expect must fit in 32 bits"};
     p.config.expected_status = static_cast<uint32_t>(v);
   }
-  if (!args.param.empty()) p.config.param = NumberOption(args.param, "--param");
+  if (!args.param.empty()) {
+    p.config.param = NumberOption(args.param, "--param");
+    p.param = p.config.param;
+  }
   if (!args.guest_bin.empty()) {
     p.config.name = args.guest_bin;
     p.config.image = vmm::LoadGuestBinary(args.guest_bin, p.config.ram_size);

@@ -2,6 +2,8 @@
 // or your own binary or assembly file), shared by `run`, `tour` and `gui`.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "app/commands.h"
@@ -18,6 +20,9 @@ struct UsageFailure {
 struct Prepared {
   vmm::MachineConfig config;
   const vmm::GuestInfo* guest = nullptr;  // null for custom guests
+  // The parameter handed to the guest in RSI: --param, or the default of a
+  // catalog guest that takes one; nullopt when the guest takes none.
+  std::optional<uint64_t> param;
 };
 
 // Throws UsageFailure, or vmm::Error for unreadable or unassemblable files.

@@ -119,8 +119,11 @@ void Recorder::OnKernel(const traces::KernelEvent& event, const traces::StackTab
   m_trace.Add(traces::FromKernel(event));
 }
 
-traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::GuestInfo* info) {
+traces::GuestFacts GuestFactsOf(const Prepared& p) {
+  const vmm::MachineConfig& config = p.config;
+  const vmm::GuestInfo* info = p.guest;
   traces::GuestFacts g;
+  g.param = p.param;
   g.name = config.name;
   g.mode = vmm::CpuModeName(config.mode);
   g.load_addr = config.load_addr;
@@ -146,13 +149,24 @@ traces::HostFacts UntracedHostFacts(const std::string& why_not) {
   return host;
 }
 
-void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
-                 const vmm::GuestInfo* info, const vmm::Outcome& out,
-                 const probes::Session* session, const std::string& why_not) {
-  traces::GuestFacts guest = GuestFactsOf(config, info);
+std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine,
+                                                 std::string& why_not) {
+  std::optional<vmm::KvmCounters> counters = machine.ReadKvmStats(why_not);
+  if (!counters) return std::nullopt;
+  return traces::KvmStatsRecord{std::move(counters->vm), std::move(counters->vcpus)};
+}
+
+void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& machine,
+                 const vmm::Outcome& out, const probes::Session* session,
+                 const std::string& why_not) {
+  traces::GuestFacts guest = GuestFactsOf(p);
   guest.verdict = vmm::VerdictName(out.verdict);
   guest.detail = out.detail;
   trace.SetGuest(std::move(guest));
+  // KVM's own counters need neither root nor tracing: every run has them.
+  std::string stats_why_not;
+  std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, stats_why_not);
+  trace.SetKvmStats(std::move(stats), stats_why_not);
   if (!session) {
     trace.SetHost(UntracedHostFacts(why_not));
     return;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "app/guest_setup.h"
 #include "probes/session.h"
 #include "traces/trace.h"
 #include "vmm/event.h"
@@ -35,18 +36,22 @@ class Recorder : public vmm::Observer {
   int32_t m_stacks_known = 0;  // drain thread only
 };
 
-// The guest facts a trace records, from the machine's configuration and,
-// for a catalog guest, its source and line table.
-traces::GuestFacts GuestFactsOf(const vmm::MachineConfig& config, const vmm::GuestInfo* info);
+// The guest facts a trace records, from the machine's configuration, the
+// parameter handed to it and, for a catalog guest, its source and line table.
+traces::GuestFacts GuestFactsOf(const Prepared& p);
 
 // The host facts of a run whose kernel was not traced: what kernel and
 // backend it is, and why not.
 traces::HostFacts UntracedHostFacts(const std::string& why_not);
 // Fills in what the trace records besides events, once the run is over:
-// guest facts with the verdict, host facts (the plan, or why the kernel was
-// not traced), loss counts, and the symbols its stacks and chains need.
-void FinishTrace(traces::Trace& trace, const vmm::MachineConfig& config,
-                 const vmm::GuestInfo* info, const vmm::Outcome& out,
-                 const probes::Session* session, const std::string& why_not);
+// guest facts with the verdict, KVM's own counters read from `machine` (or
+// why not: with or without root, with or without kernel tracing), host facts
+// (the plan, or why the kernel was not traced), loss counts, and the symbols
+// its stacks and chains need. Call after machine.Wait().
+void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& machine,
+                 const vmm::Outcome& out, const probes::Session* session,
+                 const std::string& why_not);
+// KVM's own counters of `machine` for a trace, or nullopt with `why_not`.
+std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine, std::string& why_not);
 
 }  // namespace kvmscope::app

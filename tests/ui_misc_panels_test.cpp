@@ -277,6 +277,34 @@ TEST(StatsPanelTest, RecordedTraceMatchesComputeStats) {
   EXPECT_NE(text.find("kvm_mmu_pagetable_walk"), std::string::npos);
 }
 
+TEST(StatsPanelTest, ShowsKvmsOwnCountersBesideTheTracesAndWhenTheyArrive) {
+  HeadlessImGui gui;
+  TraceData trace = TwoVcpuTrace();
+  trace.kvm_stats_note = "this kernel lacks KVM_CAP_BINARY_STATS_FD";
+  StatsPanel panel;
+  SharedView view;
+  std::string text = TextOf(gui, [&] { panel.Draw(trace, view); });
+  EXPECT_NE(text.find("KVM's own counters (KVM_GET_STATS_FD)"), std::string::npos) << text;
+  EXPECT_NE(text.find("lacks KVM_CAP_BINARY_STATS_FD"), std::string::npos) << text;
+  // A live run ends: the counters arrive without a new event, and are shown.
+  traces::KvmStatsRecord k;
+  k.vm = {{"mmu_cache_miss", 4}};
+  k.vcpus = {{{"exits", 7}, {"io_exits", 2}, {"pf_parked", 0}}, {{"exits", 3}, {"io_exits", 0}}};
+  trace.kvm_stats = k;
+  trace.kvm_stats_note.clear();
+  text = TextOf(gui, [&] { panel.Draw(trace, view); });
+  EXPECT_TRUE(panel.Current().kvm.recorded);
+  EXPECT_EQ(panel.Current().kvm, traces::ComputeKvmCounters(trace, traces::kAllVcpus));
+  for (const char* part : {"io_exits", "trace counted", "vCPU 1", "pf_parked", "mmu_cache_miss 4"}) {
+    EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  }
+  EXPECT_FALSE(panel.ShownColumns(StatsPanel::TableId::KvmCompared).empty());
+  panel.SetScope(1);
+  Frames(gui, 1, [&] { panel.Draw(trace, view); });
+  EXPECT_EQ(panel.Current().kvm.scope, "vCPU 1");
+  EXPECT_EQ(panel.Current().kvm.compared.front().kvm, 3u);
+}
+
 TEST(StatsPanelTest, FormatsCountsWithSeparators) {
   EXPECT_EQ(FormatCount(0), "0");
   EXPECT_EQ(FormatCount(999), "999");

@@ -726,6 +726,7 @@ Stats ComputeStats(const TraceData& trace, int vcpu) {
     stats.scopes.push_back(ComputeScopeStats(trace, vcpu));
   }
   stats.loss = MakeLoss(trace);
+  stats.kvm = ComputeKvmCounters(trace, vcpu);
   stats.emulated_note = EmulatedCpuNote(trace.host);
   return stats;
 }
@@ -759,6 +760,8 @@ std::vector<std::string> FormatStats(const Stats& stats) {
   if (!stats.emulated_note.empty()) out.push_back("Note: " + stats.emulated_note + ".");
   out.emplace_back();
   for (const ScopeStats& scope : stats.scopes) AppendScope(out, scope);
+  for (std::string& line : FormatKvmCounters(stats.kvm)) out.push_back(std::move(line));
+  out.emplace_back();
   AppendLoss(out, stats.loss);
   return out;
 }
@@ -772,6 +775,7 @@ std::string StatsJson(const Stats& stats) {
   j["scopes"] = Json::array();
   for (const ScopeStats& scope : stats.scopes) j["scopes"].push_back(ScopeJson(scope));
   j["kernel"] = LossJson(stats.loss);
+  j["kvm_counters"] = Json::parse(KvmCountersJson(stats.kvm));
   j["emulated_cpu_note"] = stats.emulated_note;
   return j.dump(2);
 }

@@ -11,6 +11,7 @@
 
 #include "traces/fault_context.h"
 #include "traces/kernel_event.h"
+#include "traces/kvm_counters.h"
 #include "traces/trace.h"
 
 namespace kvmscope::traces {
@@ -141,6 +142,7 @@ struct LossStats {
 struct Stats {
   std::vector<ScopeStats> scopes;  // see ComputeStats
   LossStats loss;
+  KvmCounterStats kvm;  // KVM's own counters beside the trace's (kvm_counters.h)
   std::string emulated_note;  // EmulatedCpuNote: times on an emulated CPU mean nothing
 };
 

@@ -144,6 +144,24 @@ uint32_t GuestFacts::LineOf(uint64_t address) const {
   return it == lines.begin() ? 0 : std::prev(it)->second;
 }
 
+std::optional<uint64_t> KvmStatsRecord::Total(std::string_view name) const {
+  const std::string key(name);
+  if (auto it = vm.find(key); it != vm.end()) return it->second;
+  std::optional<uint64_t> sum;
+  for (const auto& counters : vcpus) {
+    if (auto it = counters.find(key); it != counters.end()) sum = sum.value_or(0) + it->second;
+  }
+  return sum;
+}
+
+std::optional<uint64_t> KvmStatsRecord::OfVcpu(int vcpu, std::string_view name) const {
+  if (vcpu < 0 || static_cast<size_t>(vcpu) >= vcpus.size()) return std::nullopt;
+  const auto& counters = vcpus[static_cast<size_t>(vcpu)];
+  auto it = counters.find(std::string(name));
+  if (it == counters.end()) return std::nullopt;
+  return it->second;
+}
+
 // --- TraceData queries ---
 
 const Stack* TraceData::StackOf(const Event& e) const {
@@ -351,6 +369,12 @@ void Trace::SetGuest(GuestFacts guest) {
 void Trace::SetKernelCounts(const KernelCounts& counts) {
   std::unique_lock lock(m_lock);
   m_data.kernel_counts = counts;
+}
+
+void Trace::SetKvmStats(std::optional<KvmStatsRecord> stats, std::string note) {
+  std::unique_lock lock(m_lock);
+  m_data.kvm_stats = std::move(stats);
+  m_data.kvm_stats_note = m_data.kvm_stats ? std::string() : std::move(note);
 }
 
 void Trace::SetSymbols(SymbolTable symbols) {

@@ -235,6 +235,10 @@ struct GuestFacts {
   // address order ("" / empty for guests run from a binary).
   std::string source;
   std::vector<std::pair<uint64_t, uint32_t>> lines;
+  // The parameter handed to the guest in RSI: --param, or a catalog guest's
+  // default for the parameter it takes; absent when the guest takes none
+  // (and in traces from before it).
+  std::optional<uint64_t> param;  // --param handed to the guest in RSI, when given
   bool operator==(const GuestFacts&) const = default;
   // The 1-based source line of the instruction at `address`: the last table
   // row at or below it, within the image; 0 when unknown.
@@ -253,6 +257,21 @@ struct KernelCounts {
   uint64_t total_lost() const;
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;
+};
+
+// KVM's own counters for this VM (KVM_GET_STATS_FD), read by the VMM at the end of the run.
+// Scalar counters only (cumulative, instant, peak), raw as KVM gives them
+// (a counter's unit is in its name: "halt_wait_ns"); histograms are left out.
+// Which counters exist depends on the kernel and backend: look them up by
+// name, never assume one is there.
+struct KvmStatsRecord {
+  std::map<std::string, uint64_t> vm;                  // VM-wide counters by name
+  std::vector<std::map<std::string, uint64_t>> vcpus;  // per vCPU index
+  bool operator==(const KvmStatsRecord&) const = default;
+  // A VM-wide counter by name, else the sum of that counter over the vCPUs; nullopt when no such counter.
+  std::optional<uint64_t> Total(std::string_view name) const;
+  // One vCPU's counter; nullopt when absent.
+  std::optional<uint64_t> OfVcpu(int vcpu, std::string_view name) const;
 };
 
 // The guest's registers at one exit (when the VMM captured them).
@@ -286,6 +305,8 @@ struct TraceData {
   SymbolTable symbols;                        // enough to name every frame and chain node
   std::vector<Track> tracks;                  // in order of first appearance
   std::vector<GuestRegs> regs;                // in order of capture
+  std::optional<KvmStatsRecord> kvm_stats;  // absent: not read (old trace, or the kernel lacks KVM_CAP_BINARY_STATS_FD)
+  std::string kvm_stats_note;               // why absent, when it is ("" otherwise)
   bool operator==(const TraceData&) const = default;
 
   std::string_view Text(uint32_t id) const {
@@ -357,6 +378,8 @@ class Trace {
   void SetHost(HostFacts host);
   void SetGuest(GuestFacts guest);
   void SetKernelCounts(const KernelCounts& counts);
+  // KVM's own counters, or (nullopt) why they were not read.
+  void SetKvmStats(std::optional<KvmStatsRecord> stats, std::string note);
   void SetSymbols(SymbolTable symbols);
 
   // --- readers ---

@@ -187,6 +187,12 @@ void WriteGuest(Writer& w, const GuestFacts& guest) {
   std::string_view image(reinterpret_cast<const char*>(guest.image.data()), guest.image.size());
   w << ",\n \"image\":\"" << Base64Encode(image) << "\"";
   w.Field("source", guest.source);
+  w << ",\"param\":";
+  if (guest.param) {
+    w << *guest.param;
+  } else {
+    w << "null";
+  }
   w << ",\n \"lines\":[";
   for (size_t i = 0; i < guest.lines.size(); ++i) {
     w << (i ? ",[" : "[") << guest.lines[i].first << "," << guest.lines[i].second << "]";
@@ -211,6 +217,36 @@ void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {
     w.Field("lost", counts->lost[k]).Field("received", counts->received[k]) << '}';
   }
   w << "}},\n";
+}
+
+// {"name":value,...}; names from the kernel may be any text.
+void WriteCounters(Writer& w, const std::map<std::string, uint64_t>& counters) {
+  w << '{';
+  bool first = true;
+  for (const auto& [name, value] : counters) {
+    (w << (first ? "" : ",")).String(name) << ':' << value;
+    first = false;
+  }
+  w << '}';
+}
+
+void WriteKvmStats(Writer& w, const std::optional<KvmStatsRecord>& stats,
+                   const std::string& note) {
+  w << "\"kvm_stats\":";
+  if (!stats) {
+    w << "null";
+  } else {
+    w << "{\"vm\":";
+    WriteCounters(w, stats->vm);
+    w << ",\"vcpus\":[";
+    for (size_t i = 0; i < stats->vcpus.size(); ++i) {
+      w << (i > 0 ? ",\n  " : "\n  ");
+      WriteCounters(w, stats->vcpus[i]);
+    }
+    w << "]}";
+  }
+  w << ",\n";
+  w.Key("kvm_stats_note", true).String(note) << ",\n";
 }
 
 void WriteRegs(Writer& w, const std::vector<GuestRegs>& regs) {
@@ -278,6 +314,7 @@ void WriteTrace(const TraceData& trace, std::ostream& out) {
   WriteGuest(w, trace.guest);
   w.Key("console", true).String(trace.console) << ",\n";
   WriteKernelCounts(w, trace.kernel_counts);
+  WriteKvmStats(w, trace.kvm_stats, trace.kvm_stats_note);
   w.Key("strings", true).Strings(trace.strings) << ",\n\"symbols\":[";
   const std::vector<Symbol>& symbols = trace.symbols.symbols();
   for (size_t i = 0; i < symbols.size(); ++i) {

@@ -178,6 +178,9 @@ GuestFacts ReadGuest(const Json& j) {
   guest.image.assign(bytes->begin(), bytes->end());
   guest.verdict = f.String("verdict");
   guest.detail = f.String("detail");
+  // Added in version 1 without a version bump, like "source" and "lines":
+  // absent or null when no parameter was handed over.
+  if (f.Has("param") && !f.Get("param").is_null()) guest.param = f.Unsigned("param");
   // Added in version 1 without a version bump: optional, so that traces
   // written before them still load.
   if (f.Has("source")) guest.source = f.String("source");
@@ -197,6 +200,32 @@ GuestFacts ReadGuest(const Json& j) {
     }
   }
   return guest;
+}
+
+namespace {
+// {"name": value, ...}: one set of counters.
+std::map<std::string, uint64_t> ReadCounters(const Json& j, const std::string& where) {
+  if (!j.is_object()) Fail(where, Expected("an object of counters", j));
+  std::map<std::string, uint64_t> out;
+  for (const auto& [name, value] : j.items()) {
+    if (name.empty()) Fail(where, "a counter with an empty name");
+    out[name] = ReadUnsigned(value, Join(where, name));
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<KvmStatsRecord> ReadKvmStats(const Json& j) {
+  if (j.is_null()) return std::nullopt;
+  Fields f(j, "kvm_stats");
+  KvmStatsRecord stats;
+  stats.vm = ReadCounters(f.Get("vm"), f.Where("vm"));
+  const Json& vcpus = f.Get("vcpus");
+  if (!vcpus.is_array()) Fail(f.Where("vcpus"), Expected("an array (one object per vCPU)", vcpus));
+  for (size_t i = 0; i < vcpus.size(); ++i) {
+    stats.vcpus.push_back(ReadCounters(vcpus[i], At(f.Where("vcpus"), i)));
+  }
+  return stats;
 }
 
 std::optional<KernelCounts> ReadKernelCounts(const Json& j) {

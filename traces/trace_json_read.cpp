@@ -29,6 +29,9 @@ namespace {
 constexpr std::array<std::string_view, 11> kRootKeys = {
     "format",  "format_version", "host",   "guest", "console", "kernel_counts",
     "strings", "symbols",        "stacks", "regs",  "tracks"};
+// Top-level fields added later without a version bump: read when present,
+// so that traces written before them still load.
+constexpr std::array<std::string_view, 2> kOptionalRootKeys = {"kvm_stats", "kvm_stats_note"};
 // Arrays read one element at a time (each element a small DOM).
 constexpr std::array<std::string_view, 4> kElementKeys = {"strings", "symbols", "stacks", "regs"};
 constexpr std::array<std::string_view, 6> kTrackKeys = {"pid",  "tid",         "vcpu",
@@ -99,6 +102,7 @@ class TraceReader {
   bool key(std::string& k) {
     Level& level = m_levels.back();
     if (level.ctx == Ctx::Root) MarkSeen(kRootKeys, m_root_seen, k);
+    if (level.ctx == Ctx::Root) MarkSeen(kOptionalRootKeys, m_optional_seen, k);
     if (level.ctx == Ctx::Track) MarkSeen(kTrackKeys, m_track_seen, k);
     level.key = std::move(k);
     return true;
@@ -179,7 +183,9 @@ class TraceReader {
       case Ctx::Root:
         if (top.key == "tracks") return Slot::Tracks;
         if (IndexOf(kElementKeys, top.key) >= 0) return Slot::Elements;
-        return IndexOf(kRootKeys, top.key) >= 0 ? Slot::Capture : Slot::Skip;
+        return IndexOf(kRootKeys, top.key) >= 0 || IndexOf(kOptionalRootKeys, top.key) >= 0
+                   ? Slot::Capture
+                   : Slot::Skip;
       case Ctx::Tracks: return Slot::Track;
       case Ctx::Track:
         if (top.key == "events") return Slot::Events;
@@ -340,6 +346,10 @@ class TraceReader {
       m_data.console = ReadString(value, where);
     } else if (key == "kernel_counts") {
       m_data.kernel_counts = ReadKernelCounts(value);
+    } else if (key == "kvm_stats") {
+      m_data.kvm_stats = ReadKvmStats(value);
+    } else if (key == "kvm_stats_note") {
+      m_data.kvm_stats_note = ReadString(value, where);
     }
   }
 
@@ -554,6 +564,7 @@ class TraceReader {
   std::vector<Level> m_levels;
   std::unordered_map<std::string, EventType> m_types;
   uint32_t m_root_seen = 0;
+  uint32_t m_optional_seen = 0;
   uint32_t m_track_seen = 0;
   uint64_t m_event_count = 0;
   std::unordered_map<uint32_t, size_t> m_track_of_tid;

@@ -1,6 +1,6 @@
 // The statistics panel: traces::ComputeStats for the chosen scope, cached
 // until the trace changes, drawn as clipped tables (exits with kernel and VMM
-// latency, hardware exits, event types, losses) and a bar chart of exit
+// latency, hardware exits, event types, KVM's own counters, losses) and a bar chart of exit
 // counts on the canvas pattern (InvisibleButton + ImDrawList).
 #include "ui/stats_panel.h"
 
@@ -164,6 +164,7 @@ TraceStamp StampOf(const traces::TraceData& trace) {
     s.kernel_seen = trace.kernel_counts->total_seen();
     s.kernel_lost = trace.kernel_counts->total_lost();
   }
+  s.kvm_stats = trace.kvm_stats.has_value();
   return s;
 }
 
@@ -231,6 +232,7 @@ void StatsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
     DrawHardware(scope->hardware);
     DrawKinds(*scope);
   }
+  DrawKvmCounters(Current().kvm);
   DrawLoss(Current().loss);
   ImGui::PopID();
 }
@@ -527,6 +529,58 @@ void StatsPanel::DrawLoss(const traces::LossStats& loss) {
   DrawTable("loss", TableId::Loss, columns, loss.rows.size(), [&](size_t r) {
     ImGui::TextUnformatted(row(r).name.c_str());
   });
+}
+
+void StatsPanel::DrawKvmCounters(const traces::KvmCounterStats& kvm) {
+  if (!ImGui::CollapsingHeader("KVM's own counters (KVM_GET_STATS_FD)",
+                               ImGuiTreeNodeFlags_DefaultOpen)) {
+    return;
+  }
+  if (!kvm.recorded) {
+    TextStatus(Status::NotApplicable, kvm.note);
+    return;
+  }
+  ImGui::TextWrapped(
+      "KVM = the kernel's own counter, read at the end of the run; trace = the events this trace "
+      "recorded (%s). Hover a counter for why the two may differ.",
+      kvm.scope.c_str());
+  auto row = [&](size_t r) -> const traces::KvmCounterRow& { return kvm.compared[r]; };
+  const std::vector<Column> columns = {
+      {"counter", 0, [&](size_t r) { return row(r).counter; }},
+      {"KVM", 0, [&](size_t r) { return FormatCount(row(r).kvm); }},
+      {"trace", 0, [&](size_t r) { return row(r).trace ? FormatCount(*row(r).trace) : "-"; }},
+      {"difference", 1, [&](size_t r) { return row(r).Difference(); }},
+      {"trace counted", 2, [&](size_t r) { return row(r).traced; }},
+  };
+  DrawTable("kvm", TableId::KvmCompared, columns, kvm.compared.size(), [&](size_t r) {
+    ImGui::TextUnformatted(row(r).counter.c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", row(r).why.c_str());
+  });
+
+  ImGui::TextUnformatted("per vCPU, the counters with a value:");
+  std::vector<std::string> headers = {"counter"};
+  for (int v : kvm.vcpus) headers.push_back(fmt::format("vCPU {}", v));
+  std::vector<Column> per_vcpu = {
+      {headers[0].c_str(), 0, [&](size_t r) { return kvm.per_vcpu[r].counter; }}};
+  for (size_t i = 0; i < kvm.vcpus.size(); ++i) {
+    per_vcpu.push_back({headers[i + 1].c_str(), 1, [&kvm, i](size_t r) {
+                          return FormatCount(kvm.per_vcpu[r].values[i]);
+                        }});
+  }
+  DrawTable("kvm_vcpus", TableId::KvmPerVcpu, per_vcpu, kvm.per_vcpu.size());
+  if (!kvm.zero_per_vcpu.empty()) {
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("zero on every vCPU: %s",
+                        fmt::format("{}", fmt::join(kvm.zero_per_vcpu, ", ")).c_str());
+    ImGui::PopTextWrapPos();
+  }
+  std::string vm;
+  for (const auto& [name, value] : kvm.vm) {
+    vm += fmt::format("{}{} {}", vm.empty() ? "" : ", ", name, FormatCount(value));
+  }
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::Text("VM-wide: %s", vm.empty() ? "all zero" : vm.c_str());
+  ImGui::PopTextWrapPos();
 }
 
 }  // namespace kvmscope::ui

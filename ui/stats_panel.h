@@ -1,6 +1,7 @@
 // The statistics panel: what `kvmscope stats` prints, as tables and a bar
 // chart — exits by KVM_EXIT_* reason with kernel and VMM latency, hardware
-// exits, event types and kernel losses — for all vCPUs or one. traces::Stats
+// exits, event types, KVM's own counters beside the trace's counts, and
+// kernel losses — for all vCPUs or one. traces::Stats
 // is recomputed only when the trace changes (cached per scope).
 #pragma once
 
@@ -52,6 +53,7 @@ struct TraceStamp {
   bool kernel_counts = false;
   uint64_t kernel_seen = 0;
   uint64_t kernel_lost = 0;
+  bool kvm_stats = false;  // KVM's own counters arrive when a live run ends
   bool operator==(const TraceStamp&) const = default;
 };
 TraceStamp StampOf(const traces::TraceData& trace);
@@ -80,7 +82,7 @@ class StatsPanel {
   // How many times ComputeStats ran (tests pin the caching with it).
   uint64_t Computations() const { return m_computations; }
 
-  enum class TableId { Userspace, Hardware, Kinds, Loss, Count };
+  enum class TableId { Userspace, Hardware, Kinds, Loss, KvmCompared, KvmPerVcpu, Count };
   // The headers of the columns the last Draw showed in a table: those that
   // fit the panel (FitColumns).
   const std::vector<std::string>& ShownColumns(TableId id) const {
@@ -103,6 +105,7 @@ class StatsPanel {
   void DrawHardware(const traces::HardwareExitTable& table);
   void DrawKinds(const traces::ScopeStats& scope);
   void DrawLoss(const traces::LossStats& loss);
+  void DrawKvmCounters(const traces::KvmCounterStats& kvm);
 
   // One table's columns: header, priority (FitColumns) and each row's text.
   struct Column {
