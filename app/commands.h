@@ -97,6 +97,9 @@ struct GuiArgs {
   std::string screenshot;  // save a PNG after `frames` frames and exit
   int frames = 60;
   std::string widget_map;  // test hook: where the toolbar's widgets are (hidden option)
+  std::string lab;      // --lab: open the Labs tab on this lab (id or file)
+  std::string answers;  // --answers: its answers file (default <lab id>.answers.txt)
+  std::string student;  // --student: the id per-student --params come from
 };
 int CmdGui(const GuiArgs& args);
 // Whether a window can be opened (an X11 or Wayland display is set).
@@ -113,6 +116,29 @@ struct DoctorArgs {
   std::string attach = "auto";  // show the plan --attach would give
 };
 int CmdDoctor(const DoctorArgs& args);
+
+struct LabArgs {
+  std::string action;  // list | show | run | check | grade | lint
+  std::string lab;     // a lab id, or a lab file
+  std::string dir;     // --dir: the labs folder (default: the installed labs)
+  int step = 0;        // run --step N (1-based; 0 = every step)
+  std::string student;  // --student ID
+  std::string answers;  // --answers FILE
+  std::vector<std::string> traces;       // check --trace FILE...
+  std::vector<std::string> predictions;  // run --predict ID=VALUE
+  std::string out;       // run --out DIR (where traces go; default .)
+  std::string asm_file;  // run/check --asm YOUR.S (steps with your own guest)
+  std::string folder;    // grade DIR
+  std::string csv_out, json_out;  // grade --csv / --json
+  bool json = false;     // check --json
+  bool no_run = false;   // lint --no-run
+  bool no_probes = false;
+  std::string attach = "auto";
+};
+int CmdLab(const LabArgs& args);
+// The labs folder: --dir, $KVMSCOPE_LABS, beside the executable (build tree
+// or package), else ./labs.
+std::string LabsDir(const std::string& dir);
 
 }  // namespace app
 }  // namespace kvmscope

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   CLI::App* gui = cli.add_subcommand(
       "gui", "The desktop window for a lecture: the KVM cycle (VMM, KVM, guest) with live counts "
              "and the selected exit travelling its path, the timeline of every KVM_RUN, the "
-             "inspector, the guest console, call chains, stats and doctor. Live on a guest (root "
+             "inspector, the guest console, call chains, stats, doctor and labs. Live on a guest (root "
              "for kernel tracing), or a replay of a saved trace (no privileges). Keys: space "
              "run/pause, s step, r reset, n/p next/previous guest, left/right previous/next exit, "
              "f fit, F12 screenshot, Ctrl+Q quit. SIGINT/SIGTERM close it and stop the guest as "
@@ -145,6 +145,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   // For window tests: where the toolbar's buttons are, so real X clicks find them.
   gui->add_option("--widget-map", gui_args.widget_map)->group("");
+  gui->add_option("--lab", gui_args.lab,
+                  "Open the Labs tab on this lab (an id from 'kvmscope lab list', or a lab file)");
+  gui->add_option("--answers", gui_args.answers,
+                  "The lab's answers file, saved on every Check and resumed (default LAB-ID.answers.txt)");
+  gui->add_option("--student", gui_args.student, "Your student id (some steps derive --param from it)");
 
   TourArgs tour_args;
   CLI::App* tour = cli.add_subcommand(
@@ -154,6 +159,57 @@ int main(int argc, char** argv) {
   tour->add_option("--out", tour_args.out_dir, "Where the traces go (default ./kvmscope-out)");
   tour->add_flag("--no-probes", tour_args.no_probes, "Do not trace the host kernel");
   add_attach(tour, tour_args.attach);
+
+  LabArgs lab_args;
+  CLI::App* lab = cli.add_subcommand(
+      "lab", "Guided lab exercises: read a lab's handout, run its steps' guests, and have your "
+             "answers graded from your own traces (labs/*.md; docs/labs.md tells a lecturer how "
+             "to write one). Exit status of check: 0 every graded question right, 1 not");
+  lab->require_subcommand(1, 1);
+  auto add_dir = [&lab_args](CLI::App* c) {
+    c->add_option("--dir", lab_args.dir,
+                  "The labs folder (default: $KVMSCOPE_LABS, else the labs installed with kvmscope)");
+  };
+  auto add_lab = [&](const char* name, const char* help) {
+    CLI::App* c = lab->add_subcommand(name, help);
+    c->add_option("lab", lab_args.lab, "A lab id (see 'kvmscope lab list') or a lab file")->required();
+    c->callback([&lab_args, name] { lab_args.action = name; });
+    add_dir(c);
+    return c;
+  };
+  CLI::App* lab_list = lab->add_subcommand("list", "The labs: id, minutes, title, guests");
+  lab_list->callback([&lab_args] { lab_args.action = "list"; });
+  add_dir(lab_list);
+  add_lab("show", "The lab's handout in the terminal: steps, what to run, what to look at, questions");
+  CLI::App* lab_run = add_lab("run", "Run the lab's steps (or one) and save each trace where the lab says");
+  lab_run->add_option("--step", lab_args.step, "Only step N (1-based)")->check(CLI::PositiveNumber);
+  lab_run->add_option("--out", lab_args.out, "The folder the traces go to (default: the current folder)");
+  CLI::App* lab_check = add_lab("check", "Grade your answers against your own traces, with feedback");
+  lab_check->add_option("--trace", lab_args.traces,
+                        "The traces of the steps that run a guest, in order (default: the files "
+                        "the lab names, beside the answers file)");
+  lab_check->add_flag("--json", lab_args.json, "Print the result as JSON (for autograders)");
+  for (CLI::App* c : {lab_run, lab_check}) {
+    c->add_option("--answers", lab_args.answers,
+                  "Your answers file: 'student: ID', then one 'id: answer' per line"
+                  "(run: predictions are saved into it)");
+    c->add_option("--asm", lab_args.asm_file, "Your own guest (GNU-as .S) for the steps that run one");
+    c->add_flag("--no-probes", lab_args.no_probes, "Do not trace the host kernel");
+    add_attach(c, lab_args.attach);
+  }
+  lab_run->add_option("--student", lab_args.student, "Your student id (some steps derive --param from it)");
+  lab_run->add_option("--predict", lab_args.predictions,
+                      "ID=VALUE: commit a prediction before the step runs (else asked on a terminal)");
+  CLI::App* lab_grade = add_lab("grade", "For a lecturer: grade every submission in a folder (one "
+                                         "folder per student with answers.txt and the traces)");
+  lab_grade->add_option("folder", lab_args.folder, "The folder of submissions")->required();
+  lab_grade->add_option("--csv", lab_args.csv_out, "The CSV table (default FOLDER/grades.csv)");
+  lab_grade->add_option("--json", lab_args.json_out, "The JSON results (default FOLDER/grades.json)");
+  CLI::App* lab_lint = add_lab("lint", "For an author: check every query, then run every step live "
+                                       "and check that the reference answers pass");
+  lab_lint->add_flag("--no-run", lab_args.no_run, "Only parse (no guest runs)");
+  lab_lint->add_flag("--no-probes", lab_args.no_probes, "Do not trace the host kernel");
+  lab_lint->add_option("--student", lab_args.student, "The student id the per-student parameters use (default lint)");
 
   CLI::App* doctor = cli.add_subcommand(
       "doctor",
@@ -184,6 +240,7 @@ int main(int argc, char** argv) {
   if (facts->parsed()) return CmdFacts(facts_args);
   if (gui->parsed()) return CmdGui(gui_args);
   if (tour->parsed()) return CmdTour(tour_args);
+  if (lab->parsed()) return CmdLab(lab_args);
   // No command: the main job — the window where there is a display, the
   // terminal walk-through otherwise.
   if (HaveDisplay()) return CmdGui(gui_args);
