@@ -99,6 +99,7 @@ RunArgs RunArgsFor(const lab::Lab& lab, size_t step, const std::string& student,
   if (run.own) {
     r.guest_asm = asm_file;
     r.mode = run.mode;
+    r.expect = run.expect;
   } else {
     r.guest = run.guest;
   }

@@ -60,6 +60,7 @@ int CmdLabLint(const lab::Lab& lab, const LabArgs& args) {
     r.guest = run->own ? "" : run->guest;
     r.guest_asm = asm_file;
     r.mode = run->own ? run->mode : "";
+    r.expect = run->expect;
     if (auto p = lab::ParamFor(lab, s, student)) r.param = fmt::format("{}", *p);
     r.timeout_s = run->timeout_s;
     r.max_exits = run->max_exits;

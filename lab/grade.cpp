@@ -239,6 +239,10 @@ std::string ReferenceAnswer(const Question& q, const Value& value) {
   if (q.type == AnswerType::Integer && value.kind == Value::Kind::Number && !value.duration && value.text.empty()) {
     return fmt::format("{}", std::llround(value.number));
   }
+  // Exact: Show() rounds to three decimals of the unit it picks.
+  if (value.kind == Value::Kind::Number && value.text.empty()) {
+    return fmt::format("{}{}", value.number, value.duration ? " ns" : "");
+  }
   return value.Show();
 }
 

@@ -161,7 +161,7 @@ class LabParser {
   bool FinishRun(const Block& b) {
     Step& step = m_lab.steps.back();
     if (step.run) return Fail(b.line, "a step runs one guest: a second ```run block");
-    if (!CheckKeys(b, {"guest", "mode", "param", "trace", "timeout", "max-exits", "look", "solution"},
+    if (!CheckKeys(b, {"guest", "mode", "param", "trace", "timeout", "max-exits", "look", "solution", "expect"},
                    {"guest", "trace"}, {"look"})) {
       return false;
     }
@@ -194,6 +194,9 @@ class LabParser {
           return Fail(e.line, "solution: a .S file beside the lab (no '/' at the start, no '..')");
         }
         run.solution = e.value;
+      } else if (e.key == "expect") {
+        if (!Integer(e.value) && !(e.value.starts_with("0x") && e.value.size() > 2)) return Fail(e.line, "expect: a number (the status value that means passed)");
+        run.expect = e.value;
       } else if (e.key == "max-exits") {
         auto n = Integer(e.value);
         if (!n) return Fail(e.line, "max-exits: a whole number");
@@ -217,7 +220,7 @@ class LabParser {
     }
     if (run.own && run.mode.empty()) run.mode = "real";
     if (!run.own && !run.mode.empty()) return Fail(b.line, "mode is for 'guest: yours' only (a catalog guest has its own)");
-    if (!run.own && !run.solution.empty()) return Fail(b.line, "solution is for 'guest: yours' only");
+    if (!run.own && (!run.solution.empty() || !run.expect.empty())) return Fail(b.line, "solution and expect are for 'guest: yours' only");
     for (const Step& s : m_lab.steps) {
       if (s.run && s.run->trace == run.trace) return Fail(b.line, fmt::format("trace '{}' is already another step's", run.trace));
     }

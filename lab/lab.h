@@ -65,6 +65,7 @@ struct RunSpec {
   // `guest: yours` steps: the lecturer's own solution, relative to the lab
   // file, which `lab lint` runs to check the questions.
   std::string solution;
+  std::string expect;  // `guest: yours`: the self-check value that means passed (run --expect)
   int line = 0;
 };
 

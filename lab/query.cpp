@@ -401,7 +401,14 @@ Result LatencyOf(const TraceData& trace, const Term& t) {
       if (span.begin == traces::kNoEvent || span.end == traces::kNoEvent) continue;
       // The event that says what the span was about: the exit a KVM_RUN ended
       // with, the exit the VMM's handling began at.
-      const uint32_t key = kind == traces::SpanKind::VmmHandling ? span.begin : span.end;
+      // The kernel's KVM_RUN ends before the VMM sees its exit: the filters
+      // read the VMM's exit of the same KVM_RUN, the next one on the thread.
+      uint32_t key = kind == traces::SpanKind::VmmHandling ? span.begin : span.end;
+      const auto& events = trace.tracks[i].events;
+      if (kind == traces::SpanKind::KernelRun && !t.selector.filters.empty()) {
+        while (key < events.size() && events[key].type != VmmEventKind::RunExit) ++key;
+        if (key == events.size()) continue;
+      }
       if (!EventMatches(trace, {static_cast<uint32_t>(i), key}, t.selector.filters)) continue;
       durations.push_back(span.duration_ns());
     }
@@ -544,16 +551,26 @@ Result EvaluateSum(const std::vector<Term>& terms, const std::vector<char>& ops,
     if (acc.kind != Value::Kind::Number || v.kind != Value::Kind::Number) {
       return std::string("only numbers can be added, subtracted, multiplied or divided");
     }
+    // Units: a duration plus or minus a duration, times a number, or over a
+    // number is a duration; a duration over a duration is a ratio; a number
+    // over a duration is a rate per second.
     switch (ops[i]) {
       case '+': acc.number += v.number; break;
       case '-': acc.number -= v.number; break;
-      case '*': acc.number *= v.number; break;
+      case '*':
+        acc.number *= v.number;
+        acc.duration = acc.duration != v.duration;
+        break;
       case '/':
         if (v.number == 0) return std::string("division by zero");
         acc.number /= v.number;
+        if (v.duration) {
+          if (!acc.duration) acc.number *= 1e9;  // per ns → per second
+          acc.duration = false;
+        }
         break;
     }
-    acc.duration = acc.duration || v.duration;
+    if (ops[i] == '+' || ops[i] == '-') acc.duration = acc.duration || v.duration;
     acc.text.clear();
   }
   return acc;

@@ -180,6 +180,19 @@ TEST(LabQuery, AnswersComeFromEachBackendsOwnTrace) {
   EXPECT_TRUE(p50.duration);
   EXPECT_GT(p50.number, 0);
   EXPECT_LE(p50.number, Eval("max run reason=IO", pvm).number);
+  // The kernel's KVM_RUN filtered by the exit the VMM got from it.
+  const lab::Value kernel_io = Eval("p50 kernel-run reason=IO", pvm);
+  EXPECT_GT(kernel_io.number, 0);
+  EXPECT_LE(kernel_io.number, Eval("max kernel-run", pvm).number);
+  // Units: a ratio of durations has none; a count over a duration is a rate.
+  const lab::Value share = Eval("total kernel-run / total run", pvm);
+  EXPECT_FALSE(share.duration);
+  EXPECT_GT(share.number, 0.5);
+  EXPECT_LE(share.number, 1.0);
+  const lab::Value rate = Eval("count exits / total run", pvm);
+  EXPECT_FALSE(rate.duration);
+  EXPECT_NEAR(rate.number, Eval("count exits", pvm).number * 1e9 / Eval("total run", pvm).number, 1e-6);
+  EXPECT_TRUE(Eval("total run / count exits", pvm).duration);
 }
 
 TEST(LabQuery, WhatATraceCannotAnswerIsSkippedWithTheReason) {
