@@ -9,20 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "lab/text.h"
+
 namespace kvmscope::lab {
 namespace {
-
-std::string Trim(std::string_view s) {
-  const size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // A number as a student writes it: "26", "1,234", "0x3f8", "12.5".
 std::optional<double> StudentNumber(std::string s) {

@@ -8,23 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include "lab/text.h"
+
 namespace kvmscope::lab {
 namespace {
-
-std::string Trim(std::string_view s) {
-  const size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-// Text without the blank lines around it.
-std::string TrimLines(std::string_view s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // One `key: value` of a block, with the line it came from.
 struct Entry {

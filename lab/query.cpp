@@ -8,6 +8,7 @@
 #include <cmath>
 #include <set>
 
+#include "lab/text.h"
 #include "traces/chains.h"
 #include "traces/report.h"
 #include "traces/seed_check.h"
@@ -34,12 +35,6 @@ std::vector<std::string> Tokens(const std::string& text) {
     out.push_back(text.substr(i, j - i));
     i = j;
   }
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
