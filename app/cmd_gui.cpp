@@ -21,6 +21,7 @@
 #include "traces/chrome_export.h"
 #include "traces/trace_json.h"
 #include "ui/gui.h"
+#include "ui/labs_panel.h"
 #include "vmm/catalog.h"
 #include "vmm/error.h"
 
@@ -202,6 +203,13 @@ class AppController : public ui::Controller {
     }
     return StartLive(run, true);
   }
+  std::string RunGuest(const std::string& name, std::optional<uint64_t> param) override {
+    if (!vmm::FindGuest(name)) return fmt::format("no guest '{}' in the catalog", name);
+    RunArgs run;
+    run.guest = name;
+    if (param) run.param = fmt::format("{}", *param);
+    return StartLive(run, false);
+  }
   void Run() override { Control([](vmm::Machine& m) { m.Resume(); }, false); }
   void Pause() override { Control([](vmm::Machine& m) { m.Pause(); }, true); }
   void Step() override { Control([](vmm::Machine& m) { m.Step(1); }, true); }
@@ -314,6 +322,17 @@ int CmdGui(const GuiArgs& args) {
   options.screenshot = args.screenshot;
   options.frames = args.frames;
   options.widget_map = args.widget_map;
+  options.labs_dir = LabsDir("");
+  options.lab = args.lab;
+  options.lab_answers = args.answers;
+  options.student = args.student;
+  if (!args.lab.empty()) {
+    auto found = ui::ResolveLab(options.labs_dir, args.lab);
+    if (auto* error = std::get_if<std::string>(&found)) {
+      std::fprintf(stderr, "kvmscope: --lab: %s\n", error->c_str());
+      return kExitUsage;
+    }
+  }
   if (!ui::HaveDisplay()) {
     std::fprintf(stderr, "kvmscope: no display for the window (DISPLAY is not set); try 'kvmscope tour' "
                          "in a terminal, or run under xvfb-run\n");

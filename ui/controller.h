@@ -3,7 +3,9 @@
 // saved trace — so that ui/ knows nothing of vmm/ or probes/.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,11 @@ class Controller {
   virtual std::string guest() const { return {}; }
   // Stops the current guest and prepares `name` (a catalog name or a file).
   virtual std::string Select(const std::string& /*name*/) { return "replay: no guest to run"; }
+  // Stops the current guest and runs catalog guest `name` with `param` (its
+  // --param) from the start, not paused: what a lab step runs.
+  virtual std::string RunGuest(const std::string& /*name*/, std::optional<uint64_t> /*param*/) {
+    return "replay: no guest to run";
+  }
   virtual void Run() {}
   virtual void Pause() {}
   virtual void Step() {}  // exactly one KVM_RUN

@@ -30,6 +30,7 @@
 #include "ui/cycle_panel.h"
 #include "ui/doctor_panel.h"
 #include "ui/inspector.h"
+#include "ui/labs_panel.h"
 #include "ui/layout.h"
 #include "ui/stats_panel.h"
 #include "ui/timeline.h"
@@ -154,7 +155,15 @@ constexpr int kSlowChoices[] = {0, 50, 200, 500, 1000};
 class Window {
  public:
   Window(Controller& controller, const GuiOptions& options)
-      : m_controller(controller), m_options(options) {
+      : m_controller(controller),
+        m_options(options),
+        m_labs(controller,
+               LabsOptions{options.labs_dir, options.lab, options.lab_answers, options.student},
+               [this](std::function<void()> command) { Queue(std::move(command)); },
+               [this](const std::string& name) {
+                 if (ImGui::IsItemVisible()) Mark(name.c_str());  // scrolled out: not clickable
+               }),
+        m_select_labs(!options.lab.empty()) {
     SetMonospaceFont(g_mono);
   }
 
@@ -281,6 +290,14 @@ class Window {
         m_doctor.Draw(trace);
         ImGui::EndTabItem();
       }
+      // --lab opens the window on this tab (once: then it is the user's).
+      const bool labs_open = ImGui::BeginTabItem("Labs", nullptr, m_select_labs ? ImGuiTabItemFlags_SetSelected : 0);
+      Mark("tab:labs");
+      m_select_labs = false;
+      if (labs_open) {
+        m_labs.Draw(trace, m_view);
+        ImGui::EndTabItem();
+      }
       ImGui::EndTabBar();
     }
     ImGui::End();
@@ -374,6 +391,7 @@ class Window {
     m_widgets += "status " + m_controller.status() + "\n";
     m_widgets += "message " + m_message + "\n";
     m_widgets += "selected " + m_selected_text + "\n";
+    m_widgets += "lab " + m_labs.message() + "\n";
     if (m_widgets != m_widgets_written) {
       try {
         traces::WriteFileAtomically(m_options.widget_map,
@@ -517,6 +535,8 @@ class Window {
   StatsPanel m_stats;
   ConsolePanel m_console;
   DoctorPanel m_doctor;
+  LabsPanel m_labs;
+  bool m_select_labs = false;  // bring the Labs tab forward on the first frame
   int m_slow_ms = 0;
   char m_path[512] = "";
   std::string m_message;

@@ -25,6 +25,12 @@ struct GuiOptions {
   // h" per line, screen pixels) whenever they move: window tests click them
   // with real X events (xdotool) without guessing coordinates.
   std::string widget_map;
+  // The Labs tab: the labs folder, and the lab to open with the tab
+  // selected (--lab), its answers file and the student id.
+  std::string labs_dir;
+  std::string lab;
+  std::string lab_answers;
+  std::string student;
 };
 
 // Whether a window can be opened at all (an X11 or Wayland display is set).

@@ -114,3 +114,25 @@ bool SelectLatestExit(const traces::TraceData& trace, SharedView& view) {
 }
 
 }  // namespace kvmscope::ui
+
+namespace kvmscope::ui {
+
+bool SelectAndShow(const traces::TraceData& trace, SharedView& view,
+                   const std::vector<traces::EventRef>& events) {
+  if (events.empty()) return false;
+  view.selected = KeyOf(trace.At(events.front()));
+  view.follow_live = false;
+  const TimeWarp warp = WarpOf(trace);
+  int64_t begin = INT64_MAX, end = INT64_MIN;
+  for (const traces::EventRef& r : events) {
+    const int64_t at = trace.At(r).time_ns;
+    // An exit is shown with its KVM_RUN (RunOfExit is null for other events).
+    const traces::Span* run = traces::RunOfExit(trace, r);
+    begin = std::min(begin, warp.ToDisplay(run != nullptr ? run->begin_ns : at));
+    end = std::max(end, warp.ToDisplay(at));
+  }
+  ShowDisplay(warp, view, begin, end);
+  return true;
+}
+
+}  // namespace kvmscope::ui

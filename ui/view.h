@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "traces/chains.h"
 #include "traces/trace.h"
@@ -64,5 +65,11 @@ bool SelectAdjacentExit(const traces::TraceData& trace, SharedView& view, int di
 // follow_live goes off. False when the trace has no exit yet.
 inline constexpr size_t kRecentRuns = 5;
 bool SelectLatestExit(const traces::TraceData& trace, SharedView& view);
+
+// A lab's "look at" link: selects the first of `events` (time order) and
+// shows them all (an exit with its whole KVM_RUN), padded 10%, in display
+// time as the timeline draws it. follow_live goes off. False when empty.
+bool SelectAndShow(const traces::TraceData& trace, SharedView& view,
+                   const std::vector<traces::EventRef>& events);
 
 }  // namespace kvmscope::ui
