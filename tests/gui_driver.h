@@ -216,8 +216,11 @@ class GuiProcess {
                    " sleep 0.1 click 1 sleep 0.1");
   }
   // Clicks the text box `widget`, selects what it holds and types `text`.
+  // Keys are held 50 ms (--delay 100): ImGui 1.86 reads key state once a
+  // frame, so a press and release within one frame (xdotool's default
+  // 12 ms) can be missed and the old text stays.
   bool Type(const std::string& widget, const std::string& text) {
-    return Click(widget) && Xdotool("key ctrl+a BackSpace type --delay 20 '" + text + "'");
+    return Click(widget) && Xdotool("key --delay 100 ctrl+a BackSpace type --delay 20 '" + text + "'");
   }
 
   bool Signal(int sig) { return kill(m_pid, sig) == 0; }

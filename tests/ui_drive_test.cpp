@@ -241,3 +241,49 @@ INSTANTIATE_TEST_SUITE_P(QuitKeySigintSigterm, DriveLive, ::testing::Values(0, S
                          });
 
 }  // namespace
+
+namespace {
+
+// A student in the Labs tab: `gui --lab run-loop --answers F` opens on the
+// lab; Run this step runs hello; a wrong answer typed and checked gets the
+// trace's feedback and the hint, the right one is graded right, and the
+// answers file holds the answer and the attempts. Without kernel tracing
+// (--no-probes): the lab's VMM-side questions need none.
+TEST_F(Drive, LabsTabRunCheckAndSave) {
+  KVMSCOPE_REQUIRE_KVM();
+  const fs::path answers = dir / "answers.txt";
+  ASSERT_TRUE(gui->Start({"--lab", "run-loop", "--answers", answers.string(), "--no-probes", "--paused"}))
+      << Explain();
+  ASSERT_TRUE(gui->WaitWidget("labrun")) << "the Labs tab did not open on the lab\n" << Explain();
+  // The prediction, typed before the run, is committed when the step runs.
+  ASSERT_TRUE(gui->WaitWidget("predict:runs")) << Explain();
+  ASSERT_TRUE(gui->Type("predict:runs", "20"));
+  ASSERT_TRUE(gui->Click("labrun"));
+  ASSERT_TRUE(gui->WaitStatus("hello: passed")) << Explain();
+  ASSERT_TRUE(gui->WaitFor([&] { return kvmscope::test::ReadFile(answers).find("runs.prediction: 20") != std::string::npos; }, 10s))
+      << kvmscope::test::ReadFile(answers) << Explain();
+  auto lab = [&](const std::string& part) {
+    return gui->WaitFor([&] { return gui->Line("labmsg").find(part) != std::string::npos; }, 10s);
+  };
+  // Wrong, then right (hello: 25 exits to the VMM, each followed by another
+  // KVM_RUN but the HLT's: 26 runs).
+  ASSERT_TRUE(gui->WaitWidget("answer:runs")) << Explain();
+  ASSERT_TRUE(gui->Type("answer:runs", "25"));
+  ASSERT_TRUE(gui->Click("check:runs"));
+  ASSERT_TRUE(lab("runs: wrong: your trace says 26")) << gui->Line("labmsg") << "\n" << Explain();
+  ASSERT_TRUE(gui->Type("answer:runs", "26"));
+  ASSERT_TRUE(gui->Click("check:runs"));
+  ASSERT_TRUE(lab("runs: correct")) << gui->Line("labmsg") << "\n" << Explain();
+  const std::string saved = kvmscope::test::ReadFile(answers);
+  EXPECT_NE(saved.find("runs: 26"), std::string::npos) << saved;
+  EXPECT_NE(saved.find("runs.attempts: 2"), std::string::npos) << saved;
+  EXPECT_NE(saved.find("runs.prediction: 20"), std::string::npos) << saved;
+  // A look-at link selects the first OUT to COM1.
+  ASSERT_TRUE(gui->Click("look:0"));
+  ASSERT_TRUE(gui->WaitFor([&] { return gui->Selected().find("'H'") != std::string::npos; }, 10s))
+      << gui->Selected() << "\n" << Explain();
+  EXPECT_TRUE(gui->Alive()) << Explain();
+  EXPECT_EQ(End(0), 0) << Explain();
+}
+
+}  // namespace

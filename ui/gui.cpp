@@ -237,6 +237,18 @@ class Window {
                                       : ImGui::GetFrameHeightWithSpacing() * 3 +
                                             ImGui::GetStyle().WindowPadding.y * 2;
     Layout layout = ComputeLayout(io.DisplaySize.x, io.DisplaySize.y, toolbar_h);
+    if (m_labs_active) {
+      // A lab's handout and questions need room: the inspector gives up
+      // half its height to the tabs while the Labs tab is in front.
+      Rect& inspector = layout.panes[size_t(Pane::Inspector)];
+      Rect& console = layout.panes[size_t(Pane::Console)];
+      Rect& tabs = layout.panes[size_t(Pane::Tabs)];
+      const float give = std::floor(inspector.h * 0.5f);
+      inspector.h -= give;
+      console.y -= give;
+      tabs.y -= give;
+      tabs.h += give;
+    }
     constexpr ImGuiWindowFlags kFixed =
         ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse;
     auto place = [&](Pane p) {
@@ -294,6 +306,7 @@ class Window {
       const bool labs_open = ImGui::BeginTabItem("Labs", nullptr, m_select_labs ? ImGuiTabItemFlags_SetSelected : 0);
       Mark("tab:labs");
       m_select_labs = false;
+      m_labs_active = labs_open;
       if (labs_open) {
         m_labs.Draw(trace, m_view);
         ImGui::EndTabItem();
@@ -348,7 +361,8 @@ class Window {
     if (!story) return;
     m_story_told = m_view.trace_generation;
     m_view.selected = KeyOf(trace.At(story->event));
-    m_view.show_chain = story->chain;
+    // A student in the Labs tab keeps it: the story's chain waits in its tab.
+    if (!m_labs_active) m_view.show_chain = story->chain;
     m_message = story->caption;  // one sentence on what this guest shows
   }
 
@@ -391,7 +405,7 @@ class Window {
     m_widgets += "status " + m_controller.status() + "\n";
     m_widgets += "message " + m_message + "\n";
     m_widgets += "selected " + m_selected_text + "\n";
-    m_widgets += "lab " + m_labs.message() + "\n";
+    m_widgets += "labmsg " + m_labs.message() + "\n";
     if (m_widgets != m_widgets_written) {
       try {
         traces::WriteFileAtomically(m_options.widget_map,
@@ -537,6 +551,7 @@ class Window {
   DoctorPanel m_doctor;
   LabsPanel m_labs;
   bool m_select_labs = false;  // bring the Labs tab forward on the first frame
+  bool m_labs_active = false;  // the Labs tab was in front last frame (it gets more room)
   int m_slow_ms = 0;
   char m_path[512] = "";
   std::string m_message;

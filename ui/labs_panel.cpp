@@ -259,10 +259,23 @@ bool LabsPanel::FollowLink(size_t link, const traces::TraceData& trace, SharedVi
 void LabsPanel::Check(const std::string& id, const traces::TraceData& trace) {
   if (!m_progress) return;
   const lab::QuestionResult& r = m_progress->Check(id, trace);
-  m_message = fmt::format("{}: {} — {}", id, lab::StatusName(r.status), m_progress->save_message());
+  m_message = fmt::format("{}: {}{}{} — {}", id, lab::StatusName(r.status), r.feedback.empty() ? "" : ": ",
+                          r.feedback, m_progress->save_message());
 }
 
 namespace {
+
+// The handout's Markdown paragraphs as flowing text: single line breaks
+// (the author's wrapping) become spaces; blank lines stay.
+std::string Reflow(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool lone = text[i] == '\n' && (i + 1 >= text.size() || text[i + 1] != '\n') &&
+                      (i == 0 || text[i - 1] != '\n');
+    out += lone ? ' ' : text[i];
+  }
+  return out;
+}
 
 // A button of the fixed width the label needs, disabled with a reason.
 bool Button(const std::string& label, bool enabled, const std::string& why_not) {
@@ -319,9 +332,6 @@ void LabsPanel::Draw(const traces::TraceData& trace, SharedView& view) {
   ImGui::SameLine();
   if (Button(">##next", m_step + 1 < l.steps.size(), "")) m_step++;
   Mark("step-next");
-  ImGui::SameLine();
-  ImGui::TextDisabled("answers: %s%s", m_progress->answers_path().c_str(),
-                      m_progress->student().empty() ? "" : fmt::format(" ({})", m_progress->student()).c_str());
   if (!m_message.empty()) ImGui::TextWrapped("%s", m_message.c_str());
 
   ImGui::BeginChild("##labstep", ImVec2(0, 0), false);
@@ -334,15 +344,18 @@ void LabsPanel::DrawStep(const traces::TraceData& trace, SharedView& view) {
   const lab::Step& s = l.steps[m_step];
   const float em = ImGui::GetFontSize();
   ImGui::TextUnformatted(s.title.c_str());
+  ImGui::SameLine();
+  ImGui::TextDisabled("  answers: %s%s", m_progress->answers_path().c_str(),
+                      m_progress->student().empty() ? "" : fmt::format(" ({})", m_progress->student()).c_str());
   ImGui::Separator();
   // The handout's text: a few lines at a time, scrolled, so that the
   // buttons and questions stay in view on a projector.
-  std::string text = m_step == 0 && !l.intro.empty() ? l.intro + "\n\n" + s.text : s.text;
+  std::string text = Reflow(m_step == 0 && !l.intro.empty() ? l.intro + "\n\n" + s.text : s.text);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (!text.empty()) {
     const float wrap = ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ScrollbarSize;
     const float h = ImGui::CalcTextSize(text.c_str(), nullptr, false, wrap).y;
-    ImGui::BeginChild("##text", ImVec2(0, std::min(h + ImGui::GetStyle().WindowPadding.y * 2, em * 7.5f)), true);
+    ImGui::BeginChild("##text", ImVec2(0, std::min(h + ImGui::GetStyle().WindowPadding.y * 2, em * 5.5f)), true);
     ImGui::TextWrapped("%s", text.c_str());
     ImGui::EndChild();
   }
