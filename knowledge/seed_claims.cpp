@@ -274,7 +274,8 @@ std::vector<SeedClaim> MakeClaims() {
        true,
        "Never: page_fault (entry_32.S / entry_64.S, asm_exc_page_fault since 5.8) is the "
        "host's own #PF entry. KVM resolves the guest's fault in software. Since 5.6: "
-       "kvm_mmu_page_fault → kvm_mmu_do_page_fault (a static inline, never a stack frame) → "
+       "kvm_mmu_page_fault → kvm_mmu_do_page_fault (static inline: usually no frame of its own, "
+       "though a kernel may keep it out of line, as this project's 6.18 PVM host does) → "
        "kvm_tdp_page_fault, or paging64_page_fault through mmu->page_fault. Before 5.6 "
        "kvm_mmu_page_fault called mmu->page_fault itself: tdp_page_fault (static in mmu.c) or "
        "paging64_page_fault.",
@@ -291,7 +292,8 @@ std::vector<SeedClaim> MakeClaims() {
         "arch/x86/kvm/mmu.h:108 static inline int kvm_mmu_do_page_fault(, "
         "arch/x86/kvm/mmu/mmu.c:5439 r = kvm_mmu_do_page_fault(, :4222 int kvm_tdp_page_fault(; "
         "6.16.1 arch/x86/kvm/mmu/mmu_internal.h:347 static inline int kvm_mmu_do_page_fault(, "
-        "arch/x86/kvm/mmu/mmu.c:4840 int kvm_tdp_page_fault("},
+        "arch/x86/kvm/mmu/mmu.c:4840 int kvm_tdp_page_fault(; running kernel /proc/kallsyms: t "
+        "kvm_mmu_do_page_fault (6.18 PVM: kept out of line)"},
        "",
        ""},
       {"kvm_arch_vcpu_run-is-the-entry",
