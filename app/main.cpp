@@ -166,18 +166,26 @@ int main(int argc, char** argv) {
              "answers graded from your own traces (labs/*.md; docs/labs.md tells a lecturer how "
              "to write one). Exit status of check: 0 every graded question right, 1 not");
   lab->require_subcommand(1, 1);
+  constexpr const char* kLabExitHelp =
+      "Exit status: 0 done (check: every graded question right); 1 check: a question wrong, "
+      "unanswered or without its trace, lint: a reference answer failed, run: a guest failed; "
+      "2 usage error, or a malformed lab file, answers file or trace (the place is named, "
+      "nothing is written); 3 this host cannot run KVM.";
+  lab->footer(kLabExitHelp);
   auto add_dir = [&lab_args](CLI::App* c) {
     c->add_option("--dir", lab_args.dir,
                   "The labs folder (default: $KVMSCOPE_LABS, else the labs installed with kvmscope)");
   };
   auto add_lab = [&](const char* name, const char* help) {
     CLI::App* c = lab->add_subcommand(name, help);
+    c->footer(kLabExitHelp);
     c->add_option("lab", lab_args.lab, "A lab id (see 'kvmscope lab list') or a lab file")->required();
     c->callback([&lab_args, name] { lab_args.action = name; });
     add_dir(c);
     return c;
   };
   CLI::App* lab_list = lab->add_subcommand("list", "The labs: id, minutes, title, guests");
+  lab_list->footer(kLabExitHelp);
   lab_list->callback([&lab_args] { lab_args.action = "list"; });
   add_dir(lab_list);
   add_lab("show", "The lab's handout in the terminal: steps, what to run, what to look at, questions");
@@ -191,7 +199,7 @@ int main(int argc, char** argv) {
   lab_check->add_flag("--json", lab_args.json, "Print the result as JSON (for autograders)");
   for (CLI::App* c : {lab_run, lab_check}) {
     c->add_option("--answers", lab_args.answers,
-                  "Your answers file: 'student: ID', then one 'id: answer' per line"
+                  "Your answers file: 'student: ID', then one 'id: answer' per line "
                   "(run: predictions are saved into it)");
     c->add_option("--asm", lab_args.asm_file, "Your own guest (GNU-as .S) for the steps that run one");
     c->add_flag("--no-probes", lab_args.no_probes, "Do not trace the host kernel");

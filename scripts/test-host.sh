@@ -110,7 +110,7 @@ elif [ "$BACKEND" = svm ]; then
     gtest catalog-paths catalog_paths_tests "$promises_filter"
     gtest cli cli_tests "$vmm_filter"
     gtest labs lab_tests "LabCli.EveryShippedLabsReferenceAnswersPassLive" \
-      "KVMSCOPE_LAB_SUBSET=run-loop,exceptions,page-faults,in-kernel-exits"
+      "KVMSCOPE_LAB_SUBSET=run-loop,exceptions,page-faults,in-kernel-exits,two-vcpus"
   } > "$STEPS"
 else
   MODULE=kvm_intel
