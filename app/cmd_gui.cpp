@@ -327,7 +327,7 @@ int CmdGui(const GuiArgs& args) {
   options.lab_answers = args.answers;
   options.student = args.student;
   if (!args.lab.empty()) {
-    auto found = ui::ResolveLab(options.labs_dir, args.lab);
+    auto found = lab::FindLab(options.labs_dir, args.lab);
     if (auto* error = std::get_if<std::string>(&found)) {
       std::fprintf(stderr, "kvmscope: --lab: %s\n", error->c_str());
       return kExitUsage;

@@ -51,30 +51,9 @@ std::string CheckGuests(const lab::Lab& lab) {
 
 // LAB is a file, or the id (or file name) of a lab in the labs folder.
 std::optional<lab::Lab> FindLab(const LabArgs& args) {
-  std::error_code ec;
-  std::variant<lab::Lab, lab::LabError> loaded;
-  if (args.lab.find('/') != std::string::npos || args.lab.ends_with(".md")) {
-    loaded = lab::LoadLab(args.lab);
-  } else {
-    const std::string dir = LabsDir(args.dir);
-    lab::LabDir all = lab::LoadLabDir(dir);
-    for (lab::Lab& l : all.labs) {
-      if (l.id == args.lab || fs::path(l.path).stem() == args.lab) {
-        loaded = std::move(l);
-        goto found;
-      }
-    }
-    {
-      std::string ids;
-      for (const lab::Lab& l : all.labs) ids += (ids.empty() ? "" : ", ") + l.id;
-      std::fprintf(stderr, "kvmscope: no lab '%s' in %s (labs there: %s)\n", args.lab.c_str(), dir.c_str(),
-                   ids.empty() ? "none" : ids.c_str());
-      return std::nullopt;
-    }
-  }
-found:
-  if (auto* error = std::get_if<lab::LabError>(&loaded)) {
-    std::fprintf(stderr, "kvmscope: %s\n", error->Text().c_str());
+  auto loaded = lab::FindLab(LabsDir(args.dir), args.lab);
+  if (auto* error = std::get_if<std::string>(&loaded)) {
+    std::fprintf(stderr, "kvmscope: %s\n", error->c_str());
     return std::nullopt;
   }
   lab::Lab lab = std::move(std::get<lab::Lab>(loaded));

@@ -407,6 +407,23 @@ LabDir LoadLabDir(const std::filesystem::path& dir) {
   return out;
 }
 
+std::variant<Lab, std::string> FindLab(const std::filesystem::path& dir, const std::string& name) {
+  std::variant<Lab, LabError> loaded;
+  if (name.find('/') != std::string::npos || name.ends_with(".md")) {
+    loaded = LoadLab(name);
+  } else {
+    LabDir all = LoadLabDir(dir);
+    std::string ids;
+    for (Lab& l : all.labs) {
+      if (l.id == name || std::filesystem::path(l.path).stem() == name) return std::move(l);
+      ids += (ids.empty() ? "" : ", ") + l.id;
+    }
+    return fmt::format("no lab '{}' in {} (labs there: {})", name, dir.string(), ids.empty() ? "none" : ids);
+  }
+  if (auto* error = std::get_if<LabError>(&loaded)) return error->Text();
+  return std::move(std::get<Lab>(loaded));
+}
+
 uint64_t StudentParam(const Lab& lab, size_t step, const std::string& student) {
   const auto& range = *lab.steps[step].run->param_range;
   uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bit

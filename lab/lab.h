@@ -136,6 +136,10 @@ struct LabDir {
 };
 LabDir LoadLabDir(const std::filesystem::path& dir);
 
+// A lab by file (a path with '/' or ending in .md) or by id (or file stem)
+// in `dir`; else why not: the file's error, or the ids that are there.
+std::variant<Lab, std::string> FindLab(const std::filesystem::path& dir, const std::string& name);
+
 // The --param a student gets for a `per student` step: LO + (FNV-1a of
 // "lab/step/student") mod (HI - LO + 1). Stable across runs and machines.
 uint64_t StudentParam(const Lab& lab, size_t step, const std::string& student);

@@ -15,23 +15,6 @@
 namespace kvmscope::ui {
 namespace fs = std::filesystem;
 
-std::variant<lab::Lab, std::string> ResolveLab(const std::string& dir, const std::string& name) {
-  std::variant<lab::Lab, lab::LabError> loaded;
-  if (name.find('/') != std::string::npos || name.ends_with(".md")) {
-    loaded = lab::LoadLab(name);
-  } else {
-    lab::LabDir all = lab::LoadLabDir(dir);
-    std::string ids;
-    for (lab::Lab& l : all.labs) {
-      if (l.id == name || fs::path(l.path).stem() == name) return std::move(l);
-      ids += (ids.empty() ? "" : ", ") + l.id;
-    }
-    return fmt::format("no lab '{}' in {} (labs there: {})", name, dir, ids.empty() ? "none" : ids);
-  }
-  if (auto* error = std::get_if<lab::LabError>(&loaded)) return error->Text();
-  return std::move(std::get<lab::Lab>(loaded));
-}
-
 // --- LabProgress ---
 
 LabProgress::LabProgress(lab::Lab lab, std::string answers_path, const std::string& student)
@@ -176,7 +159,7 @@ void LabsPanel::Load() {
   }
   size_t first = 0;
   if (!m_options.lab.empty()) {
-    auto found = ResolveLab(m_options.dir, m_options.lab);
+    auto found = lab::FindLab(m_options.dir, m_options.lab);
     if (auto* error = std::get_if<std::string>(&found)) {
       m_message = *error;
     } else {

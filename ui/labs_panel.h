@@ -22,10 +22,6 @@
 
 namespace kvmscope::ui {
 
-// LAB is a lab file (has a '/' or ends in .md) or the id (or file stem) of
-// a lab in `dir`: the lab, or why there is none.
-std::variant<lab::Lab, std::string> ResolveLab(const std::string& dir, const std::string& name);
-
 // One student's progress through one lab: answers, predictions, attempts,
 // and the last result of each question. No ImGui (tests drive it directly).
 class LabProgress {
