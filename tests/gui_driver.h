@@ -215,12 +215,15 @@ class GuiProcess {
     return Xdotool("mousemove " + std::to_string(x) + " " + std::to_string(y) +
                    " sleep 0.1 click 1 sleep 0.1");
   }
-  // Clicks the text box `widget`, selects what it holds and types `text`.
-  // Keys are held 50 ms (--delay 100): ImGui 1.86 reads key state once a
-  // frame, so a press and release within one frame (xdotool's default
-  // 12 ms) can be missed and the old text stays.
+  // Replaces a text field's contents. ImGui 1.86 reads key state once per
+  // frame, so ctrl+a and BackSpace must stay down for longer than a frame:
+  // xdotool holds each key for half the --delay, stretched like WaitFor (a
+  // sanitizer's frames are slow). Typed characters are queued, never lost.
   bool Type(const std::string& widget, const std::string& text) {
-    return Click(widget) && Xdotool("key --delay 100 ctrl+a BackSpace type --delay 20 '" + text + "'");
+    int scale = 1;
+    if (const char* s = getenv("KVMSCOPE_TEST_TIME_SCALE")) scale = std::max(1, atoi(s));
+    return Click(widget) && Xdotool("key --delay " + std::to_string(100 * scale) +
+                                    " ctrl+a BackSpace type --delay 20 '" + text + "'");
   }
 
   bool Signal(int sig) { return kill(m_pid, sig) == 0; }

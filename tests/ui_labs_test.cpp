@@ -89,6 +89,9 @@ TEST(LabsPanel, RunLoopOverARecordedHelloTrace) {
   EXPECT_NE(r->feedback.find("including the one that ended in KVM_EXIT_HLT"), std::string::npos) << r->feedback;
   EXPECT_NE(r->hint.find("Count the characters"), std::string::npos) << r->hint;
   EXPECT_NE(panel->message().find("io-exits: wrong"), std::string::npos) << panel->message();
+  // Checking the same answer again is not another attempt.
+  panel->Check("io-exits", trace);
+  EXPECT_EQ(p->Attempts("io-exits"), 1);
   p->SetAnswer("io-exits", "25");
   panel->Check("io-exits", trace);
   EXPECT_EQ(p->Result("io-exits")->status, lab::Status::Correct) << p->Result("io-exits")->feedback;

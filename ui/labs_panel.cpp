@@ -90,6 +90,7 @@ void LabProgress::MarkRun(size_t step) {
 
 const lab::QuestionResult& LabProgress::Check(const std::string& id, const traces::TraceData& trace) {
   lab::QuestionResult& r = m_results[id];
+  const lab::QuestionResult last = r;  // what the previous Check graded
   r = {};
   r.id = id;
   const lab::Question* q = m_lab.FindQuestion(id);
@@ -113,10 +114,13 @@ const lab::QuestionResult& LabProgress::Check(const std::string& id, const trace
     r.status = lab::Status::NoTrace;
     r.feedback = "not graded: " + problem;
   } else {
-    const int attempts = Attempts(id) + 1;
-    r = lab::GradeQuestion(*q, r.answer, trace, attempts);
+    // Checking the answer just graded again is not a new attempt.
+    const bool again = last.answer == r.answer &&
+                       (last.status == lab::Status::Correct || last.status == lab::Status::Wrong);
+    const int attempts = Attempts(id) + (again ? 0 : 1);
+    r = lab::GradeQuestion(*q, r.answer, trace, std::max(attempts, 1));
     if (r.status == lab::Status::Correct || r.status == lab::Status::Wrong) {
-      m_answers.attempts[id] = attempts;
+      m_answers.attempts[id] = std::max(attempts, 1);
     }
   }
   r.prediction = Prediction(id);
