@@ -234,8 +234,8 @@ int main(int argc, char** argv) {
              "command line, and per vCPU its fd and the thread running it (by QEMU's thread name "
              "'CPU N/KVM', or by the thread sitting in KVM_RUN on that fd; else unknown until "
              "'record' traces it). Root sees every process; other users only their own, and the "
-             "processes they may not look at are listed as not permitted. Exit status 0, also "
-             "when there is no VM");
+             "processes they may not look at are listed as not permitted");
+  vms->footer("Exit status: 0, also when no VM is visible; 2 usage error.");
   vms->add_flag("--json", vms_args.json, "Print JSON (every thread, full command lines)");
 
   try {
