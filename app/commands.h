@@ -140,5 +140,10 @@ int CmdLab(const LabArgs& args);
 // or package), else ./labs.
 std::string LabsDir(const std::string& dir);
 
+struct VmsArgs {
+  bool json = false;  // --json
+};
+int CmdVms(const VmsArgs& args);
+
 }  // namespace app
 }  // namespace kvmscope

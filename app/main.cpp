@@ -227,6 +227,17 @@ int main(int argc, char** argv) {
   DoctorArgs doctor_args;
   add_attach(doctor, doctor_args.attach);
 
+  VmsArgs vms_args;
+  CLI::App* vms = cli.add_subcommand(
+      "vms", "The KVM virtual machines running on this host: every process holding a KVM VM fd "
+             "(anon_inode:kvm-vm in /proc/PID/fd; QEMU, libvirt, Firecracker, kvmscope), its user, "
+             "command line, and per vCPU its fd and the thread running it (by QEMU's thread name "
+             "'CPU N/KVM', or by the thread sitting in KVM_RUN on that fd; else unknown until "
+             "'record' traces it). Root sees every process; other users only their own, and the "
+             "processes they may not look at are listed as not permitted");
+  vms->footer("Exit status: 0, also when no VM is visible; 2 usage error.");
+  vms->add_flag("--json", vms_args.json, "Print JSON (every thread, full command lines)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -249,6 +260,7 @@ int main(int argc, char** argv) {
   if (gui->parsed()) return CmdGui(gui_args);
   if (tour->parsed()) return CmdTour(tour_args);
   if (lab->parsed()) return CmdLab(lab_args);
+  if (vms->parsed()) return CmdVms(vms_args);
   // No command: the main job — the window where there is a display, the
   // terminal walk-through otherwise.
   if (HaveDisplay()) return CmdGui(gui_args);

@@ -1,7 +1,7 @@
 # The dependency direction between kvmscope's folders, enforced at configure
 # time: kvmscope_layer(TARGET ALLOWED a b c) fails if TARGET links a project
 # library that is not in ALLOWED.
-set(KVMSCOPE_LAYERS kvmscope_knowledge kvmscope_vmm kvmscope_probes kvmscope_traces kvmscope_lab kvmscope_ui)
+set(KVMSCOPE_LAYERS kvmscope_knowledge kvmscope_vmm kvmscope_procs kvmscope_probes kvmscope_traces kvmscope_lab kvmscope_ui)
 
 function(kvmscope_layer target)
   cmake_parse_arguments(L "" "" "ALLOWED" ${ARGN})

@@ -14,6 +14,7 @@ PACKAGES=(
   libgl1-mesa-dri xvfb xauth xdotool fonts-dejavu-core  # OpenGL without a GPU, a real window and real input in tests, fonts
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
+  linux-perf tmux                               # external-VMM tests: perf stat as an independent counter, `top` driven in tmux
   # The VMX and SVM test hosts (scripts/test-host.sh): Debian's own kernel, run
   # under QEMU's emulator (AMD SVM) and under Bochs (Intel VMX).
   linux-image-amd64 busybox-static cpio kmod qemu-system-x86
