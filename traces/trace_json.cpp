@@ -116,6 +116,12 @@ class Writer {
     for (size_t i = 0; i < list.size(); ++i) String(list[i]) << (i + 1 < list.size() ? "," : "");
     return *this << ']';
   }
+  // A number, or null when absent.
+  template <std::integral T>
+  Writer& Optional(const std::optional<T>& v) {
+    if (v) return *this << *v;
+    return *this << "null";
+  }
   // `"key":` after a comma unless first; keys are plain ASCII.
   Writer& Key(std::string_view key, bool first = false) {
     return *this << (first ? "\"" : ",\"") << key << "\":";
@@ -188,11 +194,7 @@ void WriteGuest(Writer& w, const GuestFacts& guest) {
   w << ",\n \"image\":\"" << Base64Encode(image) << "\"";
   w.Field("source", guest.source);
   w << ",\"param\":";
-  if (guest.param) {
-    w << *guest.param;
-  } else {
-    w << "null";
-  }
+  w.Optional(guest.param);
   w << ",\n \"lines\":[";
   for (size_t i = 0; i < guest.lines.size(); ++i) {
     w << (i ? ",[" : "[") << guest.lines[i].first << "," << guest.lines[i].second << "]";
@@ -267,21 +269,10 @@ void WriteExternalVmm(Writer& w, const TraceData& trace) {
     w << (first ? "{" : ",{");
     first = false;
     w.Key("index", true) << index;
-    w << ",\"tid\":";
-    if (ids.second) {
-      w << *ids.second;
-    } else {
-      w << "null";
-    }
+    w.Key("tid").Optional(ids.second);
     auto name = ids.second ? vmm.thread_names.find(*ids.second) : vmm.thread_names.end();
     w.Field("name", name != vmm.thread_names.end() ? std::string_view(name->second) : "");
-    w << ",\"fd\":";
-    if (ids.first) {
-      w << *ids.first;
-    } else {
-      w << "null";
-    }
-    w << '}';
+    w.Key("fd").Optional(ids.first) << '}';
   }
   w << "],\n \"threads\":[";
   first = true;
