@@ -82,6 +82,9 @@ int CmdChains(const TraceArgs& args) {
   std::printf("kernel %s — %zu captured stacks, %llu events with a stack\n",
               facts.Describe().c_str(), facts.stack_count(),
               static_cast<unsigned long long>(facts.event_count()));
+  if (std::string note = trace->ExternalNote(); !note.empty()) {
+    std::printf("note: %s\n", note.c_str());
+  }
   if (!KernelTraced(*trace)) {
     std::printf("note: this trace has no kernel side (%s): the chains show their steps, "
                 "not this kernel ([kernel not traced])\n",
@@ -104,6 +107,9 @@ int CmdCheckSeed(const TraceArgs& args) {
   if (!args.trace.empty()) {
     std::optional<traces::TraceData> t = LoadOrExplain(args.trace);
     if (!t) return kExitUsage;
+    // The claims are about the kernel's functions: an external VMM's trace
+    // checks them as well as kvmscope's own.
+    if (std::string note = t->ExternalNote(); !note.empty()) std::printf("note: %s\n", note.c_str());
     traces.push_back(std::move(*t));
   } else {
     std::printf("No trace given: checking this kernel live — recording hello, pagefault and "

@@ -79,6 +79,7 @@ int CmdStats(const TraceArgs& args) {
 int CmdExport(const TraceArgs& args) {
   std::optional<traces::TraceData> trace = LoadOrExplain(args.trace);
   if (!trace) return kExitUsage;
+  if (std::string note = trace->ExternalNote(); !note.empty()) std::printf("note: %s\n", note.c_str());
   return SaveTraces(*trace, "", args.chrome) ? kExitOk : kExitEnvironment;
 }
 

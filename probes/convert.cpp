@@ -4,6 +4,13 @@
 
 namespace kvmscope::probes {
 
+// The run edges' a[2] is the raw flags word: the two sides must agree.
+static_assert(KS_RUN_FROM_SYSCALL == traces::kRunFromSyscall);
+static_assert(KS_RUN_FROM_KPROBE == traces::kRunFromKprobe);
+static_assert(KS_RUN_FROM_FENTRY == traces::kRunFromFentry);
+static_assert(KS_RUN_HAS_VCPU == traces::kRunHasVcpu);
+static_assert(KS_KIND_COUNT == traces::kKernelEventKinds);
+
 std::optional<traces::KernelEventKind> KindFromRaw(uint32_t raw_kind) {
   using K = traces::KernelEventKind;
   switch (raw_kind) {

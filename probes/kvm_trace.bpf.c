@@ -19,6 +19,9 @@ const volatile __u32 targ_tgid = 0;        /* 0: every process */
 const volatile __u32 stack_mode = KS_STACKS_NEW;
 const volatile __u32 new_path_stacks = 2;  /* stacks for the first N sightings of a path */
 const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
+/* Bit per enum kvmscope_kind: kinds outside it are counted, never streamed
+ * (kvm_emulate_insn fires millions of times a second under PVM). */
+const volatile __u32 stream_mask = KS_STREAM_ALL;
 
 /* Set by the loader once the attach plan is settled: until then attached
  * programs emit nothing (no duplicate spans while mechanisms are tried). */
@@ -59,11 +62,13 @@ struct {
 	__type(value, __u64);
 } paths SEC(".maps");
 
-/* Per thread: the last event kind, and whether a syscall KVM_RUN is open. */
+/* Per thread: the last event kind, whether a syscall KVM_RUN is open, and
+ * the vcpu_id of the kprobe KVM_RUN in flight (a kretprobe has no
+ * arguments): vcpu_id + 1, 0 when none. */
 struct thread_state {
 	__u16 prev_kind;
 	__u16 in_run;
-	__u32 pad;
+	__u32 run_vcpu;
 };
 
 struct {
@@ -138,6 +143,8 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 	if (!wanted())
 		return NULL;
 	count(KS_CNT_SEEN + kind);
+	if (!(stream_mask & (1u << kind)))
+		return NULL;
 	ts = thread((__u32)pid_tgid, true);
 	if (ts) {
 		prev_kind = ts->prev_kind;
@@ -174,7 +181,8 @@ static __always_inline void commit(struct kvmscope_event *e)
 
 /* ---- KVM_RUN: kvm_arch_vcpu_ioctl_run, or the ioctl syscall around it ---- */
 
-static __always_inline int run_edge(void *ctx, __u16 kind, __u16 source, __u64 a0)
+static __always_inline int run_edge(void *ctx, __u16 kind, __u16 source, __u64 a0,
+				    __s64 vcpu_id)
 {
 	/* The syscall edges of KVM_RUN have the same system-call stack every
 	 * time, with nothing of KVM on it: no stack for them. */
@@ -184,32 +192,62 @@ static __always_inline int run_edge(void *ctx, __u16 kind, __u16 source, __u64 a
 		return 0;
 	e->flags = source;
 	e->a[0] = a0;
+	if (vcpu_id >= 0) {
+		e->flags |= KS_RUN_HAS_VCPU;
+		e->a[1] = vcpu_id;
+	}
+	e->a[2] = e->flags;
 	commit(e);
 	return 0;
 }
 
-SEC("kprobe/kvm_arch_vcpu_ioctl_run")
-int BPF_KPROBE(run_kprobe)
+/* The vCPU's own number (KVM_CREATE_VCPU's argument), as CO-RE finds
+ * struct kvm_vcpu on this kernel (vmlinux, or the kvm module's BTF). */
+static __always_inline __s64 vcpu_id_of(struct kvm_vcpu *vcpu)
 {
-	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_KPROBE, 0);
+	return vcpu ? (__s64)BPF_CORE_READ(vcpu, vcpu_id) : -1;
+}
+
+SEC("kprobe/kvm_arch_vcpu_ioctl_run")
+int BPF_KPROBE(run_kprobe, struct kvm_vcpu *vcpu)
+{
+	__s64 id = vcpu_id_of(vcpu);
+	struct thread_state *ts;
+
+	if (wanted()) {
+		ts = thread((__u32)bpf_get_current_pid_tgid(), true);
+		if (ts)
+			ts->run_vcpu = id >= 0 ? (__u32)id + 1 : 0;
+	}
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_KPROBE, 0, id);
 }
 
 SEC("kretprobe/kvm_arch_vcpu_ioctl_run")
 int BPF_KRETPROBE(run_kretprobe, long ret)
 {
-	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_KPROBE, (__u64)(__s64)(int)ret);
+	struct thread_state *ts;
+	__s64 id = -1;
+
+	if (wanted()) {
+		ts = thread((__u32)bpf_get_current_pid_tgid(), false);
+		if (ts && ts->run_vcpu) {
+			id = ts->run_vcpu - 1;
+			ts->run_vcpu = 0;
+		}
+	}
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_KPROBE, (__u64)(__s64)(int)ret, id);
 }
 
 SEC("fentry/kvm_arch_vcpu_ioctl_run")
 int BPF_PROG(run_fentry, struct kvm_vcpu *vcpu)
 {
-	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_FENTRY, 0);
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_FENTRY, 0, vcpu_id_of(vcpu));
 }
 
 SEC("fexit/kvm_arch_vcpu_ioctl_run")
 int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
 {
-	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret);
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret, vcpu_id_of(vcpu));
 }
 
 SEC("tp/syscalls/sys_enter_ioctl")
@@ -222,7 +260,7 @@ int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	ts = thread((__u32)bpf_get_current_pid_tgid(), true);
 	if (ts)
 		ts->in_run = 1;
-	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0]);
+	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
 }
 
 SEC("tp/syscalls/sys_exit_ioctl")
@@ -236,7 +274,7 @@ int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!ts || !ts->in_run)
 		return 0;
 	ts->in_run = 0;
-	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret);
+	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
 }
 
 /* ---- the vendor exit handler: attached by name at run time ---- */

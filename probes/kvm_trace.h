@@ -46,6 +46,14 @@ enum kvmscope_run_source {
 	KS_RUN_FROM_KPROBE = 1,  /* kprobe/kretprobe on kvm_arch_vcpu_ioctl_run */
 	KS_RUN_FROM_FENTRY = 2,  /* fentry/fexit on kvm_arch_vcpu_ioctl_run */
 };
+/* Or'ed into a run edge's flags (and a[2]) when a[1] holds the vCPU's
+ * vcpu_id, read from struct kvm_vcpu: the kprobe and fentry sources have the
+ * vCPU at hand, the syscall source only its fd (a[0] of KS_RUN_ENTER). */
+#define KS_RUN_HAS_VCPU 0x100
+
+/* Every kind in the ring buffer (rodata stream_mask's default): a kind whose
+ * bit is clear is still counted (KS_CNT_SEEN) but never streamed. */
+#define KS_STREAM_ALL ((1u << KS_KIND_COUNT) - 1)
 
 struct kvmscope_event {
 	__u64 ts_ns;    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

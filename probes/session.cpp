@@ -65,6 +65,17 @@ std::string Describe(int err) { return fmt::format("{} ({})", ErrnoName(err), st
 
 Try Failed(int err, std::string reason) { return Try{false, err, std::move(reason)}; }
 
+// SessionOptions::stream_kinds (bits of traces::KernelEventKind) as the BPF
+// object's stream_mask (bits of enum kvmscope_kind).
+uint32_t StreamMask(uint32_t stream_kinds) {
+  uint32_t mask = 0;
+  for (uint32_t raw = 0; raw < KS_KIND_COUNT; ++raw) {
+    std::optional<traces::KernelEventKind> kind = KindFromRaw(raw);
+    if (kind && (stream_kinds & StreamBit(*kind))) mask |= 1u << raw;
+  }
+  return mask;
+}
+
 // A tracepoint program of the object and the event it belongs to.
 struct TracepointProgram {
   std::string_view name;  // "kvm:kvm_pio"
@@ -166,6 +177,7 @@ struct Session::Impl {
                                    TakeLibbpfLog()));
     }
     skel->rodata->targ_tgid = options.pid;
+    skel->rodata->stream_mask = StreamMask(options.stream_kinds);
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
                                : options.stacks == StackMode::All ? KS_STACKS_ALL
                                                                   : KS_STACKS_NEW;

@@ -25,8 +25,25 @@ namespace kvmscope::probes {
 enum class StackMode : uint8_t { None, New, All };
 std::string_view StackModeName(StackMode mode);
 
+// Bit i stands for traces::KernelEventKind i in SessionOptions::stream_kinds.
+constexpr uint32_t StreamBit(traces::KernelEventKind kind) {
+  return 1u << static_cast<uint32_t>(kind);
+}
+inline constexpr uint32_t kStreamAllKinds = (1u << traces::kKernelEventKinds) - 1;
+// What `record --pid` streams of another process's VM: everything but the
+// three kinds that fire per emulated instruction or per shadow-MMU step
+// (kvm_emulate_insn runs at 1-3 M/s for QEMU's SeaBIOS under PVM), which
+// are only counted in the kernel (KernelCounts::seen).
+inline constexpr uint32_t kExternalVmmStreamKinds =
+    kStreamAllKinds & ~(StreamBit(traces::KernelEventKind::EmulateInsn) |
+                        StreamBit(traces::KernelEventKind::MmuWalk) |
+                        StreamBit(traces::KernelEventKind::MmuSetSpte));
+
 struct SessionOptions {
   uint32_t pid = 0;  // the traced process (tgid); 0: every process
+  // The kinds put in the ring buffer (StreamBit of each). The others are
+  // counted in the kernel (counts().seen) but never reach the sink.
+  uint32_t stream_kinds = kStreamAllKinds;
   StackMode stacks = StackMode::New;
   uint32_t ring_bytes = 8u << 20;  // a power of two, at least one page
   std::chrono::milliseconds drain_period{10};

@@ -15,6 +15,7 @@
 #include "probes/convert.h"
 #include "probes/host.h"
 #include "probes/plan.h"
+#include "probes/session.h"
 #include "traces/trace.h"
 
 namespace kvmscope::probes {
@@ -499,6 +500,31 @@ TEST(Convert, CopiesTheRecordFieldByField) {
   EXPECT_EQ(traces::DescribeKernelEvent(*ev).find("kvm_pio"), 0u);
   raw.kind = 999;
   EXPECT_FALSE(ToKernelEvent(raw));
+}
+
+TEST(Convert, AKprobeRunEdgeNamesItsVcpu) {
+  kvmscope_event raw{};
+  raw.kind = KS_RUN_EXIT;
+  raw.flags = KS_RUN_FROM_KPROBE | KS_RUN_HAS_VCPU;
+  raw.a[1] = 3;
+  raw.a[2] = raw.flags;  // the BPF side copies the flags into a[2]
+  std::optional<traces::KernelEvent> ev = ToKernelEvent(raw);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(traces::RunEdgeVcpuId(ev->a), 3);
+  raw.a[2] = KS_RUN_FROM_SYSCALL;  // the syscall edge knows only the fd
+  EXPECT_EQ(traces::RunEdgeVcpuId(ToKernelEvent(raw)->a), -1);
+}
+
+TEST(StreamKinds, ExternalVmmsStreamAllButThePerInstructionKinds) {
+  using K = traces::KernelEventKind;
+  for (size_t k = 0; k < traces::kKernelEventKinds; ++k) {
+    const auto kind = static_cast<K>(k);
+    const bool dropped = kind == K::EmulateInsn || kind == K::MmuWalk || kind == K::MmuSetSpte;
+    EXPECT_EQ((kExternalVmmStreamKinds & StreamBit(kind)) == 0, dropped)
+        << traces::KernelEventName(kind);
+    EXPECT_NE(kStreamAllKinds & StreamBit(kind), 0u);
+  }
+  EXPECT_EQ(SessionOptions{}.stream_kinds, kStreamAllKinds);
 }
 
 }  // namespace

@@ -77,6 +77,7 @@ class Exporter {
                 {"guest", m_trace.guest.name},
                 {"guest_mode", m_trace.guest.mode},
                 {"verdict", m_trace.guest.verdict},
+                {"external_vmm", m_trace.ExternalNote()},
                 // ts 0 of this file, for lining it up with the native trace.
                 {"begin_ns_clock_monotonic", fmt::format("{}", m_begin_ns)}};
   }
@@ -99,11 +100,14 @@ class Exporter {
       bool vmm = std::any_of(m_trace.tracks.begin(), m_trace.tracks.end(), [&](const Track& t) {
         return t.pid == track.pid && t.kind != TrackKind::System;
       });
+      const bool external = m_trace.external && m_trace.external->pid == track.pid;
       std::string name =
-          vmm ? fmt::format("kvmscope VMM: {} (pid {})", m_trace.guest.name, track.pid)
-              : fmt::format("pid {}", track.pid);
+          external ? fmt::format("external VMM: {} (pid {})", m_trace.external->command, track.pid)
+          : vmm    ? fmt::format("kvmscope VMM: {} (pid {})", m_trace.guest.name, track.pid)
+                   : fmt::format("pid {}", track.pid);
       Metadata("process_name", track.pid, track.pid, {{"name", name}});
-      Metadata("process_sort_index", track.pid, track.pid, {{"sort_index", vmm ? 0 : 1}});
+      Metadata("process_sort_index", track.pid, track.pid,
+               {{"sort_index", vmm || external ? 0 : 1}});
     }
   }
 
@@ -176,7 +180,8 @@ class Exporter {
     if (kind == SpanKind::Run && end != nullptr) {
       std::string_view reason = KvmExitReasonName(static_cast<uint32_t>(end->a[0]));
       title += reason.empty() ? fmt::format(" → exit {}", end->a[0]) : fmt::format(" → {}", reason);
-    } else if (kind == SpanKind::VmmHandling && begin != nullptr) {
+    } else if (kind == SpanKind::VmmHandling && begin != nullptr &&
+               begin->type == VmmEventKind::RunExit) {  // an external VMM's: a kernel RunExit
       std::string_view reason = KvmExitReasonName(static_cast<uint32_t>(begin->a[0]));
       if (!reason.empty()) title += fmt::format(": {}", reason);
     } else if (kind == SpanKind::KernelHandling) {

@@ -47,6 +47,10 @@ enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
 // The raw arguments of each kind, as probes/ packs them into `a`:
 //   RunEnter       a0 = vCPU fd (syscall source) or 0
 //   RunExit        a0 = return value (int64, negative errno)
+//   both           a1 = the vCPU's vcpu_id when a2 has kRunHasVcpu (the
+//                  kprobe and fentry sources read it from struct kvm_vcpu),
+//                  a2 = where the edge came from (kRunFrom*) | kRunHasVcpu;
+//                  0 in traces from before these fields
 //   ExitHandler    a0 = fastpath argument where known
 //   MmuPageFault   a0 = cr2_or_gpa, a1 = error code
 //   KvmExit        a0 = exit_reason, a1 = guest_rip, a2 = isa, a3 = info1,
@@ -71,6 +75,13 @@ enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
 //   MmuWalk        a0 = addr, a1 = pferr
 //   MmuSetSpte     a0 = gfn, a1 = spte, a2 = level
 //   MmuWalkerError a0 = pferr
+inline constexpr uint64_t kRunFromSyscall = 0, kRunFromKprobe = 1, kRunFromFentry = 2;
+inline constexpr uint64_t kRunHasVcpu = 0x100;
+// The vcpu_id a RunEnter/RunExit carries, or -1 (syscall source, old trace).
+inline int32_t RunEdgeVcpuId(const std::array<uint64_t, 6>& a) {
+  return (a[2] & kRunHasVcpu) ? static_cast<int32_t>(a[1]) : -1;
+}
+
 struct KernelEvent {
   int64_t time_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
   uint32_t pid = 0;     // process (tgid)

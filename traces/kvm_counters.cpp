@@ -77,12 +77,71 @@ bool Attached(const TraceData& trace, KernelEventKind kind) {
   return std::find(attached.begin(), attached.end(), name) != attached.end();
 }
 
+// Whether the kernel counted events of `kind` that it did not stream (the
+// session's stream mask left them out: `record --pid` drops kvm_emulate_insn).
+bool CountedOnly(const TraceData& trace, KernelEventKind kind) {
+  if (!trace.kernel_counts) return false;
+  const auto k = static_cast<size_t>(kind);
+  const KernelCounts& c = *trace.kernel_counts;
+  return c.seen[k] > c.received[k] + c.lost[k];
+}
+
+// An external VMM's trace has no VMM events: each VMM source is counted from
+// the kernel's side of the same KVM_RUN returns instead.
+constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-static_cast<int64_t>(kEintr));
+uint64_t ExternalCount(const Event& e, const Mapping& m) {
+  switch (m.source) {
+    case Source::VmmExits: return e.type == KernelEventKind::RunExit && e.a[0] == 0;
+    case Source::VmmReason:
+      return e.type == KernelEventKind::UserspaceExit && e.a[1] == 0 && e.a[0] == m.value;
+    case Source::VmmEintr: return e.type == KernelEventKind::UserspaceExit && e.a[1] == kMinusEintr;
+    case Source::Kernel: return e.type == m.kind;
+    case Source::KernelPf: return e.type == m.kind && e.a[0] == 14;
+  }
+  return 0;
+}
+
+// What the trace counted for a mapping, in the row's words.
+std::string Traced(const TraceData& trace, const Mapping& m, bool all_vcpus) {
+  if ((m.source == Source::Kernel || m.source == Source::KernelPf) && CountedOnly(trace, m.kind) &&
+      all_vcpus) {
+    return std::string(m.traced) + " counted in the kernel (not streamed)";
+  }
+  if (!trace.external) return m.traced;
+  switch (m.source) {
+    case Source::VmmExits: return "kernel KVM_RUN returns with 0 (kprobe or syscall edge)";
+    case Source::VmmReason:
+      return fmt::format("kvm:kvm_userspace_exit {} (external VMM)", m.traced);
+    case Source::VmmEintr: return "kvm:kvm_userspace_exit with -EINTR (external VMM)";
+    case Source::Kernel:
+    case Source::KernelPf: break;
+  }
+  return m.traced;
+}
+
 // The trace's count for a mapping over the tracks of `vcpus`; nullopt when
-// this trace cannot tell (the kernel was not traced, the event not attached).
+// this trace cannot tell (the kernel was not traced, the event not attached,
+// or counted only trace-wide while the scope is one vCPU).
 std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m,
-                                   const std::set<int>& vcpus) {
+                                   const std::set<int>& vcpus, bool all_vcpus) {
   const bool kernel = m.source == Source::Kernel || m.source == Source::KernelPf;
   if (kernel && !Attached(trace, m.kind)) return std::nullopt;
+  if (kernel && CountedOnly(trace, m.kind)) {
+    // The kernel's count is per kind, trace-wide; #PF alone cannot be told apart.
+    if (!all_vcpus || m.source == Source::KernelPf) return std::nullopt;
+    return trace.kernel_counts->seen[static_cast<size_t>(m.kind)];
+  }
+  if (trace.external) {
+    if (m.source != Source::VmmExits && !kernel && !Attached(trace, KernelEventKind::UserspaceExit)) {
+      return std::nullopt;
+    }
+    uint64_t n = 0;
+    for (const Track& track : trace.tracks) {
+      if (track.kind != TrackKind::Vcpu || !vcpus.contains(track.vcpu)) continue;
+      for (const Event& e : track.events) n += ExternalCount(e, m);
+    }
+    return n;
+  }
   uint64_t n = 0;
   for (const Track& track : trace.tracks) {
     if (track.kind != TrackKind::Vcpu || !vcpus.contains(track.vcpu)) continue;
@@ -159,7 +218,8 @@ KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
       if (std::optional<uint64_t> x = k.OfVcpu(v, m.counter)) kvm = kvm.value_or(0) + *x;
     }
     if (!kvm) continue;  // this kernel has no such counter
-    KvmCounterRow row{m.counter, *kvm, TraceCount(trace, m, in_scope), m.traced, m.why};
+    KvmCounterRow row{m.counter, *kvm, TraceCount(trace, m, in_scope, vcpu < 0),
+                      Traced(trace, m, vcpu < 0), m.why};
     if (m.source == Source::Kernel || m.source == Source::KernelPf) {
       if (!row.trace) continue;  // the event was not attached: nothing to compare
     }

@@ -88,6 +88,7 @@ std::string HardwareReasonName(ExitIsa isa, uint64_t reason) {
 }
 
 std::string UserspaceReasonName(uint32_t reason) {
+  if (reason == kUnknownExitReason) return "unknown (no kvm_userspace_exit)";
   const std::string_view name = KvmExitReasonName(reason);
   return name.empty() ? fmt::format("{}", reason) : std::string(name);
 }
@@ -191,6 +192,55 @@ void CollectUserspace(const TraceData& trace, size_t track_index, const Pauses& 
   }
 }
 
+// An external VMM's thread: no VMM events, so each KVM_RUN return is the
+// kernel's kvm_userspace_exit (fired by kvm_vcpu_ioctl after
+// kvm_arch_vcpu_ioctl_run returns: inside the syscall span, after the kprobe
+// one), its kernel time the kernel KVM_RUN span that began last before it,
+// and the VMM's handling the kernel-only VmmHandling span that follows.
+void CollectExternalUserspace(const Track& track,
+                              std::map<uint32_t, UserspaceSamples>& by_reason,
+                              uint64_t& incomplete_runs, uint64_t& from_kernel) {
+  const std::vector<Span>& runs = track.spans[static_cast<size_t>(SpanKind::KernelRun)];
+  const SpanIndex handling_by_begin =
+      ByBegin(track.spans[static_cast<size_t>(SpanKind::VmmHandling)]);
+  for (const Span& s : runs) {
+    if (s.end == kNoEvent) ++incomplete_runs;
+  }
+  const bool has_reasons =
+      std::any_of(track.events.begin(), track.events.end(),
+                  [](const Event& e) { return e.type == KernelEventKind::UserspaceExit; });
+  const EventType counted = has_reasons ? EventType(KernelEventKind::UserspaceExit)
+                                        : EventType(KernelEventKind::RunExit);
+  size_t next_run = 0;  // runs that began before the event
+  for (size_t i = 0; i < track.events.size(); ++i) {
+    const Event& e = track.events[i];
+    if (e.type != counted) continue;
+    const uint32_t reason = has_reasons ? static_cast<uint32_t>(e.a[0]) : kUnknownExitReason;
+    UserspaceSamples& x = by_reason[reason];
+    ++x.count;
+    ++from_kernel;
+    while (next_run < runs.size() &&
+           (runs[next_run].begin == kNoEvent || runs[next_run].begin < i)) {
+      ++next_run;
+    }
+    const Span* run = next_run > 0 ? &runs[next_run - 1] : nullptr;
+    // A run that ends at this event (RunExit counted) or around it.
+    if (run != nullptr && run->end == kNoEvent) run = nullptr;
+    if (run != nullptr && Complete(*run)) {
+      x.kernel.push_back(run->duration_ns());
+      ++x.from_kernel_run;
+    } else {
+      ++x.kernel_incomplete;
+    }
+    const Span* handling = run != nullptr ? Find(handling_by_begin, run->end) : nullptr;
+    if (handling != nullptr && Complete(*handling)) {
+      x.vmm.push_back(handling->duration_ns());
+    } else {
+      ++x.vmm_incomplete;
+    }
+  }
+}
+
 struct HardwareSamples {
   uint64_t count = 0;
   std::vector<int64_t> kernel;
@@ -216,9 +266,10 @@ void CollectHardware(const Track& track, std::map<HardwareKey, HardwareSamples>&
 }
 
 UserspaceExitTable MakeUserspaceTable(std::map<uint32_t, UserspaceSamples>& by_reason,
-                                      uint64_t incomplete_runs) {
+                                      uint64_t incomplete_runs, uint64_t from_kernel) {
   UserspaceExitTable table;
   table.incomplete_runs = incomplete_runs;
+  table.from_kernel = from_kernel;
   uint64_t from_kernel_run = 0, from_run = 0;
   for (auto& [reason, x] : by_reason) table.total += x.count;
   for (auto& [reason, x] : by_reason) {
@@ -288,6 +339,11 @@ std::vector<EventKindRow> MakeKindRows(const TraceData& trace, const Pauses& pau
   }
   events = 0;
   for (uint64_t c : counts) events += c;
+  // An external VMM's handling begins at the kernel's KVM_RUN return.
+  std::array<EventType, kSpanKinds> span_begin = kSpanBegin;
+  if (trace.external && counts[EventType(VmmEventKind::RunExit).index()] == 0) {
+    span_begin[static_cast<size_t>(SpanKind::VmmHandling)] = KernelEventKind::RunExit;
+  }
 
   std::vector<EventKindRow> rows;
   for (size_t t = 0; t < kEventTypes; ++t) {
@@ -298,7 +354,7 @@ std::vector<EventKindRow> MakeKindRows(const TraceData& trace, const Pauses& pau
     row.count = counts[t];
     row.share_pct = Share(counts[t], events);
     for (size_t k = 0; k < kSpanKinds; ++k) {
-      if (kSpanBegin[k] != row.type) continue;
+      if (span_begin[k] != row.type) continue;
       row.span = static_cast<SpanKind>(k);
       row.duration = ComputeLatency(std::move(durations[k]), incomplete[k]);
     }
@@ -404,6 +460,12 @@ void AppendScope(std::vector<std::string>& out, const ScopeStats& scope) {
   const UserspaceExitTable& user = scope.userspace;
   out.push_back(fmt::format(
       "Userspace exits (KVM_RUN returned to the VMM), by KVM_EXIT_* reason: {}", user.total));
+  if (user.from_kernel > 0) {
+    out.push_back(fmt::format(
+        "  {} of them counted from the kernel (external VMM): one per kvm:kvm_userspace_exit, "
+        "or per kernel KVM_RUN return where that event was not recorded",
+        user.from_kernel == user.total ? std::string("all") : FormatCount(user.from_kernel)));
+  }
   out.push_back("  time in KVM_RUN that ended with the exit (guest + kernel handling)");
   {
     std::vector<std::vector<std::string>> rows;
@@ -440,7 +502,10 @@ void AppendScope(std::vector<std::string>& out, const ScopeStats& scope) {
   out.emplace_back();
 
   // Userspace exits, VMM side.
-  out.push_back("  time the VMM spent handling the exit (KVM_RUN exit → next KVM_RUN)");
+  out.push_back(user.from_kernel > 0 && user.from_kernel == user.total
+                    ? "  time the VMM spent handling the exit (the kernel's KVM_RUN return → the "
+                      "next KVM_RUN it entered)"
+                    : "  time the VMM spent handling the exit (KVM_RUN exit → next KVM_RUN)");
   if (scope.waited_ns > 0) {
     out.push_back(fmt::format("  (without {} waited while paused, stepping or in slow motion)",
                               FormatStatsDuration(scope.waited_ns)));
@@ -531,9 +596,11 @@ void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
     return;
   }
   std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> counted_only;
   for (const LossRow& r : loss.rows) {
     rows.push_back({r.name, fmt::format("{}", r.seen), fmt::format("{}", r.received),
                     fmt::format("{}", r.lost), Percent(Share(r.lost, r.seen))});
+    if (r.seen > r.received + r.lost) counted_only.push_back(r.name);
   }
   rows.push_back({"total", fmt::format("{}", loss.seen), fmt::format("{}", loss.received),
                   fmt::format("{}", loss.lost), Percent(Share(loss.lost, loss.seen))});
@@ -542,6 +609,10 @@ void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
       fmt::format("  stacks: {} taken, {} failed", loss.stacks_taken, loss.stacks_failed));
   if (loss.lost > 0) {
     out.push_back("  counts above are of received events; lost ones are missing from every table");
+  }
+  if (!counted_only.empty()) {
+    out.push_back(fmt::format("  counted in the kernel only, not streamed (seen > received + lost): {}",
+                              fmt::join(counted_only, ", ")));
   }
 }
 
@@ -574,6 +645,7 @@ Json ScopeJson(const ScopeStats& s) {
   user["total"] = s.userspace.total;
   user["incomplete_runs"] = s.userspace.incomplete_runs;
   user["kernel_source"] = KernelSideSourceName(s.userspace.kernel_source);
+  user["from_kernel"] = s.userspace.from_kernel;
   user["rows"] = Json::array();
   for (const UserspaceExitRow& r : s.userspace.rows) {
     Json row;
@@ -687,14 +759,18 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
   scope.label = vcpu == kAllVcpus ? "all" : fmt::format("vCPU {}", vcpu);
 
   std::map<uint32_t, UserspaceSamples> user;
-  uint64_t incomplete_runs = 0;
+  uint64_t incomplete_runs = 0, from_kernel = 0;
   std::map<HardwareKey, HardwareSamples> hardware;
   bool any = false;
   const Pauses pauses(trace);
   for (size_t t = 0; t < trace.tracks.size(); ++t) {
     const Track& track = trace.tracks[t];
     if (!InScope(track, vcpu)) continue;
-    CollectUserspace(trace, t, pauses, user, incomplete_runs);
+    if (trace.IsExternalThread(track)) {
+      CollectExternalUserspace(track, user, incomplete_runs, from_kernel);
+    } else {
+      CollectUserspace(trace, t, pauses, user, incomplete_runs);
+    }
     scope.waited_ns += pauses.WaitedNs(trace, t);
     CollectHardware(track, hardware);
     if (track.events.empty()) continue;
@@ -703,7 +779,7 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
     scope.end_ns = any ? std::max(scope.end_ns, last) : last;
     any = true;
   }
-  scope.userspace = MakeUserspaceTable(user, incomplete_runs);
+  scope.userspace = MakeUserspaceTable(user, incomplete_runs, from_kernel);
   scope.hardware = MakeHardwareTable(hardware);
   if (!scope.hardware.fired) scope.hardware.note = NoKvmExitNote(trace, vcpu);
   scope.kinds = MakeKindRows(trace, pauses, vcpu, scope.events);
@@ -728,6 +804,7 @@ Stats ComputeStats(const TraceData& trace, int vcpu) {
   stats.loss = MakeLoss(trace);
   stats.kvm = ComputeKvmCounters(trace, vcpu);
   stats.emulated_note = EmulatedCpuNote(trace.host);
+  stats.external_note = trace.ExternalNote();
   return stats;
 }
 
@@ -758,6 +835,7 @@ std::vector<std::string> FormatStats(const Stats& stats) {
   out.push_back("  (the sample of rank ceil(p/100 * N), always a measured duration).");
   out.push_back("Latencies leave out spans cut by the trace's edges: counted as incomplete.");
   if (!stats.emulated_note.empty()) out.push_back("Note: " + stats.emulated_note + ".");
+  if (!stats.external_note.empty()) out.push_back("Note: " + stats.external_note);
   out.emplace_back();
   for (const ScopeStats& scope : stats.scopes) AppendScope(out, scope);
   for (std::string& line : FormatKvmCounters(stats.kvm)) out.push_back(std::move(line));
@@ -777,6 +855,7 @@ std::string StatsJson(const Stats& stats) {
   j["kernel"] = LossJson(stats.loss);
   j["kvm_counters"] = Json::parse(KvmCountersJson(stats.kvm));
   j["emulated_cpu_note"] = stats.emulated_note;
+  j["external_vmm_note"] = stats.external_note;
   return j.dump(2);
 }
 

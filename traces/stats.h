@@ -67,9 +67,17 @@ struct UserspaceExitRow {
   LatencyStats vmm;
 };
 
+// The reason of an external VMM's KVM_RUN return when kvm:kvm_userspace_exit
+// was not recorded (only the kernel's KVM_RUN edges).
+inline constexpr uint32_t kUnknownExitReason = UINT32_MAX;
+
 struct UserspaceExitTable {
   std::vector<UserspaceExitRow> rows;  // by count, descending, then by reason
   uint64_t total = 0;                  // exits (VMM RunExit events)
+  // An external VMM's exits (TraceData::external) are counted from the
+  // kernel: one per kvm:kvm_userspace_exit (else per kernel KVM_RUN return),
+  // the VMM handling from the kernel's KVM_RUN return to its next KVM_RUN.
+  uint64_t from_kernel = 0;
   // KVM_RUNs still running when the trace ended: no exit, so no reason.
   uint64_t incomplete_runs = 0;
   KernelSideSource kernel_source = KernelSideSource::None;  // over all rows
@@ -144,6 +152,7 @@ struct Stats {
   LossStats loss;
   KvmCounterStats kvm;  // KVM's own counters beside the trace's (kvm_counters.h)
   std::string emulated_note;  // EmulatedCpuNote: times on an emulated CPU mean nothing
+  std::string external_note;  // TraceData::ExternalNote: "" for kvmscope's own VMM
 };
 
 // Which scopes ComputeStats computes.

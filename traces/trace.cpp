@@ -34,11 +34,18 @@ constexpr std::array<SpanRule, kSpanKinds> kSpanRules = {{
     {VmmEventKind::RunExit, VmmEventKind::RunEnter, VmmEventKind::VcpuDone, false},
 }};
 
+// An external VMM's threads have no VMM events: its handling of an exit is
+// what lies between the kernel's KVM_RUN return and the next KVM_RUN.
+constexpr SpanRule kKernelOnlyVmmHandling = {KernelEventKind::RunExit, KernelEventKind::RunEnter,
+                                             std::nullopt, false};
+
 // Rebuilds one kind of span of a track from event index `from` on: spans that
 // end before `from` are untouched (nothing before them moved), the rest are
 // dropped and re-paired from the first event they referenced.
-void RebuildSpans(Track& track, SpanKind kind, size_t from) {
-  const SpanRule& rule = kSpanRules[static_cast<size_t>(kind)];
+void RebuildSpans(Track& track, SpanKind kind, size_t from, bool kernel_only) {
+  const SpanRule& rule = kernel_only && kind == SpanKind::VmmHandling
+                             ? kKernelOnlyVmmHandling
+                             : kSpanRules[static_cast<size_t>(kind)];
   std::vector<Span>& spans = track.spans[static_cast<size_t>(kind)];
   const std::vector<Event>& ev = track.events;
   size_t start = from;
@@ -69,8 +76,10 @@ void RebuildSpans(Track& track, SpanKind kind, size_t from) {
   if (open != kNoEvent) spans.push_back({ev[open].time_ns, ev.back().time_ns, open, kNoEvent});
 }
 
-void RebuildAllSpans(Track& track, size_t from) {
-  for (size_t k = 0; k < kSpanKinds; ++k) RebuildSpans(track, static_cast<SpanKind>(k), from);
+void RebuildAllSpans(Track& track, size_t from, bool kernel_only) {
+  for (size_t k = 0; k < kSpanKinds; ++k) {
+    RebuildSpans(track, static_cast<SpanKind>(k), from, kernel_only);
+  }
 }
 
 bool ByTime(const Event& a, const Event& b) { return a.time_ns < b.time_ns; }
@@ -116,12 +125,35 @@ std::string_view TrackKindName(TrackKind kind) {
 }
 
 std::string Track::Name() const {
+  if (!name.empty()) {
+    switch (kind) {
+      case TrackKind::Vcpu: return fmt::format("\"{}\" (vCPU {}, tid {})", name, vcpu, tid);
+      case TrackKind::Vmm: return fmt::format("\"{}\" (tid {})", name, tid);
+      case TrackKind::System: return fmt::format("\"{}\" (tid {}, pid {})", name, tid, pid);
+    }
+  }
   switch (kind) {
     case TrackKind::Vcpu: return fmt::format("vCPU {} (tid {})", vcpu, tid);
     case TrackKind::Vmm: return fmt::format("VMM (tid {})", tid);
     case TrackKind::System: break;
   }
   return fmt::format("tid {} (pid {})", tid, pid);
+}
+
+std::string ExternalVmmNote(uint32_t pid, std::string_view command) {
+  return fmt::format(
+      "External VMM (pid {}{}{}): device accesses, console, registers and the VMM's own KVM_RUN "
+      "view are not visible; KVM_RUN spans are the kernel's.",
+      pid, command.empty() ? "" : ", ", command);
+}
+
+std::string TraceData::ExternalNote() const {
+  if (!external) return "";
+  std::string note = external->not_visible.empty()
+                         ? ExternalVmmNote(external->pid, external->command)
+                         : external->not_visible;
+  if (!external->ended.empty()) note += " Recording ended: " + external->ended + ".";
+  return note;
 }
 
 uint64_t KernelCounts::total_seen() const { return std::accumulate(seen.begin(), seen.end(), 0ull); }
@@ -289,7 +321,7 @@ const GuestRegs* TraceData::RegsOf(int vcpu, uint64_t run_index) const {
 void TraceData::BuildSpans() {
   for (Track& t : tracks) {
     for (auto& s : t.spans) s.clear();
-    RebuildAllSpans(t, 0);
+    RebuildAllSpans(t, 0, IsExternalThread(t));
   }
 }
 
@@ -297,6 +329,7 @@ void TraceData::BuildSpans() {
 
 Trace::Trace(TraceData data) : m_data(std::move(data)) {
   m_data.BuildSpans();
+  if (m_data.external) m_vmm_pid = m_data.external->pid;
   for (size_t i = 0; i < m_data.tracks.size(); ++i) {
     m_track_of_tid[m_data.tracks[i].tid] = static_cast<uint32_t>(i);
   }
@@ -344,6 +377,52 @@ void Trace::AddStack(int32_t id, const Stack& frames) {
 void Trace::SetVmmPid(uint32_t pid) {
   std::unique_lock lock(m_lock);
   m_vmm_pid = pid;
+}
+
+void Trace::SetExternalVmm(ExternalVmm vmm) {
+  if (vmm.not_visible.empty()) vmm.not_visible = ExternalVmmNote(vmm.pid, vmm.command);
+  std::unique_lock lock(m_lock);
+  m_vmm_pid = vmm.pid;
+  // Names given before keep their place; the new ones win.
+  if (m_data.external) vmm.thread_names.merge(m_data.external->thread_names);
+  for (const auto& [tid, name] : vmm.thread_names) m_thread_names[tid] = name;
+  for (Track& t : m_data.tracks) {
+    if (auto it = m_thread_names.find(t.tid); it != m_thread_names.end()) t.name = it->second;
+  }
+  m_data.external = std::move(vmm);
+  for (Track& t : m_data.tracks) {
+    if (!m_data.IsExternalThread(t)) continue;
+    for (auto& spans : t.spans) spans.clear();
+    RebuildAllSpans(t, 0, true);
+  }
+}
+
+void Trace::NameThread(uint32_t tid, std::string name) {
+  std::unique_lock lock(m_lock);
+  if (m_data.external) m_data.external->thread_names[tid] = name;
+  if (auto it = m_track_of_tid.find(tid); it != m_track_of_tid.end()) {
+    m_data.tracks[it->second].name = name;
+  }
+  m_thread_names[tid] = std::move(name);
+}
+
+void Trace::SetExternalEnded(std::string text) {
+  std::unique_lock lock(m_lock);
+  if (m_data.external) m_data.external->ended = std::move(text);
+}
+
+int32_t Trace::ExternalVcpuOf(const Event& e) const {
+  const std::optional<ExternalVmm>& vmm = m_data.external;
+  if (!vmm || e.pid != vmm->pid) return -1;
+  if (e.type != KernelEventKind::RunEnter && e.type != KernelEventKind::RunExit) return -1;
+  if (int32_t id = RunEdgeVcpuId(e.a); id >= 0) return id;
+  // The syscall source names the vCPU by the fd KVM_RUN was called on.
+  if (e.type == KernelEventKind::RunEnter && (e.a[2] & 0xff) == kRunFromSyscall &&
+      e.a[0] <= static_cast<uint64_t>(INT32_MAX)) {
+    auto it = vmm->vcpu_of_fd.find(static_cast<int>(e.a[0]));
+    if (it != vmm->vcpu_of_fd.end()) return it->second;
+  }
+  return -1;
 }
 
 void Trace::AppendConsole(char c) {
@@ -396,6 +475,7 @@ TraceData Trace::Take() {
   TraceData out = std::move(m_data);
   m_data = TraceData{};
   m_track_of_tid.clear();
+  m_thread_names.clear();
   std::lock_guard stage(m_stage_mutex);
   m_string_ids.clear();
   m_next_string = 1;
@@ -432,17 +512,22 @@ void Trace::Merge(std::vector<Event>& staged) {
       t.tid = e.tid;
       bool vmm_side = e.type.origin == Origin::Vmm || m_vmm_pid == 0 || e.pid == m_vmm_pid;
       t.kind = vmm_side ? TrackKind::Vmm : TrackKind::System;
+      if (auto name = m_thread_names.find(e.tid); name != m_thread_names.end()) {
+        t.name = name->second;
+      }
       m_data.tracks.push_back(std::move(t));
     }
     Track& track = m_data.tracks[it->second];
     // Only a vCPU's own thread calls KVM_RUN (ioctls about a vCPU, such as
     // KVM_CREATE_VCPU, come from the main thread).
     bool runs_vcpu = e.type == VmmEventKind::RunEnter || e.type == VmmEventKind::RunExit;
-    if (runs_vcpu && e.vcpu >= 0 && track.kind != TrackKind::Vcpu) {
+    // An external VMM's thread shows it runs a vCPU by the kernel's KVM_RUN.
+    int32_t vcpu = runs_vcpu ? e.vcpu : track.kind == TrackKind::Vcpu ? -1 : ExternalVcpuOf(e);
+    if (vcpu >= 0 && track.kind != TrackKind::Vcpu) {
       // The thread turns out to run a vCPU: name its kernel events too.
       track.kind = TrackKind::Vcpu;
-      track.vcpu = e.vcpu;
-      for (Event& old : track.events) old.vcpu = e.vcpu;
+      track.vcpu = vcpu;
+      for (Event& old : track.events) old.vcpu = vcpu;
     }
     by_track[it->second].push_back(e);
   }
@@ -459,7 +544,7 @@ void Trace::Merge(std::vector<Event>& staged) {
     size_t from = std::upper_bound(ev.begin(), ev.end(), events.front(), ByTime) - ev.begin();
     ev.insert(ev.end(), events.begin(), events.end());
     if (from < old_size) std::inplace_merge(ev.begin() + from, ev.begin() + old_size, ev.end(), ByTime);
-    RebuildAllSpans(track, std::min(from, old_size));
+    RebuildAllSpans(track, std::min(from, old_size), m_data.IsExternalThread(track));
   }
 }
 

@@ -126,9 +126,12 @@ struct Track {
   uint32_t tid = 0;
   int32_t vcpu = -1;  // for Vcpu tracks
   TrackKind kind = TrackKind::System;
+  std::string name;  // the thread's name (comm) where known: "CPU 0/KVM"; "" otherwise
   std::vector<Event> events;                          // time-sorted
   std::array<std::vector<Span>, kSpanKinds> spans{};  // per kind, sorted, never overlapping
-  std::string Name() const;  // "vCPU 0 (tid 1234)", "VMM (tid 1230)", "tid 99 (pid 98)"
+  // "vCPU 0 (tid 1234)", "VMM (tid 1230)", "tid 99 (pid 98)"; with a name:
+  // "CPU 0/KVM" (vCPU 0, tid 1234), "call_rcu" (tid 1231) — quotes included.
+  std::string Name() const;
   bool operator==(const Track&) const = default;
 };
 
@@ -293,6 +296,22 @@ struct EventRef {
   bool operator==(const EventRef&) const = default;
 };
 
+// Another process's VMM (QEMU, ...) recorded by pid (`record --pid`): only
+// the kernel's side of its KVM activity is visible. Absent for kvmscope's own VMM.
+struct ExternalVmm {
+  uint32_t pid = 0;
+  std::string command;                  // its command line, for display
+  std::map<int, int> vcpu_of_fd;        // vCPU fd → vCPU index (anon_inode:kvm-vcpu:N)
+  std::map<uint32_t, std::string> thread_names;  // tid → comm ("CPU 0/KVM")
+  std::string not_visible;              // what cannot be seen of it (ExternalVmmNote)
+  std::string ended;                    // how the recording ended: "the VMM exited after 2.1 s"
+  bool operator==(const ExternalVmm&) const = default;
+};
+// The default ExternalVmm::not_visible: "External VMM (pid N, COMMAND):
+// device accesses, console, registers and the VMM's own KVM_RUN view are not
+// visible; KVM_RUN spans are the kernel's."
+std::string ExternalVmmNote(uint32_t pid, std::string_view command);
+
 // Everything a trace holds, as plain data: what the JSON files contain, what
 // readers see. Queries are const members.
 struct TraceData {
@@ -307,7 +326,17 @@ struct TraceData {
   std::vector<GuestRegs> regs;                // in order of capture
   std::optional<KvmStatsRecord> kvm_stats;  // absent: not read (old trace, or the kernel lacks KVM_CAP_BINARY_STATS_FD)
   std::string kvm_stats_note;               // why absent, when it is ("" otherwise)
+  std::optional<ExternalVmm> external;      // set when another process's VMM was recorded
   bool operator==(const TraceData&) const = default;
+
+  // Whether a track is a thread of an external VMM: it has kernel events
+  // only, so its exits and VMM handling come from the kernel's KVM_RUN edges.
+  bool IsExternalThread(const Track& track) const {
+    return external && track.pid == external->pid;
+  }
+  // The one line every reader of an external trace prints once ("" when the
+  // trace is of kvmscope's own VMM): ExternalVmm::not_visible, and how it ended.
+  std::string ExternalNote() const;
 
   std::string_view Text(uint32_t id) const {
     return id < strings.size() ? std::string_view(strings[id]) : std::string_view();
@@ -372,6 +401,16 @@ class Trace {
   // Threads whose events are VMM-side (the VMM's pid); events of other pids
   // go to System tracks.
   void SetVmmPid(uint32_t pid);
+  // Records another process's VMM (also SetVmmPid(vmm.pid)): its threads'
+  // kernel KVM_RUN edges make their tracks vCPU tracks, the vCPU taken from
+  // vcpu_of_fd (syscall source) or the edge's vcpu_id (kprobe/fentry).
+  // An empty not_visible is filled with ExternalVmmNote.
+  void SetExternalVmm(ExternalVmm vmm);
+  // A thread's name (comm), at any time: its track shows it, and, for an
+  // external VMM, ExternalVmm::thread_names keeps it.
+  void NameThread(uint32_t tid, std::string name);
+  // How the recording of an external VMM ended (no-op without one).
+  void SetExternalEnded(std::string text);
   void AppendConsole(char c);
   void AddRegs(const GuestRegs& regs);
   // Metadata: replaced under the exclusive lock.
@@ -402,11 +441,14 @@ class Trace {
  private:
   void Commit();  // caller holds m_lock exclusively
   void Merge(std::vector<Event>& staged);
+  // The vCPU index a kernel KVM_RUN edge of an external VMM's thread names, or -1.
+  int32_t ExternalVcpuOf(const Event& e) const;
 
   mutable std::shared_mutex m_lock;  // guards m_data
   TraceData m_data;
   uint32_t m_vmm_pid = 0;
   std::unordered_map<uint32_t, uint32_t> m_track_of_tid;
+  std::unordered_map<uint32_t, std::string> m_thread_names;  // for tracks not made yet
 
   std::mutex m_stage_mutex;  // guards everything below
   std::vector<Event> m_staged;

@@ -116,6 +116,12 @@ class Writer {
     for (size_t i = 0; i < list.size(); ++i) String(list[i]) << (i + 1 < list.size() ? "," : "");
     return *this << ']';
   }
+  // A number, or null when absent.
+  template <std::integral T>
+  Writer& Optional(const std::optional<T>& v) {
+    if (v) return *this << *v;
+    return *this << "null";
+  }
   // `"key":` after a comma unless first; keys are plain ASCII.
   Writer& Key(std::string_view key, bool first = false) {
     return *this << (first ? "\"" : ",\"") << key << "\":";
@@ -188,11 +194,7 @@ void WriteGuest(Writer& w, const GuestFacts& guest) {
   w << ",\n \"image\":\"" << Base64Encode(image) << "\"";
   w.Field("source", guest.source);
   w << ",\"param\":";
-  if (guest.param) {
-    w << *guest.param;
-  } else {
-    w << "null";
-  }
+  w.Optional(guest.param);
   w << ",\n \"lines\":[";
   for (size_t i = 0; i < guest.lines.size(); ++i) {
     w << (i ? ",[" : "[") << guest.lines[i].first << "," << guest.lines[i].second << "]";
@@ -249,6 +251,39 @@ void WriteKvmStats(Writer& w, const std::optional<KvmStatsRecord>& stats,
   w.Key("kvm_stats_note", true).String(note) << ",\n";
 }
 
+// "vmm": only for another process's VMM (absent for kvmscope's own).
+void WriteExternalVmm(Writer& w, const TraceData& trace) {
+  if (!trace.external) return;
+  const ExternalVmm& vmm = *trace.external;
+  w << "\"vmm\":{";
+  w.Key("kind", true).String("external").Field("pid", vmm.pid).Field("command", vmm.command);
+  // One row per vCPU known by its fd or by its track, in index order.
+  std::map<int, std::pair<std::optional<int>, std::optional<uint32_t>>> vcpus;  // fd, tid
+  for (const auto& [fd, index] : vmm.vcpu_of_fd) vcpus[index].first = fd;
+  for (const Track& t : trace.tracks) {
+    if (t.pid == vmm.pid && t.kind == TrackKind::Vcpu && t.vcpu >= 0) vcpus[t.vcpu].second = t.tid;
+  }
+  w << ",\n \"vcpus\":[";
+  bool first = true;
+  for (const auto& [index, ids] : vcpus) {
+    w << (first ? "{" : ",{");
+    first = false;
+    w.Key("index", true) << index;
+    w.Key("tid").Optional(ids.second);
+    auto name = ids.second ? vmm.thread_names.find(*ids.second) : vmm.thread_names.end();
+    w.Field("name", name != vmm.thread_names.end() ? std::string_view(name->second) : "");
+    w.Key("fd").Optional(ids.first) << '}';
+  }
+  w << "],\n \"threads\":[";
+  first = true;
+  for (const auto& [tid, name] : vmm.thread_names) {
+    (w << (first ? "[" : ",[") << tid << ',').String(name) << ']';
+    first = false;
+  }
+  w << ']';
+  w.Field("not_visible", vmm.not_visible).Field("ended", vmm.ended) << "},\n";
+}
+
 void WriteRegs(Writer& w, const std::vector<GuestRegs>& regs) {
   w << "\"regs\":[";
   for (size_t i = 0; i < regs.size(); ++i) {
@@ -274,6 +309,7 @@ void WriteTracks(Writer& w, const TraceData& trace) {
     w << (t > 0 ? ",\n{" : "\n{");
     w.Key("pid", true) << track.pid;
     w.Field("tid", track.tid).Field("vcpu", track.vcpu).Field("kind", TrackKindName(track.kind));
+    if (!track.name.empty()) w.Field("name", track.name);  // absent: no name known
     w.Field("event_count", track.events.size()) << ",\"events\":[";
     for (size_t i = 0; i < track.events.size(); ++i) {
       const Event& e = track.events[i];
@@ -315,6 +351,7 @@ void WriteTrace(const TraceData& trace, std::ostream& out) {
   w.Key("console", true).String(trace.console) << ",\n";
   WriteKernelCounts(w, trace.kernel_counts);
   WriteKvmStats(w, trace.kvm_stats, trace.kvm_stats_note);
+  WriteExternalVmm(w, trace);
   w.Key("strings", true).Strings(trace.strings) << ",\n\"symbols\":[";
   const std::vector<Symbol>& symbols = trace.symbols.symbols();
   for (size_t i = 0; i < symbols.size(); ++i) {

@@ -228,6 +228,45 @@ std::optional<KvmStatsRecord> ReadKvmStats(const Json& j) {
   return stats;
 }
 
+std::optional<ExternalVmm> ReadExternalVmm(const Json& j) {
+  if (j.is_null()) return std::nullopt;
+  Fields f(j, "vmm");
+  const std::string kind = f.String("kind");
+  if (kind != "external") {
+    Fail(f.Where("kind"), fmt::format("unknown VMM kind \"{}\" (expected \"external\")", kind));
+  }
+  ExternalVmm vmm;
+  vmm.pid = static_cast<uint32_t>(f.Unsigned("pid", kMaxU32));
+  vmm.command = f.String("command");
+  vmm.not_visible = f.String("not_visible");
+  vmm.ended = f.String("ended");
+  const Json& vcpus = f.Get("vcpus");
+  if (!vcpus.is_array()) Fail(f.Where("vcpus"), Expected("an array (one object per vCPU)", vcpus));
+  for (size_t i = 0; i < vcpus.size(); ++i) {
+    Fields v(vcpus[i], At(f.Where("vcpus"), i));
+    const auto index = static_cast<int>(v.Signed("index", 0, kMaxI32));
+    // fd null: the vCPU's fd was not known (kprobe/fentry hosts need none).
+    if (!v.Get("fd").is_null()) {
+      const auto fd = static_cast<int>(v.Signed("fd", 0, kMaxI32));
+      if (!vmm.vcpu_of_fd.emplace(fd, index).second) {
+        Fail(v.Where("fd"), fmt::format("fd {} is also another vCPU's", fd));
+      }
+    }
+  }
+  // Every thread named, vCPU or not (the vcpus' tid and name repeat these).
+  const Json& threads = f.Get("threads");
+  if (!threads.is_array()) Fail(f.Where("threads"), Expected("an array of [tid, name]", threads));
+  for (size_t i = 0; i < threads.size(); ++i) {
+    const std::string where = At(f.Where("threads"), i);
+    if (!threads[i].is_array() || threads[i].size() != 2) {
+      Fail(where, Expected("[tid, name]", threads[i]));
+    }
+    const auto tid = static_cast<uint32_t>(ReadUnsigned(threads[i][0], At(where, 0), kMaxU32));
+    vmm.thread_names[tid] = ReadString(threads[i][1], At(where, 1));
+  }
+  return vmm;
+}
+
 std::optional<KernelCounts> ReadKernelCounts(const Json& j) {
   if (j.is_null()) return std::nullopt;
   Fields f(j, "kernel_counts");

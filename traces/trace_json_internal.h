@@ -49,6 +49,7 @@ HostFacts ReadHost(const Json& j);
 GuestFacts ReadGuest(const Json& j);
 std::optional<KernelCounts> ReadKernelCounts(const Json& j);
 std::optional<KvmStatsRecord> ReadKvmStats(const Json& j);
+std::optional<ExternalVmm> ReadExternalVmm(const Json& j);
 GuestRegs ReadRegs(const Json& j, const std::string& where);
 std::optional<TrackKind> TrackKindFromName(std::string_view name);
 

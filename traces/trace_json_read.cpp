@@ -31,11 +31,14 @@ constexpr std::array<std::string_view, 11> kRootKeys = {
     "strings", "symbols",        "stacks", "regs",  "tracks"};
 // Top-level fields added later without a version bump: read when present,
 // so that traces written before them still load.
-constexpr std::array<std::string_view, 2> kOptionalRootKeys = {"kvm_stats", "kvm_stats_note"};
+constexpr std::array<std::string_view, 3> kOptionalRootKeys = {"kvm_stats", "kvm_stats_note",
+                                                                "vmm"};
 // Arrays read one element at a time (each element a small DOM).
 constexpr std::array<std::string_view, 4> kElementKeys = {"strings", "symbols", "stacks", "regs"};
 constexpr std::array<std::string_view, 6> kTrackKeys = {"pid",  "tid",         "vcpu",
                                                         "kind", "event_count", "events"};
+// Track fields added later: read when present.
+constexpr std::array<std::string_view, 1> kOptionalTrackKeys = {"name"};
 // time_ns, type, cpu, stack_id, text_id, a0..a5, then optionally vcpu and pid.
 constexpr size_t kRowValues = 11;
 constexpr std::array<std::string_view, kRowValues + 2> kRowNames = {
@@ -104,6 +107,7 @@ class TraceReader {
     if (level.ctx == Ctx::Root) MarkSeen(kRootKeys, m_root_seen, k);
     if (level.ctx == Ctx::Root) MarkSeen(kOptionalRootKeys, m_optional_seen, k);
     if (level.ctx == Ctx::Track) MarkSeen(kTrackKeys, m_track_seen, k);
+    if (level.ctx == Ctx::Track) MarkSeen(kOptionalTrackKeys, m_optional_track_seen, k);
     level.key = std::move(k);
     return true;
   }
@@ -189,7 +193,9 @@ class TraceReader {
       case Ctx::Tracks: return Slot::Track;
       case Ctx::Track:
         if (top.key == "events") return Slot::Events;
-        return IndexOf(kTrackKeys, top.key) >= 0 ? Slot::Capture : Slot::Skip;
+        return IndexOf(kTrackKeys, top.key) >= 0 || IndexOf(kOptionalTrackKeys, top.key) >= 0
+                   ? Slot::Capture
+                   : Slot::Skip;
       case Ctx::Events: return Slot::Row;
       case Ctx::Row: return Slot::RowValue;
       case Ctx::Elements: return Slot::Capture;
@@ -254,6 +260,7 @@ class TraceReader {
       case Slot::Track:
         m_data.tracks.emplace_back();
         m_track_seen = 0;
+        m_optional_track_seen = 0;
         Push(Ctx::Track, false);
         break;
       case Slot::Events: Push(Ctx::Events, true); break;
@@ -350,6 +357,8 @@ class TraceReader {
       m_data.kvm_stats = ReadKvmStats(value);
     } else if (key == "kvm_stats_note") {
       m_data.kvm_stats_note = ReadString(value, where);
+    } else if (key == "vmm") {
+      m_data.external = ReadExternalVmm(value);
     }
   }
 
@@ -366,6 +375,8 @@ class TraceReader {
       std::optional<TrackKind> kind = TrackKindFromName(name);
       if (!kind) Fail(where, fmt::format("unknown track kind \"{}\"", name));
       track.kind = *kind;
+    } else if (key == "name") {
+      track.name = ReadString(value, where);
     } else if (key == "event_count") {
       m_event_count = ReadUnsigned(value, where);
       // Only a hint for memory: the rows themselves are checked against it.
@@ -566,6 +577,7 @@ class TraceReader {
   uint32_t m_root_seen = 0;
   uint32_t m_optional_seen = 0;
   uint32_t m_track_seen = 0;
+  uint32_t m_optional_track_seen = 0;
   uint64_t m_event_count = 0;
   std::unordered_map<uint32_t, size_t> m_track_of_tid;
   std::string m_elements;  // which of kElementKeys is being read
