@@ -64,13 +64,13 @@ std::string CommandLine(uint32_t pid) {
   std::string text = ReadSmall(fmt::format("/proc/{}/cmdline", pid));
   while (!text.empty() && text.back() == '\0') text.pop_back();
   for (char& c : text) c = c == '\0' ? ' ' : c;
-  return text.empty() ? "?" : text;
+  return text.empty() ? "(exited)" : text;
 }
 
 std::string ThreadName(uint32_t pid, uint32_t tid) {
   std::string text = ReadSmall(fmt::format("/proc/{}/task/{}/comm", pid, tid));
   if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text.empty() ? "?" : text;
+  return text.empty() ? "(exited)" : text;
 }
 
 // The vCPU index behind a vCPU fd: its link reads "anon_inode:kvm-vcpu:N".

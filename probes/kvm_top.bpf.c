@@ -138,8 +138,10 @@ int top_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* The end of an open KVM_RUN: the first of kvm_userspace_exit (inside the
- * ioctl, right after kvm_arch_vcpu_ioctl_run returns) and sys_exit_ioctl. */
+/* The end of an open KVM_RUN: kvm_userspace_exit (inside the ioctl, right
+ * after kvm_arch_vcpu_ioctl_run returns; it fires for KVM_RUN only), or
+ * sys_exit_ioctl, which the loader attaches only where kvm_userspace_exit
+ * is missing: it fires for every ioctl on the host. */
 static __always_inline void run_end(struct kvm_top_thread *t)
 {
 	__u64 now;

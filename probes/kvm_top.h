@@ -22,7 +22,7 @@
 #define KVM_TOP_HIST_BUCKETS 256
 
 enum kvm_top_hist {
-	KVM_TOP_HIST_RUN = 0, /* KVM_RUN: sys_enter_ioctl → its return */
+	KVM_TOP_HIST_RUN = 0, /* KVM_RUN: sys_enter_ioctl → kvm_userspace_exit */
 	KVM_TOP_HIST_VMM,     /* the VMM's handling: KVM_RUN return → next KVM_RUN */
 	KVM_TOP_HIST_KERNEL,  /* KVM's handling: kvm_exit → kvm_entry (VMX/SVM) */
 	KVM_TOP_HISTS,

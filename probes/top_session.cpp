@@ -78,11 +78,15 @@ struct TopSession::Impl {
     bool wanted;
   };
 
-  std::vector<Program> Programs() const {
+  // `userspace_exit`: whether kvm:kvm_userspace_exit exists. It ends each
+  // KVM_RUN (fired inside the ioctl, right after kvm_arch_vcpu_ioctl_run
+  // returns) and fires for KVM_RUN only; sys_exit_ioctl fires for every
+  // ioctl on the host, so it is the fallback where that tracepoint is absent.
+  std::vector<Program> Programs(bool userspace_exit) const {
     auto* p = &skel->progs;
     return {
         {"syscalls:sys_enter_ioctl", p->top_sys_enter, true},
-        {"syscalls:sys_exit_ioctl", p->top_sys_exit, true},
+        {"syscalls:sys_exit_ioctl", p->top_sys_exit, !userspace_exit},
         {"kvm:kvm_userspace_exit", p->top_userspace_exit, true},
         {"kvm:kvm_pio", p->top_pio, true},
         {"kvm:kvm_mmio", p->top_mmio, true},
@@ -103,12 +107,14 @@ struct TopSession::Impl {
           fmt::format("opening kvmscope top's BPF object failed: {}", Describe(errno)));
     }
     skel->rodata->targ_tgid = options.pid;
-    std::vector<Program> programs = Programs();
-    for (const Program& p : programs) {
+    std::vector<Program> programs = Programs(TracepointExists(tracefs, "kvm:kvm_userspace_exit"));
+    for (Program& p : programs) {
       // A tracepoint this kernel lacks has no context type to relocate against.
       bool exists = TracepointExists(tracefs, p.tracepoint);
-      bpf_program__set_autoload(p.prog, exists && p.wanted);
-      if (!exists) skipped.push_back(fmt::format("{}: no such tracepoint", p.tracepoint));
+      if (!exists && p.wanted)
+        skipped.push_back(fmt::format("{}: no such tracepoint", p.tracepoint));
+      p.wanted = p.wanted && exists;
+      bpf_program__set_autoload(p.prog, p.wanted);
     }
     if (int err = kvm_top_bpf__load(skel); err) {
       int e = -err;
@@ -120,7 +126,7 @@ struct TopSession::Impl {
           fmt::format("loading kvmscope top's BPF programs failed: {}: {}", Describe(e), hint));
     }
     for (const Program& p : programs) {
-      if (!p.wanted || bpf_program__fd(p.prog) < 0) continue;
+      if (!p.wanted) continue;
       bpf_link* link = bpf_program__attach(p.prog);
       if (!link) {
         int err = errno;
