@@ -50,6 +50,35 @@ int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// The one place a kernel record becomes the model's sample (copied out of
+// the map first, never read in place).
+traces::TopThreadSample ToSample(uint32_t tid, const kvm_top_thread& raw) {
+  static_assert(traces::kTopUserReasons == KVM_TOP_UREASONS);
+  static_assert(traces::kTopBuckets == KVM_TOP_HIST_BUCKETS);
+  static_assert(traces::kTopLatencies == KVM_TOP_HISTS);
+  traces::TopThreadSample t;
+  t.tid = tid;
+  t.tgid = raw.tgid;
+  t.fd = raw.last_fd;
+  t.runs = raw.runs;
+  t.run_ns = raw.run_ns;
+  t.vmm_ns = raw.vmm_ns;
+  t.kernel_ns = raw.kernel_ns;
+  t.run_open_since_ns = raw.run_enter_ts;  // bpf_ktime_get_ns(): CLOCK_MONOTONIC
+  std::copy(std::begin(raw.ureason), std::end(raw.ureason), t.user_reasons.begin());
+  t.user_errors = raw.uerrors;
+  t.pio = raw.pio;
+  t.mmio = raw.mmio;
+  t.emulated = raw.emulated;
+  t.inj_exception = raw.inj_exception;
+  t.hw_exits = raw.hw_exits;
+  t.entries = raw.entries;
+  for (size_t h = 0; h < traces::kTopLatencies; ++h) {
+    std::copy(std::begin(raw.hist[h]), std::end(raw.hist[h]), t.hists[h].begin());
+  }
+  return t;
+}
+
 }  // namespace
 
 struct TopSession::Impl {
@@ -178,30 +207,7 @@ traces::TopSnapshot TopSession::Read() const {
     key = next;
     prev = &key;
     if (bpf_map_lookup_elem(threads_fd, &key, raw.get()) != 0) continue;  // deleted meanwhile
-    traces::TopThreadSample t;
-    t.tid = key;
-    t.tgid = raw->tgid;
-    t.fd = raw->last_fd;
-    t.runs = raw->runs;
-    t.run_ns = raw->run_ns;
-    t.vmm_ns = raw->vmm_ns;
-    t.kernel_ns = raw->kernel_ns;
-    t.run_open_since_ns = raw->run_enter_ts;  // bpf_ktime_get_ns(): CLOCK_MONOTONIC
-    static_assert(traces::kTopUserReasons == KVM_TOP_UREASONS);
-    static_assert(traces::kTopBuckets == KVM_TOP_HIST_BUCKETS);
-    static_assert(traces::kTopLatencies == KVM_TOP_HISTS);
-    std::copy(std::begin(raw->ureason), std::end(raw->ureason), t.user_reasons.begin());
-    t.user_errors = raw->uerrors;
-    t.pio = raw->pio;
-    t.mmio = raw->mmio;
-    t.emulated = raw->emulated;
-    t.inj_exception = raw->inj_exception;
-    t.hw_exits = raw->hw_exits;
-    t.entries = raw->entries;
-    for (size_t h = 0; h < traces::kTopLatencies; ++h) {
-      std::copy(std::begin(raw->hist[h]), std::end(raw->hist[h]), t.hists[h].begin());
-    }
-    snap.threads.push_back(std::move(t));
+    snap.threads.push_back(ToSample(key, *raw));
   }
   std::sort(snap.threads.begin(), snap.threads.end(),
             [](const auto& a, const auto& b) { return a.tid < b.tid; });
