@@ -8,6 +8,10 @@
 
 #include "probes/plan.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace kvmscope {
 namespace traces {
 class Trace;
@@ -111,6 +115,17 @@ struct TourArgs {
   std::string attach = "auto";  // --attach, as for run
 };
 int CmdTour(const TourArgs& args);
+
+// `kvmscope top` (app/cmd_top.cpp): its options are declared there.
+struct TopArgs {
+  std::optional<uint32_t> pid;  // --pid: only this VMM
+  double interval_s = 1.0;      // --interval
+  bool once = false;            // --once: one interval, printed
+  std::string csv, json;        // log mode: lines appended to this file
+  bool emulation = false;       // --emulation: count kvm_emulate_insn too
+};
+CLI::App* AddTopCommand(CLI::App& cli, TopArgs& args);
+int CmdTop(const TopArgs& args);
 
 struct DoctorArgs {
   std::string attach = "auto";  // show the plan --attach would give

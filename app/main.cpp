@@ -219,6 +219,9 @@ int main(int argc, char** argv) {
   lab_lint->add_flag("--no-probes", lab_args.no_probes, "Do not trace the host kernel");
   lab_lint->add_option("--student", lab_args.student, "The student id the per-student parameters use (default lint)");
 
+  TopArgs top_args;
+  CLI::App* top = AddTopCommand(cli, top_args);
+
   CLI::App* doctor = cli.add_subcommand(
       "doctor",
       "What this host allows, found by trying: KVM, BPF, kprobes, fentry, each tracepoint, "
@@ -261,6 +264,7 @@ int main(int argc, char** argv) {
   if (tour->parsed()) return CmdTour(tour_args);
   if (lab->parsed()) return CmdLab(lab_args);
   if (vms->parsed()) return CmdVms(vms_args);
+  if (top->parsed()) return CmdTop(top_args);
   // No command: the main job — the window where there is a display, the
   // terminal walk-through otherwise.
   if (HaveDisplay()) return CmdGui(gui_args);

@@ -31,11 +31,16 @@ function(kvmscope_bpf_skeletons out_var)
     set(src ${CMAKE_CURRENT_SOURCE_DIR}/${name}.bpf.c)
     set(obj ${KVMSCOPE_BPF_DIR}/${name}.bpf.o)
     set(skel ${KVMSCOPE_BPF_DIR}/${name}.skel.h)
+    # The program's own contract header (NAME.h), where it has one.
+    set(deps ${CMAKE_CURRENT_SOURCE_DIR}/kvm_trace.h)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${name}.h)
+      list(APPEND deps ${CMAKE_CURRENT_SOURCE_DIR}/${name}.h)
+    endif()
     add_custom_command(
       OUTPUT ${obj}
       COMMAND ${KVMSCOPE_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall
               -I${KVMSCOPE_BPF_DIR} -I${CMAKE_CURRENT_SOURCE_DIR} -c ${src} -o ${obj}
-      DEPENDS ${src} ${KVMSCOPE_BPF_DIR}/vmlinux.h ${CMAKE_CURRENT_SOURCE_DIR}/kvm_trace.h
+      DEPENDS ${src} ${KVMSCOPE_BPF_DIR}/vmlinux.h ${deps}
       COMMENT "BPF ${name}.bpf.c")
     add_custom_command(
       OUTPUT ${skel}
