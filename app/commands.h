@@ -155,6 +155,18 @@ int CmdLab(const LabArgs& args);
 // or package), else ./labs.
 std::string LabsDir(const std::string& dir);
 
+// `kvmscope record --pid` (app/cmd_record.cpp): its options are declared there.
+struct RecordArgs {
+  std::string pid;                 // --pid (a string: "no process X" for any bad value)
+  std::optional<double> duration_s;  // --duration
+  std::string output, chrome;      // -o, --chrome
+  bool all_events = false;         // --all-events: stream kvm_emulate_insn and the MMU walk too
+  std::string stacks = "new";      // new|all|none
+  std::string attach = "auto";     // --attach
+};
+CLI::App* AddRecordCommand(CLI::App& cli, RecordArgs& args);
+int CmdRecord(const RecordArgs& args);
+
 struct VmsArgs {
   bool json = false;  // --json
 };

@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
 
   TopArgs top_args;
   CLI::App* top = AddTopCommand(cli, top_args);
+  RecordArgs record_args;
+  CLI::App* record = AddRecordCommand(cli, record_args);
 
   CLI::App* doctor = cli.add_subcommand(
       "doctor",
@@ -265,6 +267,7 @@ int main(int argc, char** argv) {
   if (lab->parsed()) return CmdLab(lab_args);
   if (vms->parsed()) return CmdVms(vms_args);
   if (top->parsed()) return CmdTop(top_args);
+  if (record->parsed()) return CmdRecord(record_args);
   // No command: the main job — the window where there is a display, the
   // terminal walk-through otherwise.
   if (HaveDisplay()) return CmdGui(gui_args);
