@@ -10,6 +10,12 @@
 
 #include "kvm_top.h"
 
+/* What every program returns. Attached to a tracepoint through perf
+ * (SEC("tp/...")), a program decides for every perf user of it: 0 would drop
+ * the event for all of them (perf_trace_run_bpf_submit), so `perf stat` beside
+ * `kvmscope top` would count nothing; 1 passes it on. */
+#define KT_TP_PASS 1
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
@@ -120,13 +126,13 @@ int top_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	struct kvm_top_thread *t;
 
 	if (ctx->args[1] != KVM_TOP_KVM_RUN)
-		return 0;
+		return KT_TP_PASS;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted(pid_tgid))
-		return 0;
+		return KT_TP_PASS;
 	t = thread(pid_tgid, true);
 	if (!t)
-		return 0;
+		return KT_TP_PASS;
 	now = bpf_ktime_get_ns();
 	if (t->run_exit_ts) {
 		t->vmm_ns += now - t->run_exit_ts;
@@ -135,7 +141,7 @@ int top_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	}
 	t->run_enter_ts = now;
 	t->last_fd = (__s32)ctx->args[0];
-	return 0;
+	return KT_TP_PASS;
 }
 
 /* The end of an open KVM_RUN: kvm_userspace_exit (inside the ioctl, right
@@ -164,11 +170,11 @@ int top_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	struct kvm_top_thread *t;
 
 	if (!wanted(pid_tgid))
-		return 0;
+		return KT_TP_PASS;
 	t = thread(pid_tgid, false);
 	if (t)
 		run_end(t);
-	return 0;
+	return KT_TP_PASS;
 }
 
 /* ---- KVM's tracepoints: local context copies, relocated by CO-RE ---- */
@@ -186,10 +192,10 @@ int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___kt *ctx)
 	__u32 reason;
 
 	if (!wanted(pid_tgid))
-		return 0;
+		return KT_TP_PASS;
 	t = thread(pid_tgid, true);
 	if (!t)
-		return 0;
+		return KT_TP_PASS;
 	reason = ctx->reason;
 	if (reason >= KVM_TOP_UREASONS)
 		reason = KVM_TOP_UREASONS - 1;
@@ -197,7 +203,7 @@ int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___kt *ctx)
 	if (ctx->errno)
 		t->uerrors += 1;
 	run_end(t);
-	return 0;
+	return KT_TP_PASS;
 }
 
 /* Counting programs: one add on the thread's record. */
@@ -209,11 +215,11 @@ int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___kt *ctx)
 		struct kvm_top_thread *t;                         \
                                                                   \
 		if (!wanted(pid_tgid))                            \
-			return 0;                                 \
+			return KT_TP_PASS;                        \
 		t = thread(pid_tgid, true);                       \
 		if (t)                                            \
 			t->field += 1;                            \
-		return 0;                                         \
+		return KT_TP_PASS;                                \
 	}
 
 KVM_TOP_COUNTER(top_pio, kvm_pio, pio)
@@ -235,10 +241,10 @@ int top_kvm_exit(struct trace_event_raw_kvm_exit___kt *ctx)
 	__u64 one = 1, *n;
 
 	if (!wanted(pid_tgid))
-		return 0;
+		return KT_TP_PASS;
 	t = thread(pid_tgid, true);
 	if (!t)
-		return 0;
+		return KT_TP_PASS;
 	t->hw_exits += 1;
 	t->exit_ts = bpf_ktime_get_ns();
 	key.tid = (__u32)pid_tgid;
@@ -250,7 +256,7 @@ int top_kvm_exit(struct trace_event_raw_kvm_exit___kt *ctx)
 		*n += 1;
 	else
 		bpf_map_update_elem(&top_exits, &key, &one, BPF_NOEXIST);
-	return 0;
+	return KT_TP_PASS;
 }
 
 SEC("tp/kvm/kvm_entry")
@@ -261,10 +267,10 @@ int top_kvm_entry(void *ctx)
 	__u64 now;
 
 	if (!wanted(pid_tgid))
-		return 0;
+		return KT_TP_PASS;
 	t = thread(pid_tgid, false);
 	if (!t)
-		return 0;
+		return KT_TP_PASS;
 	t->entries += 1;
 	if (t->exit_ts) {
 		now = bpf_ktime_get_ns();
@@ -272,5 +278,5 @@ int top_kvm_entry(void *ctx)
 		observe(t, KVM_TOP_HIST_KERNEL, now - t->exit_ts);
 		t->exit_ts = 0;
 	}
-	return 0;
+	return KT_TP_PASS;
 }

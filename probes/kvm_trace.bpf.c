@@ -12,6 +12,13 @@
 
 #include "kvm_trace.h"
 
+/* What a tracepoint program returns. A program attached to a tracepoint
+ * through perf (SEC("tp/...")) decides for every perf user of that
+ * tracepoint: 0 drops the event for all of them (perf_trace_run_bpf_submit),
+ * so `perf stat -e kvm:kvm_userspace_exit` running beside kvmscope would
+ * count nothing. 1 passes it on: other tools keep seeing it. */
+#define KS_TP_PASS 1
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
@@ -256,7 +263,7 @@ int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	struct thread_state *ts;
 
 	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted())
-		return 0;
+		return KS_TP_PASS;
 	ts = thread((__u32)bpf_get_current_pid_tgid(), true);
 	if (ts)
 		ts->in_run = 1;
@@ -269,10 +276,10 @@ int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	struct thread_state *ts;
 
 	if (!wanted())
-		return 0;
+		return KS_TP_PASS;
 	ts = thread((__u32)bpf_get_current_pid_tgid(), false);
 	if (!ts || !ts->in_run)
-		return 0;
+		return KS_TP_PASS;
 	ts->in_run = 0;
 	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
 }
@@ -351,7 +358,7 @@ int tp_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_KVM_EXIT, ctx->exit_reason);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->exit_reason;
 	e->a[1] = ctx->guest_rip;
 	e->a[2] = ctx->isa;
@@ -360,7 +367,7 @@ int tp_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
 	if (bpf_core_field_exists(ctx->intr_info))
 		e->a[5] = ctx->intr_info | (__u64)ctx->error_code << 32;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_entry___ks {
@@ -374,12 +381,12 @@ int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_KVM_ENTRY, 0);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->vcpu_id;
 	if (bpf_core_field_exists(ctx->rip))
 		e->a[1] = ctx->rip;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_userspace_exit___ks {
@@ -393,11 +400,11 @@ int tp_kvm_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_USERSPACE_EXIT, ctx->reason);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->reason;
 	e->a[1] = (__u64)(__s64)ctx->errno;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_pio___ks {
@@ -414,14 +421,14 @@ int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_PIO, ctx->rw);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->rw;
 	e->a[1] = ctx->port;
 	e->a[2] = ctx->size;
 	e->a[3] = ctx->count;
 	e->a[4] = ctx->val;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_mmio___ks {
@@ -437,13 +444,13 @@ int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_MMIO, ctx->type);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->type;
 	e->a[1] = ctx->len;
 	e->a[2] = ctx->gpa;
 	e->a[3] = ctx->val;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_emulate_insn___ks {
@@ -462,14 +469,14 @@ int tp_kvm_emulate_insn(struct trace_event_raw_kvm_emulate_insn___ks *ctx)
 	__u8 bytes[16] = {};
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->rip;
 	e->a[1] = ctx->csbase;
 	e->a[2] = ctx->len | (__u64)ctx->flags << 8 | (__u64)ctx->failed << 16;
 	bpf_probe_read_kernel(bytes, 15, &ctx->insn[0]);
 	__builtin_memcpy(&e->a[3], bytes, 16);
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_inj_exception___ks {
@@ -485,14 +492,14 @@ int tp_kvm_inj_exception(struct trace_event_raw_kvm_inj_exception___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_INJ_EXCEPTION, ctx->exception);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->exception;
 	e->a[1] = ctx->has_error;
 	e->a[2] = ctx->error_code;
 	if (bpf_core_field_exists(ctx->reinjected))
 		e->a[3] = ctx->reinjected;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_inj_virq___ks {
@@ -508,7 +515,7 @@ int tp_kvm_inj_virq(struct trace_event_raw_kvm_inj_virq___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_INJ_VIRQ, 0);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	/* Read through a helper: direct ctx loads of either field get merged
 	 * into one variable-offset load, which the verifier refuses. */
 	__u32 vector = 0;
@@ -523,7 +530,7 @@ int tp_kvm_inj_virq(struct trace_event_raw_kvm_inj_virq___ks *ctx)
 	if (bpf_core_field_exists(ctx->reinjected))
 		e->a[2] = ctx->reinjected;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_cpuid___ks {
@@ -543,7 +550,7 @@ int tp_kvm_cpuid(struct trace_event_raw_kvm_cpuid___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_CPUID, ctx->function);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->function;
 	if (bpf_core_field_exists(ctx->index))
 		e->a[0] |= (__u64)ctx->index << 32;
@@ -556,7 +563,7 @@ int tp_kvm_cpuid(struct trace_event_raw_kvm_cpuid___ks *ctx)
 	if (bpf_core_field_exists(ctx->used_max_basic))
 		e->a[5] |= (__u64)ctx->used_max_basic << 1;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_msr___ks {
@@ -572,13 +579,13 @@ int tp_kvm_msr(struct trace_event_raw_kvm_msr___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_MSR, ctx->write);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->write;
 	e->a[1] = ctx->ecx;
 	e->a[2] = ctx->data;
 	e->a[3] = ctx->exception;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_hypercall___ks {
@@ -595,14 +602,14 @@ int tp_kvm_hypercall(struct trace_event_raw_kvm_hypercall___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_HYPERCALL, 0);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->nr;
 	e->a[1] = ctx->a0;
 	e->a[2] = ctx->a1;
 	e->a[3] = ctx->a2;
 	e->a[4] = ctx->a3;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_page_fault___ks {
@@ -618,7 +625,7 @@ int tp_kvm_page_fault(struct trace_event_raw_kvm_page_fault___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_PAGE_FAULT, (__u32)ctx->error_code);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	if (bpf_core_field_exists(ctx->vcpu_id))
 		e->a[0] = ctx->vcpu_id;
 	if (bpf_core_field_exists(ctx->guest_rip))
@@ -626,7 +633,7 @@ int tp_kvm_page_fault(struct trace_event_raw_kvm_page_fault___ks *ctx)
 	e->a[2] = ctx->fault_address;
 	e->a[3] = ctx->error_code;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_mmu_pagetable_walk___ks {
@@ -640,11 +647,11 @@ int tp_kvm_mmu_pagetable_walk(struct trace_event_raw_kvm_mmu_pagetable_walk___ks
 	struct kvmscope_event *e = begin(ctx, KS_MMU_WALK, ctx->pferr);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->addr;
 	e->a[1] = ctx->pferr;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_mmu_set_spte___ks {
@@ -659,12 +666,12 @@ int tp_kvm_mmu_set_spte(struct trace_event_raw_kvm_mmu_set_spte___ks *ctx)
 	struct kvmscope_event *e = begin(ctx, KS_MMU_SET_SPTE, ctx->level);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->gfn;
 	e->a[1] = ctx->spte;
 	e->a[2] = ctx->level;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
 
 struct trace_event_raw_kvm_mmu_walker_error___ks {
@@ -677,8 +684,8 @@ int tp_kvm_mmu_walker_error(struct trace_event_raw_kvm_mmu_walker_error___ks *ct
 	struct kvmscope_event *e = begin(ctx, KS_MMU_WALKER_ERROR, ctx->pferr);
 
 	if (!e)
-		return 0;
+		return KS_TP_PASS;
 	e->a[0] = ctx->pferr;
 	commit(e);
-	return 0;
+	return KS_TP_PASS;
 }
