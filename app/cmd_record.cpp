@@ -10,7 +10,6 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -24,8 +23,6 @@
 #include "probes/host.h"
 #include "probes/session.h"
 #include "procs/pidfd.h"
-#include "procs/vm_list.h"
-#include "traces/chains.h"
 
 namespace kvmscope::app {
 
@@ -82,13 +79,6 @@ std::string NotWritable(const std::string& path, const char* option) {
   return "";
 }
 
-std::optional<int> ParsePid(const std::string& text) {
-  int pid = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-  if (ec != std::errc() || end != text.data() + text.size() || pid <= 0) return std::nullopt;
-  return pid;
-}
-
 std::string Seconds(double s) { return fmt::format("{:.1f} s", s); }
 
 void PrintCounts(const probes::KernelCounts& c) {
@@ -109,37 +99,12 @@ void PrintCounts(const probes::KernelCounts& c) {
 }  // namespace
 
 int CmdRecord(const RecordArgs& args) {
-  // 1. The process: a pidfd first, so that what /proc says belongs to it.
-  std::optional<int> pid = ParsePid(args.pid);
-  if (!pid) {
-    std::fprintf(stderr, "kvmscope: record: no process %s (--pid takes a process id)\n", args.pid.c_str());
-    return kExitUsage;
-  }
-  std::optional<procs::PidFd> pidfd;
-  try {
-    pidfd.emplace(procs::PidFd::Open(*pid));
-  } catch (const procs::Error& e) {
-    std::fprintf(stderr, "kvmscope: record: %s\n", e.what());
-    return e.err() == ESRCH ? kExitUsage : kExitEnvironment;
-  }
-  procs::PidLookup found = procs::ReadPid(*pid);
-  switch (found.kind) {
-    case procs::PidKind::Gone:
-      std::fprintf(stderr, "kvmscope: record: no process %d\n", *pid);
-      return kExitUsage;
-    case procs::PidKind::Denied:
-      std::fprintf(stderr,
-                   "kvmscope: record: pid %d (%s) belongs to another user: only root may look at "
-                   "its file descriptors and trace it\n",
-                   *pid, found.process.comm.c_str());
-      return kExitEnvironment;
-    case procs::PidKind::NotVm:
-      std::fprintf(stderr, "kvmscope: record: pid %d (%s) holds no KVM VM ('kvmscope vms' lists those that do)\n",
-                   *pid, found.process.comm.c_str());
-      return kExitUsage;
-    case procs::PidKind::Vm: break;
-  }
-  const procs::VmProcess& vmm = found.process;
+  // 1. The process (a pidfd first, so that what /proc says belongs to it),
+  // and the output files: all checked before anything is attached.
+  int status = kExitOk;
+  std::optional<ExternalTarget> target = OpenExternalVmm(args.pid, "record", status);
+  if (!target) return status;
+  const procs::VmProcess& vmm = target->vmm;
   for (auto [path, option] : {std::pair{&args.output, "-o"}, std::pair{&args.chrome, "--chrome"}}) {
     if (std::string why = NotWritable(*path, option); !why.empty()) {
       std::fprintf(stderr, "kvmscope: record: %s\n", why.c_str());
@@ -157,36 +122,30 @@ int CmdRecord(const RecordArgs& args) {
 
   // 3. Attach.
   probes::SessionOptions options;
-  options.pid = static_cast<uint32_t>(*pid);
+  options.pid = static_cast<uint32_t>(vmm.pid);
   options.stream_kinds = args.all_events ? probes::kStreamAllKinds : probes::kExternalVmmStreamKinds;
   options.attach = AttachChoiceOf(args.attach);
   options.stacks = args.stacks == "all"    ? probes::StackMode::All
                    : args.stacks == "none" ? probes::StackMode::None
                                            : probes::StackMode::New;
-  std::unique_ptr<probes::Session> session;
+  traces::Trace trace;
+  ExternalSession external;
   try {
-    session = std::make_unique<probes::Session>(options);
+    external = StartExternalSession(trace, vmm, options);
   } catch (const probes::ProbeError& e) {
     std::fprintf(stderr, "kvmscope: record: cannot trace the kernel here: %s ('kvmscope doctor' explains)\n",
                  e.what());
     return kExitEnvironment;
   }
-  traces::Trace trace;
-  traces::GuestFacts guest;
-  guest.name = vmm.comm;
-  guest.mode = "external";
-  guest.vcpus = static_cast<int>(vmm.vcpus.size());
-  trace.SetGuest(std::move(guest));
-  ExternalRecorder recorder(trace, vmm);
-  const traces::StackTable& stacks = session->stacks();
-  session->Start([&recorder, &stacks](const traces::KernelEvent& ev) { recorder.OnKernel(ev, stacks); });
+  probes::Session& session = *external.session;
+  const ExternalRecorder& recorder = *external.recorder;
   const auto start = std::chrono::steady_clock::now();
-  std::printf("kvmscope: recording pid %d (%s), %zu vCPU%s: attached, %s%s\n", *pid,
+  std::printf("kvmscope: recording pid %d (%s), %zu vCPU%s: attached, %s%s\n", vmm.pid,
               vmm.comm.c_str(), vmm.vcpus.size(), vmm.vcpus.size() == 1 ? "" : "s",
-              probes::PlanSummary(session->plan()).c_str(),
+              probes::PlanSummary(session.plan()).c_str(),
               args.duration_s ? fmt::format("; stops after {}", Seconds(*args.duration_s)).c_str()
                               : "; Ctrl-C stops");
-  std::printf("kvmscope: %s\n", traces::ExternalVmmNote(static_cast<uint32_t>(*pid), vmm.cmdline).c_str());
+  std::printf("kvmscope: %s\n", traces::ExternalVmmNote(static_cast<uint32_t>(vmm.pid), vmm.cmdline).c_str());
   std::fflush(stdout);
 
   // 4. Wait: the VMM exits, a signal, or the duration.
@@ -198,12 +157,12 @@ int CmdRecord(const RecordArgs& args) {
     if (args.duration_s) {
       double left = *args.duration_s - elapsed();
       if (left <= 0) {
-        ended = "duration reached";
+        ended = fmt::format("duration reached ({})", Seconds(elapsed()));
         break;
       }
       wait_ms = std::min(wait_ms, static_cast<int>(left * 1000) + 1);
     }
-    pollfd fds[2] = {{pidfd->fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+    pollfd fds[2] = {{target->pidfd.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
     int n = poll(fds, sigfd.valid() ? 2 : 1, wait_ms);
     if (n < 0 && errno != EINTR) {
       ended = fmt::format("stopped: poll failed ({})", std::strerror(errno));
@@ -221,25 +180,14 @@ int CmdRecord(const RecordArgs& args) {
     }
   }
   if (progress) std::fprintf(stderr, "\r%60s\r", "");
-  if (ended == "duration reached") ended = fmt::format("duration reached ({})", Seconds(elapsed()));
 
   // 5. Stop (delivers what is left in the ring buffer), then everything else.
-  session->Stop();
+  session.Stop();
   std::printf("kvmscope: %s; %llu events recorded\n", ended.c_str(),
               static_cast<unsigned long long>(recorder.events()));
-  trace.SetExternalEnded(ended);
-  const probes::KernelCounts counts = session->counts();
-  PrintCounts(counts);
-  trace.SetKernelCounts(counts);
-  trace.SetHost(session->host_facts());
-  trace.SetKvmStats(std::nullopt,
-                    "KVM's own counters of another process's VM are not read: KVM refuses ioctls "
-                    "(KVM_GET_STATS_FD) on a VM fd borrowed from another process");
-  std::vector<traces::Stack> all_stacks = trace.Read()->stacks;
-  std::vector<std::string> names;
-  for (const traces::Symbol& s : traces::ChainSymbols(session->symbols())) names.push_back(s.name);
-  trace.SetSymbols(traces::TraceSymbols(session->symbols(), all_stacks, names));
-  session.reset();
+  PrintCounts(session.counts());
+  FinishExternalTrace(trace, session, ended);
+  external.session.reset();
   return SaveTraces(trace.Take(), args.output, args.chrome) ? kExitOk : kExitEnvironment;
 }
 

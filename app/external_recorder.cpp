@@ -1,5 +1,12 @@
 #include "app/external_recorder.h"
 
+#include <charconv>
+#include <cerrno>
+#include <cstdio>
+
+#include "app/exit_codes.h"
+#include "traces/chains.h"
+
 namespace kvmscope::app {
 
 ExternalRecorder::ExternalRecorder(traces::Trace& trace, const procs::VmProcess& vmm)
@@ -47,6 +54,89 @@ void ExternalRecorder::OnKernel(const traces::KernelEvent& ev, const traces::Sta
   }
   m_trace.Add(traces::FromKernel(ev));
   m_events.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+std::optional<int> ParsePid(const std::string& text) {
+  int pid = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || end != text.data() + text.size() || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+}  // namespace
+
+std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const char* command,
+                                              int& exit_status) {
+  std::optional<int> pid = ParsePid(pid_text);
+  if (!pid) {
+    std::fprintf(stderr, "kvmscope: %s: no process %s (--pid takes a process id)\n", command,
+                 pid_text.c_str());
+    exit_status = kExitUsage;
+    return std::nullopt;
+  }
+  std::optional<procs::PidFd> pidfd;
+  try {
+    pidfd.emplace(procs::PidFd::Open(*pid));
+  } catch (const procs::Error& e) {
+    std::fprintf(stderr, "kvmscope: %s: %s\n", command, e.what());
+    exit_status = e.err() == ESRCH ? kExitUsage : kExitEnvironment;
+    return std::nullopt;
+  }
+  procs::PidLookup found = procs::ReadPid(*pid);
+  switch (found.kind) {
+    case procs::PidKind::Gone:
+      std::fprintf(stderr, "kvmscope: %s: no process %d\n", command, *pid);
+      exit_status = kExitUsage;
+      return std::nullopt;
+    case procs::PidKind::Denied:
+      std::fprintf(stderr,
+                   "kvmscope: %s: pid %d (%s) belongs to another user: only root may look at "
+                   "its file descriptors and trace it\n",
+                   command, *pid, found.process.comm.c_str());
+      exit_status = kExitEnvironment;
+      return std::nullopt;
+    case procs::PidKind::NotVm:
+      std::fprintf(stderr,
+                   "kvmscope: %s: pid %d (%s) holds no KVM VM ('kvmscope vms' lists those that do)\n",
+                   command, *pid, found.process.comm.c_str());
+      exit_status = kExitUsage;
+      return std::nullopt;
+    case procs::PidKind::Vm: break;
+  }
+  return ExternalTarget{std::move(*pidfd), std::move(found.process)};
+}
+
+ExternalSession StartExternalSession(traces::Trace& trace, const procs::VmProcess& vmm,
+                                     const probes::SessionOptions& options) {
+  ExternalSession s;
+  s.session = std::make_unique<probes::Session>(options);
+  traces::GuestFacts guest;
+  guest.name = vmm.comm;
+  guest.mode = "external";
+  guest.vcpus = static_cast<int>(vmm.vcpus.size());
+  trace.SetGuest(std::move(guest));
+  trace.SetHost(s.session->host_facts());
+  s.recorder = std::make_unique<ExternalRecorder>(trace, vmm);
+  ExternalRecorder* recorder = s.recorder.get();
+  const traces::StackTable& stacks = s.session->stacks();
+  s.session->Start([recorder, &stacks](const traces::KernelEvent& ev) { recorder->OnKernel(ev, stacks); });
+  return s;
+}
+
+void FinishExternalTrace(traces::Trace& trace, const probes::Session& session,
+                         const std::string& ended) {
+  trace.SetExternalEnded(ended);
+  trace.SetKernelCounts(session.counts());
+  trace.SetHost(session.host_facts());
+  trace.SetKvmStats(std::nullopt,
+                    "KVM's own counters of another process's VM are not read: KVM refuses ioctls "
+                    "(KVM_GET_STATS_FD) on a VM fd borrowed from another process");
+  std::vector<traces::Stack> stacks = trace.Read()->stacks;
+  std::vector<std::string> names;
+  for (const traces::Symbol& s : traces::ChainSymbols(session.symbols())) names.push_back(s.name);
+  trace.SetSymbols(traces::TraceSymbols(session.symbols(), stacks, names));
 }
 
 }  // namespace kvmscope::app

@@ -7,8 +7,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <set>
+#include <string>
 
+#include "probes/session.h"
+#include "procs/pidfd.h"
 #include "procs/vm_list.h"
 #include "traces/trace.h"
 
@@ -34,5 +39,30 @@ class ExternalRecorder {
   int32_t m_stacks_known = 0;
   std::atomic<uint64_t> m_events{0};
 };
+
+// A VMM process checked for recording: a pidfd on it (readable once it
+// exits) and what /proc said about it after the pidfd was opened.
+struct ExternalTarget {
+  procs::PidFd pidfd;
+  procs::VmProcess vmm;
+};
+// Checks --pid PID_TEXT before anything is attached: a process id, a live
+// process, this user may look at it, it holds a KVM VM. Else prints why
+// ("kvmscope: COMMAND: no process N", "... holds no KVM VM") and sets
+// `exit_status` (2: no such process or not a VM; 3: another user's process).
+std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const char* command,
+                                              int& exit_status);
+// The probe session for an external VMM, the trace told which VMM it records
+// and fed from the session (started): what `record --pid` and `gui --pid`
+// share. Throws probes::ProbeError as Session does.
+struct ExternalSession {
+  std::unique_ptr<ExternalRecorder> recorder;  // declared first: outlives the session feeding it
+  std::unique_ptr<probes::Session> session;
+};
+ExternalSession StartExternalSession(traces::Trace& trace, const procs::VmProcess& vmm,
+                                     const probes::SessionOptions& options);
+// After session.Stop(): how it ended, kernel counts, host facts, symbols.
+void FinishExternalTrace(traces::Trace& trace, const probes::Session& session,
+                         const std::string& ended);
 
 }  // namespace kvmscope::app
