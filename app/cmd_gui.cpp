@@ -14,6 +14,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/external_recorder.h"
 #include "app/guest_setup.h"
 #include "app/interrupts.h"
 #include "app/recorder.h"
@@ -296,6 +297,97 @@ class AppController : public ui::Controller {
   std::chrono::steady_clock::time_point m_last_counts;
 };
 
+// `gui --pid`: the window over another process's VMM, recorded live by pid
+// as `record --pid` does. kvmscope runs no guest here: the run controls do
+// nothing, the guest choices say why; the recording ends when the VMM exits
+// (the window stays open on what was recorded) or the window closes.
+class ExternalController : public ui::Controller {
+ public:
+  ExternalController(ExternalTarget target, std::shared_ptr<traces::Trace> trace,
+                     ExternalSession session)
+      : m_target(std::move(target)),
+        m_trace(std::move(trace)),
+        m_session(std::move(session)),
+        m_start(std::chrono::steady_clock::now()) {}
+  ~ExternalController() override { End("the window was closed"); }
+
+  std::shared_ptr<traces::Trace> trace() override { return m_trace; }
+  ui::RunState state() const override {
+    return m_ended.empty() ? ui::RunState::Running : ui::RunState::Finished;
+  }
+  std::string status() const override {
+    const procs::VmProcess& vmm = m_target.vmm;
+    if (!m_ended.empty()) {
+      return fmt::format("pid {} ({}): {}; {} events", vmm.pid, vmm.comm, m_ended, m_events);
+    }
+    return fmt::format("pid {} ({}): recording, {} events", vmm.pid, vmm.comm,
+                       m_session.recorder->events());
+  }
+  void Tick() override {
+    if (!m_ended.empty()) return;
+    if (m_target.pidfd.Exited(0)) {
+      End(fmt::format("the VMM exited after {:.1f} s", Elapsed()));
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - m_last_counts < std::chrono::milliseconds(250)) return;
+    m_last_counts = now;
+    m_trace->SetKernelCounts(m_session.session->counts());
+  }
+  std::string Select(const std::string&) override { return NoGuest(); }
+  std::string RunGuest(const std::string&, std::optional<uint64_t>) override { return NoGuest(); }
+  std::string Open(const std::string&) override {
+    return fmt::format("watching pid {}: replay a saved trace with 'kvmscope gui TRACE'",
+                       m_target.vmm.pid);
+  }
+  std::string Save(const std::string& path) override {
+    return Write(path, ".json", [](const traces::TraceData& d, const std::string& p) { traces::SaveTrace(d, p); });
+  }
+  std::string ExportChrome(const std::string& path) override {
+    return Write(path, ".chrome.json",
+                 [](const traces::TraceData& d, const std::string& p) { traces::SaveChromeTrace(d, p); });
+  }
+
+  // Stops recording (idempotent): the probes detach, the trace says how it ended.
+  void End(const std::string& reason) {
+    if (!m_ended.empty() || !m_session.session) return;
+    m_session.session->Stop();
+    FinishExternalTrace(*m_trace, *m_session.session, reason);
+    m_events = m_session.recorder->events();
+    m_ended = reason;
+    m_session.session.reset();
+  }
+  const std::string& ended() const { return m_ended; }
+  uint64_t events() const { return m_events; }
+
+ private:
+  double Elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  }
+  std::string NoGuest() const {
+    return fmt::format("watching pid {} (an external VMM): kvmscope runs no guest here",
+                       m_target.vmm.pid);
+  }
+  template <typename WriteFn>
+  std::string Write(std::string path, const char* ext, WriteFn write) {
+    if (path.empty()) path = fmt::format("kvmscope-pid{}{}", m_target.vmm.pid, ext);
+    try {
+      traces::TraceData copy = *m_trace->Read();
+      write(copy, path);
+      return fmt::format("wrote {} ({} events)", path, copy.EventCount());
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
+
+  ExternalTarget m_target;
+  std::shared_ptr<traces::Trace> m_trace;
+  ExternalSession m_session;
+  std::chrono::steady_clock::time_point m_start, m_last_counts;
+  std::string m_ended;
+  uint64_t m_events = 0;
+};
+
 }  // namespace
 
 bool HaveDisplay() { return ui::HaveDisplay(); }
@@ -314,6 +406,13 @@ int CmdGui(const GuiArgs& args) {
                    args.screenshot.c_str(), dir.c_str());
       return kExitUsage;
     }
+  }
+  std::optional<ExternalTarget> target;
+  if (!args.pid.empty()) {
+    // Checked before anything else, as record --pid does: nothing attached on error.
+    int status = kExitOk;
+    target = OpenExternalVmm(args.pid, "gui", status);
+    if (!target) return status;
   }
   options.theme = *theme;
   options.font_scale = args.font_scale;
@@ -349,6 +448,42 @@ int CmdGui(const GuiArgs& args) {
     signal = sig;
   });
   options.quit_requested = [&] { return signal != 0; };
+
+  if (target) {
+    probes::SessionOptions session_options;
+    session_options.pid = static_cast<uint32_t>(target->vmm.pid);
+    session_options.stream_kinds = probes::kExternalVmmStreamKinds;
+    session_options.attach = AttachChoiceOf(args.attach);
+    auto trace = std::make_shared<traces::Trace>();
+    ExternalSession session;
+    try {
+      session = StartExternalSession(*trace, target->vmm, session_options);
+    } catch (const probes::ProbeError& e) {
+      std::fprintf(stderr, "kvmscope: gui: cannot trace the kernel here: %s ('kvmscope doctor' explains)\n",
+                   e.what());
+      return kExitEnvironment;
+    }
+    trace->SetSymbols(session.session->symbols());  // all of kallsyms while live
+    const int pid = target->vmm.pid;
+    ExternalController external(std::move(*target), trace, std::move(session));
+    std::printf("kvmscope: watching pid %d: %s\n", pid,
+                traces::ExternalVmmNote(static_cast<uint32_t>(pid), trace->Read()->external->command).c_str());
+    std::fflush(stdout);
+    try {
+      ui::RunGui(external, options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kvmscope: the window failed: %s\n", e.what());
+      return kExitEnvironment;
+    }
+    if (!args.screenshot.empty()) std::printf("wrote screenshot: %s\n", args.screenshot.c_str());
+    {
+      std::lock_guard lock(signal_mutex);
+      external.End(signal_reason.empty() ? "the window was closed" : signal_reason);
+    }
+    std::printf("kvmscope: %s; %llu events recorded\n", external.ended().c_str(),
+                static_cast<unsigned long long>(external.events()));
+    return kExitOk;
+  }
 
   AppController controller(args);
   if (!args.trace.empty()) {

@@ -104,6 +104,7 @@ struct GuiArgs {
   std::string lab;      // --lab: open the Labs tab on this lab (id or file)
   std::string answers;  // --answers: its answers file (default <lab id>.answers.txt)
   std::string student;  // --student: the id per-student --params come from
+  std::string pid;      // --pid: watch this external VMM live (record --pid's checks)
 };
 int CmdGui(const GuiArgs& args);
 // Whether a window can be opened (an X11 or Wayland display is set).

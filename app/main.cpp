@@ -126,8 +126,13 @@ int main(int argc, char** argv) {
              "run/pause, s step, r reset, n/p next/previous guest, left/right previous/next exit, "
              "f fit, F12 screenshot, Ctrl+Q quit. SIGINT/SIGTERM close it and stop the guest as "
              "'run' does (exit status 1 unless the guest had passed)");
-  gui->add_option("trace", gui_args.trace, "Replay this trace (saved by 'kvmscope run -o')");
-  gui->add_option("--guest", gui_args.guest, "Run this catalog guest live (default hello)");
+  auto* gui_trace = gui->add_option("trace", gui_args.trace, "Replay this trace (saved by 'kvmscope run -o')");
+  auto* gui_guest = gui->add_option("--guest", gui_args.guest, "Run this catalog guest live (default hello)");
+  gui->add_option("--pid", gui_args.pid,
+                  "Watch another process's VMM (QEMU, ...) live by its pid, as 'record --pid' "
+                  "records it (root; the VMM's own side is not visible, run controls do nothing)")
+      ->excludes(gui_guest)
+      ->excludes(gui_trace);
   gui->add_option("--param", gui_args.param, "The guest's parameter, as for run (e.g. pio-loop's N)");
   gui->add_option("--timeout", gui_args.timeout_s, "Watchdog in seconds (default: the guest's own)")
       ->check(CLI::PositiveNumber);

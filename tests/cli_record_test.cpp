@@ -319,6 +319,9 @@ TEST(CliRecord, ANonexistentPidIsAUsageErrorWithNothingAttached) {
   EXPECT_NE(r.output.find("no process 999999"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.path / "t.json"));
   EXPECT_EQ(Join(OrphanKvmscopePrograms()), "");
+  r = Capture(std::string(KVMSCOPE_BIN) + " gui --pid 999999 2>&1");  // checked before any window
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("no process 999999"), std::string::npos) << r.output;
   r = Capture(std::string(KVMSCOPE_BIN) + " record --pid abc -o " + (dir.path / "t.json").string() + " 2>&1");
   EXPECT_EQ(r.status, 2) << r.output;
 }
@@ -338,6 +341,9 @@ TEST(CliRecord, AProcessWithoutAVmIsAUsageErrorWithNothingAttached) {
             std::string::npos)
       << r.output;
   EXPECT_FALSE(fs::exists(dir.path / "t.json"));
+  r = Capture(std::string(KVMSCOPE_BIN) + " gui --pid " + std::to_string(sleeper.pid()) + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("holds no KVM VM"), std::string::npos) << r.output;
   EXPECT_EQ(Join(OrphanKvmscopePrograms()), "");
 }
 
@@ -359,6 +365,10 @@ TEST(CliRecord, EndsCleanlyOnSigintAndLeavesNothingOnBadOutputOrSigkill) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("cannot write"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("attached"), std::string::npos) << r.output;
+  // gui --pid without a display: refused before attaching.
+  r = Capture("env -u DISPLAY -u WAYLAND_DISPLAY " + std::string(KVMSCOPE_BIN) + " gui --pid " + pid + " 2>&1");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("no display"), std::string::npos) << r.output;
   EXPECT_EQ(Join(OrphanKvmscopePrograms()), "");
 
   const fs::path trace_path = dir.path / "t.json";
