@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -39,7 +40,7 @@ KernelEvent Kernel(int64_t t, uint32_t tid, KernelEventKind kind) {
 }
 
 // A syscall-source KVM_RUN: enter (fd), a port write, the exit reason, return.
-void SyscallRun(Trace& trace, int64_t t, uint32_t reason) {
+void SyscallRun(Trace& trace, int64_t t, uint32_t reason, int64_t error = 0) {
   KernelEvent enter = Kernel(t, kSyscallTid, KernelEventKind::RunEnter);
   enter.a[0] = kFd0;
   trace.Add(FromKernel(enter));
@@ -48,6 +49,7 @@ void SyscallRun(Trace& trace, int64_t t, uint32_t reason) {
   trace.Add(FromKernel(pio));
   KernelEvent user = Kernel(t + 2000, kSyscallTid, KernelEventKind::UserspaceExit);
   user.a[0] = reason;
+  user.a[1] = static_cast<uint64_t>(error);  // kvm_userspace_exit's errno
   trace.Add(FromKernel(user));
   trace.Add(FromKernel(Kernel(t + 2500, kSyscallTid, KernelEventKind::RunExit)));
 }
@@ -235,6 +237,31 @@ TEST(ExternalVmm, StatsCountExitsFromTheKernelAndSaySoOnce) {
   EXPECT_NE(text.find("all of them counted from the kernel (external VMM)"), std::string::npos);
   EXPECT_NE(text.find("counted in the kernel only, not streamed"), std::string::npos);
   EXPECT_NE(StatsJson(stats).find("\"external_vmm_note\""), std::string::npos);
+}
+
+TEST(ExternalVmm, AKvmRunInterruptedByASignalIsNamedSoNotUnknown) {
+  // QEMU's first KVM_RUN after attaching often returns -EINTR with
+  // run->exit_reason still 0 (KVM_EXIT_UNKNOWN): kvm_userspace_exit's errno.
+  Trace trace;
+  trace.SetExternalVmm(Qemu());
+  SyscallRun(trace, 10'000, 0, -EINTR);
+  SyscallRun(trace, 14'000, kKvmExitIo);
+  SyscallRun(trace, 18'000, 0);  // no errno: KVM_EXIT_UNKNOWN as the kernel said
+  const TraceData data = trace.Take();
+  const Stats stats = ComputeStats(data);
+  const ScopeStats& all = stats.scopes[0];
+  EXPECT_EQ(all.userspace.total, 3u);
+  const UserspaceExitRow* interrupted = Row(all, kInterruptedExitReason);
+  ASSERT_NE(interrupted, nullptr);
+  EXPECT_EQ(interrupted->count, 1u);
+  EXPECT_EQ(interrupted->name, "interrupted (EINTR)");
+  ASSERT_NE(Row(all, 0), nullptr);
+  EXPECT_EQ(Row(all, 0)->count, 1u) << "the EINTR run counted as KVM_EXIT_UNKNOWN";
+  ASSERT_NE(Row(all, kKvmExitIo), nullptr);
+  EXPECT_EQ(Row(all, kKvmExitIo)->count, 1u);
+  const std::vector<std::string> lines = FormatStats(stats);
+  const std::string text = fmt::format("{}", fmt::join(lines, "\n"));
+  EXPECT_NE(text.find("interrupted (EINTR)"), std::string::npos) << text;
 }
 
 TEST(ExternalVmm, KvmCountersCompareWithTheKernelsCounts) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,7 @@ std::string HardwareReasonName(ExitIsa isa, uint64_t reason) {
 
 std::string UserspaceReasonName(uint32_t reason) {
   if (reason == kUnknownExitReason) return "unknown (no kvm_userspace_exit)";
+  if (reason == kInterruptedExitReason) return "interrupted (EINTR)";
   const std::string_view name = KvmExitReasonName(reason);
   return name.empty() ? fmt::format("{}", reason) : std::string(name);
 }
@@ -215,7 +217,12 @@ void CollectExternalUserspace(const Track& track,
   for (size_t i = 0; i < track.events.size(); ++i) {
     const Event& e = track.events[i];
     if (e.type != counted) continue;
-    const uint32_t reason = has_reasons ? static_cast<uint32_t>(e.a[0]) : kUnknownExitReason;
+    // kvm_userspace_exit's errno (a[1]): -EINTR means the run was interrupted
+    // and a[0] is a stale run->exit_reason, not why this KVM_RUN returned.
+    constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-int64_t{EINTR});
+    const uint32_t reason = !has_reasons           ? kUnknownExitReason
+                            : e.a[1] == kMinusEintr ? kInterruptedExitReason
+                                                    : static_cast<uint32_t>(e.a[0]);
     UserspaceSamples& x = by_reason[reason];
     ++x.count;
     ++from_kernel;
