@@ -35,6 +35,28 @@ std::string LabsDir(const std::string& dir) {
   return "labs";
 }
 
+// The `kvmscope run` a step makes, into `trace_path`.
+RunArgs RunArgsFor(const lab::Lab& lab, size_t step, const std::string& student,
+                   const std::string& asm_file, const std::string& trace_path, const LabArgs& args) {
+  const lab::RunSpec& run = *lab.steps[step].run;
+  RunArgs r;
+  if (run.own) {
+    r.guest_asm = asm_file;
+    r.mode = run.mode;
+    r.expect = run.expect;
+  } else {
+    r.guest = run.guest;
+  }
+  if (auto p = lab::ParamFor(lab, step, student)) r.param = fmt::format("{}", *p);
+  r.timeout_s = run.timeout_s;
+  r.max_exits = run.max_exits;
+  r.quiet = true;
+  r.no_probes = args.no_probes;
+  r.attach = args.attach;
+  r.output = trace_path;
+  return r;
+}
+
 namespace {
 
 // A catalog guest named by a lab, or the lab's error naming the line.
@@ -68,28 +90,6 @@ std::string ExpectedSha(const lab::RunSpec& run) {
   if (run.own) return "";
   const vmm::GuestInfo* g = vmm::FindGuest(run.guest);
   return g ? traces::Sha256Hex(g->image) : "";
-}
-
-// The `kvmscope run` a step makes, into `trace_path`.
-RunArgs RunArgsFor(const lab::Lab& lab, size_t step, const std::string& student,
-                   const std::string& asm_file, const std::string& trace_path, const LabArgs& args) {
-  const lab::RunSpec& run = *lab.steps[step].run;
-  RunArgs r;
-  if (run.own) {
-    r.guest_asm = asm_file;
-    r.mode = run.mode;
-    r.expect = run.expect;
-  } else {
-    r.guest = run.guest;
-  }
-  if (auto p = lab::ParamFor(lab, step, student)) r.param = fmt::format("{}", *p);
-  r.timeout_s = run.timeout_s;
-  r.max_exits = run.max_exits;
-  r.quiet = true;
-  r.no_probes = args.no_probes;
-  r.attach = args.attach;
-  r.output = trace_path;
-  return r;
 }
 
 void PrintWrapped(const std::string& text, const char* indent) {

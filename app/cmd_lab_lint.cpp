@@ -56,18 +56,7 @@ int CmdLabLint(const lab::Lab& lab, const LabArgs& args) {
       asm_file = (fs::path(lab.path).parent_path() / run->solution).string();
     }
     const std::string path = (tmp.path / run->trace).string();
-    RunArgs r;
-    r.guest = run->own ? "" : run->guest;
-    r.guest_asm = asm_file;
-    r.mode = run->own ? run->mode : "";
-    r.expect = run->expect;
-    if (auto p = lab::ParamFor(lab, s, student)) r.param = fmt::format("{}", *p);
-    r.timeout_s = run->timeout_s;
-    r.max_exits = run->max_exits;
-    r.quiet = true;
-    r.no_probes = args.no_probes;
-    r.attach = args.attach;
-    r.output = path;
+    const RunArgs r = RunArgsFor(lab, s, student, asm_file, path, args);
     std::printf("== %s\n", lab.steps[s].title.c_str());
     std::fflush(stdout);
     const int st = CmdRun(r);

@@ -17,6 +17,9 @@ namespace traces {
 class Trace;
 struct TraceData;
 }  // namespace traces
+namespace lab {
+struct Lab;
+}  // namespace lab
 
 namespace app {
 
@@ -152,6 +155,10 @@ struct LabArgs {
   std::string attach = "auto";
 };
 int CmdLab(const LabArgs& args);
+// The `kvmscope run` a lab's step makes for `student`, quiet, saving its
+// trace to `trace_path` (`asm_file`: the .S of a `guest: yours` step).
+RunArgs RunArgsFor(const lab::Lab& lab, size_t step, const std::string& student,
+                   const std::string& asm_file, const std::string& trace_path, const LabArgs& args);
 // The labs folder: --dir, $KVMSCOPE_LABS, beside the executable (build tree
 // or package), else ./labs.
 std::string LabsDir(const std::string& dir);

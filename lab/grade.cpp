@@ -268,7 +268,7 @@ QuestionResult GradeQuestion(const Question& q, const std::string& answer,
   const Match m = Matches(q, answer, expected);
   r.status = m.ok ? Status::Correct : Status::Wrong;
   if (m.ok) {
-    r.feedback = fmt::format("right: your trace says {} ({})", r.expected, q.answer.source);
+    r.feedback = fmt::format("your trace says {} ({})", r.expected, q.answer.source);
     return r;
   }
   r.feedback = m.problem.empty()

@@ -317,13 +317,18 @@ bool EventMatches(const TraceData& trace, traces::EventRef ref, const std::vecto
   return true;
 }
 
-std::string Describe(const Selector& s) {
-  std::string out = s.word;
-  for (const Filter& f : s.filters) {
+// "reason=IO port=0x3f8", as written.
+std::string FiltersText(const std::vector<Filter>& filters) {
+  std::string out;
+  for (const Filter& f : filters) {
     static constexpr std::string_view kOps[] = {"=", "!=", ">", "<"};
-    out += fmt::format(" {}{}{}", f.field, kOps[static_cast<int>(f.op)], f.value);
+    out += fmt::format("{}{}{}{}", out.empty() ? "" : " ", f.field, kOps[static_cast<int>(f.op)], f.value);
   }
   return out;
+}
+
+std::string Describe(const Selector& s) {
+  return s.filters.empty() ? s.word : s.word + " " + FiltersText(s.filters);
 }
 
 using Result = std::variant<Value, std::string>;  // a value or an error
@@ -410,7 +415,7 @@ Result LatencyOf(const TraceData& trace, const Term& t) {
   }
   if (durations.empty()) {
     return fmt::format("no complete {} spans{} in this trace", t.span,
-                       t.selector.filters.empty() ? "" : " with " + Describe(t.selector).substr(t.selector.word.size() + 1));
+                       t.selector.filters.empty() ? "" : " with " + FiltersText(t.selector.filters));
   }
   std::sort(durations.begin(), durations.end());
   double value = 0;
