@@ -333,6 +333,10 @@ class ExternalController : public ui::Controller {
     if (now - m_last_counts < std::chrono::milliseconds(250)) return;
     m_last_counts = now;
     m_trace->SetKernelCounts(m_session.session->counts());
+    if (now - m_last_sample >= std::chrono::seconds(1)) {
+      m_last_sample = now;
+      m_session.counters->Sample();
+    }
   }
   std::string Select(const std::string&) override { return NoGuest(); }
   std::string RunGuest(const std::string&, std::optional<uint64_t>) override { return NoGuest(); }
@@ -351,8 +355,9 @@ class ExternalController : public ui::Controller {
   // Stops recording (idempotent): the probes detach, the trace says how it ended.
   void End(const std::string& reason) {
     if (!m_ended.empty() || !m_session.session) return;
+    m_session.counters->MarkEnd();
     m_session.session->Stop();
-    FinishExternalTrace(*m_trace, *m_session.session, reason);
+    FinishExternalTrace(*m_trace, m_session, reason);
     m_events = m_session.recorder->events();
     m_ended = reason;
     m_session.session.reset();
@@ -383,7 +388,7 @@ class ExternalController : public ui::Controller {
   ExternalTarget m_target;
   std::shared_ptr<traces::Trace> m_trace;
   ExternalSession m_session;
-  std::chrono::steady_clock::time_point m_start, m_last_counts;
+  std::chrono::steady_clock::time_point m_start, m_last_counts, m_last_sample;
   std::string m_ended;
   uint64_t m_events = 0;
 };

@@ -46,6 +46,10 @@ CLI::App* AddRecordCommand(CLI::App& cli, RecordArgs& args) {
       ->required();
   record->add_option("--chrome", args.chrome,
                      "Also save it as Chrome trace event JSON FILE, for https://ui.perfetto.dev");
+  record->add_option("--qmp", args.qmp,
+                     "The VMM's QMP socket (QEMU -qmp unix:PATH,server=on,wait=off), for KVM's own "
+                     "counters of its VM (query-stats) where debugfs cannot give them; a QMP "
+                     "socket serves one client: give one nobody else holds");
   record->add_flag("--all-events", args.all_events,
                    "Also stream kvm_emulate_insn and the shadow-MMU walk/spte events (counted "
                    "either way; they can fire millions of times a second and then get lost)");
@@ -112,6 +116,13 @@ int CmdRecord(const RecordArgs& args) {
     }
   }
 
+  std::error_code ec;
+  if (!args.qmp.empty() && !std::filesystem::is_socket(args.qmp, ec)) {
+    std::fprintf(stderr, "kvmscope: record: --qmp %s: %s\n", args.qmp.c_str(),
+                 std::filesystem::exists(args.qmp, ec) ? "not a socket" : "no such file");
+    return kExitUsage;
+  }
+
   // 2. Signals: blocked before any thread starts, taken from a signalfd.
   sigset_t set;
   sigemptyset(&set);
@@ -131,7 +142,7 @@ int CmdRecord(const RecordArgs& args) {
   traces::Trace trace;
   ExternalSession external;
   try {
-    external = StartExternalSession(trace, vmm, options);
+    external = StartExternalSession(trace, vmm, options, args.qmp);
   } catch (const probes::ProbeError& e) {
     std::fprintf(stderr, "kvmscope: record: cannot trace the kernel here: %s ('kvmscope doctor' explains)\n",
                  e.what());
@@ -146,6 +157,7 @@ int CmdRecord(const RecordArgs& args) {
               args.duration_s ? fmt::format("; stops after {}", Seconds(*args.duration_s)).c_str()
                               : "; Ctrl-C stops");
   std::printf("kvmscope: %s\n", traces::ExternalVmmNote(static_cast<uint32_t>(vmm.pid), vmm.cmdline).c_str());
+  std::printf("kvmscope: KVM's own counters of this VM: %s\n", external.counters->Status().c_str());
   std::fflush(stdout);
 
   // 4. Wait: the VMM exits, a signal, or the duration.
@@ -173,6 +185,7 @@ int CmdRecord(const RecordArgs& args) {
       ssize_t r = read(sigfd.get(), &info, sizeof info);
       ended = r == sizeof info && info.ssi_signo == SIGTERM ? "stopped by SIGTERM" : "stopped by Ctrl-C";
     }
+    if (ended.empty()) external.counters->Sample();
     if (progress && ended.empty()) {
       std::fprintf(stderr, "\r  %.0f s: %llu events, %zu vCPU thread%s seen  ", elapsed(),
                    static_cast<unsigned long long>(recorder.events()), recorder.vcpu_threads(),
@@ -182,11 +195,12 @@ int CmdRecord(const RecordArgs& args) {
   if (progress) std::fprintf(stderr, "\r%60s\r", "");
 
   // 5. Stop (delivers what is left in the ring buffer), then everything else.
+  external.counters->MarkEnd();
   session.Stop();
   std::printf("kvmscope: %s; %llu events recorded\n", ended.c_str(),
               static_cast<unsigned long long>(recorder.events()));
   PrintCounts(session.counts());
-  FinishExternalTrace(trace, session, ended);
+  FinishExternalTrace(trace, external, ended);
   external.session.reset();
   return SaveTraces(trace.Take(), args.output, args.chrome) ? kExitOk : kExitEnvironment;
 }

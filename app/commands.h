@@ -171,6 +171,7 @@ struct RecordArgs {
   bool all_events = false;         // --all-events: stream kvm_emulate_insn and the MMU walk too
   std::string stacks = "new";      // new|all|none
   std::string attach = "auto";     // --attach
+  std::string qmp;                 // --qmp SOCKET: KVM's counters from the VMM's QMP
 };
 CLI::App* AddRecordCommand(CLI::App& cli, RecordArgs& args);
 int CmdRecord(const RecordArgs& args);

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "app/exit_codes.h"
 #include "traces/chains.h"
 
@@ -108,8 +110,63 @@ std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const
   return ExternalTarget{std::move(*pidfd), std::move(found.process)};
 }
 
+ExternalCounters::ExternalCounters(const procs::VmProcess& vmm, const std::string& qmp_socket) {
+  std::string why;
+  if (vmm.vms.empty()) {
+    m_why = "the process holds no VM fd";
+    return;
+  }
+  m_reader = procs::OpenVmCounters(vmm.pid, vmm.vms.front().fd, qmp_socket, &why);
+  if (!m_reader) {
+    m_why = "KVM refuses KVM_GET_STATS_FD on another process's VM; " + why;
+    return;
+  }
+  Sample();
+  if (!m_first) m_why = m_reader->source() + ": " + why;
+}
+
+void ExternalCounters::Sample() {
+  if (!m_reader) return;
+  std::string why;
+  std::optional<procs::CounterSet> now = m_reader->Read(&why);
+  if (!now) {
+    if (!m_first) m_why = m_reader->source() + ": " + why;
+    return;
+  }
+  (m_first ? m_last : m_first) = std::move(now);
+  (m_last ? m_last_at : m_first_at) = std::chrono::steady_clock::now();
+}
+
+std::string ExternalCounters::Status() const {
+  return m_first ? "from " + m_reader->source() : "not read: " + m_why;
+}
+
+void ExternalCounters::MarkEnd() {
+  Sample();
+  m_end_at = std::chrono::steady_clock::now();
+}
+
+std::pair<std::optional<traces::KvmStatsRecord>, std::string> ExternalCounters::Result() const {
+  if (!m_first || !m_last) {
+    return {std::nullopt, "KVM's own counters of another process's VM were not read: " +
+                              (m_why.empty() ? std::string("only one reading (the VMM was gone)") : m_why)};
+  }
+  procs::CounterSet d = procs::CounterDifference(*m_first, *m_last);
+  traces::KvmStatsRecord record;
+  record.vm = std::move(d.vm);
+  record.vcpus = std::move(d.vcpus);
+  const double span = std::chrono::duration<double>(m_last_at - m_first_at).count();
+  const double before_end = std::chrono::duration<double>(m_end_at - m_last_at).count();
+  record.source = fmt::format(
+      "from {}: the difference over {:.1f} s, from when tracing began to {}{}", m_reader->source(),
+      span, before_end < 0.05 ? std::string("its end") : fmt::format("{:.1f} s before its end", before_end),
+      record.vcpus.empty() ? " (VM-wide sums only)" : "");
+  return {std::move(record), ""};
+}
+
 ExternalSession StartExternalSession(traces::Trace& trace, const procs::VmProcess& vmm,
-                                     const probes::SessionOptions& options) {
+                                     const probes::SessionOptions& options,
+                                     const std::string& qmp_socket) {
   ExternalSession s;
   s.session = std::make_unique<probes::Session>(options);
   traces::GuestFacts guest;
@@ -122,17 +179,20 @@ ExternalSession StartExternalSession(traces::Trace& trace, const procs::VmProces
   ExternalRecorder* recorder = s.recorder.get();
   const traces::StackTable& stacks = s.session->stacks();
   s.session->Start([recorder, &stacks](const traces::KernelEvent& ev) { recorder->OnKernel(ev, stacks); });
+  s.counters = std::make_unique<ExternalCounters>(vmm, qmp_socket);
   return s;
 }
 
-void FinishExternalTrace(traces::Trace& trace, const probes::Session& session,
+void FinishExternalTrace(traces::Trace& trace, const ExternalSession& external,
                          const std::string& ended) {
+  const probes::Session& session = *external.session;
   trace.SetExternalEnded(ended);
   trace.SetKernelCounts(session.counts());
   trace.SetHost(session.host_facts());
-  trace.SetKvmStats(std::nullopt,
-                    "KVM's own counters of another process's VM are not read: KVM refuses ioctls "
-                    "(KVM_GET_STATS_FD) on a VM fd borrowed from another process");
+  if (external.counters) {
+    auto [stats, note] = external.counters->Result();
+    trace.SetKvmStats(std::move(stats), std::move(note));
+  }
   std::vector<traces::Stack> stacks = trace.Read()->stacks;
   std::vector<std::string> names;
   for (const traces::Symbol& s : traces::ChainSymbols(session.symbols())) names.push_back(s.name);

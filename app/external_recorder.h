@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "probes/session.h"
+#include "procs/kvm_counters.h"
 #include "procs/pidfd.h"
 #include "procs/vm_list.h"
 #include "traces/trace.h"
@@ -52,17 +54,45 @@ struct ExternalTarget {
 // `exit_status` (2: no such process or not a VM; 3: another user's process).
 std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const char* command,
                                               int& exit_status);
+// KVM's own counters of the recorded VM (procs::OpenVmCounters: debugfs, or
+// the VMM's QMP socket): read once when the recording starts, then again
+// while it runs; the trace gets the difference between the first reading
+// and the last one, which says how long before the end it was taken.
+class ExternalCounters {
+ public:
+  ExternalCounters(const procs::VmProcess& vmm, const std::string& qmp_socket);
+  // Another reading, kept when it works (the VMM may have gone). Not thread-safe.
+  void Sample();
+  // The last reading, as tracing stops (call before the session stops).
+  void MarkEnd();
+  // "from SOURCE" or "not read: WHY", for a status line.
+  std::string Status() const;
+  // For the trace: the difference, or nullopt and why not.
+  std::pair<std::optional<traces::KvmStatsRecord>, std::string> Result() const;
+
+ private:
+  std::unique_ptr<procs::VmCounterReader> m_reader;
+  std::string m_why;
+  std::optional<procs::CounterSet> m_first, m_last;
+  std::chrono::steady_clock::time_point m_first_at, m_last_at, m_end_at;
+};
+
 // The probe session for an external VMM, the trace told which VMM it records
 // and fed from the session (started): what `record --pid` and `gui --pid`
 // share. Throws probes::ProbeError as Session does.
 struct ExternalSession {
   std::unique_ptr<ExternalRecorder> recorder;  // declared first: outlives the session feeding it
   std::unique_ptr<probes::Session> session;
+  std::unique_ptr<ExternalCounters> counters;  // first read once the session is attached
 };
+// `qmp_socket`: the VMM's QMP socket for KVM's counters when debugfs cannot
+// give them ("" for none).
 ExternalSession StartExternalSession(traces::Trace& trace, const procs::VmProcess& vmm,
-                                     const probes::SessionOptions& options);
-// After session.Stop(): how it ended, kernel counts, host facts, symbols.
-void FinishExternalTrace(traces::Trace& trace, const probes::Session& session,
+                                     const probes::SessionOptions& options,
+                                     const std::string& qmp_socket = "");
+// After session.Stop(): how it ended, kernel counts, KVM's counters, host
+// facts, symbols.
+void FinishExternalTrace(traces::Trace& trace, const ExternalSession& session,
                          const std::string& ended);
 
 }  // namespace kvmscope::app

@@ -153,7 +153,10 @@ std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine,
                                                  std::string& why_not) {
   std::optional<vmm::KvmCounters> counters = machine.ReadKvmStats(why_not);
   if (!counters) return std::nullopt;
-  return traces::KvmStatsRecord{std::move(counters->vm), std::move(counters->vcpus)};
+  traces::KvmStatsRecord record;
+  record.vm = std::move(counters->vm);
+  record.vcpus = std::move(counters->vcpus);
+  return record;
 }
 
 void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& machine,

@@ -11,9 +11,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <thread>
 
+#include "procs/kvm_counters.h"
 #include "procs/pidfd.h"
 #include "procs/vm_list.h"
 #include "qemu_vm.h"
@@ -221,6 +225,45 @@ TEST_F(FakeProc, ReadPidAndTheSmallLookups) {
   EXPECT_EQ(ThreadName(600, 602, root.string()), "");
 }
 
+// debugfs as KVM lays it out (kvm_create_vm_debugfs): a folder PID-FD with a
+// file per counter, read-only for instant values; peaks are max_*; the
+// histograms' files are left out.
+TEST_F(FakeProc, KvmCountersFromADebugfsFolder) {
+  const fs::path vm = root / "kvm" / "4242-11";
+  Write("kvm/4242-11/exits", "1000\n");
+  Write("kvm/4242-11/halt_exits", "7\n");
+  Write("kvm/4242-11/guest_mode", "1\n");
+  Write("kvm/4242-11/max_mmu_rmap_size", "12\n");
+  Write("kvm/4242-11/halt_poll_success_hist", "3\n");
+  fs::create_directories(vm / "vcpu0");
+  fs::permissions(vm / "guest_mode", fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  std::string why;
+  EXPECT_EQ(OpenVmCounters(4242, 12, "", &why, root.string()), nullptr);
+  EXPECT_NE(why.find("4242-12 does not exist"), std::string::npos) << why;
+  std::unique_ptr<VmCounterReader> reader = OpenVmCounters(4242, 11, "", &why, root.string());
+  ASSERT_TRUE(reader) << why;
+  EXPECT_EQ(reader->source(), "debugfs " + vm.string());
+  std::optional<CounterSet> start = reader->Read(&why);
+  ASSERT_TRUE(start) << why;
+  EXPECT_EQ(start->vm, (std::map<std::string, uint64_t>{
+                           {"exits", 1000}, {"guest_mode", 1}, {"halt_exits", 7}, {"max_mmu_rmap_size", 12}}));
+  EXPECT_TRUE(start->vcpus.empty());
+  EXPECT_EQ(start->not_cumulative, (std::set<std::string>{"guest_mode", "max_mmu_rmap_size"}));
+  Write("kvm/4242-11/exits", "1500\n");
+  Write("kvm/4242-11/halt_exits", "2\n");  // cleared meanwhile (written 0), then 2 more
+  Write("kvm/4242-11/max_mmu_rmap_size", "20\n");
+  std::optional<CounterSet> end = reader->Read(&why);
+  ASSERT_TRUE(end) << why;
+  const CounterSet d = CounterDifference(*start, *end);
+  EXPECT_EQ(d.vm.at("exits"), 500u);
+  EXPECT_EQ(d.vm.at("halt_exits"), 2u);
+  EXPECT_EQ(d.vm.at("max_mmu_rmap_size"), 20u) << "a peak is its value at the end";
+  EXPECT_EQ(d.vm.at("guest_mode"), 1u);
+  fs::remove_all(vm);
+  EXPECT_FALSE(reader->Read(&why));
+  EXPECT_FALSE(why.empty());
+}
+
 TEST(ProcsParse, FdLinksAndQemuThreadNames) {
   EXPECT_EQ(ParseVcpuLink("anon_inode:kvm-vcpu:0"), 0);
   EXPECT_EQ(ParseVcpuLink("anon_inode:kvm-vcpu:255"), 255);
@@ -326,6 +369,54 @@ TEST(ProcsLive, ListVmsFindsQemuPaused) {
   for (const VmProcess& q : ListVms().vms) listed |= q.pid == vm->pid();
   EXPECT_TRUE(listed);
   EXPECT_TRUE(vm->Quit());
+}
+
+// KVM's counters of the paused QEMU's VM over a second QMP socket (debugfs
+// pointed at a folder without it, so QMP is the one used): VM-wide and per
+// vCPU, by QEMU's cpu-index; a running total goes up while the guest runs and
+// its difference counts only what happened in between.
+TEST(ProcsLive, KvmCountersFromQemusQmpSocket) {
+  KVMSCOPE_REQUIRE_QEMU();
+  const fs::path dir = fs::temp_directory_path() / ("kvmscope-qmp-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string socket = (dir / "stats.sock").string();
+  QemuVmOptions o = SeaBios();
+  o.extra_args = {"-qmp", "unix:" + socket + ",server=on,wait=off"};
+  std::unique_ptr<QemuVm> vm = StartOrFail(o);
+  ASSERT_TRUE(vm);
+  const PidLookup r = ReadPid(vm->pid());
+  ASSERT_EQ(r.kind, PidKind::Vm);
+  const std::string debugfs = (dir / "debugfs").string();  // empty: "not mounted"
+  fs::create_directories(debugfs);
+  std::string why;
+  EXPECT_EQ(OpenVmCounters(vm->pid(), r.process.vms.front().fd, "", &why, debugfs), nullptr);
+  EXPECT_NE(why.find("debugfs is not mounted at " + debugfs), std::string::npos) << why;
+  EXPECT_NE(why.find("no QMP socket given (--qmp)"), std::string::npos) << why;
+  EXPECT_EQ(OpenVmCounters(vm->pid(), 99, dir.string() + "/none.sock", &why, debugfs), nullptr);
+  EXPECT_NE(why.find("cannot connect"), std::string::npos) << why;
+
+  std::unique_ptr<VmCounterReader> reader =
+      OpenVmCounters(vm->pid(), r.process.vms.front().fd, socket, &why, debugfs);
+  ASSERT_TRUE(reader) << why;
+  EXPECT_EQ(reader->source(), "QMP query-stats on " + socket);
+  std::optional<CounterSet> before = reader->Read(&why);
+  ASSERT_TRUE(before) << why;
+  ASSERT_EQ(before->vcpus.size(), 2u);
+  ASSERT_TRUE(before->vcpus[0].contains("exits"));
+  EXPECT_TRUE(before->vm.contains("remote_tlb_flush"));
+  EXPECT_TRUE(before->not_cumulative.contains("guest_mode"));  // instant (a boolean)
+  EXPECT_FALSE(before->not_cumulative.contains("exits"));
+  EXPECT_TRUE(vm->Cont());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::optional<CounterSet> after = reader->Read(&why);
+  ASSERT_TRUE(after) << why;
+  ASSERT_EQ(after->vcpus.size(), 2u);
+  EXPECT_GT(after->vcpus[0].at("exits"), before->vcpus[0].at("exits")) << "SeaBIOS exits as it boots";
+  const CounterSet d = CounterDifference(*before, *after);
+  EXPECT_EQ(d.vcpus[0].at("exits"), after->vcpus[0].at("exits") - before->vcpus[0].at("exits"));
+  EXPECT_TRUE(vm->Quit());
+  reader.reset();
+  fs::remove_all(dir);
 }
 
 // Running, the second vCPU waits for its start-up IPI inside KVM_RUN: the

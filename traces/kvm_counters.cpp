@@ -203,6 +203,7 @@ KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
   }
   out.recorded = true;
   const KvmStatsRecord& k = *trace.kvm_stats;
+  out.source = k.source;
   const int count = static_cast<int>(k.vcpus.size());
   if (vcpu >= 0) {
     out.scope = fmt::format("vCPU {}", vcpu);
@@ -256,7 +257,9 @@ KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
 
 std::vector<std::string> FormatKvmCounters(const KvmCounterStats& s) {
   std::vector<std::string> out;
-  out.push_back("KVM's own counters (KVM_GET_STATS_FD), read from the kernel at the end of the run");
+  out.push_back(s.source.empty()
+                    ? "KVM's own counters (KVM_GET_STATS_FD), read from the kernel at the end of the run"
+                    : "KVM's own counters, " + s.source);
   if (!s.recorded) {
     out.push_back("  " + s.note);
     return out;
@@ -311,6 +314,7 @@ std::string KvmCountersJson(const KvmCounterStats& s) {
   Json j;
   j["recorded"] = s.recorded;
   j["note"] = s.note;
+  if (!s.source.empty()) j["source"] = s.source;
   j["scope"] = s.scope;
   j["vcpus"] = s.vcpus;
   j["compared"] = Json::array();

@@ -36,6 +36,7 @@ struct KvmCounterValues {
 struct KvmCounterStats {
   bool recorded = false;  // the trace has KVM's counters
   std::string note;       // why not, when not
+  std::string source;     // where they come from ("" = kvmscope's VMM, KVM_GET_STATS_FD)
   // The scope: every vCPU (sum), or the one `stats --vcpu N` asked for.
   std::string scope = "all vCPUs";
   std::vector<int> vcpus;               // the vCPUs in the scope, ascending

@@ -270,6 +270,10 @@ struct KernelCounts {
 struct KvmStatsRecord {
   std::map<std::string, uint64_t> vm;                  // VM-wide counters by name
   std::vector<std::map<std::string, uint64_t>> vcpus;  // per vCPU index
+  // Where they come from when not from kvmscope's own VMM ("" = its
+  // KVM_GET_STATS_FD at the end of the run): for another process's VM,
+  // debugfs or QMP, the difference over the recording.
+  std::string source;
   bool operator==(const KvmStatsRecord&) const = default;
   // A VM-wide counter by name, else the sum of that counter over the vCPUs; nullopt when no such counter.
   std::optional<uint64_t> Total(std::string_view name) const;

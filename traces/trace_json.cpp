@@ -245,7 +245,9 @@ void WriteKvmStats(Writer& w, const std::optional<KvmStatsRecord>& stats,
       w << (i > 0 ? ",\n  " : "\n  ");
       WriteCounters(w, stats->vcpus[i]);
     }
-    w << "]}";
+    w << ']';
+    if (!stats->source.empty()) (w << ",\"source\":").String(stats->source);
+    w << '}';
   }
   w << ",\n";
   w.Key("kvm_stats_note", true).String(note) << ",\n";

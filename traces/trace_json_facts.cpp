@@ -225,6 +225,7 @@ std::optional<KvmStatsRecord> ReadKvmStats(const Json& j) {
   for (size_t i = 0; i < vcpus.size(); ++i) {
     stats.vcpus.push_back(ReadCounters(vcpus[i], At(f.Where("vcpus"), i)));
   }
+  if (f.Has("source")) stats.source = f.String("source");
   return stats;
 }
 
