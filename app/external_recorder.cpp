@@ -116,13 +116,15 @@ ExternalCounters::ExternalCounters(const procs::VmProcess& vmm, const std::strin
     m_why = "the process holds no VM fd";
     return;
   }
-  m_reader = procs::OpenVmCounters(vmm.pid, vmm.vms.front().fd, qmp_socket, &why);
+  procs::CounterSet first;
+  m_reader = procs::OpenVmCounters(vmm.pid, vmm.vms.front().fd, qmp_socket, &why,
+                                   "/sys/kernel/debug", &first);
   if (!m_reader) {
     m_why = "KVM refuses KVM_GET_STATS_FD on another process's VM; " + why;
     return;
   }
-  Sample();
-  if (!m_first) m_why = m_reader->source() + ": " + why;
+  m_first = std::move(first);
+  m_first_at = std::chrono::steady_clock::now();
 }
 
 void ExternalCounters::Sample() {

@@ -92,7 +92,7 @@ class DebugfsCounters final : public VmCounterReader {
 };
 
 std::unique_ptr<VmCounterReader> OpenDebugfs(int pid, int vm_fd, const std::string& root,
-                                             std::string* why) {
+                                             std::string* why, CounterSet* first) {
   const fs::path kvm = fs::path(root) / "kvm";
   std::error_code ec;
   if (!fs::is_directory(kvm, ec)) {
@@ -108,7 +108,9 @@ std::unique_ptr<VmCounterReader> OpenDebugfs(int pid, int vm_fd, const std::stri
     return nullptr;
   }
   auto reader = std::make_unique<DebugfsCounters>(dir);
-  if (!reader->Read(why)) return nullptr;
+  std::optional<CounterSet> reading = reader->Read(why);
+  if (!reading) return nullptr;
+  if (first) *first = std::move(*reading);
   return reader;
 }
 
@@ -228,7 +230,8 @@ class QmpCounters final : public VmCounterReader {
   std::map<std::string, int> m_vcpu_of_path;
 };
 
-std::unique_ptr<VmCounterReader> OpenQmp(const std::string& path, std::string* why) {
+std::unique_ptr<VmCounterReader> OpenQmp(const std::string& path, std::string* why,
+                                         CounterSet* first) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) {
@@ -242,22 +245,26 @@ std::unique_ptr<VmCounterReader> OpenQmp(const std::string& path, std::string* w
     return nullptr;
   }
   auto reader = std::make_unique<QmpCounters>(path, std::move(fd));
-  if (!reader->Handshake(why) || !reader->Read(why)) return nullptr;
+  if (!reader->Handshake(why)) return nullptr;
+  std::optional<CounterSet> reading = reader->Read(why);
+  if (!reading) return nullptr;
+  if (first) *first = std::move(*reading);
   return reader;
 }
 
 }  // namespace
 
 std::unique_ptr<VmCounterReader> OpenVmCounters(int pid, int vm_fd, const std::string& qmp_socket,
-                                                std::string* why, const std::string& debugfs_root) {
+                                                std::string* why, const std::string& debugfs_root,
+                                                CounterSet* first) {
   std::string debugfs_why;
-  if (auto reader = OpenDebugfs(pid, vm_fd, debugfs_root, &debugfs_why)) return reader;
+  if (auto reader = OpenDebugfs(pid, vm_fd, debugfs_root, &debugfs_why, first)) return reader;
   if (qmp_socket.empty()) {
     *why = debugfs_why + "; no QMP socket given (--qmp)";
     return nullptr;
   }
   std::string qmp_why;
-  if (auto reader = OpenQmp(qmp_socket, &qmp_why)) return reader;
+  if (auto reader = OpenQmp(qmp_socket, &qmp_why, first)) return reader;
   *why = debugfs_why + "; " + qmp_why;
   return nullptr;
 }

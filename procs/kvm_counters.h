@@ -45,10 +45,12 @@ class VmCounterReader {
 };
 
 // The first source that works: debugfs (`debugfs_root`, normally
-// /sys/kernel/debug), then QMP when `qmp_socket` is not empty. nullptr with
-// *why saying what each source answered.
+// /sys/kernel/debug), then QMP when `qmp_socket` is not empty; the reading
+// that proved it works goes to *first when given. nullptr with *why saying
+// what each source answered.
 std::unique_ptr<VmCounterReader> OpenVmCounters(int pid, int vm_fd, const std::string& qmp_socket,
                                                 std::string* why,
-                                                const std::string& debugfs_root = "/sys/kernel/debug");
+                                                const std::string& debugfs_root = "/sys/kernel/debug",
+                                                CounterSet* first = nullptr);
 
 }  // namespace kvmscope::procs

