@@ -16,6 +16,7 @@
 #include "traces/report.h"
 #include "traces/seed_check.h"
 #include "traces/stats.h"
+#include "traces/cycle.h"
 #include "traces/trace.h"
 #include "traces/trace_json.h"
 
@@ -237,6 +238,36 @@ TEST(ExternalVmm, StatsCountExitsFromTheKernelAndSaySoOnce) {
   EXPECT_NE(text.find("all of them counted from the kernel (external VMM)"), std::string::npos);
   EXPECT_NE(text.find("counted in the kernel only, not streamed"), std::string::npos);
   EXPECT_NE(StatsJson(stats).find("\"external_vmm_note\""), std::string::npos);
+}
+
+// The KVM cycle picture of an external VMM: its KVM_RUN calls and returns
+// come from the kernel's edges (with kvm_userspace_exit's reasons), the
+// exits it handles are not visible, and say so instead of a measured 0.
+TEST(ExternalVmm, TheCyclePictureCountsTheVmmSideFromTheKernelAndHidesWhatItCannotSee) {
+  Trace trace;
+  trace.SetExternalVmm(Qemu());
+  SyscallRun(trace, 10'000, 0, -EINTR);
+  SyscallRun(trace, 14'000, kKvmExitIo);
+  SyscallRun(trace, 18'000, kKvmExitIo);
+  const CycleModel m = BuildCycle(trace.Take());
+  using A = CycleArcId;
+  using N = CycleNodeId;
+  EXPECT_EQ(m.Node(N::VmmRun).count.value, 3u);
+  EXPECT_EQ(m.Node(N::VmmRun).count.kind, CountKind::Measured);
+  EXPECT_NE(m.Node(N::VmmRun).count.what.find("external VMM"), std::string::npos);
+  EXPECT_EQ(m.Arc(A::RunAgain).count.value, 2u);
+  EXPECT_EQ(m.Arc(A::ReturnToVmm).count.value, 3u);
+  std::map<std::string, uint64_t> reasons;
+  for (const CycleReason& r : m.Arc(A::ReturnToVmm).reasons) reasons[r.name] = r.count;
+  EXPECT_EQ(reasons, (std::map<std::string, uint64_t>{{"KVM_EXIT_IO", 2}, {"interrupted (EINTR)", 1}}));
+  EXPECT_EQ(m.Node(N::VmmHandles).count.kind, CountKind::None);
+  EXPECT_EQ(m.Node(N::VmmHandles).count.what, "not visible: the VMM is another process (pid 5000)");
+  // kvm_emulate_insn counted in the kernel, not streamed: the kernel's count.
+  TraceData traced = ExternalTrace();
+  traced.stacks.push_back({0xffffffff81000000});  // kernel data: a stack was taken
+  const CycleModel counted = BuildCycle(traced);
+  EXPECT_EQ(counted.Node(N::Emulate).count.value, 1000u);
+  EXPECT_EQ(counted.Node(N::Emulate).count.what, "kvm_emulate_insn counted in the kernel (not streamed)");
 }
 
 TEST(ExternalVmm, AKvmRunInterruptedByASignalIsNamedSoNotUnknown) {

@@ -303,6 +303,13 @@ TEST(StatsPanelTest, ShowsKvmsOwnCountersBesideTheTracesAndWhenTheyArrive) {
   Frames(gui, 1, [&] { panel.Draw(trace, view); });
   EXPECT_EQ(panel.Current().kvm.scope, "vCPU 1");
   EXPECT_EQ(panel.Current().kvm.compared.front().kvm, 3u);
+  // Another process's VM (record --pid): where they come from, not KVM_GET_STATS_FD.
+  trace.kvm_stats->source = "from QMP query-stats on /run/q.sock: the difference over 2.0 s";
+  StatsPanel external;
+  text = TextOf(gui, [&] { external.Draw(trace, view); });
+  EXPECT_NE(text.find("KVM's own counters (of another process's VM)"), std::string::npos) << text;
+  EXPECT_NE(text.find("from QMP query-stats on /run/q.sock"), std::string::npos) << text;
+  EXPECT_EQ(text.find("KVM_GET_STATS_FD"), std::string::npos) << text;
 }
 
 TEST(StatsPanelTest, FormatsCountsWithSeparators) {
@@ -434,6 +441,18 @@ TEST(ConsolePanelTest, ShowsTheRecordedConsole) {
   const std::string text = TextOf(gui, [&] { panel.Draw(trace); });
   EXPECT_NE(text.find("#PF at 0x40010800"), std::string::npos) << text;
   EXPECT_EQ(panel.Index().Rows().size(), 7u);
+}
+
+TEST(ConsolePanelTest, AnExternalVmmsConsoleIsNotVisibleAndSaysSo) {
+  HeadlessImGui gui;
+  TraceData trace;
+  trace.external = traces::ExternalVmm{};
+  trace.external->pid = 4242;
+  ConsolePanel panel;
+  const std::string text = TextOf(gui, [&] { panel.Draw(trace); });
+  EXPECT_NE(text.find("not visible: the guest's console belongs to the VMM (pid 4242)"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("has written nothing"), std::string::npos) << text;
 }
 
 // --- DoctorPanel ---

@@ -5,6 +5,7 @@
 // after the last checkpoint that nothing was merged behind, and counts on
 // from there, so the counts stay exactly those of one pass over the trace.
 #include "traces/cycle_count.h"
+#include "traces/stats.h"
 
 #include <fmt/format.h>
 
@@ -94,7 +95,9 @@ void Tally::Add(const Tally& o, bool subtract) {
   AddMap(vectors, o.vectors, subtract);
   AddMap(ioctls, o.ioctls, subtract);
   AddMap(hw_handled, o.hw_handled, subtract);
+  AddMap(kernel_exits, o.kernel_exits, subtract);
   add(run_again, o.run_again);
+  add(kernel_run_again, o.kernel_run_again);
   add(handled, o.handled);
   add(pf_episodes, o.pf_episodes);
   add(pf_inferred_events, o.pf_inferred_events);
@@ -125,6 +128,13 @@ void Step(const Event& e, ScanState& s, Tally& t, const Classifier& classify) {
     ++t.ioctls[e.text];
   } else if (e.type == KernelEventKind::InjException) {
     ++t.vectors[e.a[0]];
+  } else if (e.type == KernelEventKind::UserspaceExit) {
+    constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-int64_t{EINTR});
+    ++t.kernel_exits[e.a[1] == kMinusEintr ? kInterruptedExitReason : e.a[0]];
+    s.kernel_exited = true;
+  } else if (e.type == KernelEventKind::RunEnter) {
+    t.kernel_run_again += s.kernel_exited;
+    s.kernel_exited = false;
   }
   // A kvm_exit followed by a kvm_entry in the same KVM_RUN was handled in the kernel.
   if (e.type == KernelEventKind::KvmExit) {
@@ -313,19 +323,44 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
   auto arc = [&](CycleArcId id) -> CycleArc& { return m.arcs[static_cast<size_t>(id)]; };
   using A = CycleArcId;
   using K = KernelEventKind;
-  const uint64_t runs = count(VmmEventKind::RunEnter);
-  set(node(N::VmmRun).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
-  set(arc(A::RunCall).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
-  set(arc(A::RunAgain).count, run_again, CountKind::Measured, "KVM_RUN after an exit (VMM events)");
-  set(node(N::VmmHandles).count, count(VmmEventKind::DeviceAccess), CountKind::Measured,
-      "device accesses emulated (VMM events)");
-  set(arc(A::ReturnToVmm).count, count(VmmEventKind::RunExit), CountKind::Measured,
-      "KVM_RUN returns by KVM_EXIT_* reason (VMM events)");
-  arc(A::ReturnToVmm).reasons =
-      Sorted(Named(total.vmm_exits, [](uint64_t r) { return KvmExitName(static_cast<uint32_t>(r)); }));
+  if (trace.external) {
+    // Another process's VMM: its side is seen from the kernel's edges of
+    // KVM_RUN; how it handles an exit is not visible at all.
+    const uint64_t runs = count(K::RunEnter);
+    set(node(N::VmmRun).count, runs, CountKind::Measured, "KVM_RUN calls (kernel events: external VMM)");
+    set(arc(A::RunCall).count, runs, CountKind::Measured, "KVM_RUN calls (kernel events: external VMM)");
+    set(arc(A::RunAgain).count, total.kernel_run_again, CountKind::Measured,
+        "KVM_RUN after a return to the VMM (kernel events: external VMM)");
+    node(N::VmmHandles).count.what =
+        fmt::format("not visible: the VMM is another process (pid {})", trace.external->pid);
+    set(arc(A::ReturnToVmm).count, count(K::UserspaceExit), CountKind::Measured,
+        "KVM_RUN returns by KVM_EXIT_* reason (kvm_userspace_exit: external VMM)");
+    arc(A::ReturnToVmm).reasons = Sorted(
+        Named(total.kernel_exits, [](uint64_t r) {
+          return r == kInterruptedExitReason ? UserspaceReasonName(kInterruptedExitReason)
+                                             : KvmExitName(static_cast<uint32_t>(r));
+        }));
+  } else {
+    const uint64_t runs = count(VmmEventKind::RunEnter);
+    set(node(N::VmmRun).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
+    set(arc(A::RunCall).count, runs, CountKind::Measured, "KVM_RUN calls (VMM events)");
+    set(arc(A::RunAgain).count, run_again, CountKind::Measured, "KVM_RUN after an exit (VMM events)");
+    set(node(N::VmmHandles).count, count(VmmEventKind::DeviceAccess), CountKind::Measured,
+        "device accesses emulated (VMM events)");
+    set(arc(A::ReturnToVmm).count, count(VmmEventKind::RunExit), CountKind::Measured,
+        "KVM_RUN returns by KVM_EXIT_* reason (VMM events)");
+    arc(A::ReturnToVmm).reasons =
+        Sorted(Named(total.vmm_exits, [](uint64_t r) { return KvmExitName(static_cast<uint32_t>(r)); }));
+  }
   for (auto [id, name] : {std::pair{N::CreateVm, "KVM_CREATE_VM"}, {N::CreateVcpu, "KVM_CREATE_VCPU"}})
     if (ioctls.count(name)) set(node(id).count, ioctls[name], CountKind::Measured, std::string(name) + " calls (VMM events)");
   if (!m.kernel_data) return;  // no kernel side: VMM counts only
+  // kvm_emulate_insn counted in the kernel and not streamed (record --pid):
+  // the kernel's count, as the events would have given it.
+  const bool emulate_counted = trace.kernel_counts && trace.kernel_counts->CountedOnly(K::EmulateInsn);
+  const uint64_t emulated = emulate_counted
+                                ? trace.kernel_counts->seen[static_cast<size_t>(K::EmulateInsn)]
+                                : count(K::EmulateInsn);
 
   if (count(K::RunEnter) > 0)
     set(node(N::ArchRun).count, count(K::RunEnter), CountKind::Measured, "KVM_RUN entries (kernel events)");
@@ -348,7 +383,7 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
   } else {
     arc(A::ExitToHandler).count.what = "kvm_exit does not fire on this backend: exits are not counted";
     std::map<std::string, uint64_t> work;
-    if (count(K::EmulateInsn)) work["kvm_emulate_insn"] = count(K::EmulateInsn);
+    if (emulated) work["kvm_emulate_insn"] = emulated;
     if (pf_episodes) work["page faults"] = pf_episodes;
     uint64_t sum = 0;
     for (const auto& [k, n] : work) sum += n;
@@ -356,7 +391,8 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
         "kernel work inside KVM_RUN (kvm_exit does not fire here)");
     arc(A::HandledInKernel).reasons = Sorted(work);
   }
-  set(node(N::Emulate).count, count(K::EmulateInsn), CountKind::Measured, "kvm_emulate_insn events");
+  set(node(N::Emulate).count, emulated, CountKind::Measured,
+      emulate_counted ? "kvm_emulate_insn counted in the kernel (not streamed)" : "kvm_emulate_insn events");
   arc(A::ToEmulate).count = node(N::Emulate).count;
   if (count(K::MmuPageFault) > 0)
     set(node(N::PageFault).count, count(K::MmuPageFault), CountKind::Measured,

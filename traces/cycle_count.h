@@ -61,6 +61,11 @@ class Classifier {
 struct Tally {
   std::array<uint64_t, kEventTypes> by_type{};
   std::map<uint64_t, uint64_t> vmm_exits, vectors, ioctls;
+  // The kernel's side of KVM_RUN returns (kvm_userspace_exit: reason, or
+  // kInterruptedExitReason) and of the next KVM_RUN: an external VMM's
+  // run loop, whose own events are not recorded.
+  std::map<uint64_t, uint64_t> kernel_exits;
+  uint64_t kernel_run_again = 0;
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> hw_handled;
   uint64_t run_again = 0, handled = 0, pf_episodes = 0, pf_inferred_events = 0;
   MmuStacksByKind mmu{};
@@ -70,6 +75,7 @@ struct Tally {
 // Where the per-track pass stands after an event.
 struct ScanState {
   bool exited = false;    // the VMM's KVM_RUN returned and was not called again yet
+  bool kernel_exited = false;  // the same, as kvm_userspace_exit saw it
   bool in_fault = false;  // the last kernel event was on the page-fault path
   std::optional<std::pair<uint64_t, uint64_t>> pending_exit;  // a kvm_exit not yet resolved
 };

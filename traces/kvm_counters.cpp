@@ -80,10 +80,7 @@ bool Attached(const TraceData& trace, KernelEventKind kind) {
 // Whether the kernel counted events of `kind` that it did not stream (the
 // session's stream mask left them out: `record --pid` drops kvm_emulate_insn).
 bool CountedOnly(const TraceData& trace, KernelEventKind kind) {
-  if (!trace.kernel_counts) return false;
-  const auto k = static_cast<size_t>(kind);
-  const KernelCounts& c = *trace.kernel_counts;
-  return c.seen[k] > c.received[k] + c.lost[k];
+  return trace.kernel_counts && trace.kernel_counts->CountedOnly(kind);
 }
 
 // An external VMM's trace has no VMM events: each VMM source is counted from

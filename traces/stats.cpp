@@ -88,12 +88,6 @@ std::string HardwareReasonName(ExitIsa isa, uint64_t reason) {
   return name.empty() ? fmt::format("{:#x}", reason) : std::string(name);
 }
 
-std::string UserspaceReasonName(uint32_t reason) {
-  if (reason == kUnknownExitReason) return "unknown (no kvm_userspace_exit)";
-  if (reason == kInterruptedExitReason) return "interrupted (EINTR)";
-  const std::string_view name = KvmExitReasonName(reason);
-  return name.empty() ? fmt::format("{}", reason) : std::string(name);
-}
 
 KernelSideSource SourceOf(uint64_t from_kernel_run, uint64_t from_run) {
   if (from_kernel_run > 0 && from_run > 0) return KernelSideSource::Mixed;
@@ -724,6 +718,13 @@ Json LossJson(const LossStats& loss) {
 }
 
 }  // namespace
+
+std::string UserspaceReasonName(uint32_t reason) {
+  if (reason == kUnknownExitReason) return "unknown (no kvm_userspace_exit)";
+  if (reason == kInterruptedExitReason) return "interrupted (EINTR)";
+  const std::string_view name = KvmExitReasonName(reason);
+  return name.empty() ? fmt::format("{}", reason) : std::string(name);
+}
 
 int64_t NearestRankPercentile(const std::vector<int64_t>& sorted_ns, int p) {
   if (sorted_ns.empty() || p <= 0) return 0;

@@ -74,6 +74,9 @@ inline constexpr uint32_t kUnknownExitReason = UINT32_MAX;
 // a signal before or during the run, e.g. QEMU's first KVM_RUN after a
 // pause), whatever run->exit_reason still held (often 0, KVM_EXIT_UNKNOWN).
 inline constexpr uint32_t kInterruptedExitReason = UINT32_MAX - 1;
+// "KVM_EXIT_IO", "interrupted (EINTR)", "unknown (no kvm_userspace_exit)",
+// or the number.
+std::string UserspaceReasonName(uint32_t reason);
 
 struct UserspaceExitTable {
   std::vector<UserspaceExitRow> rows;  // by count, descending, then by reason

@@ -258,6 +258,12 @@ struct KernelCounts {
   uint64_t stacks_failed = 0;
   uint64_t total_seen() const;
   uint64_t total_lost() const;
+  // Events of `kind` the kernel counted but did not stream (a session's
+  // stream mask left them out, as record --pid does for kvm_emulate_insn).
+  bool CountedOnly(KernelEventKind kind) const {
+    const auto k = static_cast<size_t>(kind);
+    return seen[k] > received[k] + lost[k];
+  }
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;
 };

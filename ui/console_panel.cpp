@@ -134,6 +134,18 @@ void ConsolePanel::Draw(const traces::TraceData& trace) {
     ImGui::SameLine();
     if (ImGui::SmallButton("follow the end")) m_jump_to_end = true;
   }
+  if (text.empty() && trace.external) {
+    // Another process's VMM: its serial port is its own; kvmscope sees only
+    // the kernel's side.
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("not visible: the guest's console belongs to the VMM (pid %u), which "
+                        "kvmscope watches from the kernel only",
+                        trace.external->pid);
+    ImGui::PopTextWrapPos();
+    m_drawn_bytes = 0;
+    ImGui::PopID();
+    return;
+  }
   if (text.empty()) {
     ImGui::TextDisabled("the guest has written nothing to its serial port yet");
     m_drawn_bytes = 0;

@@ -532,7 +532,10 @@ void StatsPanel::DrawLoss(const traces::LossStats& loss) {
 }
 
 void StatsPanel::DrawKvmCounters(const traces::KvmCounterStats& kvm) {
-  if (!ImGui::CollapsingHeader("KVM's own counters (KVM_GET_STATS_FD)",
+  // Another process's VM: not KVM_GET_STATS_FD, and the source says which.
+  const bool external = !kvm.source.empty();
+  if (!ImGui::CollapsingHeader(external ? "KVM's own counters (of another process's VM)"
+                                        : "KVM's own counters (KVM_GET_STATS_FD)",
                                ImGuiTreeNodeFlags_DefaultOpen)) {
     return;
   }
@@ -541,9 +544,9 @@ void StatsPanel::DrawKvmCounters(const traces::KvmCounterStats& kvm) {
     return;
   }
   ImGui::TextWrapped(
-      "KVM = the kernel's own counter, read at the end of the run; trace = the events this trace "
-      "recorded (%s). Hover a counter for why the two may differ.",
-      kvm.scope.c_str());
+      "KVM = the kernel's own counter, %s; trace = the events this trace recorded (%s). Hover a "
+      "counter for why the two may differ.",
+      external ? kvm.source.c_str() : "read at the end of the run", kvm.scope.c_str());
   auto row = [&](size_t r) -> const traces::KvmCounterRow& { return kvm.compared[r]; };
   const std::vector<Column> columns = {
       {"counter", 0, [&](size_t r) { return row(r).counter; }},
