@@ -1,7 +1,8 @@
 // The window driven as a lecturer drives it, with real X input events in a
 // private Xvfb: Reset over and over, guest switches while paused, stepping
 // and running, replay → live → replay, a bad file, quitting mid-run, and
-// SIGINT/SIGTERM while live. The process must survive every click, and end
+// SIGINT/SIGTERM while live, and another process's VMM (a real QEMU) watched
+// by pid until it exits. The process must survive every click, and end
 // cleanly with its BPF programs gone. Built once more with AddressSanitizer
 // and ThreadSanitizer by scripts/sanitize.sh (see tests/CMakeLists.txt).
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include "bpf_programs.h"
 #include "gui_driver.h"
 #include "kvm_available.h"
+#include "qemu_vm.h"
 
 namespace {
 
@@ -198,6 +200,52 @@ TEST_F(Drive, ReplayThenLiveThenReplayAndABadFile) {
   ASSERT_TRUE(gui->WaitStatus("hello: paused")) << Explain();
   EXPECT_TRUE(gui->Alive()) << Explain();
   EXPECT_EQ(End(SIGINT), 1) << Explain();  // paused: stopped
+}
+
+// An engineer watches a QEMU: `gui --pid` on a paused QEMU running the exit
+// BIOS, which is let go; the window records it live, says when the VMM
+// exited, stays open on what it recorded (its programs gone), and saves it:
+// one vCPU track named by QEMU, every port write.
+TEST_F(Drive, WatchesAQemuByPidUntilItExits) {
+  if (std::string why = kvmscope::test::QemuVm::MissingReason(); !why.empty()) GTEST_SKIP() << why;
+  if (!Traced()) GTEST_SKIP() << "gui --pid needs root and bpftool (it loads BPF programs)";
+  ASSERT_EQ(kvmscope::test::LoadedKvmscopePrograms(), std::vector<std::string>{})
+      << "kvmscope programs are loaded before the test starts (another kvmscope running?)";
+  kvmscope::test::QemuVmOptions options;
+  options.outs = 20000;
+  std::string error;
+  std::unique_ptr<kvmscope::test::QemuVm> vm = kvmscope::test::QemuVm::Start(options, &error);
+  ASSERT_TRUE(vm) << error;
+  const std::string pid = std::to_string(vm->pid());
+  ASSERT_TRUE(gui->Start({"--pid", pid})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("pid " + pid + " (qemu-system-x86): recording", 60s)) << Explain();
+  EXPECT_FALSE(kvmscope::test::LoadedKvmscopePrograms().empty()) << Explain();
+  ASSERT_TRUE(vm->Cont());
+  std::optional<int> qemu = vm->Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(qemu) << "QEMU did not finish the exit BIOS";
+  EXPECT_EQ(*qemu, kvmscope::test::kExitBiosStatus) << vm->Log();
+  ASSERT_TRUE(gui->WaitStatus("the VMM exited after", 30s)) << Explain();
+  EXPECT_EQ(kvmscope::test::LoadedKvmscopePrograms(), std::vector<std::string>{})
+      << "the recording ended with the VMM; its programs stay loaded\n" << Explain();
+  // This window watches one VMM: opening a trace in it says how instead.
+  ASSERT_TRUE(gui->Type("path", KVMSCOPE_TESTDATA "/pagefault-pvm.json"));
+  ASSERT_TRUE(gui->Click("open"));
+  ASSERT_TRUE(gui->WaitFor([&] { return gui->Message().find("replay a saved trace with 'kvmscope gui TRACE'") !=
+                                        std::string::npos; }, 10s)) << Explain();
+  EXPECT_NE(gui->Status().find("the VMM exited after"), std::string::npos) << Explain();
+  const fs::path saved = dir / "qemu.json";
+  ASSERT_TRUE(gui->Type("path", saved.string()));
+  ASSERT_TRUE(gui->Click("save"));
+  ASSERT_TRUE(gui->WaitFor([&] { return fs::exists(saved) && gui->Message().find("wrote") != std::string::npos; },
+                           20s)) << Explain();
+  EXPECT_TRUE(gui->Alive()) << Explain();
+  EXPECT_EQ(End(0), 0) << Explain();
+  // The saved trace, read by the CLI as any other.
+  kvmscope::test::Result stats = kvmscope::test::Capture(std::string(KVMSCOPE_BIN) + " stats " + saved.string() + " 2>&1");
+  EXPECT_EQ(stats.status, 0) << stats.output;
+  EXPECT_NE(stats.output.find("External VMM (pid " + pid), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find(std::to_string(kvmscope::test::QemuVm::ExpectedIoExits(options.outs))),
+            std::string::npos) << stats.output;
 }
 
 // A long guest, traced where the kernel allows: the window closed mid-run
