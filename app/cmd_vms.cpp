@@ -112,7 +112,7 @@ int CmdVms(const VmsArgs& args) {
   const procs::VmList list = procs::ListVms();
   const bool root = geteuid() == 0;
   if (args.json) {
-    std::printf("%s\n", ToJson(list, root).dump(2).c_str());
+    std::printf("%s\n", ToJson(list, root).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
   if (list.vms.empty()) {

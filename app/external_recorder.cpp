@@ -35,7 +35,9 @@ void ExternalRecorder::OnKernel(const traces::KernelEvent& ev, const traces::Sta
   if (ev.pid == m_vmm.pid) {
     const bool run_edge = ev.kind == traces::KernelEventKind::RunEnter ||
                           ev.kind == traces::KernelEventKind::RunExit;
-    if (run_edge) m_vcpu_tids.insert(ev.tid);
+    if (run_edge && m_vcpu_tids.insert(ev.tid).second) {
+      m_vcpu_threads.store(m_vcpu_tids.size(), std::memory_order_relaxed);
+    }
     // A vCPU fd created after attaching (hot-plug) or not readable then.
     if (ev.kind == traces::KernelEventKind::RunEnter &&
         (ev.a[2] & 0xff) == traces::kRunFromSyscall && ev.a[0] <= 0x7fffffff &&
@@ -110,7 +112,8 @@ std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const
   return ExternalTarget{std::move(*pidfd), std::move(found.process)};
 }
 
-ExternalCounters::ExternalCounters(const procs::VmProcess& vmm, const std::string& qmp_socket) {
+ExternalCounters::ExternalCounters(const procs::VmProcess& vmm, const std::string& qmp_socket)
+    : m_vcpus(vmm.vcpus) {
   std::string why;
   if (vmm.vms.empty()) {
     m_why = "the process holds no VM fd";
@@ -156,7 +159,17 @@ std::pair<std::optional<traces::KvmStatsRecord>, std::string> ExternalCounters::
   procs::CounterSet d = procs::CounterDifference(*m_first, *m_last);
   traces::KvmStatsRecord record;
   record.vm = std::move(d.vm);
-  record.vcpus = std::move(d.vcpus);
+  // The trace's vCPUs are KVM's vcpu_ids: a VMM's own numbering (QEMU's
+  // cpu-index) is mapped through the thread that runs each vCPU.
+  for (size_t i = 0; i < d.vcpus.size(); ++i) {
+    size_t id = i;
+    const int tid = i < d.vcpu_tids.size() ? d.vcpu_tids[i] : -1;
+    for (const procs::VcpuFd& v : m_vcpus) {
+      if (tid > 0 && v.tid == tid && v.index >= 0) id = static_cast<size_t>(v.index);
+    }
+    if (record.vcpus.size() <= id) record.vcpus.resize(id + 1);
+    record.vcpus[id] = std::move(d.vcpus[i]);
+  }
   const double span = std::chrono::duration<double>(m_last_at - m_first_at).count();
   const double before_end = std::chrono::duration<double>(m_end_at - m_last_at).count();
   record.source = fmt::format(

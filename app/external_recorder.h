@@ -30,8 +30,8 @@ class ExternalRecorder {
   void OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks);
   // Events recorded so far (any thread).
   uint64_t events() const { return m_events.load(std::memory_order_relaxed); }
-  // Threads that ran a vCPU so far (drain thread, or after the session stopped).
-  size_t vcpu_threads() const { return m_vcpu_tids.size(); }
+  // Threads that ran a vCPU so far (any thread).
+  size_t vcpu_threads() const { return m_vcpu_threads.load(std::memory_order_relaxed); }
 
  private:
   traces::Trace& m_trace;
@@ -40,6 +40,7 @@ class ExternalRecorder {
   std::set<uint32_t> m_vcpu_tids;
   int32_t m_stacks_known = 0;
   std::atomic<uint64_t> m_events{0};
+  std::atomic<size_t> m_vcpu_threads{0};  // m_vcpu_tids.size(), for other threads
 };
 
 // A VMM process checked for recording: a pidfd on it (readable once it
@@ -71,6 +72,7 @@ class ExternalCounters {
   std::pair<std::optional<traces::KvmStatsRecord>, std::string> Result() const;
 
  private:
+  std::vector<procs::VcpuFd> m_vcpus;  // the VMM's vCPUs: KVM's vcpu_id and thread
   std::unique_ptr<procs::VmCounterReader> m_reader;
   std::string m_why;
   std::optional<procs::CounterSet> m_first, m_last;

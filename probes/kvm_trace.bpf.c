@@ -267,7 +267,8 @@ int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	ts = thread((__u32)bpf_get_current_pid_tgid(), true);
 	if (ts)
 		ts->in_run = 1;
-	return run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
+	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
+	return KS_TP_PASS;  /* perf users of this tracepoint keep the event */
 }
 
 SEC("tp/syscalls/sys_exit_ioctl")
@@ -281,7 +282,8 @@ int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!ts || !ts->in_run)
 		return KS_TP_PASS;
 	ts->in_run = 0;
-	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
+	run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
+	return KS_TP_PASS;
 }
 
 /* ---- the vendor exit handler: attached by name at run time ---- */

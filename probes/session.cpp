@@ -431,7 +431,10 @@ void Session::Stop() {
 
 KernelCounts Session::counts() const {
   KernelCounts c;
-  for (size_t i = 0; i < c.received.size(); ++i) c.received[i] = m->received[i].load();
+  for (size_t i = 0; i < c.received.size(); ++i) {
+    c.received[i] = m->received[i].load();
+    c.not_streamed[i] = !(m->options.stream_kinds & StreamBit(static_cast<traces::KernelEventKind>(i)));
+  }
   if (!m->skel) return c;
   int ncpus = libbpf_num_possible_cpus();
   if (ncpus <= 0) return c;

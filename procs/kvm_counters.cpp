@@ -57,18 +57,24 @@ class DebugfsCounters final : public VmCounterReader {
 
   std::optional<CounterSet> Read(std::string* why) override {
     CounterSet set;
+    std::string first_error;
     std::error_code ec;
     for (const fs::directory_entry& e : fs::directory_iterator(m_dir, ec)) {
       const std::string name = e.path().filename().string();
       struct stat st{};
       if (stat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || name.ends_with("_hist")) continue;
+      // The folder also holds files that are no counter (x86: mmu_rmaps_stat,
+      // a table, whose read can fail): one that cannot be read is skipped,
+      // and only when none can is the reading a failure.
       std::ifstream in(e.path());
       std::string text;
       if (!std::getline(in, text)) {
         const int err = errno;
-        if (why) *why = fmt::format("{}: {}", e.path().string(), err == EPERM ?
-            "not permitted (kernel lockdown restricts debugfs; see kernel_lockdown(7))" : std::strerror(err));
-        return std::nullopt;
+        if (first_error.empty()) {
+          first_error = fmt::format("{}: {}", e.path().string(), err == EPERM ?
+              "not permitted (kernel lockdown restricts debugfs; see kernel_lockdown(7))" : std::strerror(err));
+        }
+        continue;
       }
       uint64_t value = 0;
       auto [p, rc] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -81,7 +87,7 @@ class DebugfsCounters final : public VmCounterReader {
       return std::nullopt;
     }
     if (set.vm.empty()) {
-      if (why) *why = fmt::format("{}: no counters", m_dir.string());
+      if (why) *why = first_error.empty() ? fmt::format("{}: no counters", m_dir.string()) : first_error;
       return std::nullopt;
     }
     return set;
@@ -124,7 +130,26 @@ class QmpCounters final : public VmCounterReader {
   std::string source() const override { return "QMP query-stats on " + m_path; }
 
   // The greeting, capabilities negotiation, the counter types and the vCPUs.
+  // A reply of an unexpected shape is a failed read, never an exception.
   bool Handshake(std::string* why) {
+    try {
+      return Negotiate(why);
+    } catch (const Json::exception& e) {
+      return Fail(why, fmt::format("QMP {}: an unexpected reply: {}", m_path, e.what()));
+    }
+  }
+
+  std::optional<CounterSet> Read(std::string* why) override {
+    try {
+      return Query(why);
+    } catch (const Json::exception& e) {
+      Fail(why, fmt::format("QMP {}: an unexpected reply: {}", m_path, e.what()));
+      return std::nullopt;
+    }
+  }
+
+ private:
+  bool Negotiate(std::string* why) {
     Json greeting;
     if (!Receive(greeting, why)) return false;
     if (!greeting.contains("QMP")) return Fail(why, "no QMP greeting (is it a QMP socket, -qmp?)");
@@ -139,11 +164,14 @@ class QmpCounters final : public VmCounterReader {
     }
     // qom-path → vCPU index (query-stats names a vCPU by its qom-path).
     if (!Execute("query-cpus-fast", nullptr, r, why)) return false;
-    for (const Json& cpu : r) m_vcpu_of_path[cpu.value("qom-path", "")] = cpu.value("cpu-index", 0);
+    for (const Json& cpu : r) {
+      m_vcpu_of_path[cpu.value("qom-path", "")] = cpu.value("cpu-index", 0);
+      m_tid_of_index[cpu.value("cpu-index", 0)] = cpu.value("thread-id", -1);
+    }
     return true;
   }
 
-  std::optional<CounterSet> Read(std::string* why) override {
+  std::optional<CounterSet> Query(std::string* why) {
     CounterSet set;
     set.not_cumulative = m_not_cumulative;
     Json r;
@@ -160,10 +188,13 @@ class QmpCounters final : public VmCounterReader {
       if (set.vcpus.size() <= static_cast<size_t>(it->second)) set.vcpus.resize(it->second + 1);
       Numbers(result, set.vcpus[it->second]);
     }
+    for (size_t i = 0; i < set.vcpus.size(); ++i) {
+      auto tid = m_tid_of_index.find(static_cast<int>(i));
+      set.vcpu_tids.push_back(tid == m_tid_of_index.end() ? -1 : tid->second);
+    }
     return set;
   }
 
- private:
   static bool Fail(std::string* why, std::string what) {
     if (why) *why = std::move(what);
     return false;
@@ -178,7 +209,9 @@ class QmpCounters final : public VmCounterReader {
   }
 
   bool Execute(const char* command, const Json& arguments, Json& result, std::string* why) {
-    Json message = {{"execute", command}};
+    // An id on each request: a late reply to an earlier one (after its
+    // timeout) is not taken for this one's.
+    Json message = {{"execute", command}, {"id", ++m_id}};
     if (!arguments.is_null()) message["arguments"] = arguments;
     const std::string line = message.dump() + "\n";
     if (send(m_fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
@@ -187,6 +220,8 @@ class QmpCounters final : public VmCounterReader {
     for (;;) {
       Json reply;
       if (!Receive(reply, why)) return false;
+      if (!reply.contains("return") && !reply.contains("error")) continue;  // an event
+      if (reply.value("id", uint64_t{0}) != m_id) continue;                  // a late reply
       if (reply.contains("error")) {
         return Fail(why, fmt::format("QMP {}: {}: {}", m_path, command,
                                      reply["error"].value("desc", reply["error"].dump())));
@@ -226,8 +261,10 @@ class QmpCounters final : public VmCounterReader {
   std::string m_path;
   UniqueFd m_fd;
   std::string m_buffer;
+  uint64_t m_id = 0;
   std::set<std::string> m_not_cumulative;
   std::map<std::string, int> m_vcpu_of_path;
+  std::map<int, int> m_tid_of_index;  // cpu-index → thread-id
 };
 
 std::unique_ptr<VmCounterReader> OpenQmp(const std::string& path, std::string* why,
@@ -257,15 +294,14 @@ std::unique_ptr<VmCounterReader> OpenQmp(const std::string& path, std::string* w
 std::unique_ptr<VmCounterReader> OpenVmCounters(int pid, int vm_fd, const std::string& qmp_socket,
                                                 std::string* why, const std::string& debugfs_root,
                                                 CounterSet* first) {
+  // A QMP socket the user named comes first: it has each vCPU's counters.
+  std::string qmp_why;
+  if (!qmp_socket.empty()) {
+    if (auto reader = OpenQmp(qmp_socket, &qmp_why, first)) return reader;
+  }
   std::string debugfs_why;
   if (auto reader = OpenDebugfs(pid, vm_fd, debugfs_root, &debugfs_why, first)) return reader;
-  if (qmp_socket.empty()) {
-    *why = debugfs_why + "; no QMP socket given (--qmp)";
-    return nullptr;
-  }
-  std::string qmp_why;
-  if (auto reader = OpenQmp(qmp_socket, &qmp_why, first)) return reader;
-  *why = debugfs_why + "; " + qmp_why;
+  *why = debugfs_why + "; " + (qmp_socket.empty() ? "no QMP socket given (--qmp)" : qmp_why);
   return nullptr;
 }
 

@@ -3,11 +3,11 @@
 // refuses every ioctl on a VM fd from a process whose mm is not the VM's
 // (kvm_vm_ioctl: kvm->mm != current->mm → -EIO), also on one borrowed with
 // pidfd_getfd. What is left, in the order tried:
+//   - the VMM's own QMP socket (QEMU 7.1+ `query-stats`), when the user names
+//     it: per vCPU, with each counter's type from `query-stats-schemas`;
 //   - debugfs, /sys/kernel/debug/kvm/PID-FD/NAME, as kvm_stat reads it: one
 //     file per counter, the vCPU counters summed over the VM's vCPUs. Root
-//     only, debugfs mounted, and refused under kernel lockdown;
-//   - the VMM's own QMP socket (QEMU 7.1+ `query-stats`), when the user names
-//     it: per vCPU, with each counter's type from `query-stats-schemas`.
+//     only, debugfs mounted, and refused under kernel lockdown.
 #pragma once
 
 #include <map>
@@ -23,7 +23,10 @@ namespace kvmscope::procs {
 // left out.
 struct CounterSet {
   std::map<std::string, uint64_t> vm;                  // VM-wide (debugfs: also the vCPU sums)
-  std::vector<std::map<std::string, uint64_t>> vcpus;  // by vCPU index; empty from debugfs
+  // By the VMM's vCPU index (QMP: QEMU's cpu-index, which is not always
+  // KVM's vcpu_id: that is the APIC id); empty from debugfs.
+  std::vector<std::map<std::string, uint64_t>> vcpus;
+  std::vector<int> vcpu_tids;  // the thread running each of `vcpus` (-1 unknown)
   // Counters that are not running totals (instant values, peaks): a
   // difference of two readings means nothing for them.
   std::set<std::string> not_cumulative;
@@ -44,8 +47,8 @@ class VmCounterReader {
   virtual std::optional<CounterSet> Read(std::string* why) = 0;
 };
 
-// The first source that works: debugfs (`debugfs_root`, normally
-// /sys/kernel/debug), then QMP when `qmp_socket` is not empty; the reading
+// The first source that works: QMP when `qmp_socket` is not empty, then
+// debugfs (`debugfs_root`, normally /sys/kernel/debug); the reading
 // that proved it works goes to *first when given. nullptr with *why saying
 // what each source answered.
 std::unique_ptr<VmCounterReader> OpenVmCounters(int pid, int vm_fd, const std::string& qmp_socket,

@@ -236,6 +236,8 @@ TEST_F(FakeProc, KvmCountersFromADebugfsFolder) {
   Write("kvm/4242-11/max_mmu_rmap_size", "12\n");
   Write("kvm/4242-11/halt_poll_success_hist", "3\n");
   fs::create_directories(vm / "vcpu0");
+  fs::create_directories(root / "kvm" / "4242-11" / "mmu_rmaps_stat_dir");
+  Write("kvm/4242-11/mmu_rmaps_stat", "");  // no counter: a table (its read can fail), skipped
   fs::permissions(vm / "guest_mode", fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   std::string why;
   EXPECT_EQ(OpenVmCounters(4242, 12, "", &why, root.string()), nullptr);

@@ -98,6 +98,7 @@ TraceData ExternalTrace() {
   trace.SetExternalEnded("the VMM exited after 0.02 s");
   KernelCounts counts;
   counts.seen[static_cast<size_t>(KernelEventKind::EmulateInsn)] = 1000;  // counted, not streamed
+  counts.not_streamed[static_cast<size_t>(KernelEventKind::EmulateInsn)] = true;
   counts.seen[static_cast<size_t>(KernelEventKind::UserspaceExit)] = 6;
   counts.received[static_cast<size_t>(KernelEventKind::UserspaceExit)] = 6;
   trace.SetKernelCounts(counts);

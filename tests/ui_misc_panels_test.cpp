@@ -305,6 +305,7 @@ TEST(StatsPanelTest, ShowsKvmsOwnCountersBesideTheTracesAndWhenTheyArrive) {
   EXPECT_EQ(panel.Current().kvm.compared.front().kvm, 3u);
   // Another process's VM (record --pid): where they come from, not KVM_GET_STATS_FD.
   trace.kvm_stats->source = "from QMP query-stats on /run/q.sock: the difference over 2.0 s";
+  trace.external = traces::ExternalVmm{};
   StatsPanel external;
   text = TextOf(gui, [&] { external.Draw(trace, view); });
   EXPECT_NE(text.find("KVM's own counters (of another process's VM)"), std::string::npos) << text;

@@ -116,11 +116,13 @@ std::string Traced(const TraceData& trace, const Mapping& m, bool all_vcpus) {
   return m.traced;
 }
 
-// The trace's count for a mapping over the tracks of `vcpus`; nullopt when
-// this trace cannot tell (the kernel was not traced, the event not attached,
-// or counted only trace-wide while the scope is one vCPU).
-std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m,
-                                   const std::set<int>& vcpus, bool all_vcpus) {
+// The trace's count for a mapping over the track of vCPU `only` (nullopt:
+// every vCPU track); nullopt when this trace cannot tell (the kernel was not
+// traced, the event not attached, or counted only trace-wide while the
+// scope is one vCPU).
+std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m, std::optional<int> only) {
+  const bool all_vcpus = !only;
+  auto in_scope = [&](const Track& t) { return t.kind == TrackKind::Vcpu && (!only || t.vcpu == *only); };
   const bool kernel = m.source == Source::Kernel || m.source == Source::KernelPf;
   if (kernel && !Attached(trace, m.kind)) return std::nullopt;
   if (kernel && CountedOnly(trace, m.kind)) {
@@ -134,14 +136,14 @@ std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m,
     }
     uint64_t n = 0;
     for (const Track& track : trace.tracks) {
-      if (track.kind != TrackKind::Vcpu || !vcpus.contains(track.vcpu)) continue;
+      if (!in_scope(track)) continue;
       for (const Event& e : track.events) n += ExternalCount(e, m);
     }
     return n;
   }
   uint64_t n = 0;
   for (const Track& track : trace.tracks) {
-    if (track.kind != TrackKind::Vcpu || !vcpus.contains(track.vcpu)) continue;
+    if (!in_scope(track)) continue;
     for (const Event& e : track.events) {
       switch (m.source) {
         case Source::VmmExits: n += e.type == VmmEventKind::RunExit && e.a[1] == 0; break;
@@ -192,10 +194,12 @@ std::string KvmCounterRow::Difference() const {
 
 KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
   KvmCounterStats out;
+  out.external = trace.external.has_value();
   if (!trace.kvm_stats) {
-    out.note = trace.kvm_stats_note.empty()
-                   ? "not recorded (a trace from before kvmscope read them)"
-                   : "not recorded: " + trace.kvm_stats_note;
+    out.note = !trace.kvm_stats_note.empty() ? "not recorded: " + trace.kvm_stats_note
+               : out.external && trace.external->ended.empty()
+                   ? "not yet: they are read while recording and kept when it ends"
+                   : "not recorded (a trace from before kvmscope read them)";
     return out;
   }
   out.recorded = true;
@@ -206,18 +210,20 @@ KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
     out.scope = fmt::format("vCPU {}", vcpu);
     if (vcpu < count) out.vcpus.push_back(vcpu);
   } else {
-    for (int v = 0; v < count; ++v) out.vcpus.push_back(v);
+    // vcpu_ids may have gaps (x86: the APIC id, with the CPU topology's
+    // holes): ids without counters are no vCPU.
+    for (int v = 0; v < count; ++v) {
+      if (!k.vcpus[static_cast<size_t>(v)].empty()) out.vcpus.push_back(v);
+    }
   }
-  const std::set<int> in_scope(out.vcpus.begin(), out.vcpus.end());
+  const std::optional<int> only = vcpu >= 0 ? std::optional<int>(vcpu) : std::nullopt;
 
   for (const Mapping& m : kMappings) {
-    std::optional<uint64_t> kvm;
-    for (int v : out.vcpus) {
-      if (std::optional<uint64_t> x = k.OfVcpu(v, m.counter)) kvm = kvm.value_or(0) + *x;
-    }
-    if (!kvm) continue;  // this kernel has no such counter
-    KvmCounterRow row{m.counter, *kvm, TraceCount(trace, m, in_scope, vcpu < 0),
-                      Traced(trace, m, vcpu < 0), m.why};
+    // Every vCPU: the counter over the VM (debugfs has only these sums), and
+    // every vCPU track, whatever ids they have.
+    std::optional<uint64_t> kvm = only ? k.OfVcpu(*only, m.counter) : k.Total(m.counter);
+    if (!kvm) continue;  // this kernel (or this source) has no such counter
+    KvmCounterRow row{m.counter, *kvm, TraceCount(trace, m, only), Traced(trace, m, !only), m.why};
     if (m.source == Source::Kernel || m.source == Source::KernelPf) {
       if (!row.trace) continue;  // the event was not attached: nothing to compare
     }
@@ -254,9 +260,9 @@ KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu) {
 
 std::vector<std::string> FormatKvmCounters(const KvmCounterStats& s) {
   std::vector<std::string> out;
-  out.push_back(s.source.empty()
-                    ? "KVM's own counters (KVM_GET_STATS_FD), read from the kernel at the end of the run"
-                    : "KVM's own counters, " + s.source);
+  out.push_back(!s.source.empty() ? "KVM's own counters, " + s.source
+                : s.external       ? std::string("KVM's own counters of another process's VM")
+                                   : "KVM's own counters (KVM_GET_STATS_FD), read from the kernel at the end of the run");
   if (!s.recorded) {
     out.push_back("  " + s.note);
     return out;
@@ -332,7 +338,7 @@ std::string KvmCountersJson(const KvmCounterStats& s) {
   for (const auto& [name, value] : s.vm) vm[name] = value;
   for (const std::string& name : s.zero_vm) vm[name] = 0;
   j["vm"] = std::move(vm);
-  return j.dump();
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace kvmscope::traces

@@ -37,6 +37,7 @@ struct KvmCounterStats {
   bool recorded = false;  // the trace has KVM's counters
   std::string note;       // why not, when not
   std::string source;     // where they come from ("" = kvmscope's VMM, KVM_GET_STATS_FD)
+  bool external = false;  // another process's VM (record --pid): never KVM_GET_STATS_FD
   // The scope: every vCPU (sum), or the one `stats --vcpu N` asked for.
   std::string scope = "all vCPUs";
   std::vector<int> vcpus;               // the vCPUs in the scope, ascending

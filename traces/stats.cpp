@@ -384,8 +384,8 @@ LossStats MakeLoss(const TraceData& trace) {
   for (size_t i = 0; i < kKernelEventKinds; ++i) {
     if (k.seen[i] == 0 && k.lost[i] == 0 && k.received[i] == 0) continue;
     const auto kind = static_cast<KernelEventKind>(i);
-    loss.rows.push_back(
-        {kind, std::string(KernelEventName(kind)), k.seen[i], k.received[i], k.lost[i]});
+    loss.rows.push_back({kind, std::string(KernelEventName(kind)), k.seen[i], k.received[i],
+                         k.lost[i], k.CountedOnly(kind)});
   }
   return loss;
 }
@@ -601,7 +601,7 @@ void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
   for (const LossRow& r : loss.rows) {
     rows.push_back({r.name, fmt::format("{}", r.seen), fmt::format("{}", r.received),
                     fmt::format("{}", r.lost), Percent(Share(r.lost, r.seen))});
-    if (r.seen > r.received + r.lost) counted_only.push_back(r.name);
+    if (r.counted_only) counted_only.push_back(r.name);
   }
   rows.push_back({"total", fmt::format("{}", loss.seen), fmt::format("{}", loss.received),
                   fmt::format("{}", loss.lost), Percent(Share(loss.lost, loss.seen))});
@@ -864,7 +864,7 @@ std::string StatsJson(const Stats& stats) {
   j["kvm_counters"] = Json::parse(KvmCountersJson(stats.kvm));
   j["emulated_cpu_note"] = stats.emulated_note;
   j["external_vmm_note"] = stats.external_note;
-  return j.dump(2);
+  return j.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace kvmscope::traces

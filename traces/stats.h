@@ -144,6 +144,7 @@ struct LossRow {
   uint64_t seen = 0;      // fired in the kernel (after the process filter)
   uint64_t received = 0;  // reached user space
   uint64_t lost = 0;      // dropped: ring buffer full
+  bool counted_only = false;  // counted in the kernel, not streamed by choice
 };
 
 struct LossStats {

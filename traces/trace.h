@@ -254,16 +254,16 @@ struct KernelCounts {
   std::array<uint64_t, kKernelEventKinds> seen{};
   std::array<uint64_t, kKernelEventKinds> lost{};
   std::array<uint64_t, kKernelEventKinds> received{};
+  // Kinds the session counted without streaming them (its stream mask left
+  // them out, as record --pid does for kvm_emulate_insn): `received` is 0
+  // by design, not by loss.
+  std::array<bool, kKernelEventKinds> not_streamed{};
   uint64_t stacks_taken = 0;
   uint64_t stacks_failed = 0;
   uint64_t total_seen() const;
   uint64_t total_lost() const;
-  // Events of `kind` the kernel counted but did not stream (a session's
-  // stream mask left them out, as record --pid does for kvm_emulate_insn).
-  bool CountedOnly(KernelEventKind kind) const {
-    const auto k = static_cast<size_t>(kind);
-    return seen[k] > received[k] + lost[k];
-  }
+  // Events of `kind` were counted in the kernel and not streamed.
+  bool CountedOnly(KernelEventKind kind) const { return not_streamed[static_cast<size_t>(kind)]; }
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;
 };

@@ -216,7 +216,9 @@ void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {
     w << (k > 0 ? ",\n  " : "\n  ");
     w.String(KernelEventName(static_cast<KernelEventKind>(k))) << ":{";
     w.Key("seen", true) << counts->seen[k];
-    w.Field("lost", counts->lost[k]).Field("received", counts->received[k]) << '}';
+    w.Field("lost", counts->lost[k]).Field("received", counts->received[k]);
+    if (counts->not_streamed[k]) w << ",\"streamed\":false";
+    w << '}';
   }
   w << "}},\n";
 }

@@ -288,6 +288,8 @@ std::optional<KernelCounts> ReadKernelCounts(const Json& j) {
     counts.seen[k] = per_kind.Unsigned("seen");
     counts.lost[k] = per_kind.Unsigned("lost");
     counts.received[k] = per_kind.Unsigned("received");
+    // Files before stream masks streamed every kind they counted.
+    if (per_kind.Has("streamed")) counts.not_streamed[k] = !per_kind.Bool("streamed");
   }
   return counts;
 }

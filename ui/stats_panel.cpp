@@ -533,7 +533,7 @@ void StatsPanel::DrawLoss(const traces::LossStats& loss) {
 
 void StatsPanel::DrawKvmCounters(const traces::KvmCounterStats& kvm) {
   // Another process's VM: not KVM_GET_STATS_FD, and the source says which.
-  const bool external = !kvm.source.empty();
+  const bool external = kvm.external;
   if (!ImGui::CollapsingHeader(external ? "KVM's own counters (of another process's VM)"
                                         : "KVM's own counters (KVM_GET_STATS_FD)",
                                ImGuiTreeNodeFlags_DefaultOpen)) {
