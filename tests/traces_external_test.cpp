@@ -263,6 +263,19 @@ TEST(ExternalVmm, TheCyclePictureCountsTheVmmSideFromTheKernelAndHidesWhatItCann
   EXPECT_EQ(reasons, (std::map<std::string, uint64_t>{{"KVM_EXIT_IO", 2}, {"interrupted (EINTR)", 1}}));
   EXPECT_EQ(m.Node(N::VmmHandles).count.kind, CountKind::None);
   EXPECT_EQ(m.Node(N::VmmHandles).count.what, "not visible: the VMM is another process (pid 5000)");
+  // Without kvm_userspace_exit: the kernel's returns, no reasons, no run-again.
+  Trace edges_only;
+  edges_only.SetExternalVmm(Qemu());
+  for (int64_t t : {10'000, 14'000}) {
+    KernelEvent enter = Kernel(t, kSyscallTid, KernelEventKind::RunEnter);
+    enter.a[0] = kFd0;
+    edges_only.Add(FromKernel(enter));
+    edges_only.Add(FromKernel(Kernel(t + 2000, kSyscallTid, KernelEventKind::RunExit)));
+  }
+  const CycleModel e = BuildCycle(edges_only.Take());
+  EXPECT_EQ(e.Arc(A::ReturnToVmm).count.value, 2u);
+  EXPECT_TRUE(e.Arc(A::ReturnToVmm).reasons.empty());
+  EXPECT_EQ(e.Arc(A::RunAgain).count.kind, CountKind::None);
   // kvm_emulate_insn counted in the kernel, not streamed: the kernel's count.
   TraceData traced = ExternalTrace();
   traced.stacks.push_back({0xffffffff81000000});  // kernel data: a stack was taken
@@ -279,10 +292,13 @@ TEST(ExternalVmm, AKvmRunInterruptedByASignalIsNamedSoNotUnknown) {
   SyscallRun(trace, 10'000, 0, -EINTR);
   SyscallRun(trace, 14'000, kKvmExitIo);
   SyscallRun(trace, 18'000, 0);  // no errno: KVM_EXIT_UNKNOWN as the kernel said
+  SyscallRun(trace, 22'000, kKvmExitIo, -EFAULT);  // another error: its reason is stale too
   const TraceData data = trace.Take();
   const Stats stats = ComputeStats(data);
   const ScopeStats& all = stats.scopes[0];
-  EXPECT_EQ(all.userspace.total, 3u);
+  EXPECT_EQ(all.userspace.total, 4u);
+  ASSERT_NE(Row(all, kFailedExitReason), nullptr);
+  EXPECT_EQ(Row(all, kFailedExitReason)->name, "failed (an error)");
   const UserspaceExitRow* interrupted = Row(all, kInterruptedExitReason);
   ASSERT_NE(interrupted, nullptr);
   EXPECT_EQ(interrupted->count, 1u);

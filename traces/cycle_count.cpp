@@ -129,8 +129,7 @@ void Step(const Event& e, ScanState& s, Tally& t, const Classifier& classify) {
   } else if (e.type == KernelEventKind::InjException) {
     ++t.vectors[e.a[0]];
   } else if (e.type == KernelEventKind::UserspaceExit) {
-    constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-int64_t{EINTR});
-    ++t.kernel_exits[e.a[1] == kMinusEintr ? kInterruptedExitReason : e.a[0]];
+    ++t.kernel_exits[UserspaceExitReason(e)];
     s.kernel_exited = true;
   } else if (e.type == KernelEventKind::RunEnter) {
     t.kernel_run_again += s.kernel_exited;
@@ -335,10 +334,16 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
         fmt::format("not visible: the VMM is another process (pid {})", trace.external->pid);
     set(arc(A::ReturnToVmm).count, count(K::UserspaceExit), CountKind::Measured,
         "KVM_RUN returns by KVM_EXIT_* reason (kvm_userspace_exit: external VMM)");
+    if (count(K::UserspaceExit) == 0 && count(K::RunExit) > 0) {
+      // kvm_userspace_exit not recorded: the kernel's returns, reasons unknown.
+      set(arc(A::ReturnToVmm).count, count(K::RunExit), CountKind::Measured,
+          "KVM_RUN returns (kernel edge; without kvm_userspace_exit the reasons are unknown)");
+      arc(A::RunAgain).count = {0, CountKind::None, "not counted: kvm_userspace_exit was not recorded"};
+    }
     arc(A::ReturnToVmm).reasons = Sorted(
         Named(total.kernel_exits, [](uint64_t r) {
-          return r == kInterruptedExitReason ? UserspaceReasonName(kInterruptedExitReason)
-                                             : KvmExitName(static_cast<uint32_t>(r));
+          return r >= kFailedExitReason ? UserspaceReasonName(static_cast<uint32_t>(r))
+                                        : KvmExitName(static_cast<uint32_t>(r));
         }));
   } else {
     const uint64_t runs = count(VmmEventKind::RunEnter);

@@ -85,13 +85,13 @@ bool CountedOnly(const TraceData& trace, KernelEventKind kind) {
 
 // An external VMM's trace has no VMM events: each VMM source is counted from
 // the kernel's side of the same KVM_RUN returns instead.
-constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-static_cast<int64_t>(kEintr));
 uint64_t ExternalCount(const Event& e, const Mapping& m) {
   switch (m.source) {
     case Source::VmmExits: return e.type == KernelEventKind::RunExit && e.a[0] == 0;
     case Source::VmmReason:
-      return e.type == KernelEventKind::UserspaceExit && e.a[1] == 0 && e.a[0] == m.value;
-    case Source::VmmEintr: return e.type == KernelEventKind::UserspaceExit && e.a[1] == kMinusEintr;
+      return e.type == KernelEventKind::UserspaceExit && UserspaceExitReason(e) == m.value;
+    case Source::VmmEintr:
+      return e.type == KernelEventKind::UserspaceExit && UserspaceExitReason(e) == kInterruptedExitReason;
     case Source::Kernel: return e.type == m.kind;
     case Source::KernelPf: return e.type == m.kind && e.a[0] == 14;
   }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -211,12 +210,7 @@ void CollectExternalUserspace(const Track& track,
   for (size_t i = 0; i < track.events.size(); ++i) {
     const Event& e = track.events[i];
     if (e.type != counted) continue;
-    // kvm_userspace_exit's errno (a[1]): -EINTR means the run was interrupted
-    // and a[0] is a stale run->exit_reason, not why this KVM_RUN returned.
-    constexpr uint64_t kMinusEintr = static_cast<uint64_t>(-int64_t{EINTR});
-    const uint32_t reason = !has_reasons           ? kUnknownExitReason
-                            : e.a[1] == kMinusEintr ? kInterruptedExitReason
-                                                    : static_cast<uint32_t>(e.a[0]);
+    const uint32_t reason = has_reasons ? UserspaceExitReason(e) : kUnknownExitReason;
     UserspaceSamples& x = by_reason[reason];
     ++x.count;
     ++from_kernel;
@@ -722,6 +716,7 @@ Json LossJson(const LossStats& loss) {
 std::string UserspaceReasonName(uint32_t reason) {
   if (reason == kUnknownExitReason) return "unknown (no kvm_userspace_exit)";
   if (reason == kInterruptedExitReason) return "interrupted (EINTR)";
+  if (reason == kFailedExitReason) return "failed (an error)";
   const std::string_view name = KvmExitReasonName(reason);
   return name.empty() ? fmt::format("{}", reason) : std::string(name);
 }

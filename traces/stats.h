@@ -67,15 +67,8 @@ struct UserspaceExitRow {
   LatencyStats vmm;
 };
 
-// The reason of an external VMM's KVM_RUN return when kvm:kvm_userspace_exit
-// was not recorded (only the kernel's KVM_RUN edges).
-inline constexpr uint32_t kUnknownExitReason = UINT32_MAX;
-// An external VMM's KVM_RUN that returned -EINTR (kvm_userspace_exit's errno:
-// a signal before or during the run, e.g. QEMU's first KVM_RUN after a
-// pause), whatever run->exit_reason still held (often 0, KVM_EXIT_UNKNOWN).
-inline constexpr uint32_t kInterruptedExitReason = UINT32_MAX - 1;
-// "KVM_EXIT_IO", "interrupted (EINTR)", "unknown (no kvm_userspace_exit)",
-// or the number.
+// "KVM_EXIT_IO", "interrupted (EINTR)", "failed (an error)", "unknown (no
+// kvm_userspace_exit)", or the number (reasons: UserspaceExitReason).
 std::string UserspaceReasonName(uint32_t reason);
 
 struct UserspaceExitTable {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <numeric>
 #include <unordered_set>
 
@@ -174,6 +175,13 @@ uint32_t GuestFacts::LineOf(uint64_t address) const {
   auto it = std::upper_bound(lines.begin(), lines.end(), address,
                              [](uint64_t a, const auto& row) { return a < row.first; });
   return it == lines.begin() ? 0 : std::prev(it)->second;
+}
+
+uint32_t UserspaceExitReason(const Event& e) {
+  const auto error = static_cast<int64_t>(e.a[1]);  // kvm_userspace_exit's errno, negative
+  if (error == -EINTR) return kInterruptedExitReason;
+  if (error != 0) return kFailedExitReason;
+  return static_cast<uint32_t>(e.a[0]);
 }
 
 std::optional<uint64_t> KvmStatsRecord::Total(std::string_view name) const {

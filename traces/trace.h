@@ -86,6 +86,18 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// Why a KVM_RUN returned to the VMM, from the kernel's kvm_userspace_exit
+// event: run->exit_reason (KVM_EXIT_*) when KVM_RUN returned 0; when it
+// returned an error the reason there is stale (often 0, KVM_EXIT_UNKNOWN):
+//   kInterruptedExitReason for -EINTR (a signal before or during the run,
+//   e.g. QEMU's first KVM_RUN after a pause), kFailedExitReason for others.
+// kUnknownExitReason: an external VMM's return without the event (only the
+// kernel's KVM_RUN edges recorded).
+inline constexpr uint32_t kUnknownExitReason = UINT32_MAX;
+inline constexpr uint32_t kInterruptedExitReason = UINT32_MAX - 1;
+inline constexpr uint32_t kFailedExitReason = UINT32_MAX - 2;
+uint32_t UserspaceExitReason(const Event& kvm_userspace_exit);
+
 // A kernel event as stored (vcpu -1 until its track says which vCPU it is),
 // and back (for the kernel decoders).
 Event FromKernel(const KernelEvent& event);
