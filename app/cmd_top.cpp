@@ -14,8 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "app/commands.h"
@@ -23,6 +21,7 @@
 #include "app/top_screen.h"
 #include "probes/host.h"
 #include "probes/top_session.h"
+#include "procs/vm_list.h"
 
 namespace kvmscope::app {
 
@@ -54,63 +53,26 @@ CLI::App* AddTopCommand(CLI::App& cli, TopArgs& args) {
 
 namespace {
 
-std::string ReadSmall(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text;
-}
-
-std::string CommandLine(uint32_t pid) {
-  std::string text = ReadSmall(fmt::format("/proc/{}/cmdline", pid));
-  while (!text.empty() && text.back() == '\0') text.pop_back();
-  for (char& c : text) c = c == '\0' ? ' ' : c;
-  return text.empty() ? "(exited)" : text;
-}
-
-std::string ThreadName(uint32_t pid, uint32_t tid) {
-  std::string text = ReadSmall(fmt::format("/proc/{}/task/{}/comm", pid, tid));
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text.empty() ? "(exited)" : text;
-}
-
-// The vCPU index behind a vCPU fd: its link reads "anon_inode:kvm-vcpu:N".
-int VcpuOfFd(uint32_t pid, int fd) {
-  if (fd < 0) return -1;
-  std::error_code ec;
-  std::string link = std::filesystem::read_symlink(fmt::format("/proc/{}/fd/{}", pid, fd), ec);
-  constexpr std::string_view kPrefix = "anon_inode:kvm-vcpu:";
-  if (ec || !link.starts_with(kPrefix)) return -1;
-  try {
-    return std::stoi(link.substr(kPrefix.size()));
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
-bool HoldsKvmVm(uint32_t pid) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", pid), ec)) {
-    std::error_code lec;
-    if (std::filesystem::read_symlink(e.path(), lec) == "anon_inode:kvm-vm") return true;
-  }
-  return false;
-}
+// A name or "(exited)" when the thread or process has gone.
+std::string OrExited(std::string name) { return name.empty() ? "(exited)" : name; }
 
 // Names of the threads in a snapshot, cached (a thread's vCPU by its fd).
 class Namer {
  public:
   void Update(const traces::TopSnapshot& snap) {
     for (const traces::TopThreadSample& t : snap.threads) {
-      if (!m_names.process.count(t.tgid)) m_names.process[t.tgid] = CommandLine(t.tgid);
-      if (!m_names.thread.count(t.tid)) m_names.thread[t.tid] = ThreadName(t.tgid, t.tid);
+      const int tgid = static_cast<int>(t.tgid), tid = static_cast<int>(t.tid);
+      if (!m_names.process.count(t.tgid)) m_names.process[t.tgid] = OrExited(procs::CommandLine(tgid));
+      if (!m_names.thread.count(t.tid)) m_names.thread[t.tid] = OrExited(procs::ThreadName(tgid, tid));
       auto fd = m_fd.find(t.tid);
       if (fd == m_fd.end() || fd->second != t.fd) {
         m_fd[t.tid] = t.fd;
-        m_names.vcpu[t.tid] = VcpuOfFd(t.tgid, t.fd);
+        m_names.vcpu[t.tid] = t.fd < 0 ? -1 : procs::VcpuIndexOfFd(tgid, t.fd).value_or(-1);
       }
     }
   }
   void Forget(uint32_t tid) {
+    m_names.process.erase(tid);  // a main thread gone: its process (a reused pid is named anew)
     m_names.thread.erase(tid);
     m_names.vcpu.erase(tid);
     m_fd.erase(tid);
@@ -157,9 +119,15 @@ int CmdTop(const TopArgs& args) {
       std::fprintf(stderr, "kvmscope: top: no process %u\n", pid);
       return kExitUsage;
     }
-    if (geteuid() == 0 && !HoldsKvmVm(pid)) {
+    const int tgid = procs::ThreadGroupOf(static_cast<int>(pid)).value_or(static_cast<int>(pid));
+    if (tgid != static_cast<int>(pid)) {
+      std::fprintf(stderr, "kvmscope: top: %u is a thread of process %d (%s): use --pid %d\n", pid,
+                   tgid, procs::ThreadName(tgid, tgid).c_str(), tgid);
+      return kExitUsage;
+    }
+    if (geteuid() == 0 && procs::ReadPid(static_cast<int>(pid)).kind == procs::PidKind::NotVm) {
       std::fprintf(stderr, "kvmscope: top: pid %u (%s) holds no KVM VM\n", pid,
-                   ThreadName(pid, pid).c_str());
+                   procs::ThreadName(static_cast<int>(pid), static_cast<int>(pid)).c_str());
       return kExitUsage;
     }
   }

@@ -80,6 +80,13 @@ std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const
     exit_status = kExitUsage;
     return std::nullopt;
   }
+  // A vCPU thread's id (as `top` and `vms` show them) names its process.
+  if (std::optional<int> tgid = procs::ThreadGroupOf(*pid); tgid && *tgid != *pid) {
+    std::fprintf(stderr, "kvmscope: %s: %d is a thread of process %d (%s): use --pid %d\n", command,
+                 *pid, *tgid, procs::ThreadName(*tgid, *tgid).c_str(), *tgid);
+    exit_status = kExitUsage;
+    return std::nullopt;
+  }
   std::optional<procs::PidFd> pidfd;
   try {
     pidfd.emplace(procs::PidFd::Open(*pid));

@@ -196,12 +196,15 @@ int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___kt *ctx)
 	t = thread(pid_tgid, true);
 	if (!t)
 		return KT_TP_PASS;
-	reason = ctx->reason;
-	if (reason >= KVM_TOP_UREASONS)
-		reason = KVM_TOP_UREASONS - 1;
-	t->ureason[reason & (KVM_TOP_UREASONS - 1)] += 1;
-	if (ctx->errno)
+	/* KVM_RUN failed (-EINTR, ...): run->exit_reason is stale, not why */
+	if (ctx->errno) {
 		t->uerrors += 1;
+	} else {
+		reason = ctx->reason;
+		if (reason >= KVM_TOP_UREASONS)
+			reason = KVM_TOP_UREASONS - 1;
+		t->ureason[reason & (KVM_TOP_UREASONS - 1)] += 1;
+	}
 	run_end(t);
 	return KT_TP_PASS;
 }

@@ -54,6 +54,18 @@ std::optional<T> ParseNumber(std::string_view s, int base = 10) {
   return v;
 }
 
+// The first number of a /proc/PID/status line "KEY:\t1000\t1000...".
+template <typename T>
+std::optional<T> StatusField(std::string_view status, std::string_view key) {
+  const std::string line = "\n" + std::string(key) + ":";
+  size_t at = status.find(line);
+  if (at == std::string_view::npos) return std::nullopt;
+  at += line.size();
+  while (at < status.size() && (status[at] == '\t' || status[at] == ' ')) ++at;
+  const size_t end = status.find_first_of("\t \n", at);
+  return ParseNumber<T>(status.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
+}
+
 // The names in a directory (without . and ..); nullopt with errno set.
 std::optional<std::vector<std::string>> ListDir(const std::string& path) {
   DIR* d = opendir(path.c_str());
@@ -232,19 +244,9 @@ PidLookup Read(int pid, const std::string& proc_root, std::optional<int64_t> boo
   std::sort(p.vcpus.begin(), p.vcpus.end(), [](const VcpuFd& a, const VcpuFd& b) {
     return a.index != b.index ? a.index < b.index : a.fd < b.fd;
   });
-  if (std::optional<std::string> cmdline = ReadFile(dir + "/cmdline")) {
-    std::string c = Chomp(*cmdline);
-    std::replace(c.begin(), c.end(), '\0', ' ');
-    p.cmdline = std::move(c);
-  }
+  p.cmdline = CommandLine(pid, proc_root);
   if (std::optional<std::string> status = ReadFile(dir + "/status")) {
-    size_t at = status->find("\nUid:");
-    if (at != std::string::npos) {
-      at += 5;
-      while (at < status->size() && ((*status)[at] == '\t' || (*status)[at] == ' ')) ++at;
-      size_t end = status->find_first_of("\t \n", at);
-      p.uid = ParseNumber<uint32_t>(std::string_view(*status).substr(at, end - at)).value_or(0);
-    }
+    p.uid = StatusField<uint32_t>(*status, "Uid").value_or(0);
   }
   p.user = UserName(p.uid);
   if (fields.size() > kStatStartTime) {
@@ -324,6 +326,18 @@ std::optional<int> VcpuIndexOfFd(int pid, int fd, const std::string& proc_root) 
   std::optional<std::string> link = ReadLink(fmt::format("{}/{}/fd/{}", proc_root, pid, fd));
   if (!link) return std::nullopt;
   return ParseVcpuLink(*link);
+}
+
+std::string CommandLine(int pid, const std::string& proc_root) {
+  std::string c = Chomp(ReadFile(fmt::format("{}/{}/cmdline", proc_root, pid)).value_or(""));
+  std::replace(c.begin(), c.end(), '\0', ' ');
+  return c;
+}
+
+std::optional<int> ThreadGroupOf(int tid, const std::string& proc_root) {
+  std::optional<std::string> status = ReadFile(fmt::format("{}/{}/status", proc_root, tid));
+  if (!status) return std::nullopt;
+  return StatusField<int>(*status, "Tgid");
 }
 
 std::string ThreadName(int pid, int tid, const std::string& proc_root) {

@@ -87,6 +87,11 @@ PidLookup ReadPid(int pid, const std::string& proc_root = "/proc");
 // The vCPU index of `fd` in process pid (readlink of /proc/PID/fd/FD is
 // `anon_inode:kvm-vcpu:N`), or nullopt.
 std::optional<int> VcpuIndexOfFd(int pid, int fd, const std::string& proc_root = "/proc");
+// A process's command line, its arguments joined by spaces ("" if gone).
+std::string CommandLine(int pid, const std::string& proc_root = "/proc");
+// The process (thread group) a thread id belongs to (/proc/TID/status Tgid:
+// the id itself for a process), nullopt when there is no such thread.
+std::optional<int> ThreadGroupOf(int tid, const std::string& proc_root = "/proc");
 // A thread's name (/proc/PID/task/TID/comm without the newline), "" if gone.
 std::string ThreadName(int pid, int tid, const std::string& proc_root = "/proc");
 

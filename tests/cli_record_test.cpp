@@ -485,6 +485,17 @@ TEST(CliRecord, EndsCleanlyOnSigintAndLeavesNothingOnBadOutputOrSigkill) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("cannot write"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("attached"), std::string::npos) << r.output;
+  // A vCPU thread's id (as top and vms show them) is not the VMM's pid.
+  int thread = 0;
+  for (const auto& task : fs::directory_iterator("/proc/" + pid + "/task")) {
+    if (task.path().filename() != pid) thread = std::stoi(task.path().filename().string());
+  }
+  ASSERT_NE(thread, 0) << "QEMU has no thread but its main one";
+  r = Capture(std::string(KVMSCOPE_BIN) + " record --pid " + std::to_string(thread) + " -o " +
+              (dir.path / "t.json").string() + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(thread) + " is a thread of process " + pid + " (qemu-system-x86): use --pid " + pid),
+            std::string::npos) << r.output;
   // gui --pid without a display: refused before attaching.
   r = Capture("env -u DISPLAY -u WAYLAND_DISPLAY " + std::string(KVMSCOPE_BIN) + " gui --pid " + pid + " 2>&1");
   EXPECT_EQ(r.status, 3) << r.output;

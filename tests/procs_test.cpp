@@ -223,6 +223,11 @@ TEST_F(FakeProc, ReadPidAndTheSmallLookups) {
   EXPECT_EQ(VcpuIndexOfFd(600, 77, root.string()), std::nullopt);
   EXPECT_EQ(ThreadName(600, 601, root.string()), "CPU 0/KVM");
   EXPECT_EQ(ThreadName(600, 602, root.string()), "");
+  EXPECT_EQ(CommandLine(600, root.string()), "qemu");
+  // A thread id names its process (as /proc/TID/status says).
+  Write("601/status", "Name:\tCPU 0/KVM\nTgid:\t600\nPid:\t601\n");
+  EXPECT_EQ(ThreadGroupOf(601, root.string()), 600);
+  EXPECT_EQ(ThreadGroupOf(999, root.string()), std::nullopt);
 }
 
 // debugfs as KVM lays it out (kvm_create_vm_debugfs): a folder PID-FD with a

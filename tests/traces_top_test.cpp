@@ -121,6 +121,16 @@ TEST(TopDiff, RatesAndPercentilesAreThoseOfTheIntervalOnly) {
   // A thread first seen in the interval counts from zero.
   EXPECT_EQ(i.threads[1].tid, 201u);
   EXPECT_EQ(i.threads[1].runs, 50u);
+  // KVM_RUN returns with an error (EINTR) have no KVM_EXIT_* reason: a row of their own.
+  TopSnapshot c = b;
+  c.mono_ns = 4'000'000'000;
+  c.threads[1].user_errors = 3;
+  c.threads[1].runs += 3;
+  TopInterval errors = DiffTop(b, c);
+  ASSERT_EQ(errors.threads.size(), 1u);
+  ASSERT_EQ(errors.threads[0].reasons.size(), 1u);
+  EXPECT_EQ(errors.threads[0].reasons[0].name, "error (EINTR, ...)");
+  EXPECT_EQ(errors.threads[0].reasons[0].count, 3u);
   // An idle thread disappears from the interval.
   TopInterval idle = DiffTop(b, Snap(4'000'000'000, b.threads));
   EXPECT_TRUE(idle.threads.empty());

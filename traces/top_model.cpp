@@ -122,6 +122,8 @@ TopThreadRates DiffThread(const TopThreadSample& prev, int64_t prev_mono,
     add(TopReasonKind::Userspace, UserReasonName(i),
         Delta(cur.user_reasons[i], prev.user_reasons[i]));
   }
+  // KVM_RUN returned an error (a signal's -EINTR, mostly): no KVM_EXIT_* reason.
+  add(TopReasonKind::Userspace, "error (EINTR, ...)", Delta(cur.user_errors, prev.user_errors));
   for (const TopHwExit& e : cur.hw_reasons) {
     uint64_t before = 0;
     for (const TopHwExit& p : prev.hw_reasons) {

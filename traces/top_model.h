@@ -55,7 +55,7 @@ struct TopThreadSample {
   // interval counts as 100 % in KVM_RUN through it.
   uint64_t run_open_since_ns = 0;
   std::array<uint64_t, kTopUserReasons> user_reasons{};  // kvm_userspace_exit by KVM_EXIT_*
-  uint64_t user_errors = 0;  // KVM_RUN returns with an error (EINTR, ...)
+  uint64_t user_errors = 0;  // KVM_RUN returns with an error (EINTR, ...), not in user_reasons
   uint64_t pio = 0, mmio = 0, emulated = 0, inj_exception = 0, hw_exits = 0, entries = 0;
   std::array<TopHistogram, kTopLatencies> hists{};
   std::vector<TopHwExit> hw_reasons;  // sorted by (isa, reason)
