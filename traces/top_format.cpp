@@ -120,12 +120,12 @@ std::vector<std::string> FormatTopScreen(const std::vector<TopVmRows>& rows,
                                          size_t width) {
   std::vector<std::string> lines;
   std::string how =
-      header.kvm_exit_fires ? "kvm_exit fires: hardware exit reasons and KVM's handling time "
-                              "(kvm_exit → kvm_entry) shown"
+      header.kvm_exit_fires ? "kvm_exit fires: EXITS/s are hardware exits, with their reasons and "
+                              "KVM's handling time (kvm_exit → kvm_entry)"
       : header.backend == "PVM"
-          ? "kvm_exit does not fire on PVM: exits are counted from KVM_RUN returns "
+          ? "kvm_exit does not fire on PVM: EXITS/s are KVM_RUN returns to the VMM "
             "(kvm_userspace_exit)"
-          : "kvm_exit has not fired: exits are counted from KVM_RUN returns (kvm_userspace_exit)";
+          : "kvm_exit has not fired: EXITS/s are KVM_RUN returns to the VMM (kvm_userspace_exit)";
   lines.push_back(fmt::format("kvmscope top · backend {} · {} · every {:.1f} s", header.backend,
                               how, header.interval_s));
   std::string filters;
@@ -212,7 +212,7 @@ std::vector<std::string> TopCsvLines(const TopInterval& interval, const TopNames
       lines.push_back(fmt::format(
           "{:.3f},{:.3f},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.4f},{},{},{},{},{},{}", unix_time,
           interval.seconds, row.pid, row.tid, row.vcpu, CsvField(row.name), KindName(r.kind),
-          CsvField(r.name), r.count, r.per_s, row.exits_per_s, row.run_share, row.latency[0].p50_ns,
+          CsvField(r.name), r.count, r.per_s, row.runs_per_s, row.run_share, row.latency[0].p50_ns,
           row.latency[0].p99_ns, row.latency[1].p50_ns, row.latency[1].p99_ns,
           row.latency[2].p50_ns, row.latency[2].p99_ns));
     }
@@ -236,7 +236,7 @@ std::vector<std::string> TopJsonLines(const TopInterval& interval, const TopName
       j["reason"] = r.name;
       j["count"] = r.count;
       j["per_s"] = r.per_s;
-      j["kvm_runs_per_s"] = row.exits_per_s;
+      j["kvm_runs_per_s"] = row.runs_per_s;
       j["run_share"] = row.run_share;
       j["run_p50_ns"] = row.latency[0].p50_ns;
       j["run_p99_ns"] = row.latency[0].p99_ns;

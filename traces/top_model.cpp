@@ -217,8 +217,9 @@ TopRow MakeRow(const std::vector<const TopThreadRates*>& threads, const std::reg
     }
   }
   row.threads = threads.size();
-  row.exits_per_s = seconds > 0 ? runs / seconds : 0;
+  row.runs_per_s = seconds > 0 ? runs / seconds : 0;
   row.hw_per_s = seconds > 0 ? hw / seconds : 0;
+  row.exits_per_s = std::max(row.runs_per_s, row.hw_per_s);
   row.run_share = threads.empty() ? 0 : share / static_cast<double>(threads.size());
   for (auto& [key, count] : reasons) {
     row.reasons.push_back({key.first, key.second, count, seconds > 0 ? count / seconds : 0});

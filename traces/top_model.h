@@ -146,9 +146,12 @@ struct TopRow {
   int vcpu = -1;     // -1: unknown (or a VM's row)
   std::string name;  // the command line (VM) or the thread's comm
   size_t threads = 0;
-  double exits_per_s = 0;  // KVM_RUN returns per second
+  // Exits per second: hardware exits (kvm_exit) where they fire, which
+  // include those returned to the VMM; else (PVM) the KVM_RUN returns.
+  double exits_per_s = 0;
+  double runs_per_s = 0;   // KVM_RUN returns to the VMM per second
   double run_share = 0;    // VM: the mean over its vCPU threads
-  double hw_per_s = 0;
+  double hw_per_s = 0;     // kvm_exit per second
   std::vector<TopReason> reasons;  // after the reason filter, by rate descending
   std::array<TopLatencyStats, kTopLatencies> latency{};
 };
