@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -130,6 +131,10 @@ int CmdRecord(const RecordArgs& args) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   procs::UniqueFd sigfd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd.valid()) {  // Ctrl-C would then do nothing: refuse before attaching
+    std::fprintf(stderr, "kvmscope: record: signalfd: %s\n", std::strerror(errno));
+    return kExitEnvironment;
+  }
 
   // 3. Attach.
   probes::SessionOptions options;
@@ -172,10 +177,10 @@ int CmdRecord(const RecordArgs& args) {
         ended = fmt::format("duration reached ({})", Seconds(elapsed()));
         break;
       }
-      wait_ms = std::min(wait_ms, static_cast<int>(left * 1000) + 1);
+      wait_ms = static_cast<int>(std::min(1000.0, left * 1000 + 1));  // no overflow for a huge --duration
     }
     pollfd fds[2] = {{target->pidfd.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-    int n = poll(fds, sigfd.valid() ? 2 : 1, wait_ms);
+    int n = poll(fds, 2, wait_ms);
     if (n < 0 && errno != EINTR) {
       ended = fmt::format("stopped: poll failed ({})", std::strerror(errno));
     } else if (n > 0 && (fds[0].revents & (POLLIN | POLLHUP))) {
