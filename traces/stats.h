@@ -67,6 +67,7 @@ struct UserspaceExitRow {
   LatencyStats vmm;
 };
 
+std::string_view ExitIsaName(ExitIsa isa);  // "VMX", "SVM", "unknown"
 // "KVM_EXIT_IO", "interrupted (EINTR)", "failed (an error)", "unknown (no
 // kvm_userspace_exit)", or the number (reasons: UserspaceExitReason).
 std::string UserspaceReasonName(uint32_t reason);
