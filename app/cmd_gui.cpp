@@ -235,7 +235,7 @@ class AppController : public ui::Controller {
     return Write(path, ".json", [](const traces::TraceData& d, const std::string& p) { traces::SaveTrace(d, p); });
   }
   std::string ExportChrome(const std::string& path) override {
-    return Write(path, ".chrome.json",
+    return Write(path, ".trace.json",
                  [](const traces::TraceData& d, const std::string& p) { traces::SaveChromeTrace(d, p); });
   }
 
@@ -348,7 +348,7 @@ class ExternalController : public ui::Controller {
     return Write(path, ".json", [](const traces::TraceData& d, const std::string& p) { traces::SaveTrace(d, p); });
   }
   std::string ExportChrome(const std::string& path) override {
-    return Write(path, ".chrome.json",
+    return Write(path, ".trace.json",
                  [](const traces::TraceData& d, const std::string& p) { traces::SaveChromeTrace(d, p); });
   }
 

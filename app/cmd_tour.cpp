@@ -181,11 +181,11 @@ int CmdTour(const TourArgs& args) {
     PrintLines(traces::FormatSeedCheck(traces::CheckSeed(facts, stop.chain)));
 
     std::string base = (std::filesystem::path(args.out_dir) / stop.guest).string();
-    if (!SaveTraces(*trace, base + ".json", base + ".chrome.json")) return kExitEnvironment;
+    if (!SaveTraces(*trace, base + ".json", base + ".trace.json")) return kExitEnvironment;
     written.push_back(base + ".json");
   }
   Heading("Next");
-  std::printf("The traces are in %s/ (native, and .chrome.json for https://ui.perfetto.dev).\n",
+  std::printf("The traces are in %s/ (native .json, and .trace.json for Perfetto, chrome://tracing, DevTools or speedscope).\n",
               args.out_dir.c_str());
   std::printf("  kvmscope stats %s\n  kvmscope chains %s\n  kvmscope check-seed %s\n",
               written[1].c_str(), written[1].c_str(), written[2].c_str());

@@ -43,20 +43,27 @@ std::optional<traces::TraceData> LoadOrExplain(const std::string& path) {
 bool SaveTraces(const traces::TraceData& trace, const std::string& native,
                 const std::string& chrome) {
   bool ok = true;
+  // `write` returns what the file holds ("1,234 events").
   auto save = [&](const std::string& path, const char* what, auto write) {
     if (path.empty()) return;
     try {
-      write(trace, path);
-      std::printf("wrote %s: %s (%zu events, %s)\n", what, path.c_str(), trace.EventCount(),
-                  FileSize(path).c_str());
+      const std::string holds = write(trace, path);
+      std::printf("wrote %s: %s (%s, %s)\n", what, path.c_str(), holds.c_str(), FileSize(path).c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "kvmscope: could not save the %s: %s\n", what, e.what());
       ok = false;
     }
   };
-  save(native, "trace", [](const traces::TraceData& t, const std::string& p) { traces::SaveTrace(t, p); });
-  save(chrome, "Chrome trace (open it in https://ui.perfetto.dev)",
-       [](const traces::TraceData& t, const std::string& p) { traces::SaveChromeTrace(t, p); });
+  save(native, "trace", [](const traces::TraceData& t, const std::string& p) {
+    traces::SaveTrace(t, p);
+    return fmt::format("{} events", t.EventCount());
+  });
+  save(chrome, "Chrome trace (Perfetto, chrome://tracing, DevTools, speedscope)",
+       [](const traces::TraceData& t, const std::string& p) {
+         const traces::ChromeExportCounts c = traces::SaveChromeTrace(t, p);
+         return fmt::format("{} trace events: {} instants, {} spans, {} names", c.events(), c.instants,
+                            c.spans, c.metadata);
+       });
   return ok;
 }
 

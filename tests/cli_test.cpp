@@ -131,7 +131,7 @@ TEST_F(Cli, NoArgumentsRunsTheTourAndSavesItsTraces) {
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* g : {"hello", "pagefault", "exceptions"}) {
     EXPECT_NE(r.output.find(fmt::format("— {}\n", g)), std::string::npos) << g << r.output;
-    for (const char* ext : {".json", ".chrome.json"}) {
+    for (const char* ext : {".json", ".trace.json"}) {
       fs::path f = dir / "kvmscope-out" / (std::string(g) + ext);
       EXPECT_TRUE(fs::exists(f)) << f;
       EXPECT_NE(r.output.find("wrote"), std::string::npos);
@@ -565,7 +565,7 @@ class CliTraces : public Cli {};
 
 TEST_F(CliTraces, RunSavesATraceThatEveryCommandReads) {
   KVMSCOPE_REQUIRE_KVM();
-  std::string trace = (dir / "pf.json").string(), chrome = (dir / "pf.chrome.json").string();
+  std::string trace = (dir / "pf.json").string(), chrome = (dir / "pf.trace.json").string();
   Result r = Kvmscope(fmt::format("run --guest pagefault -q -o {} --chrome {}", trace, chrome));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("wrote trace: " + trace), std::string::npos) << r.output;
@@ -602,7 +602,7 @@ TEST_F(CliTraces, RunSavesATraceThatEveryCommandReads) {
   EXPECT_NE(seed.output.find("[contradicted]"), std::string::npos) << seed.output;
   EXPECT_NE(seed.output.find("kvm_arch_vcpu_run"), std::string::npos) << seed.output;
 
-  std::string out = (dir / "again.chrome.json").string();
+  std::string out = (dir / "again.trace.json").string();
   Result exp = Kvmscope(fmt::format("export {} --chrome {}", trace, out));
   EXPECT_EQ(exp.status, 0) << exp.output;
   EXPECT_TRUE(nlohmann::json::parse(std::ifstream(out)).contains("traceEvents"));

@@ -177,6 +177,7 @@ TEST(ChromeExport, PageFaultsDecodedByWhatProducedThem) {
     for (const Json& e : doc["traceEvents"]) {
       if (e["name"] != "kvm_page_fault") continue;
       ++faults;
+      ASSERT_TRUE(e["args"]["error_code"].is_string()) << e.dump();
       const std::string code = e["args"]["error_code"].get<std::string>();
       EXPECT_NE(code.find(want), std::string::npos) << code;
       EXPECT_EQ(code.find("raw value"), std::string::npos) << code;

@@ -154,8 +154,8 @@ TEST(RecordedTrace, ChromeExportIsValidJsonWithEveryThreadNamed) {
   size_t instants = 0, spans = 0, names = 0;
   for (const auto& e : doc["traceEvents"]) {
     std::string ph = e["ph"];
-    instants += ph == "i";
-    spans += ph == "X";
+    instants += ph == "I";
+    spans += ph == "B";
     names += ph == "M" && e["name"] == "thread_name";
   }
   EXPECT_GT(instants, ex.Count(KernelEventKind::InjException));

@@ -1,14 +1,20 @@
-// Chrome trace event export, streamed: metadata names first, then per track
-// its instants and each span kind's complete ("X") events on their own row.
-// Times are microseconds from the trace's first event, printed exactly.
+// Chrome trace event export, streamed: process and thread names first, then
+// per track its spans (nested "B"/"E" pairs) and instants merged in time
+// order on the track's own thread. Times are CLOCK_MONOTONIC microseconds,
+// printed exactly (nine digits of nanoseconds).
 #include "traces/chrome_export.h"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stdexcept>
+#include <streambuf>
 #include <tuple>
 #include <vector>
 
@@ -35,14 +41,53 @@ std::string Micros(int64_t ns) {
   return fmt::format("{}{}.{:03}", ns < 0 ? "-" : "", magnitude / 1000, magnitude % 1000);
 }
 
+// A field's text as JSON: a decimal integer as a number, anything else
+// (hex, names, "yes") as the text it is.
+Json FieldValue(const std::string& text) {
+  if (!text.empty() && text.size() <= 18 && text != "-") {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc() && end == text.data() + text.size() && !(text.size() > 1 && text[0] == '0')) {
+      return v;
+    }
+  }
+  return text;
+}
+
+// How deep a span sits on its thread when spans begin together: the VMM's
+// KVM_RUN (or its handling between runs) holds the kernel's KVM_RUN, which
+// holds the guest's runs and the kernel's handling of exits.
+int Depth(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::Run:
+    case SpanKind::VmmHandling: return 0;
+    case SpanKind::KernelRun: return 1;
+    case SpanKind::Guest:
+    case SpanKind::KernelHandling: return 2;
+    case SpanKind::Count: break;
+  }
+  return 3;
+}
+
+// The thread's name as viewers show it (they add the ids themselves).
+std::string ThreadName(const Track& t) {
+  switch (t.kind) {
+    case TrackKind::Vcpu:
+      return t.name.empty() ? fmt::format("vCPU {}", t.vcpu) : fmt::format("{} (vCPU {})", t.name, t.vcpu);
+    case TrackKind::Vmm: return t.name.empty() ? std::string("VMM") : t.name;
+    case TrackKind::System: break;
+  }
+  return t.name.empty() ? std::string("thread") : t.name;
+}
+
 class Exporter {
  public:
   Exporter(const TraceData& trace, std::ostream& out)
-      : m_trace(trace), m_out(out), m_begin_ns(trace.BeginNs()), m_chains(trace.stacks.size()) {}
+      : m_trace(trace), m_out(out), m_chains(trace.stacks.size()) {}
 
-  void Write() {
-    // Rows in Perfetto: vCPUs first, in vCPU order, then the VMM's other
-    // threads, then other processes' threads; each followed by its span rows.
+  ChromeExportCounts Write() {
+    // Rows: vCPUs first, in vCPU order, then the VMM's other threads, then
+    // other processes' threads.
     std::vector<size_t> by_row(m_trace.tracks.size());
     for (size_t i = 0; i < by_row.size(); ++i) by_row[i] = i;
     auto key = [this](size_t i) {
@@ -51,17 +96,20 @@ class Exporter {
       return std::tuple(group, t.vcpu, i);
     };
     std::sort(by_row.begin(), by_row.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
-    m_rank.resize(by_row.size());
-    for (size_t row = 0; row < by_row.size(); ++row) m_rank[by_row[row]] = row;
-    m_out << "{\"displayTimeUnit\":\"ns\",\n\"otherData\":" << Dump(OtherData())
-          << ",\n\"traceEvents\":[";
+    m_out << "{\"displayTimeUnit\":\"ns\",\n\"otherData\":" << Dump(OtherData()) << ",\n\"traceEvents\":[";
     WriteProcessNames();
+    for (size_t row = 0; row < by_row.size(); ++row) {
+      const Track& track = m_trace.tracks[by_row[row]];
+      Metadata("thread_name", track.pid, track.tid, {{"name", ThreadName(track)}});
+      Metadata("thread_sort_index", track.pid, track.tid, {{"sort_index", row}});
+    }
     for (size_t t = 0; t < m_trace.tracks.size(); ++t) {
       WriteTrack(t);
       // Stop at the first failure (a full disk) rather than format the rest.
       if (!m_out) throw std::runtime_error("writing the Chrome trace failed: the stream failed");
     }
     m_out << "\n]}\n";
+    return m_counts;
   }
 
  private:
@@ -69,6 +117,7 @@ class Exporter {
     const HostFacts& host = m_trace.host;
     std::string plan = host.plan ? host.plan->summary : "not traced: " + host.not_traced_reason;
     return Json{{"exported_by", "kvmscope"},
+                {"clock", "CLOCK_MONOTONIC, microseconds"},
                 {"kernel", host.kernel_release},
                 {"backend", host.backend},
                 {"cpu", host.cpu},
@@ -77,20 +126,19 @@ class Exporter {
                 {"guest", m_trace.guest.name},
                 {"guest_mode", m_trace.guest.mode},
                 {"verdict", m_trace.guest.verdict},
-                {"external_vmm", m_trace.ExternalNote()},
-                // ts 0 of this file, for lining it up with the native trace.
-                {"begin_ns_clock_monotonic", fmt::format("{}", m_begin_ns)}};
+                {"external_vmm", m_trace.ExternalNote()}};
   }
 
   // Starts one trace event: `{"name":...,"ph":...,"pid":...,"tid":...`.
-  void Begin(std::string_view name, char ph, uint32_t pid, uint32_t tid) {
+  void Begin(std::string_view name, std::string_view ph, uint32_t pid, uint32_t tid) {
     m_out << (m_first ? "\n{\"name\":" : ",\n{\"name\":") << Quote(name) << ",\"ph\":\"" << ph
           << "\",\"pid\":" << pid << ",\"tid\":" << tid;
     m_first = false;
   }
   void Metadata(std::string_view what, uint32_t pid, uint32_t tid, const Json& args) {
-    Begin(what, 'M', pid, tid);
-    m_out << ",\"ts\":0,\"args\":" << Dump(args) << '}';
+    Begin(what, "M", pid, tid);
+    m_out << ",\"ts\":" << Micros(m_trace.BeginNs()) << ",\"args\":" << Dump(args) << '}';
+    ++m_counts.metadata;
   }
 
   void WriteProcessNames() {
@@ -101,39 +149,78 @@ class Exporter {
         return t.pid == track.pid && t.kind != TrackKind::System;
       });
       const bool external = m_trace.external && m_trace.external->pid == track.pid;
-      std::string name =
-          external ? fmt::format("external VMM: {} (pid {})", m_trace.external->command, track.pid)
-          : vmm    ? fmt::format("kvmscope VMM: {} (pid {})", m_trace.guest.name, track.pid)
-                   : fmt::format("pid {}", track.pid);
+      std::string name = external ? fmt::format("external VMM: {}", m_trace.external->command)
+                         : vmm    ? fmt::format("kvmscope VMM: {}", m_trace.guest.name)
+                                  : std::string("process");
       Metadata("process_name", track.pid, track.pid, {{"name", name}});
-      Metadata("process_sort_index", track.pid, track.pid,
-               {{"sort_index", vmm || external ? 0 : 1}});
+      Metadata("process_sort_index", track.pid, track.pid, {{"sort_index", vmm || external ? 0 : 1}});
     }
+  }
+
+  // One edge of a span on its thread: E edges sort before instants and B
+  // edges of the same time, so a span that ends where the next begins
+  // closes first.
+  struct Edge {
+    int64_t ns = 0;
+    bool begin = false;
+    SpanKind kind = SpanKind::Run;
+    const Span* span = nullptr;
+  };
+
+  // The spans of a track as properly nested B/E edges in time order: sorted
+  // by begin (outer first), each cut at the end of the span holding it.
+  std::vector<Edge> NestedEdges(const Track& track) const {
+    struct Open {
+      int64_t begin, end;
+      int depth;
+      SpanKind kind;
+      const Span* span;
+    };
+    std::vector<Open> all;
+    for (size_t k = 0; k < kSpanKinds; ++k) {
+      const auto kind = static_cast<SpanKind>(k);
+      for (const Span& s : track.spans[k]) {
+        all.push_back({s.begin_ns, std::max(s.begin_ns, s.end_ns), Depth(kind), kind, &s});
+      }
+    }
+    std::sort(all.begin(), all.end(), [](const Open& a, const Open& b) {
+      return std::tie(a.begin, a.depth, b.end) < std::tie(b.begin, b.depth, a.end);
+    });
+    std::vector<Edge> edges;
+    edges.reserve(all.size() * 2);
+    std::vector<Open> stack;
+    for (Open s : all) {
+      while (!stack.empty() && stack.back().end <= s.begin) {
+        edges.push_back({stack.back().end, false, stack.back().kind, stack.back().span});
+        stack.pop_back();
+      }
+      if (!stack.empty()) s.end = std::min(s.end, stack.back().end);
+      edges.push_back({s.begin, true, s.kind, s.span});
+      stack.push_back(s);
+    }
+    for (; !stack.empty(); stack.pop_back()) {
+      edges.push_back({stack.back().end, false, stack.back().kind, stack.back().span});
+    }
+    return edges;
   }
 
   void WriteTrack(size_t index) {
     const Track& track = m_trace.tracks[index];
-    int64_t order = static_cast<int64_t>(m_rank[index]) * 8;
-    Metadata("thread_name", track.pid, track.tid, {{"name", track.Name()}});
-    Metadata("thread_sort_index", track.pid, track.tid, {{"sort_index", order}});
     // What produced each kvm_page_fault, for the whole track in one pass.
     m_codes = FaultCodesOf(m_trace, static_cast<uint32_t>(index));
+    const std::vector<Edge> edges = NestedEdges(track);
+    size_t e = 0;
     for (size_t i = 0; i < track.events.size(); ++i) {
-      const Event& e = track.events[i];
-      bool is_span_edge = e.type == VmmEventKind::RunEnter || e.type == VmmEventKind::RunExit;
-      if (!is_span_edge) WriteInstant(track, i);
+      const Event& ev = track.events[i];
+      // Edges up to this event: those that end at or before it, and those
+      // that begin before it.
+      for (; e < edges.size() && (edges[e].begin ? edges[e].ns < ev.time_ns : edges[e].ns <= ev.time_ns); ++e) {
+        WriteEdge(track, edges[e]);
+      }
+      // The VMM's KVM_RUN edges are the span itself; every other event is an instant.
+      if (ev.type != VmmEventKind::RunEnter && ev.type != VmmEventKind::RunExit) WriteInstant(track, i);
     }
-    for (size_t k = 0; k < kSpanKinds; ++k) {
-      const std::vector<Span>& spans = track.spans[k];
-      if (spans.empty()) continue;
-      SpanKind kind = static_cast<SpanKind>(k);
-      uint32_t lane = ChromeSpanTid(track.tid, kind);
-      Metadata("thread_name", track.pid, lane,
-               {{"name", fmt::format("{}: {}", track.Name(), SpanKindName(kind))}});
-      Metadata("thread_sort_index", track.pid, lane,
-               {{"sort_index", order + static_cast<int64_t>(k) + 1}});
-      for (const Span& span : spans) WriteSpan(track, kind, lane, span);
-    }
+    for (; e < edges.size(); ++e) WriteEdge(track, edges[e]);
   }
 
   // The context of the current track's event i (its FaultCode).
@@ -141,17 +228,10 @@ class Exporter {
     return {.fault_code = i < m_codes.size() ? m_codes[i] : FaultCode::Unknown};
   }
 
-  Json Fields(const Event& e, size_t i) const {
-    Json args = Json::object();
-    for (const Field& f : EventFieldsWith(m_trace, e, Context(i))) {
-      args[std::string(f.name)] = f.text;
-    }
-    return args;
-  }
-
   void WriteInstant(const Track& track, size_t i) {
     const Event& e = track.events[i];
-    Json args = Fields(e, i);
+    Json args = Json::object();
+    for (const Field& f : EventFieldsWith(m_trace, e, Context(i))) args[std::string(f.name)] = FieldValue(f.text);
     if (e.cpu != kNoCpu) args["cpu"] = e.cpu;
     if (const Stack* stack = m_trace.StackOf(e)) {
       // One symbolization per stack, however many events share it.
@@ -159,10 +239,10 @@ class Exporter {
       if (!chain) chain = Json(ChainFrames(*stack, m_trace.symbols));
       args["stack"] = *chain;
     }
-    Begin(EventTypeName(e.type), 'i', track.pid, track.tid);
+    Begin(EventTypeName(e.type), "I", track.pid, track.tid);
     m_out << ",\"cat\":\"" << (e.type.origin == Origin::Kernel ? "kernel" : "vmm")
-          << "\",\"s\":\"t\",\"ts\":" << Micros(e.time_ns - m_begin_ns)
-          << ",\"args\":" << Dump(args) << '}';
+          << "\",\"s\":\"t\",\"ts\":" << Micros(e.time_ns) << ",\"args\":" << Dump(args) << '}';
+    ++m_counts.instants;
   }
 
   // "KVM_RUN → IO", "kernel exit handling: EPT_VIOLATION": the kind, and
@@ -185,57 +265,117 @@ class Exporter {
       std::string_view reason = KvmExitReasonName(static_cast<uint32_t>(begin->a[0]));
       if (!reason.empty()) title += fmt::format(": {}", reason);
     } else if (kind == SpanKind::KernelHandling) {
-      if (std::string reason = field(begin, "exit_reason"); !reason.empty()) {
-        title += ": " + reason;
-      }
+      if (std::string reason = field(begin, "exit_reason"); !reason.empty()) title += ": " + reason;
     } else if (kind == SpanKind::Guest) {
-      if (std::string reason = field(end, "exit_reason"); !reason.empty()) {
-        title += " → " + reason;
-      }
+      if (std::string reason = field(end, "exit_reason"); !reason.empty()) title += " → " + reason;
     }
     return title;
   }
 
-  void WriteSpan(const Track& track, SpanKind kind, uint32_t lane, const Span& span) {
+  // A B edge carries the span's name and, only when one is missing, which
+  // edge the trace lacks; the E edge closes the innermost open span.
+  void WriteEdge(const Track& track, const Edge& edge) {
+    const Span& span = *edge.span;
+    if (!edge.begin) {
+      Begin(m_open_names.back(), "E", track.pid, track.tid);
+      m_out << ",\"ts\":" << Micros(edge.ns) << '}';
+      m_open_names.pop_back();
+      return;
+    }
     const Event* begin = span.begin != kNoEvent ? &track.events[span.begin] : nullptr;
     const Event* end = span.end != kNoEvent ? &track.events[span.end] : nullptr;
-    Json args = end != nullptr ? Fields(*end, span.end) : Json::object();
-    args["begin_missing"] = begin == nullptr;
-    args["end_missing"] = end == nullptr;
-    if (begin != nullptr) {
-      args["begin_event"] = DescribeEventWith(m_trace, *begin, Context(span.begin));
+    m_open_names.push_back(SpanTitle(edge.kind, begin, end));
+    Begin(m_open_names.back(), "B", track.pid, track.tid);
+    m_out << ",\"cat\":\"span\",\"ts\":" << Micros(edge.ns);
+    if (begin == nullptr || end == nullptr) {
+      Json args = Json::object();
+      if (begin == nullptr) args["begin"] = "before the trace";
+      if (end == nullptr) args["end"] = "after the trace, or lost";
+      m_out << ",\"args\":" << Dump(args);
     }
-    if (end != nullptr) args["end_event"] = DescribeEventWith(m_trace, *end, Context(span.end));
-    Begin(SpanTitle(kind, begin, end), 'X', track.pid, lane);
-    m_out << ",\"cat\":\"span\",\"ts\":" << Micros(span.begin_ns - m_begin_ns)
-          << ",\"dur\":" << Micros(std::max<int64_t>(0, span.duration_ns()))
-          << ",\"args\":" << Dump(args) << '}';
+    m_out << '}';
+    ++m_counts.spans;
   }
 
   const TraceData& m_trace;
   std::ostream& m_out;
-  int64_t m_begin_ns;
   std::vector<std::optional<Json>> m_chains;  // by stack id
-  std::vector<size_t> m_rank;                 // by track: its place among the rows
   std::vector<FaultCode> m_codes;             // of the track being written, by event
+  std::vector<std::string> m_open_names;      // the B edges not yet closed, innermost last
+  ChromeExportCounts m_counts;
   bool m_first = true;
+};
+
+// An ostream buffer that gzip-compresses into another stream.
+class GzipBuffer : public std::streambuf {
+ public:
+  explicit GzipBuffer(std::ostream& sink) : m_sink(sink) {
+    // 15 + 16: a gzip header and trailer, not a bare zlib stream.
+    if (deflateInit2(&m_z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      throw std::runtime_error("gzip: deflateInit2 failed");
+    }
+    setp(m_in.data(), m_in.data() + m_in.size());
+  }
+  ~GzipBuffer() override { deflateEnd(&m_z); }
+  // Flushes what is buffered and writes the gzip trailer.
+  void Finish() {
+    Deflate(Z_FINISH);
+    if (!m_sink) throw std::runtime_error("writing the Chrome trace failed: the stream failed");
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    Deflate(Z_NO_FLUSH);
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return m_sink ? traits_type::not_eof(ch) : traits_type::eof();
+  }
+
+ private:
+  void Deflate(int flush) {
+    m_z.next_in = reinterpret_cast<Bytef*>(pbase());
+    m_z.avail_in = static_cast<uInt>(pptr() - pbase());
+    int rc = Z_OK;
+    do {
+      m_z.next_out = reinterpret_cast<Bytef*>(m_out.data());
+      m_z.avail_out = static_cast<uInt>(m_out.size());
+      rc = deflate(&m_z, flush);
+      m_sink.write(m_out.data(), static_cast<std::streamsize>(m_out.size() - m_z.avail_out));
+    } while (m_z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    setp(m_in.data(), m_in.data() + m_in.size());
+  }
+
+  std::ostream& m_sink;
+  z_stream m_z{};
+  std::array<char, 1 << 16> m_in{};
+  std::array<char, 1 << 16> m_out{};
 };
 
 }  // namespace
 
-uint32_t ChromeSpanTid(uint32_t tid, SpanKind kind) {
-  return (static_cast<uint32_t>(kind) + 1) * 100000000u + tid;
-}
-
-void WriteChromeTrace(const TraceData& trace, std::ostream& out) {
-  Exporter(trace, out).Write();
+ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out) {
+  ChromeExportCounts counts = Exporter(trace, out).Write();
   out.flush();
-  if (!out)
-    throw std::runtime_error("writing the Chrome trace failed: the stream reports an error");
+  if (!out) throw std::runtime_error("writing the Chrome trace failed: the stream reports an error");
+  return counts;
 }
 
-void SaveChromeTrace(const TraceData& trace, const std::string& path) {
-  WriteFileAtomically(path, [&trace](std::ostream& out) { WriteChromeTrace(trace, out); });
+ChromeExportCounts SaveChromeTrace(const TraceData& trace, const std::string& path) {
+  ChromeExportCounts counts;
+  const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  WriteFileAtomically(path, [&](std::ostream& out) {
+    if (!gzip) {
+      counts = WriteChromeTrace(trace, out);
+      return;
+    }
+    GzipBuffer buffer(out);
+    std::ostream zipped(&buffer);
+    counts = WriteChromeTrace(trace, zipped);
+    buffer.Finish();
+  });
+  return counts;
 }
 
 }  // namespace kvmscope::traces
