@@ -46,7 +46,8 @@ CLI::App* AddRecordCommand(CLI::App& cli, RecordArgs& args) {
   record->add_option("-o,--output", args.output, "Save the trace as FILE.json (docs/trace-format.md)")
       ->required();
   record->add_option("--chrome", args.chrome,
-                     "Also save it as Chrome trace event JSON FILE, for https://ui.perfetto.dev");
+                     "Also save it as Chrome trace event JSON FILE (name it *.trace.json; *.gz is gzipped), "
+                  "for Perfetto, chrome://tracing, DevTools or speedscope");
   record->add_option("--qmp", args.qmp,
                      "The VMM's QMP socket (QEMU -qmp unix:PATH,server=on,wait=off), for KVM's own "
                      "counters of its VM (query-stats) where debugfs cannot give them; a QMP "

@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/version.h"
 
 using namespace kvmscope::app;
 
@@ -19,6 +20,11 @@ int main(int argc, char** argv) {
       "kvmscope"};
   cli.footer(kExitCodeHelp);
   cli.require_subcommand(0, 1);
+  cli.set_version_flag("--version", "kvmscope " KVMSCOPE_VERSION " (git " KVMSCOPE_GIT_REVISION ")",
+                       "Print kvmscope's version and the git revision it was built from");
+  std::string help_topic;
+  CLI::App* help = cli.add_subcommand("help", "Help on a command: 'kvmscope help COMMAND' is 'kvmscope COMMAND --help'");
+  help->add_option("command", help_topic, "The command (with none: the list of commands)");
 
   RunArgs run_args;
   GuestsArgs guests_args;
@@ -78,7 +84,8 @@ int main(int argc, char** argv) {
                   "Save the whole run (VMM and kernel events, stacks, plan, console) as a "
                   "kvmscope trace FILE.json (docs/trace-format.md)");
   run->add_option("--chrome", run_args.chrome,
-                  "Also save it as Chrome trace event JSON FILE, for https://ui.perfetto.dev");
+                  "Also save it as Chrome trace event JSON FILE (name it *.trace.json; *.gz is gzipped), "
+                  "for Perfetto, chrome://tracing, DevTools or speedscope");
 
   TraceArgs trace_args;
   CLI::App* stats = cli.add_subcommand(
@@ -113,9 +120,13 @@ int main(int argc, char** argv) {
   facts->add_flag("--unverified", facts_args.unverified, "Only the facts that could not be checked");
 
   CLI::App* export_cmd =
-      cli.add_subcommand("export", "Convert a saved trace to Chrome trace event JSON (Perfetto)");
+      cli.add_subcommand("export", "Convert a saved trace to Chrome trace event JSON, for Perfetto, "
+                                   "chrome://tracing, Chrome DevTools or speedscope");
   export_cmd->add_option("trace", trace_args.trace, "A trace saved by 'kvmscope run -o'")->required();
-  export_cmd->add_option("--chrome", trace_args.chrome, "Output FILE")->required();
+  export_cmd->add_option("--chrome", trace_args.chrome,
+                         "Output FILE, written exactly there (name it *.trace.json: speedscope takes "
+                         "*.chrome.json for a DevTools profile; *.gz is gzipped)")
+      ->required();
 
   GuiArgs gui_args;
   CLI::App* gui = cli.add_subcommand(
@@ -254,11 +265,26 @@ int main(int argc, char** argv) {
     return cli.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return cli.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return cli.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "kvmscope: %s (see --help)\n", e.what());
     return kExitUsage;
   }
 
+  if (help->parsed()) {
+    CLI::App* topic = nullptr;
+    try {
+      if (!help_topic.empty()) topic = cli.get_subcommand(help_topic);
+    } catch (const CLI::OptionNotFound&) {
+    }
+    if (!help_topic.empty() && (topic == nullptr || topic == help)) {
+      std::fprintf(stderr, "kvmscope: help: no command '%s' (see 'kvmscope --help')\n", help_topic.c_str());
+      return kExitUsage;
+    }
+    std::fputs((help_topic.empty() ? cli.help() : topic->help()).c_str(), stdout);
+    return kExitOk;
+  }
   if (guests->parsed()) return CmdGuests(guests_args);
   if (run->parsed()) return CmdRun(run_args);
   if (doctor->parsed()) return CmdDoctor(doctor_args);

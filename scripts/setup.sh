@@ -15,6 +15,7 @@ PACKAGES=(
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
   linux-perf tmux                               # external-VMM tests: perf stat as an independent counter, `top` driven in tmux
+  nodejs npm chromium jq                        # the Chrome export in real viewers (scripts/test-viewers.sh)
   # The VMX and SVM test hosts (scripts/test-host.sh): Debian's own kernel, run
   # under QEMU's emulator (AMD SVM) and under Bochs (Intel VMX).
   linux-image-amd64 busybox-static cpio kmod qemu-system-x86

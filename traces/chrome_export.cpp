@@ -277,8 +277,9 @@ class Exporter {
   void WriteEdge(const Track& track, const Edge& edge) {
     const Span& span = *edge.span;
     if (!edge.begin) {
+      // The same name and category as its B: DevTools' trace engine pairs them so.
       Begin(m_open_names.back(), "E", track.pid, track.tid);
-      m_out << ",\"ts\":" << Micros(edge.ns) << '}';
+      m_out << ",\"cat\":\"span\",\"ts\":" << Micros(edge.ns) << '}';
       m_open_names.pop_back();
       return;
     }
