@@ -3,6 +3,7 @@
 // computes and formats everything.
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <optional>
@@ -60,7 +61,16 @@ bool SaveTraces(const traces::TraceData& trace, const std::string& native,
   });
   save(chrome, "Chrome trace (Perfetto, chrome://tracing, DevTools, speedscope)",
        [](const traces::TraceData& t, const std::string& p) {
-         const traces::ChromeExportCounts c = traces::SaveChromeTrace(t, p);
+         // A line that moves on a terminal; nothing when stderr is not one.
+         traces::ExportProgress progress;
+         if (isatty(STDERR_FILENO)) {
+           progress = [&p](size_t done, size_t total) {
+             std::fprintf(stderr, "\r  exporting %s: %zu%% (%zu of %zu events)", p.c_str(),
+                          total ? done * 100 / total : 100, done, total);
+           };
+         }
+         const traces::ChromeExportCounts c = traces::SaveChromeTrace(t, p, progress);
+         if (progress) std::fprintf(stderr, "\r\033[K");
          return fmt::format("{} trace events: {} instants, {} spans, {} names", c.events(), c.instants,
                             c.spans, c.metadata);
        });

@@ -259,6 +259,11 @@ int main(int argc, char** argv) {
   vms->footer("Exit status: 0, also when no VM is visible; 2 usage error.");
   vms->add_flag("--json", vms_args.json, "Print JSON (every thread, full command lines)");
 
+  // A bare `help` (CLI11 would show the help command's own help): the list.
+  if (argc == 2 && std::string(argv[1]) == "help") {
+    std::fputs(cli.help().c_str(), stdout);
+    return kExitOk;
+  }
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -282,7 +287,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kvmscope: help: no command '%s' (see 'kvmscope --help')\n", help_topic.c_str());
       return kExitUsage;
     }
-    std::fputs((help_topic.empty() ? cli.help() : topic->help()).c_str(), stdout);
+    std::fputs((help_topic.empty() ? cli.help() : topic->help(cli.get_name())).c_str(), stdout);
     return kExitOk;
   }
   if (guests->parsed()) return CmdGuests(guests_args);

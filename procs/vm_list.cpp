@@ -57,7 +57,8 @@ std::optional<T> ParseNumber(std::string_view s, int base = 10) {
 // The first number of a /proc/PID/status line "KEY:\t1000\t1000...".
 template <typename T>
 std::optional<T> StatusField(std::string_view status, std::string_view key) {
-  const std::string line = "\n" + std::string(key) + ":";
+  std::string line(1, '\n');  // appended, not "\n" + ...: GCC 12 warns falsely (-Wrestrict) there
+  line.append(key).push_back(':');
   size_t at = status.find(line);
   if (at == std::string_view::npos) return std::nullopt;
   at += line.size();

@@ -69,6 +69,26 @@ TEST_F(Cli, HelpExplainsTheExitStatuses) {
   EXPECT_NE(r.output.find("Exit status: 0 the guest passed"), std::string::npos);
 }
 
+// --version names the build's git revision; `help COMMAND` is `COMMAND --help`.
+TEST_F(Cli, VersionAndHelpCommand) {
+  Result v = Kvmscope("--version");
+  EXPECT_EQ(v.status, 0) << v.output;
+  EXPECT_EQ(v.output.rfind("kvmscope 0.", 0), 0u) << v.output;
+  const size_t git = v.output.find(" (git ");
+  ASSERT_NE(git, std::string::npos) << v.output;
+  EXPECT_GT(v.output.find(')', git), git + 6) << "an empty revision: " << v.output;
+  for (const char* command : {"export", "record", "lab"}) {
+    Result help = Kvmscope(std::string("help ") + command);
+    Result dashes = Kvmscope(std::string(command) + " --help");
+    EXPECT_EQ(help.status, 0) << help.output;
+    EXPECT_EQ(help.output, dashes.output) << command;
+  }
+  EXPECT_NE(Kvmscope("help").output.find("Subcommands:"), std::string::npos);
+  Result bad = Kvmscope("help nosuch");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("no command 'nosuch'"), std::string::npos) << bad.output;
+}
+
 TEST_F(Cli, GuestsListsTheCatalog) {
   Result r = Kvmscope("guests");
   EXPECT_EQ(r.status, 0);

@@ -223,10 +223,17 @@ TEST(ChromeExport, ManyFaultsWithoutExitsStayFast) {
   data.BuildSpans();
   const auto start = std::chrono::steady_clock::now();
   std::ostringstream out;
-  WriteChromeTrace(data, out);
+  std::vector<size_t> told;  // progress: events written so far
+  WriteChromeTrace(data, out, [&](size_t done, size_t total) {
+    EXPECT_EQ(total, 200000u);
+    told.push_back(done);
+  });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 20.0);  // quadratic: 2·10^10 steps, minutes
+  ASSERT_EQ(told.size(), 3u);  // every 65,536 events
+  EXPECT_TRUE(std::is_sorted(told.begin(), told.end()));
+  EXPECT_EQ(told.back(), 3u * 65536u);
   EXPECT_NE(out.str().find("raw value, meaning depends on the exit"), std::string::npos);
 }
 

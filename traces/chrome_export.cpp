@@ -82,8 +82,8 @@ std::string ThreadName(const Track& t) {
 
 class Exporter {
  public:
-  Exporter(const TraceData& trace, std::ostream& out)
-      : m_trace(trace), m_out(out), m_chains(trace.stacks.size()) {}
+  Exporter(const TraceData& trace, std::ostream& out, const ExportProgress& progress)
+      : m_trace(trace), m_out(out), m_progress(progress), m_total(trace.EventCount()), m_chains(trace.stacks.size()) {}
 
   ChromeExportCounts Write() {
     // Rows: vCPUs first, in vCPU order, then the VMM's other threads, then
@@ -219,6 +219,7 @@ class Exporter {
       }
       // The VMM's KVM_RUN edges are the span itself; every other event is an instant.
       if (ev.type != VmmEventKind::RunEnter && ev.type != VmmEventKind::RunExit) WriteInstant(track, i);
+      if (m_progress && (++m_done & 0xffff) == 0) m_progress(m_done, m_total);
     }
     for (; e < edges.size(); ++e) WriteEdge(track, edges[e]);
   }
@@ -300,6 +301,8 @@ class Exporter {
 
   const TraceData& m_trace;
   std::ostream& m_out;
+  const ExportProgress& m_progress;
+  size_t m_total = 0, m_done = 0;  // the trace's events, and those written
   std::vector<std::optional<Json>> m_chains;  // by stack id
   std::vector<FaultCode> m_codes;             // of the track being written, by event
   std::vector<std::string> m_open_names;      // the B edges not yet closed, innermost last
@@ -356,24 +359,26 @@ class GzipBuffer : public std::streambuf {
 
 }  // namespace
 
-ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out) {
-  ChromeExportCounts counts = Exporter(trace, out).Write();
+ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out,
+                                    const ExportProgress& progress) {
+  ChromeExportCounts counts = Exporter(trace, out, progress).Write();
   out.flush();
   if (!out) throw std::runtime_error("writing the Chrome trace failed: the stream reports an error");
   return counts;
 }
 
-ChromeExportCounts SaveChromeTrace(const TraceData& trace, const std::string& path) {
+ChromeExportCounts SaveChromeTrace(const TraceData& trace, const std::string& path,
+                                   const ExportProgress& progress) {
   ChromeExportCounts counts;
   const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
   WriteFileAtomically(path, [&](std::ostream& out) {
     if (!gzip) {
-      counts = WriteChromeTrace(trace, out);
+      counts = WriteChromeTrace(trace, out, progress);
       return;
     }
     GzipBuffer buffer(out);
     std::ostream zipped(&buffer);
-    counts = WriteChromeTrace(trace, zipped);
+    counts = WriteChromeTrace(trace, zipped, progress);
     buffer.Finish();
   });
   return counts;

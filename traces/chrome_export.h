@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -32,10 +33,15 @@ struct ChromeExportCounts {
   size_t events() const { return metadata + instants + 2 * spans; }
 };
 
+// Told now and then how far an export is: events of the trace written, of all.
+using ExportProgress = std::function<void(size_t done, size_t total)>;
+
 // Streams the export; throws std::runtime_error if the stream fails.
-ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out);
+ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out,
+                                    const ExportProgress& progress = {});
 // WriteChromeTrace into `path`, atomically (atomic_file.h); gzip-compressed
 // when the path ends in ".gz".
-ChromeExportCounts SaveChromeTrace(const TraceData& trace, const std::string& path);
+ChromeExportCounts SaveChromeTrace(const TraceData& trace, const std::string& path,
+                                   const ExportProgress& progress = {});
 
 }  // namespace kvmscope::traces
