@@ -234,8 +234,11 @@ TEST_F(Cli, InterruptStopsTheGuestCleanly) {
 // No /dev/kvm: a private mount namespace with an empty /dev.
 TEST_F(Cli, WithoutDevKvmTheEnvironmentStatusAndAHint) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to make a mount namespace";
-  if (system("unshare --mount true 2>/dev/null") != 0)
-    GTEST_SKIP() << "unshare --mount unavailable";
+  if (Result u = kvmscope::test::Capture("unshare --mount true 2>&1"); u.status != 0) {
+    GTEST_SKIP() << "needs a private mount namespace to hide /dev/kvm, and 'unshare --mount' "
+                    "failed here (in a chroot or container?): "
+                 << u.output;
+  }
   std::string cmd = "unshare --mount sh -c 'mount -t tmpfs none /dev && exec " KVMSCOPE_BIN
                     " run --guest hello' 2>&1";
   Result r = Capture(cmd);
