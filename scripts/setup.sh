@@ -15,12 +15,18 @@ PACKAGES=(
   googletest libgtest-dev                       # tests
   util-linux                                    # unshare/setpriv for the environment tests
   linux-perf tmux                               # external-VMM tests: perf stat as an independent counter, `top` driven in tmux
-  nodejs npm chromium jq                        # the Chrome export in real viewers (scripts/test-viewers.sh)
+  chromium jq                                   # the Chrome export in real viewers (scripts/test-viewers.sh)
   # The VMX and SVM test hosts (scripts/test-host.sh): Debian's own kernel, run
   # under QEMU's emulator (AMD SVM) and under Bochs (Intel VMX).
   linux-image-amd64 busybox-static cpio kmod qemu-system-x86
   bochs bochsbios vgabios bochs-term syslinux syslinux-common mtools dosfstools
 )
+
+# Node.js and npm for the viewer tests: Debian's, unless the machine already
+# has a Node.js with its own npm (NodeSource's nodejs, which conflicts with
+# Debian's npm package).
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
