@@ -346,7 +346,10 @@ class GzipBuffer : public std::streambuf {
       m_z.next_out = reinterpret_cast<Bytef*>(m_out.data());
       m_z.avail_out = static_cast<uInt>(m_out.size());
       rc = deflate(&m_z, flush);
+      // Z_STREAM_ERROR means a broken stream state; retrying would loop forever.
+      if (rc == Z_STREAM_ERROR) throw std::runtime_error("gzip: deflate failed (Z_STREAM_ERROR)");
       m_sink.write(m_out.data(), static_cast<std::streamsize>(m_out.size() - m_z.avail_out));
+      if (!m_sink) break;  // Finish() and overflow() report it
     } while (m_z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
     setp(m_in.data(), m_in.data() + m_in.size());
   }
