@@ -3,12 +3,15 @@
 // the attach plan kvmscope would use, each line with what to do when
 // something is missing.
 #include <fmt/format.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/privileges.h"
+#include "probes/host.h"
 #include "probes/session.h"
 #include "vmm/error.h"
 #include "vmm/host.h"
@@ -52,9 +55,31 @@ int CmdDoctor(const DoctorArgs& args) {
   } catch (const vmm::Error& e) {
     Line("/dev/kvm", fmt::format("no — {}", e.what()));
   }
-  bool root = geteuid() == 0;
-  Line("privileges", root ? "root" : "not root → BPF tracing needs root (or CAP_BPF, CAP_PERFMON "
-                                     "and CAP_SYS_RESOURCE): run 'sudo kvmscope doctor'");
+  const Privileges priv = CurrentPrivileges();
+  if (priv.real_root) {
+    Line("privileges", "root: every process's VMs can be traced");
+  } else if (priv.CanTrace()) {
+    Line("privileges", fmt::format("not root, with the capabilities {}{}: kernel tracing of your own "
+                                   "VMs; --system-wide and other users' processes need root",
+                                   priv.TracingCapabilities(),
+                                   priv.secure_exec ? " (file capabilities of this kvmscope)" : ""));
+    if (!priv.Has(CAP_SYSLOG) && access("/proc/kallsyms", R_OK) == 0) {
+      bool zero = false;
+      try {
+        probes::LoadKallsyms("/proc/kallsyms", &zero);
+      } catch (const probes::ProbeError&) {
+      }
+      if (zero) {
+        Line("", "kernel addresses hidden (no cap_syslog, perf_event_paranoid > 1): call stacks "
+                 "show no function names → the administrator adds cap_syslog to the file "
+                 "capabilities (README: Install on lab machines)");
+      }
+    }
+  } else {
+    Line("privileges", "not root → kernel tracing needs root, or the file capabilities "
+                       "cap_bpf,cap_perfmon,cap_sys_resource on kvmscope (README: Install on lab "
+                       "machines); the VMM side works without them");
+  }
   Line("BTF", access("/sys/kernel/btf/vmlinux", R_OK) == 0
                   ? "/sys/kernel/btf/vmlinux"
                   : "missing → fentry and CO-RE need a kernel built with CONFIG_DEBUG_INFO_BTF=y");

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "app/commands.h"
+#include "app/privileges.h"
 #include "app/exit_codes.h"
 #include "app/guest_setup.h"
 #include "app/interrupts.h"
@@ -85,12 +86,16 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
     auto session = std::make_unique<probes::Session>(options);
     std::printf("kernel tracing: %s (stacks: %s%s)\n",
                 probes::PlanSummary(session->plan()).c_str(),
-                std::string(probes::StackModeName(options.stacks)).c_str(),
+                session->plan().stacks_off.empty()
+                    ? std::string(probes::StackModeName(options.stacks)).c_str()
+                    : "off, see below",
                 args.system_wide ? ", system-wide" : "");
     if (!args.quiet) {
       for (const std::string& line : probes::DescribePlan(session->plan())) {
         std::printf("  %s\n", line.c_str());
       }
+    } else if (!session->plan().stacks_off.empty()) {
+      std::printf("  stacks off: %s\n", session->plan().stacks_off.c_str());
     }
     const traces::StackTable& stacks = session->stacks();
     if (!args.quiet) printer.EnableKernel(&session->symbols(), &stacks);
@@ -279,6 +284,12 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
 }
 
 int CmdRun(const RunArgs& args) {
+  if (args.system_wide && !args.no_probes) {
+    if (std::string refused = RootOnlyRefusal("run --system-wide"); !refused.empty()) {
+      std::fprintf(stderr, "%s\n", refused.c_str());
+      return kExitEnvironment;
+    }
+  }
   try {
     CheckWritable(args.output, "-o");
     CheckWritable(args.chrome, "--chrome");

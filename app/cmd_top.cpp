@@ -18,6 +18,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/privileges.h"
 #include "app/top_screen.h"
 #include "probes/host.h"
 #include "probes/top_session.h"
@@ -125,6 +126,10 @@ int CmdTop(const TopArgs& args) {
                    tgid, procs::ThreadName(tgid, tgid).c_str(), tgid);
       return kExitUsage;
     }
+    if (std::string refused = OtherUserRefusal(static_cast<int>(pid), "top"); !refused.empty()) {
+      std::fprintf(stderr, "%s\n", refused.c_str());
+      return kExitEnvironment;
+    }
     if (geteuid() == 0 && procs::ReadPid(static_cast<int>(pid)).kind == procs::PidKind::NotVm) {
       std::fprintf(stderr, "kvmscope: top: pid %u (%s) holds no KVM VM\n", pid,
                    procs::ThreadName(static_cast<int>(pid), static_cast<int>(pid)).c_str());
@@ -148,7 +153,7 @@ int CmdTop(const TopArgs& args) {
 
   std::unique_ptr<probes::TopSession> session;
   try {
-    session = std::make_unique<probes::TopSession>(probes::TopOptions{pid, args.emulation});
+    session = std::make_unique<probes::TopSession>(probes::TopOptions{pid, args.emulation, OwnProcessesOnly()});
   } catch (const probes::ProbeError& e) {
     std::fprintf(stderr, "kvmscope: top: cannot count KVM here: %s\n", e.what());
     return kExitEnvironment;

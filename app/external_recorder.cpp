@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "app/exit_codes.h"
+#include "app/privileges.h"
 #include "traces/chains.h"
 
 namespace kvmscope::app {
@@ -87,6 +88,11 @@ std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const
     exit_status = kExitUsage;
     return std::nullopt;
   }
+  if (std::string refused = OtherUserRefusal(*pid, command); !refused.empty()) {
+    std::fprintf(stderr, "%s\n", refused.c_str());
+    exit_status = kExitEnvironment;
+    return std::nullopt;
+  }
   std::optional<procs::PidFd> pidfd;
   try {
     pidfd.emplace(procs::PidFd::Open(*pid));
@@ -102,6 +108,15 @@ std::optional<ExternalTarget> OpenExternalVmm(const std::string& pid_text, const
       exit_status = kExitUsage;
       return std::nullopt;
     case procs::PidKind::Denied:
+      if (procs::ProcessOwner(*pid) == getuid()) {
+        std::fprintf(stderr,
+                     "kvmscope: %s: pid %d (%s) is yours but runs with privileges you do not have "
+                     "(file capabilities, or setuid), so its file descriptors are closed to you: "
+                     "trace it from inside (a kvmscope traces its own guests), or as root\n",
+                     command, *pid, found.process.comm.c_str());
+        exit_status = kExitEnvironment;
+        return std::nullopt;
+      }
       std::fprintf(stderr,
                    "kvmscope: %s: pid %d (%s) belongs to another user: only root may look at "
                    "its file descriptors and trace it\n",

@@ -6,11 +6,14 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/privileges.h"
 #include "app/version.h"
 
 using namespace kvmscope::app;
 
 int main(int argc, char** argv) {
+  // First of all: with file capabilities, only the environment kvmscope needs.
+  ScrubEnvironment();
   CLI::App cli{
       "kvmscope: watch Linux KVM run a virtual machine. A built-in VMM runs small real "
       "guests on /dev/kvm and shows every KVM_RUN and exit; BPF programs show what the host "

@@ -3,6 +3,7 @@
 #include "probes/host.h"
 
 #include <fmt/format.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -44,9 +45,35 @@ std::string MountedTracefs() {
 }
 }  // namespace
 
+uint64_t EffectiveCapabilities() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return std::strtoull(line.c_str() + 7, nullptr, 16);
+  }
+  return 0;
+}
+
+bool TracingPrivileged() {
+  const uint64_t caps = EffectiveCapabilities();
+  auto has = [caps](int cap) { return (caps >> cap) & 1; };
+  return has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
+}
+
 std::string EnsureTracefs() {
   std::string dir = MountedTracefs();
-  if (!dir.empty()) return dir;
+  if (!dir.empty()) {
+    // Mounted, but tracefs is root's alone by default (mode 0700): a user with
+    // kvmscope's file capabilities cannot read the tracepoints' ids.
+    if (access((dir + "/events").c_str(), X_OK) != 0 && (errno == EACCES || errno == EPERM)) {
+      throw ProbeError(fmt::format(
+          "tracefs at {} is not readable by this user (it is root's alone unless mounted "
+          "otherwise), so no tracepoint can be attached. The administrator lets group kvm read "
+          "it: mount -o remount,gid=kvm,mode=0750 {} (README: Install on lab machines)",
+          dir, dir));
+    }
+    return dir;
+  }
   if (mount("nodev", kTracefs, "tracefs", 0, nullptr) != 0) {
     int err = errno;
     throw ProbeError(fmt::format(
@@ -361,7 +388,7 @@ bool Blacklisted(std::string_view function, const std::string& path) {
 std::string KprobeRefusal(int err, std::string_view function, bool in_kallsyms,
                           const KernelPlaces& places) {
   const std::string what = fmt::format("kprobe on {}: attach failed: {}", function, Describe(err));
-  if ((err == EPERM || err == EACCES) && !places.root) {
+  if ((err == EPERM || err == EACCES) && !places.privileged) {
     return what + ": not permitted: attaching kprobes needs root (or CAP_PERFMON and CAP_BPF)";
   }
   if (!IsDir(places.kprobe_pmu)) {
@@ -400,12 +427,14 @@ std::string FentryRefusal(int err, std::string_view function, std::string_view l
                        "module without BTF)",
                        what, function);
   }
-  if ((err == EPERM || err == EACCES) && !places.root) {
+  if ((err == EPERM || err == EACCES) && !places.privileged) {
     return what + ": not permitted: BPF tracing programs need root (or CAP_BPF and CAP_PERFMON)";
   }
   return fmt::format("{}{}: the kernel refuses BPF tracing programs (BPF_PROG_TYPE_TRACING: "
                      "fentry/fexit) on this kernel",
-                     what, places.root ? " as root" : "");
+                     what, !places.privileged      ? ""
+                     : geteuid() == 0 ? " as root"
+                                      : " with CAP_BPF and CAP_PERFMON");
 }
 
 std::string ErrnoName(int err) {

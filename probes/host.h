@@ -44,6 +44,12 @@ traces::SymbolTable LoadKallsyms(const std::string& path = "/proc/kallsyms",
                                  bool* zero_addresses = nullptr,
                                  const std::string& modules_path = "/proc/modules");
 
+// This process's effective capabilities (CapEff of /proc/self/status).
+uint64_t EffectiveCapabilities();
+// Whether this process may load and attach BPF tracing programs: root's
+// capabilities, or CAP_BPF and CAP_PERFMON (a lab room's file capabilities).
+bool TracingPrivileged();
+
 // Where the kernel says why a probe cannot attach; the defaults are the real
 // places, tests point them at files of their own.
 struct KernelPlaces {
@@ -52,8 +58,9 @@ struct KernelPlaces {
   std::string btf = "/sys/kernel/btf/vmlinux";
   // Kernel configs to quote from, first readable wins ("" = /boot/config-$(uname -r)).
   std::vector<std::string> configs = {"/proc/config.gz", ""};
-  // Running as root: EPERM is then the kernel's refusal, not missing privileges.
-  bool root = geteuid() == 0;
+  // Privileged for tracing (root, or CAP_BPF and CAP_PERFMON): EPERM is then
+  // the kernel's refusal, not missing privileges.
+  bool privileged = TracingPrivileged();
 };
 // The line of the kernel config that sets `option` ("# CONFIG_KPROBES is not
 // set", "CONFIG_KPROBES=y") and the file it came from; "" when no config is

@@ -20,6 +20,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 targ_tgid = 0; /* 0: every process */
+/* A user who is not root counts their own processes only (real uid). */
+const volatile bool filter_uid = false;
+const volatile __u32 targ_uid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -45,6 +48,8 @@ struct {
 
 static __always_inline bool wanted(__u64 pid_tgid)
 {
+	if (filter_uid && (__u32)bpf_get_current_uid_gid() != targ_uid)
+		return false;
 	return !targ_tgid || (pid_tgid >> 32) == targ_tgid;
 }
 

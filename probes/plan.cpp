@@ -246,6 +246,12 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   plan.requested = requested;
   plan.entries = {PlanRunLoop(caps, requested), PlanExitHandler(caps, requested),
                   PlanMmuPageFault(caps, requested)};
+  if (caps.kernel_addresses_hidden) {
+    plan.stacks_off =
+        "/proc/kallsyms shows this user zero addresses (kernel.kptr_restrict, no CAP_SYSLOG), so "
+        "kernel stacks could not be named: run as root, or add cap_syslog to kvmscope's file "
+        "capabilities";
+  }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
       plan.tracepoints.emplace_back(name);
@@ -281,6 +287,7 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
   lines.push_back(fmt::format("tracepoints   {} attached: {}", plan.tracepoints.size(),
                               fmt::join(plan.tracepoints, " ")));
   for (const std::string& why : plan.missing) lines.push_back(fmt::format("{:15}missing: {}", "", why));
+  if (!plan.stacks_off.empty()) lines.push_back(fmt::format("{:<13} off: {}", "stacks", plan.stacks_off));
   return lines;
 }
 

@@ -51,6 +51,9 @@ struct Capabilities {
   std::string vendor_handler;  // the vendor exit handler found in /proc/kallsyms, "" if none
   bool mmu_page_fault_symbol = false;  // kvm_mmu_page_fault in /proc/kallsyms
   bool btf = false;                    // /sys/kernel/btf/vmlinux
+  // /proc/kallsyms shows zero addresses to this process (kptr_restrict; not
+  // root and no CAP_SYSLOG): stacks could not be named, so none are taken.
+  bool kernel_addresses_hidden = false;
   Try kprobe_run;       // kprobe + kretprobe on kvm_arch_vcpu_ioctl_run
   Try kprobe_handler;   // kprobe on the vendor handler
   Try kprobe_mmu;       // kprobe on kvm_mmu_page_fault
@@ -77,6 +80,7 @@ struct AttachPlan {
   std::vector<PlanEntry> entries;  // RunLoop, ExitHandler, MmuPageFault
   std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
   std::vector<std::string> missing;      // not attached, with why
+  std::string stacks_off;                // why no kernel stacks are taken at all, "" when they are
   // Whether the kernel side can be traced at all (the run loop is covered).
   bool usable() const;
   const PlanEntry& entry(ProbePoint point) const;

@@ -139,11 +139,7 @@ struct Session::Impl {
     tracefs = EnsureTracefs();
     bool hidden = false;
     symbols = LoadKallsyms("/proc/kallsyms", &hidden);
-    if (hidden) {
-      throw ProbeError(
-          "/proc/kallsyms shows only zero addresses, so kernel stacks cannot be symbolized: "
-          "run as root (or lower kernel.kptr_restrict)");
-    }
+    caps.kernel_addresses_hidden = hidden;
     caps.backend = BackendFromSymbols(symbols);
     caps.vendor_handler = std::string(VendorHandler(caps.backend));
     caps.mmu_page_fault_symbol = symbols.Has("kvm_mmu_page_fault");
@@ -178,6 +174,8 @@ struct Session::Impl {
     }
     skel->rodata->targ_tgid = options.pid;
     skel->rodata->stream_mask = StreamMask(options.stream_kinds);
+    // Stacks that could not be named are not taken (the plan says why).
+    if (caps.kernel_addresses_hidden) options.stacks = StackMode::None;
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
                                : options.stacks == StackMode::All ? KS_STACKS_ALL
                                                                   : KS_STACKS_NEW;

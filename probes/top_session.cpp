@@ -136,6 +136,10 @@ struct TopSession::Impl {
           fmt::format("opening kvmscope top's BPF object failed: {}", Describe(errno)));
     }
     skel->rodata->targ_tgid = options.pid;
+    if (options.uid) {
+      skel->rodata->filter_uid = true;
+      skel->rodata->targ_uid = *options.uid;
+    }
     std::vector<Program> programs = Programs(TracepointExists(tracefs, "kvm:kvm_userspace_exit"));
     for (Program& p : programs) {
       // A tracepoint this kernel lacks has no context type to relocate against.

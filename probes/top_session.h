@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace kvmscope::probes {
 struct TopOptions {
   uint32_t pid = 0;        // count only this process (tgid); 0: every process
   bool emulation = false;  // also count kvm_emulate_insn (millions/s on PVM: costly)
+  std::optional<uint32_t> uid;  // count only processes of this real uid (checked in the kernel)
 };
 
 class TopSession {

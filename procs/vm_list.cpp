@@ -341,6 +341,12 @@ std::optional<int> ThreadGroupOf(int tid, const std::string& proc_root) {
   return StatusField<int>(*status, "Tgid");
 }
 
+std::optional<uint32_t> ProcessOwner(int pid, const std::string& proc_root) {
+  std::optional<std::string> status = ReadFile(fmt::format("{}/{}/status", proc_root, pid));
+  if (!status) return std::nullopt;
+  return StatusField<uint32_t>(*status, "Uid");
+}
+
 std::string ThreadName(int pid, int tid, const std::string& proc_root) {
   return Chomp(ReadFile(fmt::format("{}/{}/task/{}/comm", proc_root, pid, tid)).value_or(""));
 }

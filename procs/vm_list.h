@@ -92,6 +92,9 @@ std::string CommandLine(int pid, const std::string& proc_root = "/proc");
 // The process (thread group) a thread id belongs to (/proc/TID/status Tgid:
 // the id itself for a process), nullopt when there is no such thread.
 std::optional<int> ThreadGroupOf(int tid, const std::string& proc_root = "/proc");
+// The real uid of a process (/proc/PID/status Uid, first field), nullopt when
+// there is no such process. Readable for every process, whoever asks.
+std::optional<uint32_t> ProcessOwner(int pid, const std::string& proc_root = "/proc");
 // A thread's name (/proc/PID/task/TID/comm without the newline), "" if gone.
 std::string ThreadName(int pid, int tid, const std::string& proc_root = "/proc");
 

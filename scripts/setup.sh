@@ -13,7 +13,7 @@ PACKAGES=(
   libimgui-dev libglfw3-dev libgl-dev libstb-dev libcapstone-dev  # the GUI, disassembly
   libgl1-mesa-dri xvfb xauth xdotool fonts-dejavu-core  # OpenGL without a GPU, a real window and real input in tests, fonts
   googletest libgtest-dev                       # tests
-  util-linux                                    # unshare/setpriv for the environment tests
+  util-linux libcap2-bin                        # unshare/setpriv for the environment tests, setcap for the lab-room test
   linux-perf tmux                               # external-VMM tests: perf stat as an independent counter, `top` driven in tmux
   chromium jq                                   # the Chrome export in real viewers (scripts/test-viewers.sh)
   # The VMX and SVM test hosts (scripts/test-host.sh): Debian's own kernel, run

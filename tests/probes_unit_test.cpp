@@ -276,7 +276,7 @@ class HostFiles : public ::testing::Test {
     m_places.kprobe_blacklist = Path("blacklist");
     m_places.btf = Path("vmlinux");
     m_places.configs = {Path("config")};
-    m_places.root = false;
+    m_places.privileged = false;
   }
   void TearDown() override { std::filesystem::remove_all(m_dir); }
   std::string Path(const char* name) const { return (m_dir / name).string(); }
@@ -311,7 +311,7 @@ TEST_F(HostFiles, WithKprobesTheFunctionItselfIsTheReason) {
   EXPECT_EQ(why.find("no kprobes"), std::string::npos) << why;
   why = KprobeRefusal(EPERM, "pvm_handle_exit", true, m_places);
   EXPECT_NE(why.find("needs root"), std::string::npos) << why;
-  m_places.root = true;  // as root, EPERM is the kernel saying no
+  m_places.privileged = true;  // as root, EPERM is the kernel saying no
   why = KprobeRefusal(EPERM, "pvm_handle_exit", true, m_places);
   EXPECT_EQ(why.find("needs root"), std::string::npos) << why;
 }
@@ -331,7 +331,7 @@ TEST_F(HostFiles, FentryReasons) {
   EXPECT_NE(why.find("refuses BPF tracing programs"), std::string::npos) << why;
   why = FentryRefusal(EPERM, "kvm_arch_vcpu_ioctl_run", "", m_places);
   EXPECT_NE(why.find("need root"), std::string::npos) << why;
-  m_places.root = true;  // what these machines do: EPERM for root
+  m_places.privileged = true;  // what these machines do: EPERM for root
   why = FentryRefusal(EPERM, "kvm_arch_vcpu_ioctl_run", "", m_places);
   EXPECT_NE(why.find("EPERM (Operation not permitted) as root: the kernel refuses BPF tracing "
                      "programs"),
