@@ -173,6 +173,19 @@ TEST(AttachPlan, DescriptionNamesEveryPointAndEveryReason) {
   EXPECT_EQ(PlanSummary(plan), "run loop: tracepoint · exit handler: stacks · page fault: stacks");
 }
 
+TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {
+  EXPECT_TRUE(PlanAttach(Pvm()).stacks_off.empty());
+  Capabilities c = Pvm();
+  c.kernel_addresses_hidden = true;  // a lab-room user without cap_syslog
+  AttachPlan plan = PlanAttach(c);
+  EXPECT_NE(plan.stacks_off.find("cap_syslog"), std::string::npos) << plan.stacks_off;
+  EXPECT_TRUE(plan.usable());  // tracing still works, without stacks
+  std::vector<std::string> lines = DescribePlan(plan);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("stacks        off: /proc/kallsyms shows this user zero addresses", 0), 0u)
+      << lines.back();
+}
+
 // --- --attach: a forced mechanism ------------------------------------------
 
 std::vector<Mechanism> Mechanisms(const AttachPlan& plan) {
