@@ -8,10 +8,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
+#include "app/background_load.h"
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/external_recorder.h"
@@ -125,9 +128,15 @@ class AppController : public ui::Controller {
     return m_outcome;
   }
 
+  // Opens a trace before the window (gui TRACE), with a progress line on a
+  // terminal; the window's Open loads in the background instead (Tick).
   std::string OpenReplay(const std::string& path) {
     try {
-      auto trace = std::make_shared<traces::Trace>(traces::LoadTrace(path));
+      std::shared_ptr<traces::Trace> trace;
+      {
+        ProgressLine line("loading", path, ProgressLine::Unit::Bytes);
+        trace = std::make_shared<traces::Trace>(traces::LoadTrace(path, std::ref(line)));
+      }
       StopLive();
       std::lock_guard lock(m_mutex);
       m_trace = std::move(trace);
@@ -152,6 +161,7 @@ class AppController : public ui::Controller {
   }
 
   std::string status() const override {
+    if (m_load.busy()) return m_load.Progress();
     std::lock_guard lock(m_mutex);
     if (!m_machine) {
       return m_replay_path.empty() ? "no trace" : "replay of " + m_replay_path;
@@ -164,6 +174,17 @@ class AppController : public ui::Controller {
   }
 
   void Tick() override {
+    if (std::optional<BackgroundLoad::Result> loaded = m_load.Take()) {
+      if (loaded->trace) {
+        StopLive();
+        std::lock_guard lock(m_mutex);
+        m_trace = std::move(loaded->trace);
+        m_replay_path = loaded->path;
+        m_late_message = "opened " + loaded->path;
+      } else {
+        m_late_message = loaded->error;  // names the file; what was open stays
+      }
+    }
     // The trace's lock is never taken while m_mutex is held (the frame takes
     // them the other way round: a snapshot, then status() and guest()). The
     // session lives until StopLive, which runs on this same (UI) thread.
@@ -228,9 +249,14 @@ class AppController : public ui::Controller {
     StartLive(run, true);
   }
 
+  // Loads in the background: the window keeps drawing, and the status bar
+  // says how far the load is; Tick swaps the trace in when it is done.
   std::string Open(const std::string& path) override {
-    return path.empty() ? "type a trace file path first" : OpenReplay(path);
+    if (path.empty()) return "type a trace file path first";
+    if (!m_load.Start(path)) return "already " + m_load.Progress();
+    return "loading " + path;
   }
+  std::string TakeMessage() override { return std::exchange(m_late_message, {}); }
   std::string Save(const std::string& path) override {
     return Write(path, ".json", [](const traces::TraceData& d, const std::string& p) { traces::SaveTrace(d, p); });
   }
@@ -291,6 +317,8 @@ class AppController : public ui::Controller {
   std::thread m_waiter;
   std::optional<vmm::Outcome> m_outcome;
   std::string m_replay_path;
+  std::string m_late_message;  // a background Open's outcome, for TakeMessage (UI thread only)
+  BackgroundLoad m_load;
   bool m_paused = false;
   bool m_attach_refused = false;  // a forced --attach was refused by the kernel
   int m_slow_ms = 0;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include "app/commands.h"
@@ -28,13 +30,34 @@ std::string FileSize(const std::string& path) {
 
 }  // namespace
 
+ProgressLine::ProgressLine(std::string verb, std::string path, Unit unit)
+    : m_verb(std::move(verb)), m_path(std::move(path)), m_unit(unit), m_tty(isatty(STDERR_FILENO)) {}
+
+ProgressLine::~ProgressLine() {
+  if (m_shown) std::fprintf(stderr, "\r\033[K");
+}
+
+void ProgressLine::operator()(uint64_t done, uint64_t total) {
+  if (!m_tty || total == 0) return;
+  const int percent = static_cast<int>(std::min<uint64_t>(done * 100 / total, 100));
+  if (percent == m_percent) return;  // a line per percent, not per call
+  m_percent = percent;
+  m_shown = true;
+  std::string amount =
+      m_unit == Unit::Events
+          ? fmt::format("{} of {} events", done, total)
+          : fmt::format("{:.1f} of {:.1f} MiB", done / 1048576.0, total / 1048576.0);
+  std::fprintf(stderr, "\r  %s %s: %d%% (%s)", m_verb.c_str(), m_path.c_str(), percent, amount.c_str());
+}
+
 void PrintLines(const std::vector<std::string>& lines, const char* indent) {
   for (const std::string& line : lines) std::printf("%s%s\n", indent, line.c_str());
 }
 
 std::optional<traces::TraceData> LoadOrExplain(const std::string& path) {
   try {
-    return traces::LoadTrace(path);
+    ProgressLine line("loading", path, ProgressLine::Unit::Bytes);
+    return traces::LoadTrace(path, std::ref(line));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kvmscope: %s\n", e.what());
     return std::nullopt;
@@ -61,16 +84,11 @@ bool SaveTraces(const traces::TraceData& trace, const std::string& native,
   });
   save(chrome, "Chrome trace (Perfetto, chrome://tracing, DevTools, speedscope)",
        [](const traces::TraceData& t, const std::string& p) {
-         // A line that moves on a terminal; nothing when stderr is not one.
-         traces::ExportProgress progress;
-         if (isatty(STDERR_FILENO)) {
-           progress = [&p](size_t done, size_t total) {
-             std::fprintf(stderr, "\r  exporting %s: %zu%% (%zu of %zu events)", p.c_str(),
-                          total ? done * 100 / total : 100, done, total);
-           };
+         traces::ChromeExportCounts c;
+         {
+           ProgressLine line("exporting", p, ProgressLine::Unit::Events);
+           c = traces::SaveChromeTrace(t, p, std::ref(line));
          }
-         const traces::ChromeExportCounts c = traces::SaveChromeTrace(t, p, progress);
-         if (progress) std::fprintf(stderr, "\r\033[K");
          return fmt::format("{} trace events: {} instants, {} spans, {} names", c.events(), c.instants,
                             c.spans, c.metadata);
        });

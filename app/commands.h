@@ -67,7 +67,28 @@ bool SaveTraces(const traces::TraceData& trace, const std::string& native,
                 const std::string& chrome);
 
 // Loads a trace file, or prints why not (the caller exits with status 2).
+// Loads a trace, with a progress line on a terminal; nullopt after saying why.
 std::optional<traces::TraceData> LoadOrExplain(const std::string& path);
+
+// A line on stderr that moves while long work goes on ("loading PATH: 45%
+// (120.0 of 266.1 MiB)"), redrawn once per percent and erased when done;
+// nothing at all when stderr is not a terminal.
+class ProgressLine {
+ public:
+  enum class Unit { Bytes, Events };
+  ProgressLine(std::string verb, std::string path, Unit unit);
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  void operator()(uint64_t done, uint64_t total);
+
+ private:
+  std::string m_verb, m_path;
+  Unit m_unit;
+  bool m_tty;
+  bool m_shown = false;
+  int m_percent = -1;
+};
 // Prints lines of text computed by traces/.
 void PrintLines(const std::vector<std::string>& lines, const char* indent = "");
 

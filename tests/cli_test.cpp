@@ -631,6 +631,29 @@ TEST_F(CliTraces, RunSavesATraceThatEveryCommandReads) {
   EXPECT_TRUE(nlohmann::json::parse(std::ifstream(out)).contains("traceEvents"));
 }
 
+// Loading and exporting show a line that moves on a terminal (util-linux
+// `script` gives the command one) and print nothing of it otherwise.
+TEST_F(CliTraces, ProgressLinesOnATerminalOnly) {
+  if (Capture("command -v script >/dev/null").status != 0) GTEST_SKIP() << "no script(1) (util-linux)";
+  const std::string trace = KVMSCOPE_TESTDATA "/pagefault-pvm.json";  // 7 reads of 64 KiB
+  const std::string out = (dir / "pf.trace.json").string();
+  const std::string command = fmt::format("{} export {} --chrome {}", KVMSCOPE_BIN, trace, out);
+  Result tty = Capture("script -qec '" + command + "' /dev/null");
+  ASSERT_EQ(tty.status, 0) << tty.output;
+  const double mib = static_cast<double>(fs::file_size(trace)) / 1048576.0;
+  EXPECT_NE(tty.output.find(fmt::format("\r  loading {}: 100% ({:.1f} of {:.1f} MiB)", trace, mib, mib)),
+            std::string::npos) << tty.output;
+  const uintmax_t first = 65536 * 100 / fs::file_size(trace);  // after the first read
+  EXPECT_NE(tty.output.find(fmt::format("\r  loading {}: {}% ", trace, first)), std::string::npos)
+      << "no line before the end: " << tty.output;
+  EXPECT_NE(tty.output.find("\r\033[K"), std::string::npos) << "the line is not erased:" << tty.output;
+  Result pipe = Capture(command + " 2>&1");
+  ASSERT_EQ(pipe.status, 0) << pipe.output;
+  EXPECT_EQ(pipe.output.find("loading"), std::string::npos) << pipe.output;
+  EXPECT_EQ(pipe.output.find("exporting"), std::string::npos) << pipe.output;
+  EXPECT_NE(pipe.output.find("wrote Chrome trace"), std::string::npos) << pipe.output;
+}
+
 TEST_F(CliTraces, BadTraceFilesAreUsageErrorsThatNameTheProblem) {
   Result missing = Kvmscope("stats " + (dir / "nope.json").string());
   EXPECT_EQ(missing.status, 2) << missing.output;

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "bpf_programs.h"
@@ -200,6 +201,32 @@ TEST_F(Drive, ReplayThenLiveThenReplayAndABadFile) {
   ASSERT_TRUE(gui->WaitStatus("hello: paused")) << Explain();
   EXPECT_TRUE(gui->Alive()) << Explain();
   EXPECT_EQ(End(SIGINT), 1) << Explain();  // paused: stopped
+}
+
+// A big trace opened in the window loads in the background: the window keeps
+// drawing, the status bar says how far the load is, and the trace replaces
+// the live guest when it is loaded.
+TEST_F(Drive, OpenLoadsABigTraceInTheBackgroundWithProgress) {
+  KVMSCOPE_REQUIRE_KVM();
+  const fs::path big = dir / "big.json";  // 1.5M events, 95 MiB: about a second to load
+  kvmscope::test::Result made = kvmscope::test::Capture(
+      std::string(KVMSCOPE_BIN) + " run --guest pio-loop --param 500000 --no-probes -q -o " +
+      big.string() + " 2>&1");
+  ASSERT_EQ(made.status, 0) << made.output;
+  ASSERT_TRUE(gui->Start({"--guest", "hello", "--no-probes", "--paused"})) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("hello: paused")) << Explain();
+  ASSERT_TRUE(gui->Type("path", big.string()));
+  ASSERT_TRUE(gui->Click("open"));
+  std::set<std::string> seen;  // the progress lines drawn while it loads
+  ASSERT_TRUE(gui->WaitFor(
+      [&] {
+        const std::string status = gui->Status();
+        if (status.find("loading " + big.string() + ": ") != std::string::npos) seen.insert(status);
+        return status.find("replay of " + big.string()) != std::string::npos;
+      },
+      60s)) << Explain();
+  EXPECT_GE(seen.size(), 2u) << "the status bar did not show the load moving\n" << Explain();
+  EXPECT_EQ(End(SIGINT), 0) << Explain();  // a replay: nothing to stop
 }
 
 // An engineer watches a QEMU: `gui --pid` on a paused QEMU running the exit

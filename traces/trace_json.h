@@ -3,6 +3,8 @@
 // a trace of millions of events never exists twice in memory.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <istream>
 #include <ostream>
 #include <stdexcept>
@@ -36,8 +38,11 @@ void SaveTrace(const TraceData& trace, const std::string& path);
 // Throws TraceFormatError.
 TraceData ParseTrace(std::istream& in);
 TraceData ParseTrace(std::string_view text);
+// How far loading a file is: bytes read of the file's size (0 when it has
+// none, as a pipe). Called about every 64 KiB, last with done == total.
+using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
 // ParseTrace of a file; a file that cannot be opened throws FileError
 // (atomic_file.h) naming the path and the reason.
-TraceData LoadTrace(const std::string& path);
+TraceData LoadTrace(const std::string& path, const LoadProgress& progress = {});
 
 }  // namespace kvmscope::traces

@@ -37,6 +37,10 @@ class Controller {
   virtual std::string status() const = 0;
   // Called once per frame before drawing (live: refresh the loss counters).
   virtual void Tick() {}
+  // The outcome of a command that finished after it returned (Open loads in
+  // the background): shown in the toolbar like a command's own message.
+  // Asked once per frame after Tick; "" when there is none.
+  virtual std::string TakeMessage() { return {}; }
 
   // Live control (no-ops in a replay).
   virtual std::vector<GuestChoice> guests() const { return {}; }  // the catalog

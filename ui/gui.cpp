@@ -173,6 +173,7 @@ class Window {
 
   void Frame(bool& want_screenshot, std::string& screenshot_path) {
     m_controller.Tick();
+    if (std::string late = m_controller.TakeMessage(); !late.empty()) m_message = std::move(late);
     Keys keys = g_keys;
     g_keys = {};
     if (keys.space) Queue([this] { Toggle(); });
