@@ -30,7 +30,9 @@ TEST(CatalogPaths, EveryPromiseNamesAKernelEvent) {
     EXPECT_TRUE(traces::KernelEventKindFromName(p.event).has_value()) << guest << ": " << p.event;
     EXPECT_NE(p.on | p.not_on | p.maybe_on, 0) << guest << ": " << p.event << " applies nowhere";
     EXPECT_EQ(p.on & p.not_on, 0) << guest << ": " << p.event << " both promised and excluded";
-    if (p.not_on != 0 || p.maybe_on != 0) EXPECT_FALSE(p.why.empty()) << guest << ": " << p.event;
+    if (p.not_on != 0 || p.maybe_on != 0) {
+      EXPECT_FALSE(p.why.empty()) << guest << ": " << p.event;
+    }
   };
   for (const vmm::KernelPromise& p : vmm::CommonPromises()) check(p, "every guest");
   for (const vmm::GuestInfo& g : vmm::Catalog()) {

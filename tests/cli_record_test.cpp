@@ -351,7 +351,7 @@ TEST(CliRecord, KvmsOwnCountersOfTheRecordedVmAgreeWithTheTrace) {
   ASSERT_TRUE(vm->Cont());
   // Without --qmp, debugfs (where the host allows it: not under lockdown, as
   // on this PVM machine; the SVM test host does); with it, QMP first.
-  for (const std::string qmp : {std::string(), socket}) {
+  for (const std::string& qmp : {std::string(), socket}) {
     SCOPED_TRACE(qmp.empty() ? "without --qmp" : "--qmp");
     Result r = Capture(std::string(KVMSCOPE_BIN) + " record --pid " + pid +
                        (qmp.empty() ? "" : " --qmp " + qmp) + " --duration 2 -o " + trace_path.string() + " 2>&1");
@@ -423,7 +423,9 @@ TEST(CliRecord, QmpCountersLandOnKvmsVcpuIds) {
   for (size_t id : {0u, 1u, 2u, 4u}) EXPECT_TRUE(vcpus[id].contains("exits")) << "vcpu_id " << id;
   EXPECT_TRUE(vcpus[3].empty()) << "no vCPU has id 3";
   for (const kvmscope::traces::Track& t : trace.tracks) {
-    if (t.kind == kvmscope::traces::TrackKind::Vcpu) EXPECT_NE(t.vcpu, 3) << t.name;
+    if (t.kind == kvmscope::traces::TrackKind::Vcpu) {
+      EXPECT_NE(t.vcpu, 3) << t.name;
+    }
   }
   const kvmscope::traces::KvmCounterStats s = kvmscope::traces::ComputeKvmCounters(trace, kvmscope::traces::kAllVcpus);
   EXPECT_EQ(s.vcpus, (std::vector<int>{0, 1, 2, 4}));

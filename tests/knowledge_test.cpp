@@ -63,8 +63,9 @@ TEST(Facts, SourceTreesAreReleasesWithACommit) {
     EXPECT_TRUE(std::regex_match(std::string(t.release), release)) << t.release;
     EXPECT_FALSE(t.repo.empty()) << t.release;
     // A Debian source package has no commit; every repository has one.
-    if (!t.repo.starts_with("Debian"))
+    if (!t.repo.starts_with("Debian")) {
       EXPECT_TRUE(std::regex_match(std::string(t.commit), commit)) << t.release << " " << t.commit;
+    }
   }
 }
 
@@ -285,7 +286,9 @@ TEST(Configuration, TheTdpMmuParameterDecidesItsSteps) {
     EXPECT_EQ(m.Node("direct_pf")->chosen->function, off ? "direct_page_fault" : "kvm_tdp_mmu_page_fault")
         << on;
     EXPECT_EQ(m.Node("tdp_map")->status == traces::NodeStatus::NotApplicable, off) << on;
-    if (off) EXPECT_EQ(m.Node("tdp_map")->note, "only with kvm.tdp_mmu=Y (this host: N)");
+    if (off) {
+      EXPECT_EQ(m.Node("tdp_map")->note, "only with kvm.tdp_mmu=Y (this host: N)");
+    }
     EXPECT_EQ(m.Edge("direct_pf", "tdp_map")->status == traces::EdgeStatus::NotApplicable, off) << on;
   }
 }

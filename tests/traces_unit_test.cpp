@@ -440,7 +440,9 @@ TEST(SymbolTable, AnAddressPastASymbolsEndIsNotAttributedToIt) {
   EXPECT_EQ(t.Find(0x4fffffff)->name, "legacy_unbounded");  // no end: as before
   // No frame is ever named with an offset beyond its symbol's end.
   for (uint64_t a = 0xff0; a < 0x2300; a += 8) {
-    if (const Symbol* s = t.Find(a)) EXPECT_TRUE(s->Contains(a)) << std::hex << a;
+    if (const Symbol* s = t.Find(a)) {
+      EXPECT_TRUE(s->Contains(a)) << std::hex << a;
+    }
   }
 }
 

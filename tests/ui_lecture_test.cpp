@@ -244,7 +244,9 @@ TEST_F(LectureFixture, SteppedThenBackTheSelectedRunsAreDrawnReadable) {
       EXPECT_FALSE(ticks[i].time_ns > c.begin_ns && ticks[i].time_ns < c.end_ns) << ticks[i].text;
       if (i > 0) cut_between = cut_between || (c.begin_ns >= ticks[i - 1].time_ns && c.end_ns <= ticks[i].time_ns);
     }
-    if (i > 0 && !cut_between) EXPECT_EQ(ticks[i].time_ns - ticks[i - 1].time_ns, step) << ticks[i].text;
+    if (i > 0 && !cut_between) {
+      EXPECT_EQ(ticks[i].time_ns - ticks[i - 1].time_ns, step) << ticks[i].text;
+    }
     EXPECT_NEAR(ticks[i].x, m_panel.TimeToScreenX(ticks[i].time_ns), 1.0f);
   }
   // The VMM's bars end where its work did: the wait is the cut's, not the VMM's.
