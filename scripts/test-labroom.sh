@@ -96,9 +96,10 @@ run_student "$KS" run --guest hello --quiet -o "$WORK/home/hello.json" --chrome 
 for f in hello.json hello.trace.json; do
   [[ $(stat -c %U "$WORK/home/$f") == "$STUDENT" ]] || fail "$f is owned by $(stat -c %U "$WORK/home/$f")"
 done
+grep -q "KVM's own counters: exits" <<<"$OUT" || fail "no KVM_GET_STATS_FD counters for the student: $OUT"
 pio=$(jq '.kernel_counts.kinds.kvm_pio.received' "$WORK/home/hello.json")
 [[ $pio -gt 0 ]] || fail "no kvm_pio events in the student's trace"
-ok "traced hello as the student: $pio kvm_pio events; files owned by $STUDENT"
+ok "traced hello as the student: $pio kvm_pio events, KVM's own counters; files owned by $STUDENT"
 
 run_student "$KS" run --guest hello --quiet -o /root/kvmscope-labroom.json
 [[ $RC -eq 2 && ! -e /root/kvmscope-labroom.json ]] || fail "-o /root/...: exit $RC, $OUT"
