@@ -210,7 +210,7 @@ TEST_F(Drive, OpenLoadsABigTraceInTheBackgroundWithProgress) {
   KVMSCOPE_REQUIRE_KVM();
   const fs::path big = dir / "big.json";  // 1.5M events, 95 MiB: about a second to load
   kvmscope::test::Result made = kvmscope::test::Capture(
-      std::string(KVMSCOPE_BIN) + " run --guest pio-loop --param 500000 --no-probes -q -o " +
+      std::string(KVMSCOPE_BIN) + " run --guest pio-loop --param 500000 --no-probes --timeout 300 -q -o " +
       big.string() + " 2>&1");
   ASSERT_EQ(made.status, 0) << made.output;
   ASSERT_TRUE(gui->Start({"--guest", "hello", "--no-probes", "--paused"})) << Explain();
