@@ -16,8 +16,14 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/kvmscope.svg
 # app/cmd_lab.cpp), with solutions/: lab 08 names its reference solution
 # there and `kvmscope lab lint` runs it.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/labs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/kvmscope/labs)
-# The docs, laid out as in the repository so README.md's links work.
-install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/packaging/copyright
+# The docs, laid out as in the repository so README.md's links work, with
+# Debian's copyright file and a changelog naming the git revision.
+set(KVMSCOPE_MAINTAINER "kvmscope maintainers <maintainers@users.noreply.b-seed-c2e7f14e.example>")
+add_custom_target(kvmscope_changelog ALL
+  COMMAND ${CMAKE_COMMAND} -DSRC=${CMAKE_SOURCE_DIR} -DOUT=${CMAKE_BINARY_DIR}/changelog.gz
+          -DVERSION=${PROJECT_VERSION} "-DMAINTAINER=${KVMSCOPE_MAINTAINER}" -P ${CMAKE_SOURCE_DIR}/cmake/Changelog.cmake
+  BYPRODUCTS ${CMAKE_BINARY_DIR}/changelog.gz VERBATIM)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/packaging/copyright ${CMAKE_BINARY_DIR}/changelog.gz
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 
@@ -25,7 +31,7 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME kvmscope)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "kvmscope")
-set(CPACK_PACKAGE_CONTACT "kvmscope maintainers <maintainers@users.noreply.b-seed-c2e7f14e.example>")
+set(CPACK_PACKAGE_CONTACT "${KVMSCOPE_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # kvmscope_0.1.0_amd64.deb

@@ -67,6 +67,7 @@ has ./usr/share/applications/kvmscope.desktop
 has ./usr/share/icons/hicolor/scalable/apps/kvmscope.svg
 has ./usr/share/doc/kvmscope/README.md
 has ./usr/share/doc/kvmscope/copyright
+has ./usr/share/doc/kvmscope/changelog.gz
 for f in "$SRC"/docs/*.md; do has "./usr/share/doc/kvmscope/docs/$(basename "$f")"; done
 for f in "$SRC"/labs/*.md "$SRC"/labs/solutions/*; do has "./usr/share/kvmscope/labs/${f#"$SRC"/labs/}"; done
 executables=$(awk '$1 ~ /^-..x/ { print $2 }' <<<"$contents")
@@ -81,6 +82,13 @@ if command -v desktop-file-validate >/dev/null; then
     fail "desktop-file-validate: errors or warnings (above)"
 fi
 grep -qx 'Exec=kvmscope gui' "$unpacked/usr/share/applications/kvmscope.desktop" || fail "the desktop entry does not run 'kvmscope gui'"
+# Debian's own checks of a package: no error or warning.
+if command -v lintian >/dev/null; then
+  tags=$(lintian "$deb" 2>&1 | grep -E '^[EW]: ') || true
+  [[ -z $tags ]] || fail "lintian: $tags"
+else
+  fail "no lintian (apt-get install lintian; scripts/setup.sh does)"
+fi
 phase "the .deb's control fields and contents checked"
 ((failures == 0)) || { echo "package: $failures failure(s) in the .deb" >&2; exit 1; }
 
