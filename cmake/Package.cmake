@@ -42,8 +42,11 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Depends: the shared libraries the binary links, as dpkg-shlibdeps finds
 # them (package dpkg-dev); nothing else is needed to run it.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# `run --guest-asm` and the labs' own-guest steps run as, ld and objcopy.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "binutils")
+# `run --guest-asm` and the labs' own-guest steps run as, ld and objcopy;
+# the window's text is DejaVu where installed (ui/gui.cpp: scalable, with the
+# arrows and symbols the texts use), else ImGui's small ASCII-only font.
+# (Mesa's software OpenGL comes with libglfw3 → libgl1 → libglx-mesa0.)
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "binutils, fonts-dejavu-core")
 # setcap, for a lab room whose students run kvmscope without root (see
 # README.md, "Install on lab machines").
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libcap2-bin")
