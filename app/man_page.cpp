@@ -103,7 +103,9 @@ std::string OptionEntry(const CLI::Option& opt) {
   std::string body = RoffText(opt.get_description());
   if (!body.empty() && body.back() != '.') body += ".";
   for (const std::string& check : value.checks) {
-    body += value.choices.empty() ? " Value: " + RoffText(check) + "." : " One of: " + RoffText(check) + ".";
+    // CLI11's words for its number checks, in English.
+    const std::string said = check == "POSITIVE" ? "a number above 0" : check == "NONNEGATIVE" ? "0 or more" : check;
+    body += value.choices.empty() ? " Value: " + RoffText(said) + "." : " One of: " + RoffText(said) + ".";
   }
   if (!opt.get_default_str().empty()) body += " Default: " + RoffText(opt.get_default_str()) + ".";
   if (opt.get_required()) body += " Required.";
@@ -133,7 +135,7 @@ std::string SynopsisLine(const CommandNode& node) {
     line += opt->get_required() ? " " + word : " [" + word + "]";
   }
   if (!node.app->get_subcommands([](const CLI::App* a) { return !a->get_group().empty(); }).empty()) {
-    line += " " + Italic("COMMAND");
+    line += " [" + Italic("COMMAND") + "]";
   }
   if (has_options) line += " [" + Italic("OPTIONS") + "]";
   return line + "\n";
