@@ -44,16 +44,20 @@ dep_names=" $(sed -E 's/\([^)]*\)//g; s/[,|]/ /g' <<<"$depends" | tr -s ' ') "
 # The package that has a library file (merged /usr: dpkg may know it under
 # /lib or /usr/lib, as the link or as the file it points to).
 owner_of() {
-  local p real
+  local p real out
   real=$(readlink -f "$1")
   for p in "$1" "$real" "/usr${1#/usr}" "${1#/usr}" "/usr${real#/usr}" "${real#/usr}"; do
-    dpkg -S "$p" 2>/dev/null | head -1 | cut -d: -f1 && return
+    if out=$(dpkg -S "$p" 2>/dev/null); then
+      out=${out%%$'\n'*}
+      echo "${out%%:*}"
+      return
+    fi
   done
 }
 libs=$(readelf -d "$BUILD/app/kvmscope" | sed -nE 's/.*NEEDED.*\[(.*)\]/\1/p')
 [[ -n $libs ]] || fail "readelf finds no libraries in $BUILD/app/kvmscope"
 for lib in $libs; do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && path == "" { path = $NF } END { print path }')
   owner=$([[ -n $path ]] && owner_of "$path") || true
   [[ -n $owner && $dep_names == *" $owner "* ]] || fail "$lib (package '${owner:-?}') is not in Depends"
 done
@@ -122,7 +126,7 @@ if [[ ! -f $pristine/.kvmscope-complete ]]; then
   rm -rf "$pristine" "$pristine.partial"
   echo "package: debootstrap --variant=minbase bookworm from $mirror (once; kept in $pristine)"
   if ! debootstrap --variant=minbase bookworm "$pristine.partial" "$mirror" >"$CACHE/debootstrap.log" 2>&1; then
-    reason=$(grep -E '^E:|W: Failure' "$CACHE/debootstrap.log" | head -3 | tr '\n' ' ')
+    reason=$(grep -E '^E:|W: Failure' "$CACHE/debootstrap.log" | sed -n 1,3p | tr '\n' ' ')
     rm -rf "$pristine.partial"
     skip "debootstrap failed from $mirror: ${reason:-$(tail -2 "$CACHE/debootstrap.log" | tr '\n' ' ')}"
   fi
@@ -189,7 +193,8 @@ if [[ $status != 0 && $status != 3 ]] || ! grep -q '^verdict: ' /tmp/doctor.txt;
   sed 's/^/  doctor: /' /tmp/doctor.txt >&2
   fail "kvmscope doctor exited $status (documented: 0 traceable, 3 not) or gave no verdict"
 fi
-kvmscope guests | grep -q '^hello ' || fail "kvmscope guests lists no hello"
+guests=$(kvmscope guests)
+grep -q '^hello ' <<<"$guests" || fail "kvmscope guests lists no hello: $guests"
 (cd / && kvmscope lab list) >/tmp/labs.txt 2>&1 || fail "kvmscope lab list exited $?: $(cat /tmp/labs.txt)"
 grep -qx 'Labs in /usr/share/kvmscope/labs:' /tmp/labs.txt || fail "kvmscope lab list did not find the installed labs: $(head -1 /tmp/labs.txt)"
 n=$(grep -c '^/usr/share/kvmscope/labs/[^/]*\.md$' /tmp/files)
@@ -207,7 +212,7 @@ left=0
 while read -r f; do
   [[ -e $f || -L $f ]] || continue
   if [[ -d $f && ! -L $f ]] && dpkg -S "$f" >/dev/null 2>&1; then continue; fi  # another package's folder
-  fail "left after dpkg -r: $f$([[ -d $f ]] && echo " (a folder no other package owns: $(ls -A "$f" | head -3 | tr '\n' ' '))")"
+  fail "left after dpkg -r: $f$([[ -d $f ]] && echo " (a folder no other package owns: $(ls -A "$f" | sed -n 1,3p | tr '\n' ' '))")"
   left=$((left + 1))
 done </tmp/files
 echo "package: dpkg -r: of the $(grep -c . /tmp/files) paths dpkg -L listed, $left left (besides folders other packages own)"
