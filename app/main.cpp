@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/man_page.h"
 #include "app/privileges.h"
 #include "app/version.h"
 
@@ -25,6 +26,10 @@ int main(int argc, char** argv) {
   cli.require_subcommand(0, 1);
   cli.set_version_flag("--version", "kvmscope " KVMSCOPE_VERSION " (git " KVMSCOPE_GIT_REVISION ")",
                        "Print kvmscope's version and the git revision it was built from");
+  // For the build (hidden): kvmscope(1) and the bash completion, written from this command line.
+  bool man_page = false, bash_completion = false;
+  cli.add_flag("--man-page", man_page)->group("");
+  cli.add_flag("--bash-completion", bash_completion)->group("");
   std::string help_topic;
   CLI::App* help = cli.add_subcommand("help", "Help on a command: 'kvmscope help COMMAND' is 'kvmscope COMMAND --help'");
   help->add_option("command", help_topic, "The command (with none: the list of commands)");
@@ -280,6 +285,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (man_page || bash_completion) {
+    std::fputs((man_page ? ManPage(cli, "kvmscope " KVMSCOPE_VERSION) : BashCompletion(cli)).c_str(), stdout);
+    return kExitOk;
+  }
   if (help->parsed()) {
     CLI::App* topic = nullptr;
     try {

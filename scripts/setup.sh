@@ -16,6 +16,7 @@ PACKAGES=(
   util-linux libcap2-bin                        # unshare/setpriv for the environment tests, setcap for the lab-room test
   linux-perf tmux                               # external-VMM tests: perf stat as an independent counter, `top` driven in tmux
   chromium jq                                   # the Chrome export in real viewers (scripts/test-viewers.sh)
+  dpkg-dev lintian groff-base desktop-file-utils debootstrap  # the .deb (dpkg-shlibdeps) and its checks, man page and .desktop checks, a clean Debian 12 to install it in (scripts/test-package.sh)
   # The VMX and SVM test hosts (scripts/test-host.sh): Debian's own kernel, run
   # under QEMU's emulator (AMD SVM) and under Bochs (Intel VMX).
   linux-image-amd64 busybox-static cpio kmod qemu-system-x86
