@@ -17,7 +17,7 @@ BackgroundLoad::~BackgroundLoad() {
 
 bool BackgroundLoad::Start(const std::string& path) {
   if (busy()) return false;
-  if (m_thread.joinable()) m_thread.join();  // a result nobody took
+  if (m_thread.joinable()) m_thread.join();  // a cancelled load (it stops at its next read)
   m_path = path;
   m_done = 0;
   m_total = 0;
@@ -44,7 +44,7 @@ bool BackgroundLoad::Start(const std::string& path) {
 
 std::string BackgroundLoad::Progress() const {
   const uint64_t done = m_done, total = m_total;
-  if (total == 0) return fmt::format("loading {}…", m_path);
+  if (total == 0) return fmt::format("loading {}: {:.1f} MiB", m_path, done / 1048576.0);
   return fmt::format("loading {}: {}% ({:.1f} of {:.1f} MiB)", m_path, done * 100 / total,
                      done / 1048576.0, total / 1048576.0);
 }
@@ -52,6 +52,7 @@ std::string BackgroundLoad::Progress() const {
 std::optional<BackgroundLoad::Result> BackgroundLoad::Take() {
   if (!m_thread.joinable() || !m_finished) return std::nullopt;
   m_thread.join();
+  if (m_cancel) return std::nullopt;
   return std::move(m_result);
 }
 

@@ -22,7 +22,10 @@ class BackgroundLoad {
 
   // Starts loading `path`; false (nothing started) while another load runs.
   bool Start(const std::string& path);
-  bool busy() const { return m_thread.joinable() && !m_finished; }
+  // Forgets the load under way (another run or trace replaced what it was
+  // for): it stops at its next read and Take never returns it.
+  void Cancel() { m_cancel = true; }
+  bool busy() const { return m_thread.joinable() && !m_finished && !m_cancel; }
   // "loading PATH: 45% (120.0 of 266.1 MiB)" while busy.
   std::string Progress() const;
 
@@ -32,7 +35,7 @@ class BackgroundLoad {
     std::string error;                     // why, naming the file
   };
   // The finished load's result, once (its thread joined); nullopt while it
-  // runs or when none was started.
+  // runs, when none was started, or when it was cancelled.
   std::optional<Result> Take();
 
  private:

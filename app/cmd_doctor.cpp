@@ -3,7 +3,6 @@
 // the attach plan kvmscope would use, each line with what to do when
 // something is missing.
 #include <fmt/format.h>
-#include <linux/capability.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,7 +10,6 @@
 #include "app/commands.h"
 #include "app/exit_codes.h"
 #include "app/privileges.h"
-#include "probes/host.h"
 #include "probes/session.h"
 #include "vmm/error.h"
 #include "vmm/host.h"
@@ -63,18 +61,6 @@ int CmdDoctor(const DoctorArgs& args) {
                                    "VMs; --system-wide and other users' processes need root",
                                    priv.TracingCapabilities(),
                                    priv.secure_exec ? " (file capabilities of this kvmscope)" : ""));
-    if (!priv.Has(CAP_SYSLOG) && access("/proc/kallsyms", R_OK) == 0) {
-      bool zero = false;
-      try {
-        probes::LoadKallsyms("/proc/kallsyms", &zero);
-      } catch (const probes::ProbeError&) {
-      }
-      if (zero) {
-        Line("", "kernel addresses hidden (no cap_syslog, perf_event_paranoid > 1): call stacks "
-                 "show no function names → the administrator adds cap_syslog to the file "
-                 "capabilities (README: Install on lab machines)");
-      }
-    }
   } else {
     Line("privileges", "not root → kernel tracing needs root, or the file capabilities "
                        "cap_bpf,cap_perfmon,cap_sys_resource on kvmscope (README: Install on lab "

@@ -17,6 +17,7 @@
 #include "app/background_load.h"
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/privileges.h"
 #include "app/external_recorder.h"
 #include "app/guest_setup.h"
 #include "app/interrupts.h"
@@ -48,6 +49,7 @@ class AppController : public ui::Controller {
       return e.what();
     }
     StopLive();
+    m_load.Cancel();  // a trace still loading would replace this run when done
     auto trace = std::make_shared<traces::Trace>();
     trace->SetGuest(GuestFactsOf(p));  // image and source for the inspector
     auto recorder = std::make_unique<Recorder>(*trace, nullptr);
@@ -485,6 +487,7 @@ int CmdGui(const GuiArgs& args) {
   if (target) {
     probes::SessionOptions session_options;
     session_options.pid = static_cast<uint32_t>(target->vmm.pid);
+    session_options.uid = OwnProcessesOnly();
     session_options.stream_kinds = probes::kExternalVmmStreamKinds;
     session_options.attach = AttachChoiceOf(args.attach);
     auto trace = std::make_shared<traces::Trace>();

@@ -20,6 +20,7 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
+#include "app/privileges.h"
 #include "app/external_recorder.h"
 #include "probes/host.h"
 #include "probes/session.h"
@@ -140,6 +141,7 @@ int CmdRecord(const RecordArgs& args) {
   // 3. Attach.
   probes::SessionOptions options;
   options.pid = static_cast<uint32_t>(vmm.pid);
+  options.uid = OwnProcessesOnly();  // a user (not root): their own processes, even if the pid is reused
   options.stream_kinds = args.all_events ? probes::kStreamAllKinds : probes::kExternalVmmStreamKinds;
   options.attach = AttachChoiceOf(args.attach);
   options.stacks = args.stacks == "all"    ? probes::StackMode::All

@@ -302,6 +302,15 @@ int main(int argc, char** argv) {
     std::fputs((help_topic.empty() ? cli.help() : topic->help(cli.get_name())).c_str(), stdout);
     return kExitOk;
   }
+  // Commands that read files and trace nothing hold no capabilities (a lab
+  // room's kvmscope has some): check-seed and lab run guests live unless
+  // given traces, the window may start one at any time.
+  const bool reads_only = guests->parsed() || stats->parsed() || chains->parsed() ||
+                          export_cmd->parsed() || facts->parsed() || vms->parsed() ||
+                          (check_seed->parsed() && !trace_args.trace.empty()) ||
+                          (lab->parsed() && (lab_args.action == "list" || lab_args.action == "show" ||
+                                             lab_args.action == "grade"));
+  if (reads_only) DropCapabilities();
   if (guests->parsed()) return CmdGuests(guests_args);
   if (run->parsed()) return CmdRun(run_args);
   if (doctor->parsed()) return CmdDoctor(doctor_args);

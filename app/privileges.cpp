@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <linux/capability.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -30,7 +31,7 @@ constexpr NamedCap kTracingCaps[] = {
 
 }  // namespace
 
-bool Privileges::CanTrace() const { return probes::TracingPrivileged(); }
+bool Privileges::CanTrace() const { return probes::TracingPrivileged(effective); }
 
 std::string Privileges::TracingCapabilities() const {
   std::string names;
@@ -51,7 +52,7 @@ Privileges CurrentPrivileges() {
 bool EnvironmentNameKept(const std::string& name) {
   static const char* const kKept[] = {
       "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_RUNTIME_DIR", "XDG_SESSION_TYPE",  // the window
-      "HOME", "USER", "LOGNAME", "PATH", "TERM", "COLORTERM", "COLUMNS", "LINES", "NO_COLOR",
+      "USER", "LOGNAME", "PATH", "TERM", "COLORTERM", "COLUMNS", "LINES", "NO_COLOR",
       "LANG", "LANGUAGE", "TZ", "KVMSCOPE_LABS", "KVMSCOPE_LIBBPF_DEBUG"};
   for (const char* k : kKept) {
     if (name == k) return true;
@@ -68,6 +69,10 @@ std::vector<std::string> ScrubEnvironment() {
     if (!EnvironmentNameKept(name)) dropped.push_back(std::move(name));
   }
   for (const std::string& name : dropped) unsetenv(name.c_str());
+  // Without HOME Mesa reads no ~/.drirc (which can name the DRI driver to
+  // load); its shader cache, which llvmpipe loads machine code from, would
+  // still fall back to the passwd entry's home: off.
+  setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
   return dropped;
 }
 
@@ -79,6 +84,13 @@ std::string OtherUserRefusal(int pid, const char* command) {
       "kvmscope: {}: pid {} belongs to another user (uid {}): only root may trace another user's "
       "processes; kvmscope's capabilities let you trace your own VMs only",
       command, pid, *owner);
+}
+
+void DropCapabilities() {
+  if (getuid() == 0 || probes::EffectiveCapabilities() == 0) return;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  syscall(SYS_capset, &header, none);  // effective, permitted and inheritable: all gone
 }
 
 std::optional<uint32_t> OwnProcessesOnly() {

@@ -25,11 +25,16 @@ struct Privileges {
 Privileges CurrentPrivileges();
 
 // Under secure-exec (file capabilities), drops every environment variable but
-// those kvmscope and its window need (DISPLAY, XAUTHORITY, HOME, LANG, ...):
-// variables such as LIBGL_DRIVERS_PATH would otherwise make the OpenGL loader
-// load a library of the user's choosing into a process that holds CAP_BPF.
+// those kvmscope and its window need (DISPLAY, XAUTHORITY, LANG, PATH, ...)
+// and turns Mesa's shader cache off: LIBGL_DRIVERS_PATH, or a ~/.drirc found
+// through HOME, would otherwise make the OpenGL loader load a library of the
+// user's choosing into a process that holds CAP_BPF.
 // Returns the names dropped. Does nothing (returns none) without secure-exec.
 std::vector<std::string> ScrubEnvironment();
+// Gives up every capability for good (effective, permitted, inheritable):
+// for the commands that trace nothing, so that the files a user hands them
+// (traces, labs) are read with the user's own rights only. Root keeps its.
+void DropCapabilities();
 // The allowlist itself: true when `name` is kept under secure-exec.
 bool EnvironmentNameKept(const std::string& name);
 

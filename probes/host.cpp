@@ -45,6 +45,27 @@ std::string MountedTracefs() {
 }
 }  // namespace
 
+std::string HiddenAddressesWhy(const std::string& proc_sys) {
+  auto read = [&](const char* name) -> std::optional<int> {
+    std::ifstream in(proc_sys + "/" + name);
+    int value = 0;
+    if (in >> value) return value;
+    return std::nullopt;
+  };
+  const std::optional<int> kptr = read("kptr_restrict"), paranoid = read("perf_event_paranoid");
+  if (kptr && *kptr >= 2) {
+    return "kernel.kptr_restrict=2 hides them from everyone, root included (sysctl "
+           "kernel.kptr_restrict=1 shows them to root)";
+  }
+  if (kptr && *kptr == 1) {
+    return "kernel.kptr_restrict=1 shows them only with CAP_SYSLOG: run as root, or add cap_syslog "
+           "to kvmscope's file capabilities";
+  }
+  return fmt::format("kernel.perf_event_paranoid={} (above 1) shows them only with CAP_SYSLOG: run "
+                     "as root, or add cap_syslog to kvmscope's file capabilities",
+                     paranoid ? std::to_string(*paranoid) : "?");
+}
+
 uint64_t EffectiveCapabilities() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -54,9 +75,8 @@ uint64_t EffectiveCapabilities() {
   return 0;
 }
 
-bool TracingPrivileged() {
-  const uint64_t caps = EffectiveCapabilities();
-  auto has = [caps](int cap) { return (caps >> cap) & 1; };
+bool TracingPrivileged(uint64_t effective) {
+  auto has = [effective](int cap) { return (effective >> cap) & 1; };
   return has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
 }
 

@@ -44,11 +44,17 @@ traces::SymbolTable LoadKallsyms(const std::string& path = "/proc/kallsyms",
                                  bool* zero_addresses = nullptr,
                                  const std::string& modules_path = "/proc/modules");
 
+// Why the kernel hides its addresses in /proc/kallsyms from this process, by
+// the kernel's rule (kallsyms_show_value): kernel.kptr_restrict 2 hides them
+// from everyone; 1 shows them with CAP_SYSLOG only; 0 also to anyone when
+// kernel.perf_event_paranoid is 1 or less. The sysctls are read under
+// `proc_sys` (tests point it elsewhere).
+std::string HiddenAddressesWhy(const std::string& proc_sys = "/proc/sys/kernel");
 // This process's effective capabilities (CapEff of /proc/self/status).
 uint64_t EffectiveCapabilities();
 // Whether this process may load and attach BPF tracing programs: root's
 // capabilities, or CAP_BPF and CAP_PERFMON (a lab room's file capabilities).
-bool TracingPrivileged();
+bool TracingPrivileged(uint64_t effective = EffectiveCapabilities());
 
 // Where the kernel says why a probe cannot attach; the defaults are the real
 // places, tests point them at files of their own.

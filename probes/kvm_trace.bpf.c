@@ -23,6 +23,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 targ_tgid = 0;        /* 0: every process */
+/* A user who is not root traces their own processes only (real uid): a pid
+ * reused by another user's process after the checks stays untraced. */
+const volatile bool filter_uid = false;
+const volatile __u32 targ_uid = 0;
 const volatile __u32 stack_mode = KS_STACKS_NEW;
 const volatile __u32 new_path_stacks = 2;  /* stacks for the first N sightings of a path */
 const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
@@ -95,7 +99,9 @@ static __always_inline void count(__u32 index)
 
 static __always_inline bool wanted(void)
 {
-	return armed && (!targ_tgid || (bpf_get_current_pid_tgid() >> 32) == targ_tgid);
+	if (!armed || (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid))
+		return false;
+	return !filter_uid || (__u32)bpf_get_current_uid_gid() == targ_uid;
 }
 
 static __always_inline struct thread_state *thread(__u32 tid, bool create)

@@ -246,11 +246,9 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   plan.requested = requested;
   plan.entries = {PlanRunLoop(caps, requested), PlanExitHandler(caps, requested),
                   PlanMmuPageFault(caps, requested)};
-  if (caps.kernel_addresses_hidden) {
-    plan.stacks_off =
-        "/proc/kallsyms shows this user zero addresses (kernel.kptr_restrict, no CAP_SYSLOG), so "
-        "kernel stacks could not be named: run as root, or add cap_syslog to kvmscope's file "
-        "capabilities";
+  if (!caps.kernel_addresses_hidden.empty()) {
+    plan.stacks_off = "/proc/kallsyms shows this user zero addresses, so kernel stacks could not "
+                      "be named: " + caps.kernel_addresses_hidden;
   }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {

@@ -51,9 +51,9 @@ struct Capabilities {
   std::string vendor_handler;  // the vendor exit handler found in /proc/kallsyms, "" if none
   bool mmu_page_fault_symbol = false;  // kvm_mmu_page_fault in /proc/kallsyms
   bool btf = false;                    // /sys/kernel/btf/vmlinux
-  // /proc/kallsyms shows zero addresses to this process (kptr_restrict; not
-  // root and no CAP_SYSLOG): stacks could not be named, so none are taken.
-  bool kernel_addresses_hidden = false;
+  // Why /proc/kallsyms shows this process zero addresses (HiddenAddressesWhy),
+  // "" when it shows them: stacks could not be named, so none are taken.
+  std::string kernel_addresses_hidden;
   Try kprobe_run;       // kprobe + kretprobe on kvm_arch_vcpu_ioctl_run
   Try kprobe_handler;   // kprobe on the vendor handler
   Try kprobe_mmu;       // kprobe on kvm_mmu_page_fault

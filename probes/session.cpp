@@ -139,7 +139,7 @@ struct Session::Impl {
     tracefs = EnsureTracefs();
     bool hidden = false;
     symbols = LoadKallsyms("/proc/kallsyms", &hidden);
-    caps.kernel_addresses_hidden = hidden;
+    if (hidden) caps.kernel_addresses_hidden = HiddenAddressesWhy();
     caps.backend = BackendFromSymbols(symbols);
     caps.vendor_handler = std::string(VendorHandler(caps.backend));
     caps.mmu_page_fault_symbol = symbols.Has("kvm_mmu_page_fault");
@@ -173,9 +173,13 @@ struct Session::Impl {
                                    TakeLibbpfLog()));
     }
     skel->rodata->targ_tgid = options.pid;
+    if (options.uid) {
+      skel->rodata->filter_uid = true;
+      skel->rodata->targ_uid = *options.uid;
+    }
     skel->rodata->stream_mask = StreamMask(options.stream_kinds);
     // Stacks that could not be named are not taken (the plan says why).
-    if (caps.kernel_addresses_hidden) options.stacks = StackMode::None;
+    if (!caps.kernel_addresses_hidden.empty()) options.stacks = StackMode::None;
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
                                : options.stacks == StackMode::All ? KS_STACKS_ALL
                                                                   : KS_STACKS_NEW;

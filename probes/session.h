@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ inline constexpr uint32_t kExternalVmmStreamKinds =
 
 struct SessionOptions {
   uint32_t pid = 0;  // the traced process (tgid); 0: every process
+  std::optional<uint32_t> uid;  // only processes of this real uid (checked in the kernel)
   // The kinds put in the ring buffer (StreamBit of each). The others are
   // counted in the kernel (counts().seen) but never reach the sink.
   uint32_t stream_kinds = kStreamAllKinds;

@@ -185,4 +185,43 @@ plain=$(loads "$WORK/kvmscope-plain")
 capped=$(loads "$KS")
 [[ -z $capped ]] || fail "kvmscope with capabilities loaded the student's libraries: $capped"
 ok "LD_PRELOAD and LIBGL_DRIVERS_PATH: loaded by the copy without capabilities ($plain), ignored by the one with them"
+# The environment kvmscope keeps, as its children see it: `run --guest-asm`
+# runs `as` from PATH. A stand-in `as` writes down its environment and its
+# capabilities (a child of a kvmscope with capabilities has none).
+mkdir -m 755 "$WORK/fakebin"
+printf '#!/bin/sh\n{ env; grep CapEff /proc/self/status; } > %s/marks/as-env\nexit 1\n' "$WORK" \
+  > "$WORK/fakebin/as"
+chmod 755 "$WORK/fakebin/as"
+printf 'hlt\n' > "$WORK/home/g.S"
+as_student env PATH="$WORK/fakebin:/usr/bin:/bin" HOME="$WORK/home" LIBGL_DRIVERS_PATH="$WORK/evil" \
+  "$KS" run --guest-asm "$WORK/home/g.S" --no-probes >/dev/null 2>&1 || true
+[[ -f $WORK/marks/as-env ]] || fail "the stand-in as did not run"
+seen=$(cat "$WORK/marks/as-env")
+grep -q '^HOME=' <<<"$seen" && fail "HOME kept under secure-exec: $seen"
+grep -q '^LIBGL_DRIVERS_PATH=' <<<"$seen" && fail "LIBGL_DRIVERS_PATH kept: $seen"
+grep -q '^MESA_SHADER_CACHE_DISABLE=true$' <<<"$seen" || fail "Mesa's shader cache is not off: $seen"
+grep -q '^CapEff:[[:space:]]*0*$' <<<"$seen" || fail "a child of kvmscope holds capabilities: $seen"
+ok "with capabilities: no HOME, no LIBGL_DRIVERS_PATH, Mesa's shader cache off; children hold no capabilities"
+
+# A command that only reads files gives its capabilities up first: its
+# /proc/PID/status (readable by root) shows none while it reads from a FIFO
+# that the test holds open.
+mkfifo -m 666 "$WORK/home/slow.json"
+as_student "$KS" stats "$WORK/home/slow.json" >/dev/null 2>&1 &
+READER=$!; PIDS+=($READER)
+sleep 1
+reader=$(pgrep -u "$STUDENT" -f "stats $WORK/home/slow.json" | head -1)
+[[ -n $reader ]] || fail "stats on the FIFO did not start"
+caps=$(awk '/^CapPrm/ {print $2}' "/proc/$reader/status")
+exec 9>"$WORK/home/slow.json"; exec 9>&-  # let it read the end and fail
+[[ $caps =~ ^0+$ ]] || fail "stats holds the permitted capabilities $caps while reading a student's file"
+# The control: a command that traces keeps them.
+as_student "$KS" run --guest pio-loop --param 400000004 --no-probes --quiet >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+runner=$(pgrep -u "$STUDENT" -f "param 400000004" | head -1)
+[[ -n $runner ]] || fail "the control run did not start"
+held=$(awk '/^CapPrm/ {print $2}' "/proc/$runner/status")
+[[ ! $held =~ ^0+$ ]] || fail "control: run holds no capabilities either ($held): the check proves nothing"
+ok "stats reads the student's file with no capabilities (CapPrm $caps; run keeps $held)"
 echo "PASS: lab-room set-up as $STUDENT with $CAPSET"

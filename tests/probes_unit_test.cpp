@@ -176,13 +176,13 @@ TEST(AttachPlan, DescriptionNamesEveryPointAndEveryReason) {
 TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {
   EXPECT_TRUE(PlanAttach(Pvm()).stacks_off.empty());
   Capabilities c = Pvm();
-  c.kernel_addresses_hidden = true;  // a lab-room user without cap_syslog
+  c.kernel_addresses_hidden = "kernel.perf_event_paranoid=2 ...";  // a lab-room user
   AttachPlan plan = PlanAttach(c);
-  EXPECT_NE(plan.stacks_off.find("cap_syslog"), std::string::npos) << plan.stacks_off;
+  EXPECT_NE(plan.stacks_off.find("kernel.perf_event_paranoid=2 ..."), std::string::npos) << plan.stacks_off;
   EXPECT_TRUE(plan.usable());  // tracing still works, without stacks
   std::vector<std::string> lines = DescribePlan(plan);
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back().rfind("stacks        off: /proc/kallsyms shows this user zero addresses", 0), 0u)
+  EXPECT_EQ(lines.back().rfind("stacks        off: /proc/kallsyms shows this user zero addresses, so", 0), 0u)
       << lines.back();
 }
 
@@ -394,6 +394,20 @@ TEST_F(HostFiles, HiddenAddressesAreNoticed) {
   bool zero = false;
   LoadKallsyms(Path("kallsyms"), &zero, Path("no-modules"));
   EXPECT_TRUE(zero);
+}
+
+// Why they are hidden, by the kernel's rule for each kptr_restrict.
+TEST_F(HostFiles, HiddenAddressesAreExplainedByTheSysctlsThatHideThem) {
+  Write("kptr_restrict", "0\n");
+  Write("perf_event_paranoid", "3\n");
+  std::string why = HiddenAddressesWhy(Path(""));
+  EXPECT_EQ(why.rfind("kernel.perf_event_paranoid=3 (above 1) shows them only with CAP_SYSLOG", 0), 0u) << why;
+  Write("kptr_restrict", "1\n");
+  why = HiddenAddressesWhy(Path(""));
+  EXPECT_EQ(why.rfind("kernel.kptr_restrict=1 shows them only with CAP_SYSLOG", 0), 0u) << why;
+  Write("kptr_restrict", "2\n");
+  why = HiddenAddressesWhy(Path(""));
+  EXPECT_NE(why.find("root included"), std::string::npos) << why;
 }
 
 // --- Module parameters and the platform (files of a fake host) --------------

@@ -34,7 +34,7 @@ struct ChromeExportCounts {
 };
 
 // Told now and then how far an export is: events of the trace written, of all.
-using ExportProgress = std::function<void(size_t done, size_t total)>;
+using ExportProgress = Progress;
 
 // Streams the export; throws std::runtime_error if the stream fails.
 ChromeExportCounts WriteChromeTrace(const TraceData& trace, std::ostream& out,

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -71,6 +72,10 @@ std::string_view EventTypeName(EventType type);
 std::optional<EventType> EventTypeFromName(std::string_view name);
 
 inline constexpr uint16_t kNoCpu = 0xffff;
+
+// How far long work on a trace is (events or bytes done of total; total 0
+// when it is not known), for a progress line or bar.
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
 // One event: 88 bytes, no pointers, so that millions fit and copy cheaply.
 struct Event {

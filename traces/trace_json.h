@@ -38,9 +38,9 @@ void SaveTrace(const TraceData& trace, const std::string& path);
 // Throws TraceFormatError.
 TraceData ParseTrace(std::istream& in);
 TraceData ParseTrace(std::string_view text);
-// How far loading a file is: bytes read of the file's size (0 when it has
-// none, as a pipe). Called about every 64 KiB, last with done == total.
-using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
+// How far loading a file is: bytes read of the file's size (total 0 when
+// it has none, as a pipe). Called after every read of 64 KiB.
+using LoadProgress = Progress;
 // ParseTrace of a file; a file that cannot be opened throws FileError
 // (atomic_file.h) naming the path and the reason.
 TraceData LoadTrace(const std::string& path, const LoadProgress& progress = {});

@@ -593,8 +593,8 @@ class TraceReader {
 // adapter costs a call per byte, which made loading 2.5 times slower.
 class StreamChunks {
  public:
-  explicit StreamChunks(std::istream& in, const LoadProgress& progress = {}, uint64_t size = 0)
-      : m_in(in), m_buffer(1 << 16), m_progress(progress), m_file_size(size) {
+  StreamChunks(std::istream& in, LoadProgress progress, uint64_t size)
+      : m_in(in), m_buffer(1 << 16), m_progress(std::move(progress)), m_file_size(size) {
     Fill();
   }
 
@@ -632,12 +632,12 @@ class StreamChunks {
       throw TraceFormatError(fmt::format("reading failed after byte {}", m_total));
     }
     m_total += m_size;
-    if (m_progress) m_progress(m_total, std::max<uint64_t>(m_file_size, m_total));
+    if (m_progress) m_progress(m_total, m_file_size);
   }
   std::istream& m_in;
   std::vector<char> m_buffer;
-  const LoadProgress& m_progress;
-  uint64_t m_file_size = 0;
+  LoadProgress m_progress;
+  uint64_t m_file_size = 0;  // 0: not known
   size_t m_pos = 0;
   size_t m_size = 0;
   size_t m_total = 0;
