@@ -635,6 +635,10 @@ TEST_F(CliTraces, RunSavesATraceThatEveryCommandReads) {
 // `script` gives the command one) and print nothing of it otherwise.
 TEST_F(CliTraces, ProgressLinesOnATerminalOnly) {
   if (Capture("command -v script >/dev/null").status != 0) GTEST_SKIP() << "no script(1) (util-linux)";
+  // A host without pseudo-terminals (the emulated test hosts have no /dev/pts).
+  if (Result pty = Capture("script -qec true /dev/null 2>&1"); pty.status != 0) {
+    GTEST_SKIP() << "script(1) cannot give the command a terminal here: " << pty.output;
+  }
   const std::string trace = KVMSCOPE_TESTDATA "/pagefault-pvm.json";  // 7 reads of 64 KiB
   const std::string out = (dir / "pf.trace.json").string();
   const std::string command = fmt::format("{} export {} --chrome {}", KVMSCOPE_BIN, trace, out);

@@ -124,8 +124,11 @@ TEST(KvmStats, CountersAreAtLeastTheExitsTheVmmSawAndGrowWithTheGuest) {
     EXPECT_GE(Sum(*c, "halt_exits"), 1u) << what;
     if (param) exits_of[*param] = Sum(*c, "exits");
   }
-  // 490 more port writes: at least as many more exits (each OUT comes back to the VMM).
-  EXPECT_GE(exits_of[500], exits_of[10] + 490);
+  // 500 port writes: at least as many exits (each OUT comes back to the VMM),
+  // and more than for 10. (Not "490 more": a short run may take a few exits
+  // of the host's own, an interrupt or a preemption, that a long one need not.)
+  EXPECT_GE(exits_of[500], 500u);
+  EXPECT_GT(exits_of[500], exits_of[10]);
 }
 
 TEST(KvmStats, ReadingWhileTheVcpuRunsIsSafeAndMonotonic) {
