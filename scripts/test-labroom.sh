@@ -35,15 +35,24 @@ TRACEFS_OPTS=""
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -u "$STUDENT" 2>/dev/null || true  # anything of the student's still running
   wait 2>/dev/null || true
-  if [[ -n $TRACEFS_OPTS ]]; then mount -o "remount,$TRACEFS_OPTS" $TRACEFS 2>/dev/null || true; fi
-  userdel "$STUDENT" 2>/dev/null || true
+  # A remount changes only what it names: gid and mode, as they were (the
+  # kernel lists neither when they are the defaults, root's 0700).
+  if [[ -n $TRACEFS_OPTS ]]; then
+    local gid=0 mode=0700 o
+    for o in ${TRACEFS_OPTS//,/ }; do
+      case $o in gid=*) gid=${o#gid=} ;; mode=*) mode=${o#mode=} ;; esac
+    done
+    mount -o "remount,gid=$gid,mode=$mode" $TRACEFS 2>/dev/null || true
+  fi
+  userdel -f "$STUDENT" 2>/dev/null || true  # -f: a zombie nobody reaps may still bear its uid
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 # --- The set-up, as README.md tells the administrator ------------------------
-getent passwd "$STUDENT" >/dev/null && userdel "$STUDENT"
+getent passwd "$STUDENT" >/dev/null && userdel -f "$STUDENT"
 useradd --no-create-home --home-dir "$WORK/home" --groups kvm --shell /bin/bash "$STUDENT"
 install -d -o "$STUDENT" -g "$STUDENT" "$WORK/home"
 install -m 755 "$BUILD/app/kvmscope" "$WORK/kvmscope"        # with capabilities
@@ -64,7 +73,9 @@ CAPSET=$(IFS=,; echo "${CAPS[*]}")
 setcap "$CAPSET=ep" "$WORK/kvmscope" || skip "setcap failed on $WORK (a file system without extended attributes?)"
 echo "granted: $(getcap "$WORK/kvmscope")"
 
-as_student() { (cd "$WORK/home" && setpriv --reuid="$STUDENT" --regid="$STUDENT" --init-groups \
+# exec: the background job's pid is the student's process itself (killed and
+# reaped by this script, never left running on its own).
+as_student() { (cd "$WORK/home" && exec setpriv --reuid="$STUDENT" --regid="$STUDENT" --init-groups \
   env -i HOME="$WORK/home" PATH=/usr/bin:/bin KVMSCOPE_LABS="$SRC/labs" "$@"); }
 KS="$WORK/kvmscope"
 # A command's output and exit status, for the checks below.
