@@ -69,23 +69,6 @@ CLI::App* AddRecordCommand(CLI::App& cli, RecordArgs& args) {
 
 namespace {
 
-// Refuses before attaching, not after, an output file that cannot be written.
-std::string NotWritable(const std::string& path, const char* option) {
-  if (path.empty()) return "";
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::string dir = parent.empty() ? std::string(".") : parent.string();
-  if (access(dir.c_str(), W_OK) != 0) {
-    return fmt::format("{} {}: cannot write to directory '{}': {}", option, path, dir,
-                       std::strerror(errno));
-  }
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return fmt::format("{} {}: is a directory", option, path);
-  if (std::filesystem::exists(path, ec) && access(path.c_str(), W_OK) != 0) {
-    return fmt::format("{} {}: {}", option, path, std::strerror(errno));
-  }
-  return "";
-}
-
 std::string Seconds(double s) { return fmt::format("{:.1f} s", s); }
 
 void PrintCounts(const probes::KernelCounts& c) {

@@ -196,13 +196,7 @@ void PrintKvmCounters(const vmm::Machine& machine, const vmm::Outcome& out) {
 
 // Refuses before running, not after, an output file that cannot be written.
 void CheckWritable(const std::string& path, const char* option) {
-  if (path.empty()) return;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::string dir = parent.empty() ? std::string(".") : parent.string();
-  if (access(dir.c_str(), W_OK) != 0) {
-    throw UsageFailure{fmt::format("{} {}: cannot write to directory '{}': {}", option, path, dir,
-                                   std::strerror(errno))};
-  }
+  if (std::string why = NotWritable(path, option); !why.empty()) throw UsageFailure{why};
 }
 }  // namespace
 

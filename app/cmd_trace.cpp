@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <optional>
 
@@ -48,6 +50,22 @@ void ProgressLine::operator()(uint64_t done, uint64_t total) {
           ? fmt::format("{} of {} events", done, total)
           : fmt::format("{:.1f} of {:.1f} MiB", done / 1048576.0, total / 1048576.0);
   std::fprintf(stderr, "\r  %s %s: %d%% (%s)", m_verb.c_str(), m_path.c_str(), percent, amount.c_str());
+}
+
+std::string NotWritable(const std::string& path, const char* option) {
+  if (path.empty()) return "";
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::string dir = parent.empty() ? std::string(".") : parent.string();
+  if (access(dir.c_str(), W_OK) != 0) {
+    return fmt::format("{} {}: cannot write to directory '{}': {}", option, path, dir,
+                       std::strerror(errno));
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fmt::format("{} {}: is a directory", option, path);
+  if (std::filesystem::exists(path, ec) && access(path.c_str(), W_OK) != 0) {
+    return fmt::format("{} {}: {}", option, path, std::strerror(errno));
+  }
+  return "";
 }
 
 void PrintLines(const std::vector<std::string>& lines, const char* indent) {
@@ -112,6 +130,11 @@ int CmdStats(const TraceArgs& args) {
 }
 
 int CmdExport(const TraceArgs& args) {
+  // Before loading what may be a big trace, not after.
+  if (std::string why = NotWritable(args.chrome, "--chrome"); !why.empty()) {
+    std::fprintf(stderr, "kvmscope: export: %s\n", why.c_str());
+    return kExitUsage;
+  }
   std::optional<traces::TraceData> trace = LoadOrExplain(args.trace);
   if (!trace) return kExitUsage;
   if (std::string note = trace->ExternalNote(); !note.empty()) std::printf("note: %s\n", note.c_str());

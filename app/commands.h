@@ -67,6 +67,11 @@ bool SaveTraces(const traces::TraceData& trace, const std::string& native,
                 const std::string& chrome);
 
 // Loads a trace file, or prints why not (the caller exits with status 2).
+// Why an output file given as `option` cannot be written ("" when it can):
+// its folder is not writable, it is a folder, or it exists and is not
+// writable. Checked before a run or a recording, not after.
+std::string NotWritable(const std::string& path, const char* option);
+
 // Loads a trace, with a progress line on a terminal; nullopt after saying why.
 std::optional<traces::TraceData> LoadOrExplain(const std::string& path);
 

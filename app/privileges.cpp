@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "probes/host.h"
 #include "procs/vm_list.h"
@@ -41,9 +42,19 @@ std::string Privileges::TracingCapabilities() const {
   return names.empty() ? "none" : names;
 }
 
+bool RealRoot() {
+  if (getuid() != 0) return false;
+  // The initial user namespace maps every id to itself; a namespace of one's
+  // own (unshare -r) maps uid 0 to someone, and its capabilities stop at it.
+  std::ifstream map("/proc/self/uid_map");
+  uint64_t inside = 1, outside = 1, count = 0;
+  map >> inside >> outside >> count;
+  return inside == 0 && outside == 0 && count == 4294967295u;
+}
+
 Privileges CurrentPrivileges() {
   Privileges p;
-  p.real_root = getuid() == 0;
+  p.real_root = RealRoot();
   p.secure_exec = getauxval(AT_SECURE) != 0;
   p.effective = probes::EffectiveCapabilities();
   return p;
@@ -77,7 +88,7 @@ std::vector<std::string> ScrubEnvironment() {
 }
 
 std::string OtherUserRefusal(int pid, const char* command) {
-  if (getuid() == 0) return "";
+  if (RealRoot()) return "";
   std::optional<uint32_t> owner = procs::ProcessOwner(pid);
   if (!owner || *owner == getuid()) return "";
   return fmt::format(
@@ -87,19 +98,19 @@ std::string OtherUserRefusal(int pid, const char* command) {
 }
 
 void DropCapabilities() {
-  if (getuid() == 0 || probes::EffectiveCapabilities() == 0) return;
+  if (RealRoot() || probes::EffectiveCapabilities() == 0) return;
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
   syscall(SYS_capset, &header, none);  // effective, permitted and inheritable: all gone
 }
 
 std::optional<uint32_t> OwnProcessesOnly() {
-  if (getuid() == 0) return std::nullopt;
+  if (RealRoot()) return std::nullopt;
   return static_cast<uint32_t>(getuid());
 }
 
 std::string RootOnlyRefusal(const char* what) {
-  if (getuid() == 0) return "";
+  if (RealRoot()) return "";
   return fmt::format(
       "kvmscope: {} needs root (uid 0): it would show every user's VMs, and kvmscope's "
       "capabilities let you trace your own VMs only (run it with sudo, or leave it out)",

@@ -12,8 +12,12 @@
 
 namespace kvmscope::app {
 
+// Root of this machine: uid 0 in the initial user namespace (not the uid 0
+// of a user namespace of one's own, such as `unshare -r` makes).
+bool RealRoot();
+
 struct Privileges {
-  bool real_root = false;    // getuid() == 0
+  bool real_root = false;    // RealRoot()
   bool secure_exec = false;  // AT_SECURE: started with capabilities the user does not have
   uint64_t effective = 0;    // CapEff of /proc/self/status
   // The capabilities kernel tracing uses, held in the effective set.

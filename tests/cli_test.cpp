@@ -436,6 +436,17 @@ TEST_F(Cli, DoctorWithoutRootSaysWhatIsMissing) {
   EXPECT_EQ(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
 }
 
+// Root is uid 0 of the machine, not of a user namespace of one's own: there
+// system-wide tracing is refused as for any user.
+TEST_F(Cli, UidZeroOfAUserNamespaceIsNotRoot) {
+  if (Result ns = Capture("unshare -r true 2>&1"); ns.status != 0) {
+    GTEST_SKIP() << "unshare -r cannot make a user namespace here: " << ns.output;
+  }
+  Result r = Capture("unshare -r " KVMSCOPE_BIN " run --guest hello -q --system-wide 2>&1");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("run --system-wide needs root (uid 0)"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, RunWithoutRootHasNoKernelTracing) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
   if (!HasSetpriv()) GTEST_SKIP() << "setpriv unavailable";
@@ -704,6 +715,11 @@ TEST_F(CliTraces, UnwritableOutputIsRefusedBeforeRunning) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("/nonexistent-dir"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("kvmscope: running"), std::string::npos) << r.output;
+  // A folder is refused the same way (one check for run, record and export).
+  Result folder = Kvmscope("run --guest hello --no-probes -o " + dir.string());
+  EXPECT_EQ(folder.status, 2) << folder.output;
+  EXPECT_NE(folder.output.find(dir.string() + ": is a directory"), std::string::npos) << folder.output;
+  EXPECT_EQ(folder.output.find("kvmscope: running"), std::string::npos) << folder.output;
 }
 
 // Without a trace, check-seed records the tour's guests and checks this
