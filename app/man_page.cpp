@@ -153,13 +153,14 @@ constexpr const char* kEnvironment[][2] = {
     {"KVMSCOPE_LIBBPF_DEBUG", "When set, everything libbpf says is printed on stderr (by default its warnings are kept and quoted only when loading or attaching fails)."},
     {"DISPLAY", "With no command, kvmscope opens the window where DISPLAY or WAYLAND_DISPLAY is set and runs the terminal walk-through (tour) otherwise."},
     {"WAYLAND_DISPLAY", "As DISPLAY."},
+    {"MESA_SHADER_CACHE_DISABLE", "Set to true by kvmscope itself when it runs with file capabilities (a lab room): it then keeps only the variables of the display, the terminal and the locale, PATH, USER and the two KVMSCOPE_ variables above (not HOME; the list is in app/privileges.cpp), so that nothing the user sets makes a library load into it."},
 };
 
 constexpr const char* kFiles[][2] = {
     {"/usr/share/kvmscope/labs", "The labs installed with the Debian package (in general PREFIX/share/kvmscope/labs beside PREFIX/bin/kvmscope), with the lecturer's reference solutions in solutions/."},
     {"/dev/kvm", "The KVM device: root or membership of the kvm group opens it."},
     {"/sys/kernel/btf/vmlinux", "Kernel BTF, needed by the BPF programs that trace the kernel."},
-    {"/sys/kernel/tracing", "tracefs; kvmscope mounts it when it is not mounted."},
+    {"/sys/kernel/tracing", "tracefs; kvmscope mounts it when it is not mounted (as root). A user with kvmscope's file capabilities needs it readable: mount -o remount,gid=kvm,mode=0750 /sys/kernel/tracing (README.md: Install on lab machines)."},
     {"./kvmscope-out", "Where tour saves its traces (--out changes it)."},
     {"/usr/share/doc/kvmscope", "README.md and the design, lab-writing, trace-format and kernel-facts documents."},
 };
