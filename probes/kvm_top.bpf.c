@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kvm_top.h"
+#include "kvm_tracepoints.bpf.h"
 
 /* What every program returns. Attached to a tracepoint through perf
  * (SEC("tp/...")), a program decides for every perf user of it: 0 would drop
@@ -182,15 +183,10 @@ int top_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	return KT_TP_PASS;
 }
 
-/* ---- KVM's tracepoints: local context copies, relocated by CO-RE ---- */
-
-struct trace_event_raw_kvm_userspace_exit___kt {
-	__u32 reason;
-	int errno;
-} __attribute__((preserve_access_index));
+/* ---- KVM's tracepoints (their context structs: kvm_tracepoints.bpf.h) ---- */
 
 SEC("tp/kvm/kvm_userspace_exit")
-int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___kt *ctx)
+int top_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct kvm_top_thread *t;
@@ -235,13 +231,8 @@ KVM_TOP_COUNTER(top_mmio, kvm_mmio, mmio)
 KVM_TOP_COUNTER(top_inj_exception, kvm_inj_exception, inj_exception)
 KVM_TOP_COUNTER(top_emulate_insn, kvm_emulate_insn, emulated)
 
-struct trace_event_raw_kvm_exit___kt {
-	unsigned int exit_reason;
-	__u32 isa;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_exit")
-int top_kvm_exit(struct trace_event_raw_kvm_exit___kt *ctx)
+int top_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct kvm_top_exit_key key = {};

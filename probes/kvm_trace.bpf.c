@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "kvm_trace.h"
+#include "kvm_tracepoints.bpf.h"
 
 /* What a tracepoint program returns. A program attached to a tracepoint
  * through perf (SEC("tp/...")) decides for every perf user of that
@@ -344,21 +345,7 @@ int BPF_PROG(mmu_pf_fentry, void *vcpu, __u64 cr2_or_gpa, __u64 error_code)
 	return mmu_page_fault(ctx, cr2_or_gpa, error_code);
 }
 
-/* ---- KVM tracepoints. The context structs are local copies with a
- * ___ks flavour: CO-RE relocates each field against the running kernel's
- * BTF (vmlinux or the kvm module), and fields that older kernels lack are
- * read only where bpf_core_field_exists() says they are there. ---- */
-
-struct trace_event_raw_kvm_exit___ks {
-	unsigned int exit_reason;
-	unsigned long guest_rip;
-	__u32 isa;
-	__u64 info1;
-	__u64 info2;
-	__u32 intr_info;
-	__u32 error_code;
-	unsigned int vcpu_id;
-} __attribute__((preserve_access_index));
+/* ---- KVM tracepoints (their context structs: kvm_tracepoints.bpf.h) ---- */
 
 SEC("tp/kvm/kvm_exit")
 int tp_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
@@ -378,11 +365,6 @@ int tp_kvm_exit(struct trace_event_raw_kvm_exit___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_entry___ks {
-	unsigned int vcpu_id;
-	unsigned long rip;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_entry")
 int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
 {
@@ -397,11 +379,6 @@ int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_userspace_exit___ks {
-	__u32 reason;
-	int errno;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_userspace_exit")
 int tp_kvm_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
 {
@@ -414,14 +391,6 @@ int tp_kvm_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_pio___ks {
-	unsigned int rw;
-	unsigned int port;
-	unsigned int size;
-	unsigned int count;
-	unsigned int val;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvm/kvm_pio")
 int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
@@ -439,13 +408,6 @@ int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_mmio___ks {
-	__u32 type;
-	__u32 len;
-	__u64 gpa;
-	__u64 val;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_mmio")
 int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
 {
@@ -460,15 +422,6 @@ int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_emulate_insn___ks {
-	__u64 rip;
-	__u32 csbase;
-	__u8 len;
-	__u8 insn[15];
-	__u8 flags;
-	__u8 failed;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvm/kvm_emulate_insn")
 int tp_kvm_emulate_insn(struct trace_event_raw_kvm_emulate_insn___ks *ctx)
@@ -487,13 +440,6 @@ int tp_kvm_emulate_insn(struct trace_event_raw_kvm_emulate_insn___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_inj_exception___ks {
-	__u8 exception;
-	__u8 has_error;
-	__u32 error_code;
-	bool reinjected;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_inj_exception")
 int tp_kvm_inj_exception(struct trace_event_raw_kvm_inj_exception___ks *ctx)
 {
@@ -509,13 +455,6 @@ int tp_kvm_inj_exception(struct trace_event_raw_kvm_inj_exception___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_inj_virq___ks {
-	unsigned int vector;
-	unsigned int irq; /* the field's name before 6.6 */
-	bool soft;
-	bool reinjected;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvm/kvm_inj_virq")
 int tp_kvm_inj_virq(struct trace_event_raw_kvm_inj_virq___ks *ctx)
@@ -541,17 +480,6 @@ int tp_kvm_inj_virq(struct trace_event_raw_kvm_inj_virq___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_cpuid___ks {
-	unsigned int function;
-	unsigned int index;
-	unsigned long rax;
-	unsigned long rbx;
-	unsigned long rcx;
-	unsigned long rdx;
-	bool found;
-	bool used_max_basic;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_cpuid")
 int tp_kvm_cpuid(struct trace_event_raw_kvm_cpuid___ks *ctx)
 {
@@ -574,13 +502,6 @@ int tp_kvm_cpuid(struct trace_event_raw_kvm_cpuid___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_msr___ks {
-	unsigned int write;
-	__u32 ecx;
-	__u64 data;
-	__u8 exception;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvm/kvm_msr")
 int tp_kvm_msr(struct trace_event_raw_kvm_msr___ks *ctx)
 {
@@ -595,14 +516,6 @@ int tp_kvm_msr(struct trace_event_raw_kvm_msr___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_hypercall___ks {
-	unsigned long nr;
-	unsigned long a0;
-	unsigned long a1;
-	unsigned long a2;
-	unsigned long a3;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvm/kvm_hypercall")
 int tp_kvm_hypercall(struct trace_event_raw_kvm_hypercall___ks *ctx)
@@ -619,13 +532,6 @@ int tp_kvm_hypercall(struct trace_event_raw_kvm_hypercall___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_page_fault___ks {
-	unsigned int vcpu_id;
-	unsigned long guest_rip;
-	__u64 fault_address;
-	__u64 error_code;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvm/kvm_page_fault")
 int tp_kvm_page_fault(struct trace_event_raw_kvm_page_fault___ks *ctx)
@@ -644,11 +550,6 @@ int tp_kvm_page_fault(struct trace_event_raw_kvm_page_fault___ks *ctx)
 	return KS_TP_PASS;
 }
 
-struct trace_event_raw_kvm_mmu_pagetable_walk___ks {
-	__u64 addr;
-	__u32 pferr;
-} __attribute__((preserve_access_index));
-
 SEC("tp/kvmmmu/kvm_mmu_pagetable_walk")
 int tp_kvm_mmu_pagetable_walk(struct trace_event_raw_kvm_mmu_pagetable_walk___ks *ctx)
 {
@@ -661,12 +562,6 @@ int tp_kvm_mmu_pagetable_walk(struct trace_event_raw_kvm_mmu_pagetable_walk___ks
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_mmu_set_spte___ks {
-	__u64 gfn;
-	__u64 spte;
-	__u8 level;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvmmmu/kvm_mmu_set_spte")
 int tp_kvm_mmu_set_spte(struct trace_event_raw_kvm_mmu_set_spte___ks *ctx)
@@ -681,10 +576,6 @@ int tp_kvm_mmu_set_spte(struct trace_event_raw_kvm_mmu_set_spte___ks *ctx)
 	commit(e);
 	return KS_TP_PASS;
 }
-
-struct trace_event_raw_kvm_mmu_walker_error___ks {
-	__u32 pferr;
-} __attribute__((preserve_access_index));
 
 SEC("tp/kvmmmu/kvm_mmu_walker_error")
 int tp_kvm_mmu_walker_error(struct trace_event_raw_kvm_mmu_walker_error___ks *ctx)
