@@ -20,8 +20,8 @@
 
 #include "app/commands.h"
 #include "app/exit_codes.h"
-#include "app/privileges.h"
 #include "app/external_recorder.h"
+#include "app/privileges.h"
 #include "probes/host.h"
 #include "probes/session.h"
 #include "procs/pidfd.h"
