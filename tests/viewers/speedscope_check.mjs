@@ -26,12 +26,17 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
   await page.goto('file://' + index);
   await page.setInputFiles('input[type=file]', path.resolve(process.argv[2]));
-  // Imported: the landing page's "Drag and drop" text gives way to the view.
+  // Imported: the landing page's "Drag and drop" text gives way to the view,
+  // whose title line names a thread. Between the two the page may show
+  // neither (it is still importing): keep looking, for up to 30 s.
   let title = '';
-  for (let i = 0; i < 100 && errors.length === 0; ++i) {
+  for (let i = 0; i < 300 && errors.length === 0; ++i) {
     const text = await page.evaluate(() => document.body.innerText);
     if (text.includes('Something went wrong')) { errors.push(text.trim()); break; }
-    if (!text.includes('Drag and drop')) { title = text.split('\n').find((l) => l.includes('(tid')) ?? ''; break; }
+    if (!text.includes('Drag and drop')) {
+      title = text.split('\n').find((l) => l.includes('(tid')) ?? '';
+      if (title !== '') break;
+    }
     await page.waitForTimeout(100);
   }
   if (process.argv[3]) await page.screenshot({path: process.argv[3]});
