@@ -59,27 +59,42 @@ struct {
 } stacks SEC(".maps");
 
 /* A call path as far as the kernel side can tell without unwinding: the
- * event kind, a kind-specific discriminator and the previous event of the
- * same thread. Its count decides whether a stack is taken. */
-struct path_key {
-	__u16 kind;
-	__u16 prev_kind;
-	__u32 disc;
+ * event kind, a kind-specific discriminator and the previous event on this
+ * CPU. How often it was seen decides whether a stack is taken. The counts
+ * live in a per-CPU table of slots indexed by a hash of the path (an array
+ * lookup the verifier inlines, no lock, no atomic): a path that lands on a
+ * slot held by another path takes the slot over and counts as new again, so
+ * a collision costs an extra stack, never a missing one. Counting per CPU
+ * means a path's first sightings are taken on each CPU it runs on. */
+#define KS_PATH_SLOTS 1024
+struct path_slot {
+	__u64 key; /* kind | prev_kind << 8 | disc << 16, + 1 (0: empty) */
+	__u64 seen;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct path_key);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_PATH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct path_slot);
 } paths SEC(".maps");
 
-/* Per thread: the last event kind, whether a syscall KVM_RUN is open, and
- * the vcpu_id of the kprobe KVM_RUN in flight (a kretprobe has no
- * arguments): vcpu_id + 1, 0 when none. */
+/* The last event kind seen on this CPU (the previous event of the path).
+ * Per CPU rather than per thread: a lookup the verifier inlines instead of
+ * a hash lookup per event; a vCPU thread's events between two of its own
+ * come on the same CPU unless it migrated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cpu_prev_kind SEC(".maps");
+
+/* Per thread: whether a syscall KVM_RUN is open, and the vcpu_id of the
+ * kprobe KVM_RUN in flight (a kretprobe has no arguments): vcpu_id + 1, 0
+ * when none. Only the run-loop programs look it up. */
 struct thread_state {
-	__u16 prev_kind;
-	__u16 in_run;
+	__u32 in_run;
 	__u32 run_vcpu;
 };
 
@@ -110,7 +125,7 @@ static __always_inline struct thread_state *thread(__u32 tid, bool create)
 	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!ts && create) {
-		struct thread_state zero = { .prev_kind = KS_KIND_COUNT };
+		struct thread_state zero = {};
 
 		bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
 		ts = bpf_map_lookup_elem(&threads, &tid);
@@ -118,22 +133,25 @@ static __always_inline struct thread_state *thread(__u32 tid, bool create)
 	return ts;
 }
 
-static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u16 prev_kind)
+static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u32 prev_kind)
 {
-	struct path_key key = { .kind = kind, .prev_kind = prev_kind, .disc = disc };
-	__u64 one = 1, n;
-	__u64 *seen;
+	__u64 key = ((__u64)kind | (__u64)prev_kind << 8 | (__u64)disc << 16) + 1;
+	__u32 index = (__u32)((key * 0x9e3779b97f4a7c15ull) >> 54) & (KS_PATH_SLOTS - 1);
+	struct path_slot *slot;
+	__u64 n = 0;
 	long id;
 
 	if (stack_mode == KS_STACKS_NONE)
 		return -1;
 	if (stack_mode == KS_STACKS_NEW) {
-		seen = bpf_map_lookup_elem(&paths, &key);
-		if (!seen) {
-			bpf_map_update_elem(&paths, &key, &one, BPF_ANY);
-			n = 0;
+		slot = bpf_map_lookup_elem(&paths, &index);
+		if (!slot)
+			return -1;
+		if (slot->key == key) {
+			n = slot->seen++;
 		} else {
-			n = __sync_fetch_and_add(seen, 1);
+			slot->key = key;
+			slot->seen = 1;
 		}
 		if (n >= new_path_stacks && (!sample_period || n % sample_period))
 			return -1;
@@ -150,8 +168,8 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct kvmscope_event *e;
-	struct thread_state *ts;
-	__u16 prev_kind = KS_KIND_COUNT;
+	__u32 zero = 0, prev_kind = KS_KIND_COUNT;
+	__u32 *prev;
 	__s32 stack_id;
 
 	if (!wanted())
@@ -159,10 +177,10 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 	count(KS_CNT_SEEN + kind);
 	if (!(stream_mask & (1u << kind)))
 		return NULL;
-	ts = thread((__u32)pid_tgid, true);
-	if (ts) {
-		prev_kind = ts->prev_kind;
-		ts->prev_kind = kind;
+	prev = bpf_map_lookup_elem(&cpu_prev_kind, &zero);
+	if (prev) {
+		prev_kind = *prev;
+		*prev = kind;
 	}
 	stack_id = stack ? take_stack(ctx, kind, disc, prev_kind) : -1;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
