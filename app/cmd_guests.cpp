@@ -1,4 +1,5 @@
 // `kvmscope guests [NAME] [--source]`: the guest catalog.
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -11,6 +12,13 @@
 namespace kvmscope::app {
 
 namespace {
+
+// The guest's source file in vmm/guests/: "pio-loop" is pio_loop.S.
+std::string SourceFileStem(std::string_view name) {
+  std::string stem(name);
+  std::replace(stem.begin(), stem.end(), '-', '_');
+  return stem;
+}
 // The kernel events the guest must make on each backend, and the ones it
 // does not make there with why: the catalog's promises, which
 // tests/catalog_paths_test checks live on every host it runs on.
@@ -79,7 +87,7 @@ int CmdGuests(const GuestsArgs& args) {
                 static_cast<int>(g->param_meaning.size()), g->param_meaning.data(), param, param);
   }
   std::printf("%-14s %zu bytes, source vmm/guests/%s.S\n", "image", g->image.size(),
-              std::string(g->name == "pio-loop" ? "pio_loop" : g->name).c_str());
+              SourceFileStem(g->name).c_str());
   if (auto why = LimitedReason(*g, backend)) {
     line("on this host", std::string(KvmBackendName(backend)) + ": " + std::string(*why));
   }

@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
                   "(default 0x8000)");
   run->add_option("--expect", run_args.expect,
                   "Self-check value your guest must report on port 0x500 to pass");
-  run->add_option("--param", run_args.param, "Parameter handed to the guest in RSI (pio-loop: N)");
+  run->add_option("--param", run_args.param, "Parameter handed to the guest in RSI (pio-loop, pio-pair: N)");
   run->add_flag("--step", run_args.step, "Press Enter for each KVM_RUN (c = continue, q = quit)");
   run->add_option("--slow", run_args.slow_ms, "Slow motion: MS milliseconds before each KVM_RUN")
       ->check(CLI::Range(0, 60'000));

@@ -93,7 +93,7 @@ TEST_F(Cli, GuestsListsTheCatalog) {
   Result r = Kvmscope("guests");
   EXPECT_EQ(r.status, 0);
   for (const char* g : {"hello", "modes", "pagefault", "exceptions", "mmio", "cpuid", "timer",
-                        "smp", "spin", "pio-loop"}) {
+                        "smp", "spin", "pio-loop", "pio-pair"}) {
     EXPECT_NE(r.output.find(g), std::string::npos) << g;
   }
   Result one = Kvmscope("guests hello --source");

@@ -154,6 +154,7 @@ TEST(Story, EachGuestHasItsEvent) {
   AddRun(cpu0, 2000, 1, {kKvmExitMmio, 0, 0, 0xd0000000, 4, 5}, {Inject(6)});
   AddRun(cpu0, 3000, 2, {kKvmExitHlt});
   AddRun(cpu1, 2500, 0, {kKvmExitHlt});
+  AddRun(cpu1, 2800, 1, {kKvmExitIo, 0, 1, IoWord(0x500, true), 1, 0});  // exit at 2900
   vmm.events.push_back(Make(VmmEventKind::Watchdog, 2700, vmm));
   const TraceData trace = Guest("", {vmm, cpu0, cpu1});
   struct Case {
@@ -170,6 +171,7 @@ TEST(Story, EachGuestHasItsEvent) {
       {"smp", VmmEventKind::RunExit, 2600, ChainId::RunLoop},
       {"spin", VmmEventKind::Watchdog, 2700, ChainId::RunLoop},
       {"pio-loop", VmmEventKind::RunExit, 1100, ChainId::RunLoop},
+      {"pio-pair", VmmEventKind::RunExit, 2900, ChainId::RunLoop},  // vCPU 1's first OUT
       {"modes", VmmEventKind::RunExit, 1100, ChainId::RunLoop},
       {"my-own.bin", VmmEventKind::RunExit, 1100, ChainId::RunLoop},
   };

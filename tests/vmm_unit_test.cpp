@@ -321,7 +321,7 @@ TEST(Catalog, EveryGuestIsDescribedAndBuilt) {
     EXPECT_EQ(FindGuest(g.name), &g);
   }
   for (const char* required : {"hello", "modes", "pagefault", "exceptions", "mmio", "cpuid",
-                               "timer", "smp", "spin", "pio-loop"}) {
+                               "timer", "smp", "spin", "pio-loop", "pio-pair"}) {
     EXPECT_TRUE(names.count(required)) << required;
   }
   EXPECT_EQ(FindGuest("nope"), nullptr);

@@ -164,6 +164,13 @@ std::optional<Story> FindStory(const TraceData& trace) {
     caption =
         "The guest loops without ever exiting: the VMM's watchdog signals the vCPU thread, and "
         "KVM_RUN returns with EINTR.";
+  } else if (guest == "pio-pair") {
+    ref = FirstWhere(
+        trace, [](const Event& e) { return IsExitWith(e, kKvmExitIo); },
+        [](const Track& t) { return t.kind == TrackKind::Vcpu && t.vcpu == 1; });
+    caption =
+        "Two vCPU threads make the same exits at once: here vCPU 1 returns from KVM_RUN with "
+        "KVM_EXIT_IO, while vCPU 0 has its own KVM_RUN loop beside it.";
   } else if (guest == "pio-loop") {
     ref = FirstWhere(trace, [](const Event& e) { return IsExitWith(e, kKvmExitIo); });
     caption =

@@ -30,6 +30,7 @@ struct Story {
 //   smp        the first exit of vCPU 1
 //   spin       the watchdog's event
 //   pio-loop   the first KVM_EXIT_IO
+//   pio-pair   the first KVM_EXIT_IO of vCPU 1
 //   modes      the first exit
 // and for any other guest (or when the chosen event is missing) the first VMM
 // KVM_RUN exit. nullopt when the trace has none of these yet (a live trace

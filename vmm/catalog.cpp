@@ -22,6 +22,7 @@ KVMSCOPE_DECLARE_GUEST(timer)
 KVMSCOPE_DECLARE_GUEST(smp)
 KVMSCOPE_DECLARE_GUEST(spin)
 KVMSCOPE_DECLARE_GUEST(pio_loop)
+KVMSCOPE_DECLARE_GUEST(pio_pair)
 #undef KVMSCOPE_DECLARE_GUEST
 }  // namespace guests
 
@@ -220,6 +221,24 @@ std::vector<GuestInfo> MakeCatalog() {
           .image = kpio_loopImage,
           .source = kpio_loopSource,
           .lines = kpio_loopLines,
+      },
+      {
+          .name = "pio-pair",
+          .description = "real mode, two vCPUs: N port writes each, then hlt: the exit-heavy "
+                         "workload on two vCPUs at once",
+          .mode = CpuMode::Real,
+          .vcpus = 2,
+          .exits = "N x KVM_EXIT_IO to the tick port on each vCPU, one for the status, "
+                   "KVM_EXIT_HLT on each",
+          .kernel_paths = "two vCPU threads in the run loop at once, one full trip per OUT",
+          .promises = {{"kvm_pio", kOnAll}, {"kvm_userspace_exit", kOnAll}},
+          .self_check = "vCPU 0 reports N, its own writes, once both vCPUs made theirs",
+          .expected_is_param = true,
+          .default_param = 1000,
+          .param_meaning = "number of port writes per vCPU (N)",
+          .image = kpio_pairImage,
+          .source = kpio_pairSource,
+          .lines = kpio_pairLines,
       },
   };
 }
