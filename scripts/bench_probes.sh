@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# What kernel tracing costs the guest: runs the exit-heavy pio-loop guest
-# (N port writes, one VM exit to the VMM each) with kvmscope's BPF probes off
-# (--no-probes, the baseline) and on (--stacks new = the default, --stacks
-# none, --stacks all), and compares the guest's run time as kvmscope itself
+# What kernel tracing costs the guest: runs the exit-heavy guests pio-loop
+# (N port writes on one vCPU) and pio-pair (N on each of two vCPUs at once)
+# with kvmscope's BPF probes off (--no-probes, the baseline) and on (the
+# default plan with --stacks new, and --stacks none, --stacks all), beside
+# the same default run of a baseline build (--baseline REV, by default main
+# before issue 16: today's figures and the baseline's in one run), and beside
+# `perf record` of the same tracepoints (no stacks, events to a file; the
+# peer a user would reach for). Time = the guest's run time as kvmscope itself
 # measures it: the "N KVM_RUN calls, N exits in X ms" line, i.e. from the
 # first KVM_RUN to the end of the run, without BPF load/attach time. The wall
 # time of the whole process (date +%s%N, includes loading and attaching the
@@ -18,17 +22,25 @@
 # under QEMU's emulator, where kprobes and fentry exist) with --mechanisms
 # and a smaller N by default: times there are emulated, so compare ratios.
 #
-# Usage: scripts/bench_probes.sh [--build DIR] [--n N] [--rounds R] [--mechanisms] [--host svm]
+# Usage: scripts/bench_probes.sh [--build DIR] [--n N] [--rounds R]
+#          [--baseline REV | --no-baseline] [--guests G,G] [--mechanisms] [--host svm]
 #   also from the environment: BUILD_DIR (default ./build), N (default
 #   200000; 20000 with --host), ROUNDS (default 5; 3 with --host). Needs root
-#   (BPF) and /dev/kvm.
+#   (BPF) and /dev/kvm. The baseline is built once into build/baseline-REV
+#   (scripts/bench_lib.sh; a few minutes); perf is left out where it is not
+#   installed.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/bench_lib.sh
+source "$here/bench_lib.sh"
 
 BUILD_DIR=${BUILD_DIR:-./build}
 N_SET=${N:+1}
 ROUNDS_SET=${ROUNDS:+1}
 N=${N:-200000}
 ROUNDS=${ROUNDS:-5}
+BASELINE=$BENCH_DEFAULT_BASELINE
+GUESTS=pio-loop,pio-pair
 
 MECHANISMS=0
 HOST=
@@ -37,6 +49,9 @@ while (($#)); do
     --build) BUILD_DIR=$2; shift 2 ;;
     --n) N=$2; N_SET=1; shift 2 ;;
     --rounds) ROUNDS=$2; ROUNDS_SET=1; shift 2 ;;
+    --baseline) BASELINE=$2; shift 2 ;;
+    --no-baseline) BASELINE=; shift ;;
+    --guests) GUESTS=$2; shift 2 ;;
     --mechanisms) MECHANISMS=1; shift ;;
     --host) HOST=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -44,61 +59,82 @@ while (($#)); do
   esac
 done
 
+[[ $N =~ ^[0-9]+$ && $N -gt 0 ]] || { echo "bench_probes.sh: N must be a positive integer" >&2; exit 2; }
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -gt 0 ]] || { echo "bench_probes.sh: ROUNDS must be a positive integer" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "bench_probes.sh: needs root (the traced configurations load BPF programs)" >&2; exit 3; }
+# Built here, before any emulated host starts: it shares this machine's files.
+BASE_BUILD=
+if [[ -n $BASELINE ]]; then BASE_BUILD=$(bench_baseline "$BASELINE" bench_probes.sh); fi
+
 if [[ -n $HOST ]]; then
   [[ $HOST == svm ]] || { echo "bench_probes.sh: --host takes svm (the VMX host is too slow to time)" >&2; exit 2; }
   [[ -n $N_SET ]] || N=20000
   [[ -n $ROUNDS_SET ]] || ROUNDS=3
-  here=$(cd "$(dirname "$0")" && pwd)
   build=$(cd "$BUILD_DIR" && pwd)
+  base_opt=--no-baseline
+  [[ -n $BASELINE ]] && base_opt="--baseline $BASELINE"
   exec "$here/test-host.sh" svm --build "$build" \
-    --run "$here/bench_probes.sh --build $build --n $N --rounds $ROUNDS --mechanisms"
+    --run "$here/bench_probes.sh --build $build --n $N --rounds $ROUNDS --guests $GUESTS $base_opt --mechanisms"
 fi
 
 KVMSCOPE=$BUILD_DIR/app/kvmscope
 [[ -x $KVMSCOPE ]] || { echo "bench_probes.sh: no $KVMSCOPE (build first, or --build DIR)" >&2; exit 2; }
-[[ $N =~ ^[0-9]+$ && $N -gt 0 ]] || { echo "bench_probes.sh: N must be a positive integer" >&2; exit 2; }
-[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -gt 0 ]] || { echo "bench_probes.sh: ROUNDS must be a positive integer" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "bench_probes.sh: needs root (the traced configurations load BPF programs)" >&2; exit 3; }
+BASE_KVMSCOPE=${BASE_BUILD:+$BASE_BUILD/app/kvmscope}
+PERF=$(command -v perf || true)
+[[ -n $PERF ]] && ! "$PERF" list 'kvm:kvm_pio' 2>/dev/null | grep -q kvm_pio && PERF=
 
-# name|kvmscope options
-CONFIGS=(
-  "no-probes (baseline)|--no-probes"
-  "stacks new (default)|"
-  "stacks none|--stacks none"
-  "stacks all|--stacks all"
-)
+# name|binary|kvmscope options ("perf" as binary: perf record of the
+# tracepoints, the guest run with --no-probes).
+CONFIGS=("no-probes (untraced)|$KVMSCOPE|--no-probes")
+[[ -n $BASE_KVMSCOPE ]] && CONFIGS+=("default, baseline $BASELINE|$BASE_KVMSCOPE|")
 REFUSED=()
 if ((MECHANISMS)); then
-  CONFIGS=("no-probes (baseline)|--no-probes")
+  CONFIGS+=("default (auto)|$KVMSCOPE|")
   for m in kprobe fentry tracepoint; do
     # A mechanism the kernel refuses (exit 3) is named, not measured.
     if why=$("$KVMSCOPE" run --guest hello --attach $m -q 2>&1); then
-      CONFIGS+=("--attach $m|--attach $m")
+      CONFIGS+=("--attach $m|$KVMSCOPE|--attach $m")
     else
       REFUSED+=("--attach $m: refused here: $(grep -m1 -iE 'error|cannot|refus' <<<"$why" || head -1 <<<"$why")")
     fi
   done
+else
+  CONFIGS+=(
+    "stacks new (default)|$KVMSCOPE|"
+    "stacks none|$KVMSCOPE|--stacks none"
+    "stacks all|$KVMSCOPE|--stacks all"
+  )
 fi
+[[ -n $PERF ]] && CONFIGS+=("perf record (peer)|perf|--no-probes")
 NC=${#CONFIGS[@]}
+IFS=, read -r -a GUEST_LIST <<<"$GUESTS"
 
 WORK=$(mktemp -d /tmp/bench_probes.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# The tracepoints kvmscope's default plan attaches on this kernel, for perf.
+PERF_EVENTS=(-e 'syscalls:sys_enter_ioctl' -e 'syscalls:sys_exit_ioctl' -e 'kvm:*' -e 'kvmmmu:*')
 
-# One run of configuration $1; appends "vmm_ms wall_ms exits lost" to
-# $WORK/$1.dat.
+# One run of configuration $1 on guest $2; appends "vmm_ms wall_ms exits
+# lost" to $WORK/$2.$1.dat.
 run_one() {
-  local i=$1 name=${CONFIGS[$1]%%|*} opts=${CONFIGS[$1]#*|} out=$WORK/out.$1
-  local t0 t1 status=0
+  local i=$1 guest=$2 name bin opts out=$WORK/out.$1
+  IFS='|' read -r name bin opts <<<"${CONFIGS[$1]}"
+  local t0 t1 status=0 cmd=()
+  if [[ $bin == perf ]]; then
+    cmd=("$PERF" record -q -o "$WORK/perf.data" "${PERF_EVENTS[@]}" -- "$KVMSCOPE")
+  else
+    cmd=("$bin")
+  fi
   t0=$(date +%s%N)
   # shellcheck disable=SC2086  # opts is a word list on purpose
-  "$KVMSCOPE" run --guest pio-loop --param "$N" --timeout 3600 -q $opts >"$out" 2>&1 || status=$?
+  "${cmd[@]}" run --guest "$guest" --param "$N" --timeout 3600 -q $opts >"$out" 2>&1 || status=$?
   t1=$(date +%s%N)
   if ((status != 0)) || ! grep -q '^verdict: passed' "$out"; then
-    echo "bench_probes.sh: '$name' run failed (exit $status):" >&2
+    echo "bench_probes.sh: '$name' on $guest failed (exit $status):" >&2
     cat "$out" >&2
     exit 1
   fi
-  local line ms exits lost=0
+  local line ms exits lost=-
   line=$(grep -E '^[0-9]+ KVM_RUN calls, [0-9]+ exits in [0-9.]+ ms$' "$out") || {
     echo "bench_probes.sh: no 'KVM_RUN calls ... exits in ... ms' line in '$name' output:" >&2
     cat "$out" >&2
@@ -115,45 +151,49 @@ run_one() {
     fi
     lost=$(sed -nE 's/^kernel: ([0-9]+) events LOST.*/\1/p' "$out")
     lost=${lost:-0}
-  else
-    lost=-
+  elif [[ $bin == perf ]]; then
+    # perf's own words when its buffers overflowed: "Processed N events and lost M chunks!"
+    lost=$(awk '{for (i = 1; i < NF; i++) if ($i == "lost" && $(i + 2) ~ /^chunks/) s += $(i + 1)} END {print s + 0}' "$out")
   fi
-  echo "$ms $(( (t1 - t0) / 1000000 )) $exits $lost" >>"$WORK/$i.dat"
-  printf '  %-22s %10.1f ms  (wall %d ms)  lost %s\n' "$name" "$ms" $(( (t1 - t0) / 1000000 )) "$lost" >&2
+  echo "$ms $(( (t1 - t0) / 1000000 )) $exits $lost" >>"$WORK/$guest.$i.dat"
+  printf '  %-9s %-30s %10.1f ms  (wall %d ms)  lost %s\n' "$guest" "$name" "$ms" $(( (t1 - t0) / 1000000 )) "$lost" >&2
 }
 
-median() {  # of the numbers on stdin
-  sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
-
-echo "kvmscope tracing cost: pio-loop, N=$N port writes, $ROUNDS rounds × $NC configurations" >&2
+echo "kvmscope tracing cost: ${GUESTS//,/ and }, N=$N port writes per vCPU, $ROUNDS rounds × $NC configurations" >&2
 echo "warm-up (not counted)" >&2
 "$KVMSCOPE" run --guest pio-loop --param 1000 -q >/dev/null 2>&1 || true
 for ((r = 0; r < ROUNDS; r++)); do
   echo "round $((r + 1))/$ROUNDS" >&2
-  for ((k = 0; k < NC; k++)); do
-    run_one $(( (r + k) % NC ))
+  for guest in "${GUEST_LIST[@]}"; do
+    for ((k = 0; k < NC; k++)); do
+      run_one $(( (r + k) % NC )) "$guest"
+    done
   done
 done
 
 backend=$(sed -nE 's/^KVM backend +//p' < <("$KVMSCOPE" doctor 2>/dev/null || true))
 echo
-echo "kvmscope tracing cost — guest pio-loop, N=$N, $ROUNDS rounds, medians"
+echo "kvmscope tracing cost — N=$N port writes per vCPU, $ROUNDS rounds interleaved, medians"
 echo "host: $(uname -r), ${backend:-KVM backend unknown}, $(nproc) CPUs, $(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-echo "time = kvmscope's own 'exits in X ms' (first KVM_RUN to end of run); wall = whole process"
-echo
-printf '%-22s %12s %12s %12s %11s %18s\n' configuration "median ms" "wall ms" "exits/s" "vs baseline" "events lost"
-printf '%-22s %12s %12s %12s %11s %18s\n' ---------------------- ------------ ------------ ------------ ----------- ------------------
-base=
-for ((i = 0; i < NC; i++)); do
-  name=${CONFIGS[$i]%%|*}
-  ms=$(awk '{print $1}' "$WORK/$i.dat" | median)
-  wall=$(awk '{print $2}' "$WORK/$i.dat" | median)
-  exits=$(awk 'NR == 1 {print $3}' "$WORK/$i.dat")
-  lost=$(awk '$4 == "-" {dash = 1} $4 != "-" {s += $4; if ($4 > 0) n++} END {if (dash) print "-"; else printf "%d (%d/%d runs)", s, n, NR}' "$WORK/$i.dat")
-  base=${base:-$ms}
-  printf '%-22s %12.1f %12.0f %12.0f %10.2fx %18s\n' "$name" "$ms" "$wall" \
-    "$(awk -v e="$exits" -v m="$ms" 'BEGIN {print e / (m / 1000)}')" \
-    "$(awk -v m="$ms" -v b="$base" 'BEGIN {print m / b}')" "$lost"
+echo "time = kvmscope's own 'exits in X ms' (first KVM_RUN to end of run); wall = whole process;"
+echo "rate = exits/s over untraced's (the target is >= 0.90 for the default)"
+[[ -n $BASE_BUILD ]] && echo "baseline: $BASELINE, built in $BASE_BUILD"
+[[ -n $PERF ]] && echo "perf record: ${PERF_EVENTS[*]} (no stacks), the guest run with --no-probes"
+for guest in "${GUEST_LIST[@]}"; do
+  echo
+  printf '%-9s %-28s %10s %9s %10s %6s %16s\n' guest configuration "median ms" "wall ms" "exits/s" rate "events lost"
+  base=
+  for ((i = 0; i < NC; i++)); do
+    name=${CONFIGS[$i]%%|*}
+    dat=$WORK/$guest.$i.dat
+    ms=$(awk '{print $1}' "$dat" | median)
+    wall=$(awk '{print $2}' "$dat" | median)
+    exits=$(awk 'NR == 1 {print $3}' "$dat")
+    lost=$(awk '$4 == "-" {dash = 1} $4 != "-" {s += $4; if ($4 > 0) n++} END {if (dash) print "-"; else printf "%d (%d/%d runs)", s, n, NR}' "$dat")
+    base=${base:-$ms}
+    printf '%-9s %-28s %10.1f %9.0f %10.0f %5.2f %16s\n' "$guest" "$name" "$ms" "$wall" \
+      "$(awk -v e="$exits" -v m="$ms" 'BEGIN {print e / (m / 1000)}')" \
+      "$(awk -v m="$ms" -v b="$base" 'BEGIN {print b / m}')" "$lost"
+  done
 done
 for line in "${REFUSED[@]}"; do echo "$line"; done
