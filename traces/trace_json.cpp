@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-#include <cstring>
-#include <fstream>
+#include <map>
+#include <stdexcept>
 
 #include "traces/atomic_file.h"
+#include "traces/text_out.h"
 #include "traces/trace_json_internal.h"
 
 namespace kvmscope::traces {
@@ -75,41 +75,24 @@ namespace {
 
 using namespace json_detail;
 
-// Buffers output and hands it to the stream in large blocks: one virtual
-// call per 64 KiB rather than per number.
+// The native file's JSON, written straight into TextOut's block: plain
+// numbers, quoted names and strings, each a few copies.
 class Writer {
  public:
-  explicit Writer(std::ostream& out) : m_out(out) { m_buffer.reserve(kBlock + 1024); }
+  explicit Writer(std::ostream& out)
+      : m_text(out, "writing the trace failed: the output stream failed") {}
 
-  Writer& operator<<(std::string_view text) {
-    m_buffer.append(text);
-    if (m_buffer.size() >= kBlock) Flush();
-    return *this;
-  }
-  Writer& operator<<(const char* text) { return *this << std::string_view(text); }
-  Writer& operator<<(char c) {
-    m_buffer += c;
-    return *this;
-  }
-  template <std::integral T>
-  Writer& operator<<(T v) {
-    static_assert(!std::is_same_v<T, bool> && !std::is_same_v<T, char>);
-    char digits[24];
-    m_buffer.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
+  template <typename T>
+  Writer& operator<<(const T& v) {
+    m_text << v;
     return *this;
   }
 
   // A JSON string; bytes that are not valid UTF-8 cannot be a JSON string,
   // so such text is written losslessly as {"base64":"..."} instead.
   Writer& String(std::string_view text) {
-    bool plain = std::all_of(text.begin(), text.end(),
-                             [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-    if (plain) return *this << '"' << text << '"';
-    try {
-      return *this << Json(std::string(text)).dump();
-    } catch (const Json::type_error&) {
-      return *this << R"({"base64":")" << Base64Encode(text) << "\"}";
-    }
+    if (!m_text.JsonString(text)) m_text << R"({"base64":")" << Base64Encode(text) << "\"}";
+    return *this;
   }
   Writer& Strings(const std::vector<std::string>& list) {
     *this << '[';
@@ -131,17 +114,10 @@ class Writer {
   Writer& Field(std::string_view key, T v) {
     return Key(key) << v;
   }
-  void Flush() {
-    m_out.write(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
-    m_buffer.clear();
-    // Stop at the first failure (a full disk) rather than format the rest.
-    if (!m_out) throw std::runtime_error("writing the trace failed: the output stream failed");
-  }
+  void Flush() { m_text.Flush(); }
 
  private:
-  static constexpr size_t kBlock = 1 << 16;
-  std::ostream& m_out;
-  std::string m_buffer;
+  TextOut m_text;
 };
 
 void WritePlan(Writer& w, const PlanRecord& plan) {
