@@ -36,27 +36,31 @@ bool InScope(const Track& track, int vcpu) {
   return vcpu == kAllVcpus || (track.kind == TrackKind::Vcpu && track.vcpu == vcpu);
 }
 
-// Spans by the index of their begin (or end) event. A span cut by the
-// trace's edge has no such event and is not in the map.
-using SpanIndex = std::unordered_map<uint32_t, const Span*>;
-SpanIndex ByBegin(const std::vector<Span>& spans) {
-  SpanIndex index;
-  for (const Span& s : spans) {
-    if (s.begin != kNoEvent) index.emplace(s.begin, &s);
+// Finds a span by the index of its begin (or end) event. A track's spans of
+// one kind are in time order and never overlap, so those indices increase
+// along the vector: a binary search, nothing built. A span cut by the
+// trace's edge has no such event (kNoEvent: only the first span's begin or
+// the last one's end) and is never found.
+class SpanIndex {
+ public:
+  enum class Key : uint8_t { Begin, End };
+  SpanIndex(const std::vector<Span>& spans, Key key) : m_spans(spans), m_key(key) {}
+  const Span* Find(uint32_t event) const {
+    auto first = m_spans.begin();
+    if (m_key == Key::Begin && first != m_spans.end() && first->begin == kNoEvent) ++first;
+    auto it = std::partition_point(first, m_spans.end(),
+                                   [&](const Span& s) { return KeyOf(s) < event; });
+    return it != m_spans.end() && KeyOf(*it) == event ? &*it : nullptr;
   }
-  return index;
-}
-SpanIndex ByEnd(const std::vector<Span>& spans) {
-  SpanIndex index;
-  for (const Span& s : spans) {
-    if (s.end != kNoEvent) index.emplace(s.end, &s);
-  }
-  return index;
-}
-const Span* Find(const SpanIndex& index, uint32_t event) {
-  auto it = index.find(event);
-  return it == index.end() ? nullptr : it->second;
-}
+
+ private:
+  uint32_t KeyOf(const Span& s) const { return m_key == Key::Begin ? s.begin : s.end; }
+  const std::vector<Span>& m_spans;
+  Key m_key;
+};
+SpanIndex ByBegin(const std::vector<Span>& spans) { return SpanIndex(spans, SpanIndex::Key::Begin); }
+SpanIndex ByEnd(const std::vector<Span>& spans) { return SpanIndex(spans, SpanIndex::Key::End); }
+const Span* Find(const SpanIndex& index, uint32_t event) { return index.Find(event); }
 
 double Share(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
