@@ -777,6 +777,11 @@ TraceData ParseTrace(std::string_view text) {
   return Parse(input, input_ended, false);
 }
 
+TraceData json_detail::ParseTracePlainly(std::string_view text) {
+  TextInput input(text);
+  return Parse(input, [&text](size_t offset) { return offset >= text.size(); }, false);
+}
+
 TraceData LoadTrace(const std::string& path, const LoadProgress& progress) {
   std::vector<char> buffer(1 << 16);
   std::ifstream in;

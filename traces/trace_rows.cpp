@@ -27,9 +27,10 @@ const char* SkipSpace(const char* p, const char* end) {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // A JSON integer at `p`, as the parser reads it: unsigned when it has no
-// sign, else signed (so "-0" is 0, not negative). Refuses what the parser
-// would take as a float or not as a number (a leading zero, "1.5", "1e3")
-// and what does not fit in 64 bits (the parser makes a float of it).
+// sign, else signed (so "-0" is 0, not negative). Refuses what is not a
+// JSON number (a leading zero) and what does not fit in 64 bits (the parser
+// makes a float of it). A float ("1.5", "1e3") stops at its '.' or 'e',
+// which the row then refuses as no separator.
 bool ScanInteger(const char*& p, const char* end, uint64_t& value, bool& negative) {
   const char* digits = *p == '-' ? p + 1 : p;
   if (digits == end || !IsDigit(*digits)) return false;
@@ -46,7 +47,7 @@ bool ScanInteger(const char*& p, const char* end, uint64_t& value, bool& negativ
   }
   if (result.ec != std::errc()) return false;
   p = result.ptr;
-  return p == end || (*p != '.' && *p != 'e' && *p != 'E');
+  return true;
 }
 
 // The ranges of TraceReader::RowNumber: a value out of its column's range

@@ -63,4 +63,8 @@ class EventTypeNames {
 // position mean nothing.
 bool ScanRows(UnreadInput& input, const EventTypeNames& names, std::vector<Event>& events);
 
+// ParseTrace (trace_json.h) without the scanner, as an input it refuses is
+// read: for tests that hold the two to the same answer.
+TraceData ParseTracePlainly(std::string_view text);
+
 }  // namespace kvmscope::traces::json_detail
