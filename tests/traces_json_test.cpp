@@ -403,71 +403,45 @@ TEST_F(TraceJsonErrors, RandomDamageIsRefusedOrHarmless) {
 
 // --- the row scanner (traces/trace_rows.h) ---------------------------------
 
-// What reading a text comes to: the trace, or the error's message.
-struct Answer {
-  std::optional<TraceData> trace;
-  std::string error;
-};
-
+// What reading comes to: the trace as written back, or the error's message.
 template <typename Parse>
-Answer AnswerOf(Parse parse) {
+std::string AnswerOf(Parse parse) {
   try {
-    return {parse(), ""};
+    return Written(parse());
   } catch (const TraceFormatError& e) {
-    return {std::nullopt, e.what()};
+    return std::string("error: ") + e.what();
   }
 }
 
-// A stream that cannot seek, as a pipe: read once, without the row scanner.
-class PipeStream : public std::istream {
- public:
-  explicit PipeStream(std::string text) : std::istream(&m_buffer), m_buffer(std::move(text)) {}
-
- private:
-  struct Buffer : std::streambuf {
-    explicit Buffer(std::string text) : bytes(std::move(text)) {
-      setg(bytes.data(), bytes.data(), bytes.data() + bytes.size());
-    }
-    std::string bytes;  // seekoff and seekpos stay the base's: they fail
-  };
-  Buffer m_buffer;
+// A stream buffer that cannot seek, as a pipe's (seekoff and seekpos stay
+// the base's, which fail): its stream is read once, without the scanner.
+struct PipeBuffer : std::streambuf {
+  explicit PipeBuffer(std::string& text) {
+    setg(text.data(), text.data(), text.data() + text.size());
+  }
 };
-
-// The text as its own heap block of exactly its size, so that a sanitizer
-// sees any read past its end.
-std::unique_ptr<char[]> ExactCopy(const std::string& text) {
-  auto copy = std::make_unique<char[]>(text.size());
-  std::memcpy(copy.get(), text.data(), text.size());
-  return copy;
-}
 
 // ParseTrace gives what the parser alone gives: the same trace, or the same
-// error word for word (byte offsets, lines and columns included). Through
-// streams too, when `streams` (a stream is not read twice when it cannot
-// seek). Returns whether the text loaded.
+// error word for word (byte offsets, lines and columns included); through
+// streams too when `streams`. Returns whether the text loaded.
 bool ExpectSameAnswerAsTheParserAlone(const std::string& text, const std::string& context,
                                       bool streams) {
-  std::unique_ptr<char[]> copy = ExactCopy(text);
+  // A heap block of exactly the text's size: a sanitizer sees a read past it.
+  auto copy = std::make_unique<char[]>(text.size());
+  std::memcpy(copy.get(), text.data(), text.size());
   const std::string_view view(copy.get(), text.size());
-  Answer fast = AnswerOf([&] { return ParseTrace(view); });
-  Answer plain = AnswerOf([&] { return json_detail::ParseTracePlainly(view); });
-  EXPECT_EQ(fast.error, plain.error) << context;
-  EXPECT_EQ(fast.trace.has_value(), plain.trace.has_value()) << context;
-  if (fast.trace && plain.trace) {
-    EXPECT_TRUE(*fast.trace == *plain.trace) << context;
-  }
+  const std::string answer = AnswerOf([&] { return ParseTrace(view); });
+  EXPECT_EQ(answer, AnswerOf([&] { return json_detail::ParseTracePlainly(view); })) << context;
   if (streams) {
     std::istringstream seekable(text);
-    PipeStream pipe(text);
-    Answer fast_stream = AnswerOf([&] { return ParseTrace(seekable); });
-    Answer plain_stream = AnswerOf([&] { return ParseTrace(pipe); });
-    EXPECT_EQ(fast_stream.error, plain_stream.error) << context;
-    EXPECT_EQ(fast_stream.trace.has_value(), plain_stream.trace.has_value()) << context;
-    if (fast_stream.trace && plain_stream.trace) {
-      EXPECT_TRUE(*fast_stream.trace == *plain_stream.trace) << context;
-    }
+    std::string bytes = text;
+    PipeBuffer buffer(bytes);
+    std::istream pipe(&buffer);
+    EXPECT_EQ(AnswerOf([&] { return ParseTrace(seekable); }),
+              AnswerOf([&] { return ParseTrace(pipe); }))
+        << context;
   }
-  return fast.trace.has_value();
+  return !answer.starts_with("error: ");
 }
 
 // FullTrace with more rows to damage.
@@ -495,8 +469,7 @@ TEST(TraceRows, WhatTheScannerTakesReadsAsTheParserReadsIt) {
   EXPECT_TRUE(ParseTrace(text) == original);
   EXPECT_TRUE(json_detail::ParseTracePlainly(text) == original);
   // JSON's spacing anywhere in and between rows.
-  std::string spaced;
-  for (char c : text.substr(0, EventArrays(text)[0].first)) spaced += c;
+  std::string spaced = text.substr(0, EventArrays(text)[0].first);
   for (size_t i = EventArrays(text)[0].first; i < text.size(); ++i) {
     const char c = text[i];
     if (c == ',' || c == '[' || c == ']') spaced += " \t\r\n"[i % 4];
@@ -537,6 +510,8 @@ TEST(TraceRows, WhatTheScannerTakesReadsAsTheParserReadsIt) {
            {EventArrays(text)[1].second - 1, 0, ",", false},  // a comma after the last row
            {row, 1, "{", false},                              // not a row
            {type, 1, "'", false},                             // not a string
+           {text.size() - 3, 3, "", false},                   // cut after the last row
+           {text.size(), 0, "x", false},                      // a stray byte after it
        }) {
     std::string changed = text;
     changed.replace(change.at, change.length, change.with);
@@ -555,21 +530,24 @@ TEST(TraceRows, WhatTheScannerTakesReadsAsTheParserReadsIt) {
   EXPECT_FALSE(ExpectSameAnswerAsTheParserAlone(empty_text.substr(0, at + 2), "cut", true));
 }
 
-TEST(TraceRows, RandomDamageToRowsIsRefusedOrHarmlessAsWithTheParserAlone) {
-  // Damage inside the events arrays only, where the row scanner reads: it is
-  // refused with a TraceFormatError or still reads, and either way exactly
-  // as the parser alone would have it. Nothing else escapes, nothing crashes.
+TEST(TraceRows, RandomDamageIsRefusedOrHarmlessAsWithTheParserAlone) {
+  // Damage inside the events arrays, where the row scanner reads, and (one
+  // time in five) anywhere: refused with a TraceFormatError or still read,
+  // either way as the parser alone has it (after rows the scanner skipped,
+  // the parser's offsets, lines and columns would not count them: its errors
+  // come from a second reading). Nothing else escapes, nothing crashes.
   std::mt19937 random(4321);
   const std::string text = Written(RowsTrace());
-  const std::vector<std::pair<size_t, size_t>> arrays = EventArrays(text);
-  ASSERT_EQ(arrays.size(), 4u);
+  std::vector<std::pair<size_t, size_t>> places = EventArrays(text);
+  ASSERT_EQ(places.size(), 4u);
+  places.emplace_back(0, text.size());
   const std::string bytes = "{}[]\",:0123456789-.eE \\ntfa\x80\xff\n\t\r";
   int loaded = 0;
-  for (int round = 0; round < 1500; ++round) {
+  for (int round = 0; round < 2000; ++round) {
     std::string damaged = text;
     size_t cut = damaged.size();
     for (int k = 0, n = 1 + round % 3; k < n; ++k) {
-      const auto& [from, to] = arrays[random() % arrays.size()];
+      const auto& [from, to] = places[random() % places.size()];
       const size_t at = from + random() % (to - from);
       if (at >= cut) continue;  // beyond a cut made before
       switch (random() % 5) {
@@ -590,32 +568,7 @@ TEST(TraceRows, RandomDamageToRowsIsRefusedOrHarmlessAsWithTheParserAlone) {
   }
   // Both outcomes were met (a changed digit still reads).
   EXPECT_GT(loaded, 50);
-  EXPECT_LT(loaded, 1400);
-}
-
-TEST(TraceRows, RandomDamageAnywhereGetsTheParserAlonesAnswer) {
-  // After rows the scanner skipped, the parser's byte offsets, lines and
-  // columns would not count them: its errors there come from a second
-  // reading without the scanner.
-  std::mt19937 random(99);
-  const std::string text = Written(RowsTrace());
-  const std::string bytes = "{}[]\",:0123456789-.eE \\ntfa\x80\xff";
-  for (int round = 0; round < 600; ++round) {
-    std::string damaged = text;
-    const size_t at = random() % damaged.size();
-    switch (random() % 3) {
-      case 0: damaged[at] = bytes[random() % bytes.size()]; break;
-      case 1: damaged.erase(at, 1 + random() % 8); break;
-      default: damaged.insert(at, 1, bytes[random() % bytes.size()]); break;
-    }
-    ExpectSameAnswerAsTheParserAlone(damaged, fmt::format("round {}", round), round % 8 == 0);
-  }
-  // After the last row: a truncation, a stray byte.
-  ExpectSameAnswerAsTheParserAlone(text.substr(0, text.size() - 3), "cut", true);
-  ExpectSameAnswerAsTheParserAlone(text + "x", "extra", true);
-  std::string message = ErrorOf(text.substr(0, text.size() - 3));
-  EXPECT_NE(message.find(fmt::format("at byte {}", text.size() - 3)), std::string::npos)
-      << message;
+  EXPECT_LT(loaded, 1900);
 }
 
 TEST(TraceRows, ProgressReachesTheEndAndNeverGoesBack) {
