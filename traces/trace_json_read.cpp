@@ -44,9 +44,8 @@ constexpr std::array<std::string_view, 6> kTrackKeys = {"pid",  "tid",         "
                                                         "kind", "event_count", "events"};
 // Track fields added later: read when present.
 constexpr std::array<std::string_view, 1> kOptionalTrackKeys = {"name"};
-// time_ns, type, cpu, stack_id, text_id, a0..a5, then optionally vcpu and pid.
-constexpr size_t kRowValues = 11;
-constexpr std::array<std::string_view, kRowValues + 2> kRowNames = {
+// The values of a row (kRowValues, trace_rows.h), by name.
+constexpr std::array<std::string_view, kMostRowValues> kRowNames = {
     "time_ns", "type", "cpu", "stack_id", "text_id", "a0", "a1",
     "a2",      "a3",   "a4",  "a5",       "vcpu",    "pid"};
 
@@ -767,14 +766,12 @@ TraceData ParseStream(std::istream& in, const LoadProgress& progress, uint64_t s
 TraceData ParseTrace(std::istream& in) { return ParseStream(in, {}, 0); }
 
 TraceData ParseTrace(std::string_view text) {
-  auto input_ended = [&text](size_t offset) { return offset >= text.size(); };
   try {
     TextInput input(text);
-    return Parse(input, input_ended, true);
+    return Parse(input, [&text](size_t offset) { return offset >= text.size(); }, true);
   } catch (const ReadAgainPlainly&) {
+    return json_detail::ParseTracePlainly(text);
   }
-  TextInput input(text);
-  return Parse(input, input_ended, false);
 }
 
 TraceData json_detail::ParseTracePlainly(std::string_view text) {

@@ -14,9 +14,6 @@ namespace {
 // A row as kvmscope writes it is under 300 bytes (13 numbers of at most 20
 // digits and a type name); one longer than this (spacing) is refused.
 constexpr size_t kMaxRowBytes = 1024;
-// time_ns, type, cpu, stack_id, text_id, a0..a5, then optionally vcpu and pid.
-constexpr size_t kRowValues = 11;
-constexpr size_t kMostRowValues = 13;
 
 // JSON's whitespace, as the parser skips it.
 const char* SkipSpace(const char* p, const char* end) {

@@ -21,6 +21,10 @@
 
 namespace kvmscope::traces::json_detail {
 
+// A row's values: time_ns, type, cpu, stack_id, text_id, a0..a5, then
+// optionally vcpu and pid.
+inline constexpr size_t kRowValues = 11;
+inline constexpr size_t kMostRowValues = 13;
 // Marks a row without its own vCPU until the track's is known (never valid).
 inline constexpr int32_t kVcpuOfTrack = std::numeric_limits<int32_t>::min();
 // Whether a row had its own pid is kept in the event's tid until the track's
