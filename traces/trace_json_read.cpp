@@ -2,7 +2,9 @@
 // TraceData as the bytes go by — event rows are decoded in place, the small
 // parts (host, guest, one symbol, one stack...) become a short-lived DOM each
 // and are converted (trace_json_facts.cpp) — so a trace never exists twice
-// in memory.
+// in memory. The rows of a track's "events", nearly all of a file, are read
+// by a scanner of their own (trace_rows.cpp) behind the parser's back; an
+// input it refuses is read again by the parser alone.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "traces/atomic_file.h"
 #include "traces/trace_json.h"
 #include "traces/trace_json_internal.h"
+#include "traces/trace_rows.h"
 
 namespace kvmscope::traces {
 namespace {
@@ -41,16 +44,16 @@ constexpr std::array<std::string_view, 6> kTrackKeys = {"pid",  "tid",         "
                                                         "kind", "event_count", "events"};
 // Track fields added later: read when present.
 constexpr std::array<std::string_view, 1> kOptionalTrackKeys = {"name"};
-// time_ns, type, cpu, stack_id, text_id, a0..a5, then optionally vcpu and pid.
-constexpr size_t kRowValues = 11;
-constexpr std::array<std::string_view, kRowValues + 2> kRowNames = {
+// The values of a row (kRowValues, trace_rows.h), by name.
+constexpr std::array<std::string_view, kMostRowValues> kRowNames = {
     "time_ns", "type", "cpu", "stack_id", "text_id", "a0", "a1",
     "a2",      "a3",   "a4",  "a5",       "vcpu",    "pid"};
-// Marks a row without its own vCPU until the track's is known (never valid).
-constexpr int32_t kVcpuOfTrack = std::numeric_limits<int32_t>::min();
-// Whether a row had its own pid is kept in the event's tid until the track's
-// pid and tid are known (every pid value is valid, so pid cannot mark it).
-constexpr uint32_t kOwnPid = 1;
+
+// Thrown where the row scanner cannot give the answer of the parser alone:
+// a row it does not take, or an error of the parser after rows it skipped
+// (the parser's byte offset, line and column do not count them). The input
+// is then read again without the scanner.
+struct ReadAgainPlainly {};
 
 template <size_t N>
 int IndexOf(const std::array<std::string_view, N>& keys, std::string_view key) {
@@ -63,14 +66,11 @@ int IndexOf(const std::array<std::string_view, N>& keys, std::string_view key) {
 class TraceReader {
  public:
   // `input_ended(offset)`: whether the input ends at that byte offset, to
-  // tell a truncated file from a malformed one.
-  explicit TraceReader(std::function<bool(size_t)> input_ended)
-      : m_input_ended(std::move(input_ended)) {
+  // tell a truncated file from a malformed one. `rows`: the parser's input,
+  // for the row scanner; null to leave the rows to the parser.
+  TraceReader(std::function<bool(size_t)> input_ended, UnreadInput* rows)
+      : m_input_ended(std::move(input_ended)), m_rows(rows) {
     m_data.strings.clear();
-    for (size_t i = 0; i < kEventTypes; ++i) {
-      EventType type = EventType::FromIndex(i);
-      m_types.emplace(std::string(EventTypeName(type)), type);
-    }
   }
 
   TraceData Finish() {
@@ -116,6 +116,7 @@ class TraceReader {
   bool end_object() { return End(); }
   bool end_array() { return End(); }
   bool parse_error(size_t position, const std::string&, const nlohmann::json::exception& e) {
+    if (m_scanned) throw ReadAgainPlainly{};
     // nlohmann counts the byte it failed on (or the end of input) as read.
     size_t offset = position > 0 ? position - 1 : 0;
     std::string inside = m_levels.empty() ? "" : fmt::format(" (inside {})", Path());
@@ -265,7 +266,10 @@ class TraceReader {
         m_optional_track_seen = 0;
         Push(Ctx::Track, false);
         break;
-      case Slot::Events: Push(Ctx::Events, true); break;
+      case Slot::Events:
+        Push(Ctx::Events, true);
+        if (m_rows) ScanRowsOfTrack();
+        break;
       case Slot::Row:
         m_event = Event{};
         m_event.vcpu = kVcpuOfTrack;
@@ -487,11 +491,20 @@ class TraceReader {
 
   bool RowString(const std::string& v) {
     if (m_levels.back().count != 1) WrongType(RowColumnName(), "string");
-    auto it = m_types.find(v);
-    if (it == m_types.end()) Fail(Path(), fmt::format("unknown event type \"{}\"", v));
-    m_event.type = it->second;
+    if (!m_type_names.Find(v, m_event.type)) {
+      Fail(Path(), fmt::format("unknown event type \"{}\"", v));
+    }
     Completed();
     return true;
+  }
+
+  // Just past the '[' of a track's "events": the scanner reads the rows and
+  // leaves the ']', so the parser sees an empty array.
+  void ScanRowsOfTrack() {
+    m_scanned = true;
+    std::vector<Event>& events = m_data.tracks.back().events;
+    if (!ScanRows(*m_rows, m_type_names, events)) throw ReadAgainPlainly{};
+    m_levels.back().count = events.size();
   }
 
   void EndRow() {
@@ -573,9 +586,11 @@ class TraceReader {
   }
 
   std::function<bool(size_t)> m_input_ended;
+  UnreadInput* m_rows = nullptr;
+  bool m_scanned = false;  // the scanner has moved the parser's input on
   TraceData m_data;
   std::vector<Level> m_levels;
-  std::unordered_map<std::string, EventType> m_types;
+  EventTypeNames m_type_names;
   uint32_t m_root_seen = 0;
   uint32_t m_optional_seen = 0;
   uint32_t m_track_seen = 0;
@@ -590,11 +605,12 @@ class TraceReader {
 };
 
 // Reads a stream in large blocks for the parser. nlohmann's own stream
-// adapter costs a call per byte, which made loading 2.5 times slower.
-class StreamChunks {
+// adapter costs a call per byte, which made loading 2.5 times slower. The
+// row scanner reads the same blocks in place.
+class StreamChunks final : public UnreadInput {
  public:
   StreamChunks(std::istream& in, LoadProgress progress, uint64_t size)
-      : m_in(in), m_buffer(1 << 16), m_progress(std::move(progress)), m_file_size(size) {
+      : m_in(in), m_buffer(kBlock), m_progress(std::move(progress)), m_file_size(size) {
     Fill();
   }
 
@@ -622,17 +638,47 @@ class StreamChunks {
   Iterator begin() { return Iterator(this); }
   Iterator end() { return Iterator(); }
   bool ended() const { return m_pos == m_size; }
+  // Bytes read from the stream so far.
+  size_t total() const { return m_total; }
+
+  std::string_view Peek(size_t want) override {
+    if (m_size - m_pos < want && !m_in.eof()) {
+      // The unread bytes move to the front and the next blocks follow them,
+      // so that reads stay whole blocks (and progress comes as often).
+      std::memmove(m_buffer.data(), m_buffer.data() + m_pos, m_size - m_pos);
+      m_size -= m_pos;
+      m_pos = 0;
+      size_t count = 0;
+      do {
+        if (m_buffer.size() < m_size + kBlock) m_buffer.resize(m_size + kBlock);
+        count = Read();
+      } while (m_size < want && count > 0);
+    }
+    return {m_buffer.data() + m_pos, m_size - m_pos};
+  }
+  void Skip(size_t count) override {
+    m_pos += count;
+    if (m_pos == m_size) Fill();
+  }
 
  private:
+  static constexpr size_t kBlock = 1 << 16;
   void Fill() {
-    m_in.read(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
     m_pos = 0;
-    m_size = static_cast<size_t>(m_in.gcount());
+    m_size = 0;
+    Read();
+  }
+  // One block after the m_size bytes held; returns how many bytes came.
+  size_t Read() {
+    m_in.read(m_buffer.data() + m_size, static_cast<std::streamsize>(kBlock));
+    const size_t count = static_cast<size_t>(m_in.gcount());
     if (m_in.bad()) {
       throw TraceFormatError(fmt::format("reading failed after byte {}", m_total));
     }
-    m_total += m_size;
+    m_size += count;
+    m_total += count;
     if (m_progress) m_progress(m_total, m_file_size);
+    return count;
   }
   std::istream& m_in;
   std::vector<char> m_buffer;
@@ -643,23 +689,94 @@ class StreamChunks {
   size_t m_total = 0;
 };
 
-}  // namespace
+// A text in memory for the parser, and for the row scanner in place.
+class TextInput final : public UnreadInput {
+ public:
+  explicit TextInput(std::string_view text) : m_text(text) {}
 
-namespace {
-TraceData ParseStream(std::istream& in, const LoadProgress& progress, uint64_t size) {
-  StreamChunks chunks(in, progress, size);
-  TraceReader reader([&chunks](size_t) { return chunks.ended(); });
-  Json::sax_parse(chunks.begin(), chunks.end(), &reader);
+  // The parser reads through the input's own position, which Skip moves.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = char;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const char*;
+    using reference = const char&;
+    Iterator() = default;
+    explicit Iterator(TextInput* input) : m_input(input) {}
+    const char& operator*() const { return m_input->m_text[m_input->m_pos]; }
+    Iterator& operator++() {
+      ++m_input->m_pos;
+      return *this;
+    }
+    bool operator==(const Iterator& other) const { return AtEnd() == other.AtEnd(); }
+
+   private:
+    bool AtEnd() const { return m_input == nullptr || m_input->m_pos == m_input->m_text.size(); }
+    TextInput* m_input = nullptr;
+  };
+  Iterator begin() { return Iterator(this); }
+  Iterator end() { return Iterator(); }
+
+  std::string_view Peek(size_t) override { return m_text.substr(m_pos); }
+  void Skip(size_t count) override { m_pos += count; }
+
+ private:
+  std::string_view m_text;
+  size_t m_pos = 0;
+};
+
+// One reading of the input; `scan_rows`: with the row scanner.
+template <typename Input>
+TraceData Parse(Input& input, std::function<bool(size_t)> input_ended, bool scan_rows) {
+  TraceReader reader(std::move(input_ended), scan_rows ? &input : nullptr);
+  Json::sax_parse(input.begin(), input.end(), &reader);
   return reader.Finish();
 }
+
+TraceData ParseStream(std::istream& in, const LoadProgress& progress, uint64_t size) {
+  // The row scanner's rare refusal means a second reading: only for a
+  // stream that can go back (a file, not a pipe).
+  const std::istream::pos_type start = in.tellg();
+  uint64_t reached = 0;  // by the reading with the scanner
+  if (start != std::istream::pos_type(-1)) {
+    StreamChunks chunks(in, progress, size);
+    try {
+      return Parse(chunks, [&chunks](size_t) { return chunks.ended(); }, true);
+    } catch (const ReadAgainPlainly&) {
+      reached = chunks.total();
+    }
+    in.clear();
+    in.seekg(start);
+    if (!in) throw TraceFormatError("reading failed: the input cannot be read a second time");
+  }
+  // Progress does not go back for the second reading.
+  LoadProgress onwards = progress;
+  if (progress && reached > 0) {
+    onwards = [&progress, reached](uint64_t done, uint64_t total) {
+      progress(std::max<uint64_t>(done, reached), total);
+    };
+  }
+  StreamChunks chunks(in, onwards, size);
+  return Parse(chunks, [&chunks](size_t) { return chunks.ended(); }, false);
+}
+
 }  // namespace
 
 TraceData ParseTrace(std::istream& in) { return ParseStream(in, {}, 0); }
 
 TraceData ParseTrace(std::string_view text) {
-  TraceReader reader([&text](size_t offset) { return offset >= text.size(); });
-  Json::sax_parse(text.begin(), text.end(), &reader);
-  return reader.Finish();
+  try {
+    TextInput input(text);
+    return Parse(input, [&text](size_t offset) { return offset >= text.size(); }, true);
+  } catch (const ReadAgainPlainly&) {
+    return json_detail::ParseTracePlainly(text);
+  }
+}
+
+TraceData json_detail::ParseTracePlainly(std::string_view text) {
+  TextInput input(text);
+  return Parse(input, [&text](size_t offset) { return offset >= text.size(); }, false);
 }
 
 TraceData LoadTrace(const std::string& path, const LoadProgress& progress) {
