@@ -11,13 +11,13 @@ median() {
   sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
-# bench_baseline REV SCRIPT_NAME: builds kvmscope and libkvmscope_traces at
-# git revision REV (git archive into build/baseline-REV/src, a Release build
-# in build/baseline-REV/build), and trace_bench from *this* tree's
+# bench_baseline REV SCRIPT_NAME: builds kvmscope, libkvmscope_traces and
+# ui_bench at git revision REV (git archive into build/baseline-REV/src, a
+# Release build in build/baseline-REV/build), and trace_bench from *this* tree's
 # tests/trace_bench.cpp against that library (it uses only API that older
 # revisions have too). Reuses an earlier build of the same revision. Prints
-# the build folder (its app/kvmscope, and trace_bench beside it); progress
-# goes to stderr. Takes a few minutes the first time (2 cores).
+# the build folder (its app/kvmscope, tests/ui_bench, and trace_bench at its
+# top); progress goes to stderr. Takes a few minutes the first time (2 cores).
 bench_baseline() {
   local rev=$1 name=$2 root sha dir
   root=$(git -C "$(dirname "${BASH_SOURCE[0]}")/.." rev-parse --show-toplevel) || {
@@ -25,12 +25,16 @@ bench_baseline() {
   sha=$(git -C "$root" rev-parse --short=12 --verify "$rev^{commit}" 2>/dev/null) || {
     echo "$name: --baseline: '$rev' is not a revision of this repository" >&2; return 2; }
   dir=$root/build/baseline-$sha
-  if [[ ! -x $dir/build/app/kvmscope || ! -x $dir/build/trace_bench ]]; then
+  if [[ ! -f $dir/build/build.ninja ]]; then
     echo "$name: building the baseline $sha in $dir (once; a few minutes)" >&2
     rm -rf "$dir" && mkdir -p "$dir/src"
     git -C "$root" archive "$sha" | tar -x -C "$dir/src"
     cmake -S "$dir/src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-    ninja -C "$dir/build" kvmscope kvmscope_traces >&2
+  fi
+  # Incremental: nothing to do once built.
+  ninja -C "$dir/build" kvmscope kvmscope_traces ui_bench >&2 || {
+    echo "$name: building the baseline $sha failed (see above)" >&2; return 1; }
+  if [[ ! -x $dir/build/trace_bench || $root/tests/trace_bench.cpp -nt $dir/build/trace_bench ]]; then
     # trace_bench as the current tree builds it, against the baseline's headers and library.
     c++ -O3 -DNDEBUG -std=c++20 -DFMT_SHARED -I"$dir/src" "$root/tests/trace_bench.cpp" \
       "$dir/build/traces/libkvmscope_traces.a" "$dir/build/knowledge/libkvmscope_knowledge.a" \

@@ -17,6 +17,9 @@
 # save (MB/s written), Chrome export (MB/s written), bytes per stored event.
 # Each binary runs ROUNDS times in-process, alternating; medians.
 #
+# Timeline: build/tests/ui_bench's frame cost (CPU µs, median of 200 frames)
+# at 10M synthetic events, fit-all and zoomed in, for both builds.
+#
 # Usage: scripts/bench_traces.sh [--build DIR] [--n N] [--rounds R]
 #          [--baseline REV | --no-baseline]
 #   (BUILD_DIR, N, ROUNDS from the environment too; defaults ./build, 200000,
@@ -50,11 +53,11 @@ BENCH=$BUILD_DIR/tests/trace_bench
 [[ -x /usr/bin/time ]] || { echo "bench_traces.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 3; }
 [[ $(id -u) == 0 ]] || { echo "bench_traces.sh: needs root (kernel tracing)" >&2; exit 3; }
 
-# build name|kvmscope|trace_bench
-BUILDS=("this build|$KVMSCOPE|$BENCH")
+# build name|kvmscope|trace_bench|ui_bench
+BUILDS=("this build|$KVMSCOPE|$BENCH|$BUILD_DIR/tests/ui_bench")
 if [[ -n $BASELINE ]]; then
   base=$(bench_baseline "$BASELINE" bench_traces.sh)
-  BUILDS=("baseline $BASELINE|$base/app/kvmscope|$base/trace_bench" "${BUILDS[@]}")
+  BUILDS=("baseline $BASELINE|$base/app/kvmscope|$base/trace_bench|$base/tests/ui_bench" "${BUILDS[@]}")
 fi
 NB=${#BUILDS[@]}
 
@@ -89,10 +92,17 @@ TRACE=$TMP/trace.$((NB - 1)).json
 echo "files: trace_bench on $(du -m "$TRACE" | cut -f1) MiB, $ROUNDS rounds per build, alternating" >&2
 for ((r = 0; r < ROUNDS; r++)); do
   for ((b = 0; b < NB; b++)); do
-    IFS='|' read -r name _ bench <<<"${BUILDS[$b]}"
+    IFS='|' read -r name _ bench _ <<<"${BUILDS[$b]}"
     "$bench" "$TRACE" 1 "$TMP" 2>/dev/null >>"$TMP/files.$b" || { echo "bench_traces.sh: $bench failed" >&2; exit 1; }
     echo "  round $((r + 1))/$ROUNDS $name: $(grep load_s "$TMP/files.$b" | tail -1)" >&2
   done
+done
+
+echo "timeline: ui_bench per build (a minute or two each)" >&2
+for ((b = 0; b < NB; b++)); do
+  IFS='|' read -r name _ _ ui <<<"${BUILDS[$b]}"
+  # The 10M-event row: events, build s, |, fit-all median p99 vertices, |, zoomed median ...
+  "$ui" 2>/dev/null | awk '$1 == 9999990 {print "timeline_fit_us", $4; print "timeline_zoomed_us", $8}' >>"$TMP/files.$b"
 done
 
 # figure KEY of build B: the median of trace_bench's "KEY value unit" lines.
@@ -129,4 +139,6 @@ fmt_fig() { printf "%.${3}f" "$(figure "$1" "$2")"; }
   row "Chrome export, MB/s" ">= 100" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" chrome_mb_per_s 1; done)
   row "Chrome export, s" "" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" chrome_s 3; done)
   row "trace_bench peak RSS, MiB" "" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" peak_rss_mib 0; done)
+  row "timeline frame, 10M events, fit, µs" "<= 4,000" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" timeline_fit_us 0; done)
+  row "timeline frame, 10M, zoomed, µs" "<= 4,000" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" timeline_zoomed_us 0; done)
 }
