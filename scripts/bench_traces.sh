@@ -121,15 +121,15 @@ row() {  # label target value...
   for v in "$@"; do printf ' %20s' "$v"; done
   printf ' %14s\n' "$target"
 }
-fmt_fig() { printf "%.${3}f" "$(figure "$1" "$2")"; }
+fmt_fig() { printf "%.${3}f\n" "$(figure "$1" "$2")"; }
 # shellcheck disable=SC2046  # one word per build on purpose
 {
   row "traced run (-q), ms" "" $(for ((b = 0; b < NB; b++)); do col "$TMP/rec.$b.traced" 1; done)
   row "traced + recorded (-q -o), ms" "" $(for ((b = 0; b < NB; b++)); do col "$TMP/rec.$b.recorded" 1; done)
   row "peak RSS traced, MiB" "" $(for ((b = 0; b < NB; b++)); do echo $(( $(col "$TMP/rec.$b.traced" 2 | cut -d. -f1) / 1024 )); done)
   row "peak RSS recorded, MiB" "" $(for ((b = 0; b < NB; b++)); do echo $(( $(col "$TMP/rec.$b.recorded" 2 | cut -d. -f1) / 1024 )); done)
-  row "stored events in memory, MiB" "" $(for ((b = 0; b < NB; b++)); do awk -v e="$(figure "$b" events)" -v p="$(figure "$b" event_bytes_per_event)" 'BEGIN {printf "%.0f", e * p / 1048576}'; done)
-  row "recording's extra peak / stored" "<= 1.2" $(for ((b = 0; b < NB; b++)); do awk -v k="$(col "$TMP/rec.$b.recorded" 2)" -v t="$(col "$TMP/rec.$b.traced" 2)" -v e="$(figure "$b" events)" -v p="$(figure "$b" event_bytes_per_event)" 'BEGIN {printf "%.2f", (k - t) * 1024 / (e * p)}'; done)
+  row "stored events in memory, MiB" "" $(for ((b = 0; b < NB; b++)); do awk -v e="$(figure "$b" events)" -v p="$(figure "$b" event_bytes_per_event)" 'BEGIN {printf "%.0f\n", e * p / 1048576}'; done)
+  row "recording's extra peak / stored" "<= 1.2" $(for ((b = 0; b < NB; b++)); do awk -v k="$(col "$TMP/rec.$b.recorded" 2)" -v t="$(col "$TMP/rec.$b.traced" 2)" -v e="$(figure "$b" events)" -v p="$(figure "$b" event_bytes_per_event)" 'BEGIN {printf "%.2f\n", (k - t) * 1024 / (e * p)}'; done)
   row "bytes per stored event" "<= 48" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" event_bytes_per_event 1; done)
   row "load, s" "" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" load_s 3; done)
   row "load, events/s" ">= 2,000,000" $(for ((b = 0; b < NB; b++)); do fmt_fig "$b" load_events_per_s 0; done)
