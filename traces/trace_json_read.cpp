@@ -502,12 +502,12 @@ class TraceReader {
                        "text_id, a0..a5] (then vcpu, pid), this one {}",
                        values));
     }
-    std::vector<Event>& events = m_data.tracks.back().events;
-    if (!events.empty() && m_event.time_ns < events.back().time_ns) {
+    EventList& events = m_data.tracks.back().events;
+    if (!events.empty() && m_event.time_ns < events.time_ns(events.size() - 1)) {
       Fail(Path(m_levels.size() - 1) + "[0]",
            fmt::format("time {} is before the previous event's {} (events are "
                        "sorted by time within a track)",
-                       m_event.time_ns, events.back().time_ns));
+                       m_event.time_ns, events.time_ns(events.size() - 1)));
     }
     m_event.tid = m_event_has_pid ? kOwnPid : 0;
     events.push_back(m_event);
@@ -534,11 +534,13 @@ class TraceReader {
            fmt::format("says {} but \"events\" has {} rows", m_event_count, track.events.size()));
     }
     // Rows take their thread from the track, which may come after them.
-    for (Event& e : track.events) {
-      if (e.tid != kOwnPid) e.pid = track.pid;
-      e.tid = track.tid;
-      if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
-    }
+    track.events.Modify(
+        [&track](Event& e) {
+          if (e.tid != kOwnPid) e.pid = track.pid;
+          e.tid = track.tid;
+          if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
+        },
+        track.pid, track.tid);
   }
 
   void EndDocument() {
@@ -555,7 +557,7 @@ class TraceReader {
   // Stack and text ids point into tables that may come anywhere in the file.
   void ValidateReferences() const {
     for (size_t t = 0; t < m_data.tracks.size(); ++t) {
-      const std::vector<Event>& events = m_data.tracks[t].events;
+      const EventList& events = m_data.tracks[t].events;
       for (size_t i = 0; i < events.size(); ++i) {
         const Event& e = events[i];
         if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) >= m_data.stacks.size()) {
