@@ -269,7 +269,7 @@ void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorCon
                                          traces::FormatCount(kernel), kernel == 1 ? "" : "s",
                                          traces::FormatStatsDuration(ns));
   if (c.run_events.size() >= kMaxLines) c.run_note += fmt::format(" (the first {} lines)", kMaxLines);
-  if (c.stack.empty() && best != nullptr) {
+  if (c.stack.empty() && best) {
     if (const traces::Stack* stack = trace.StackOf(*best)) {
       c.stack = traces::ChainFrames(*stack, trace.symbols);
       c.stack_note = fmt::format("the stack of {} inside this KVM_RUN ({} frames, outermost first)",
