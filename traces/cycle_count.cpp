@@ -27,8 +27,10 @@ Classifier::Classifier(const TraceData& trace) {
   SetStacks(trace);
   MmuStacksByKind kinds{};
   for (const Track& t : trace.tracks)
-    for (const Event& e : t.events) {
-      if (e.type.origin != Origin::Kernel || e.stack_id < 0 || !IsMmuKind(e.type.kernel())) continue;
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      if (t.events.stack_id(i) < 0) continue;
+      const Event e = t.events[i];
+      if (e.type.origin != Origin::Kernel || !IsMmuKind(e.type.kernel())) continue;
       MmuStacks& k = kinds[e.type.kind];
       const std::optional<CycleNodeId> n = StackNode(e.stack_id);
       ++k.total;

@@ -187,6 +187,9 @@ class EventList {
     const Header& h = HeaderAt(i);
     return (h.flags & kTypeEscape) ? (*this)[i].type : TypeOfIndex(h.type);
   }
+  int32_t stack_id(size_t i) const {
+    return (HeaderAt(i).flags & kStack) ? (*this)[i].stack_id : -1;
+  }
 
   EventIterator begin() const { return {this, 0}; }
   EventIterator end() const { return {this, m_size}; }

@@ -221,8 +221,8 @@ std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu) {
     const Track& track = trace.tracks[t];
     if (vcpu >= 0 && track.vcpu != vcpu) continue;
     for (uint32_t i = 0; i < track.events.size(); ++i) {
-      const Event& e = track.events[i];
-      if (e.type != KernelEventKind::PageFault) continue;
+      if (track.events.type(i) != KernelEventKind::PageFault) continue;
+      const Event e = track.events[i];
       const FaultCode code = FaultCodeAt(trace, EventRef{t, i});
       auto [access, present] = AccessOf(e.a[3], code);
       ++counts[{code, access, present}];

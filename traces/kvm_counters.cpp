@@ -98,6 +98,20 @@ uint64_t ExternalCount(const Event& e, const Mapping& m) {
   return 0;
 }
 
+// The one type of event a mapping counts (the rest are skipped undecoded).
+EventType CountedType(const Mapping& m, bool external) {
+  switch (m.source) {
+    case Source::VmmExits:
+      return external ? EventType(KernelEventKind::RunExit) : EventType(VmmEventKind::RunExit);
+    case Source::VmmReason:
+    case Source::VmmEintr:
+      return external ? EventType(KernelEventKind::UserspaceExit) : EventType(VmmEventKind::RunExit);
+    case Source::Kernel:
+    case Source::KernelPf: break;
+  }
+  return m.kind;
+}
+
 // What the trace counted for a mapping, in the row's words.
 std::string Traced(const TraceData& trace, const Mapping& m, bool all_vcpus) {
   if ((m.source == Source::Kernel || m.source == Source::KernelPf) && CountedOnly(trace, m.kind) &&
@@ -135,16 +149,22 @@ std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m, std
       return std::nullopt;
     }
     uint64_t n = 0;
+    const EventType counted = CountedType(m, true);
     for (const Track& track : trace.tracks) {
       if (!in_scope(track)) continue;
-      for (const Event& e : track.events) n += ExternalCount(e, m);
+      for (size_t i = 0; i < track.events.size(); ++i) {
+        if (track.events.type(i) == counted) n += ExternalCount(track.events[i], m);
+      }
     }
     return n;
   }
   uint64_t n = 0;
+  const EventType counted = CountedType(m, false);
   for (const Track& track : trace.tracks) {
     if (!in_scope(track)) continue;
-    for (const Event& e : track.events) {
+    for (size_t i = 0; i < track.events.size(); ++i) {
+      if (track.events.type(i) != counted) continue;
+      const Event e = track.events[i];
       switch (m.source) {
         case Source::VmmExits: n += e.type == VmmEventKind::RunExit && e.a[1] == 0; break;
         case Source::VmmReason:

@@ -39,8 +39,10 @@ std::vector<StackUse> StackUses(const TraceData& trace) {
 std::map<std::string, uint64_t> IoctlCounts(const TraceData& trace) {
   std::map<std::string, uint64_t> out;
   for (const Track& t : trace.tracks) {
-    for (const Event& e : t.events) {
-      if (e.type == VmmEventKind::Ioctl && static_cast<int64_t>(e.a[0]) >= 0) {
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      if (t.events.type(i) != VmmEventKind::Ioctl) continue;
+      const Event e = t.events[i];
+      if (static_cast<int64_t>(e.a[0]) >= 0) {
         ++out[std::string(trace.Text(e.text))];
       }
     }

@@ -312,8 +312,9 @@ size_t TraceData::Count(EventType type) const {
 std::vector<uint64_t> TraceData::StackUseCounts() const {
   std::vector<uint64_t> counts(stacks.size(), 0);
   for (const Track& t : tracks) {
-    for (const Event& e : t.events) {
-      if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) < counts.size()) ++counts[e.stack_id];
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      const int32_t id = t.events.stack_id(i);
+      if (id >= 0 && static_cast<size_t>(id) < counts.size()) ++counts[id];
     }
   }
   return counts;
