@@ -263,6 +263,7 @@ class TraceReader {
         m_data.tracks.emplace_back();
         m_track_seen = 0;
         m_optional_track_seen = 0;
+        m_unfixed_rows = 0;
         Push(Ctx::Track, false);
         break;
       case Slot::Events: Push(Ctx::Events, true); break;
@@ -510,7 +511,24 @@ class TraceReader {
                        m_event.time_ns, events.time_ns(events.size() - 1)));
     }
     m_event.tid = m_event_has_pid ? kOwnPid : 0;
-    events.push_back(m_event);
+    if (ThreadKnown()) {
+      events.push_back(OfTrack(m_event, m_data.tracks.back()));
+    } else {
+      events.push_back(m_event);
+      m_unfixed_rows = events.size();
+    }
+  }
+
+  // Whether the track's pid, tid and vcpu (kTrackKeys' first three) came.
+  bool ThreadKnown() const { return (m_track_seen & 7u) == 7u; }
+
+  // A row as read (tid kOwnPid when it has a pid of its own, vcpu
+  // kVcpuOfTrack when it has none) with its track's thread.
+  static Event OfTrack(Event e, const Track& track) {
+    if (e.tid != kOwnPid) e.pid = track.pid;
+    e.tid = track.tid;
+    if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
+    return e;
   }
 
   void EndTrack() {
@@ -533,14 +551,16 @@ class TraceReader {
       Fail(Join(where, "event_count"),
            fmt::format("says {} but \"events\" has {} rows", m_event_count, track.events.size()));
     }
-    // Rows take their thread from the track, which may come after them.
-    track.events.Modify(
-        [&track](Event& e) {
-          if (e.tid != kOwnPid) e.pid = track.pid;
-          e.tid = track.tid;
-          if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
-        },
-        track.pid, track.tid);
+    // Rows take their thread from the track, which may come after them: the
+    // rows read before it came take it now (the others took it as read).
+    if (m_unfixed_rows > 0) {
+      size_t row = 0;
+      track.events.Modify(
+          [&](Event& e) {
+            if (row++ < m_unfixed_rows) e = OfTrack(e, track);
+          },
+          track.pid, track.tid);
+    }
   }
 
   void EndDocument() {
@@ -583,6 +603,7 @@ class TraceReader {
   uint32_t m_track_seen = 0;
   uint32_t m_optional_track_seen = 0;
   uint64_t m_event_count = 0;
+  size_t m_unfixed_rows = 0;  // rows of the track read before its thread
   std::unordered_map<uint32_t, size_t> m_track_of_tid;
   std::string m_elements;  // which of kElementKeys is being read
   Event m_event;           // the row being read
