@@ -43,9 +43,17 @@ constexpr std::array<SpanRule, kSpanKinds> kSpanRules = {{
 constexpr SpanRule kKernelOnlyVmmHandling = {KernelEventKind::RunExit, KernelEventKind::RunEnter,
                                              std::nullopt, false};
 
+// Appends a span, growing the vector by a quarter rather than doubling it
+// (a recording's spans take about a third of the memory of its events).
+void AddSpan(std::vector<Span>& spans, const Span& span) {
+  if (spans.size() == spans.capacity()) spans.reserve(spans.size() + spans.size() / 4 + 64);
+  spans.push_back(span);
+}
+
 // Rebuilds one kind of span of a track from event index `from` on: spans that
 // end before `from` are untouched (nothing before them moved), the rest are
 // dropped and re-paired from the first event they referenced.
+
 void RebuildSpans(Track& track, SpanKind kind, size_t from, bool kernel_only) {
   const SpanRule& rule = kernel_only && kind == SpanKind::VmmHandling
                              ? kKernelOnlyVmmHandling
@@ -64,20 +72,20 @@ void RebuildSpans(Track& track, SpanKind kind, size_t from, bool kernel_only) {
     bool is_end = t == rule.end || (rule.end_too && t == *rule.end_too);
     if (t == rule.begin) {
       // A second begin without an end between: the end was lost.
-      if (open != kNoEvent) spans.push_back({ev.time_ns(open), ev.time_ns(i), open, kNoEvent});
+      if (open != kNoEvent) AddSpan(spans, {ev.time_ns(open), ev.time_ns(i), open, kNoEvent});
       open = static_cast<uint32_t>(i);
       seen = true;
     } else if (is_end) {
       if (open != kNoEvent) {
-        spans.push_back({ev.time_ns(open), ev.time_ns(i), open, static_cast<uint32_t>(i)});
+        AddSpan(spans, {ev.time_ns(open), ev.time_ns(i), open, static_cast<uint32_t>(i)});
         open = kNoEvent;
       } else if (!seen && rule.edge_begin) {
-        spans.push_back({ev.time_ns(0), ev.time_ns(i), kNoEvent, static_cast<uint32_t>(i)});
+        AddSpan(spans, {ev.time_ns(0), ev.time_ns(i), kNoEvent, static_cast<uint32_t>(i)});
       }
       seen = true;
     }
   }
-  if (open != kNoEvent) spans.push_back({ev.time_ns(open), ev.time_ns(ev.size() - 1), open, kNoEvent});
+  if (open != kNoEvent) AddSpan(spans, {ev.time_ns(open), ev.time_ns(ev.size() - 1), open, kNoEvent});
 }
 
 void RebuildAllSpans(Track& track, size_t from, bool kernel_only) {
