@@ -142,6 +142,10 @@ TEST(EventList, ChunkBoundariesAndTruncation) {
     ASSERT_EQ(All(copy), std::vector<Event>(want.begin(), want.begin() + keep)) << keep;
     for (size_t i = keep; i < n; ++i) copy.push_back(want[i]);
     ASSERT_EQ(copy, list) << keep;
+    // Truncating and growing again keeps at most a spare chunk of each kind.
+    EXPECT_LE(copy.allocated_bytes(), list.allocated_bytes() + 2 * EventList::kChunkBytes +
+                                          2 * EventList::kChunkEvents * 16)
+        << keep;
   }
   // Binary searches by time, without decoding.
   EXPECT_EQ(list.lower_bound_time(100), 10u);

@@ -132,7 +132,7 @@ void EventList::push_back(const Event& event) {
     if (m_payload.size() >= kMaxPayloadChunks) {
       throw std::length_error("EventList: more than 4 GiB of event payload in one track");
     }
-    m_payload.emplace_back().reserve(kChunkBytes);
+    NewPayloadChunk();
   }
   std::vector<uint8_t>& bytes = m_payload.back();
   h.offset = static_cast<uint32_t>((m_payload.size() - 1) << 16 | bytes.size());
@@ -145,16 +145,35 @@ void EventList::push_back(const Event& event) {
     bytes.insert(bytes.end(), buffer, buffer + n);
   }
 
-  if (m_headers.empty() || m_headers.back().size() == kChunkEvents) {
-    std::vector<Header>& chunk = m_headers.emplace_back();
-    if (m_headers.size() > 1) chunk.reserve(kChunkEvents);
-  }
+  if (m_headers.empty() || m_headers.back().size() == kChunkEvents) NewHeaderChunk();
   std::vector<Header>& headers = m_headers.back();
   if (headers.size() == headers.capacity()) {
     headers.reserve(std::min(kChunkEvents, std::max<size_t>(headers.capacity() * 2, 16)));
   }
   headers.push_back(h);
   ++m_size;
+}
+
+std::vector<EventList::Header>& EventList::NewHeaderChunk() {
+  std::vector<Header>& chunk = m_headers.emplace_back();
+  if (m_headers.size() > 1) {
+    if (m_spare_headers.capacity() == kChunkEvents) {
+      chunk.swap(m_spare_headers);
+    } else {
+      chunk.reserve(kChunkEvents);
+    }
+  }
+  return chunk;
+}
+
+std::vector<uint8_t>& EventList::NewPayloadChunk() {
+  std::vector<uint8_t>& chunk = m_payload.emplace_back();
+  if (m_spare_payload.capacity() == kChunkBytes) {
+    chunk.swap(m_spare_payload);
+  } else {
+    chunk.reserve(kChunkBytes);
+  }
+  return chunk;
 }
 
 void EventList::reserve(size_t events) {
@@ -169,9 +188,19 @@ void EventList::truncate(size_t size) {
   if (size >= m_size) return;
   const uint32_t offset = HeaderAt(size).offset;
   const size_t chunk = offset >> 16;
+  // Whole chunks dropped: one of each is kept for the next one.
+  if (m_payload.size() > chunk + 1 && m_payload.back().capacity() == kChunkBytes) {
+    m_payload.back().clear();
+    m_spare_payload.swap(m_payload.back());
+  }
   m_payload.resize(chunk + 1);
   m_payload[chunk].resize(offset & 0xffff);
-  m_headers.resize((size + kChunkEvents - 1) / kChunkEvents);
+  const size_t header_chunks = (size + kChunkEvents - 1) / kChunkEvents;
+  if (m_headers.size() > header_chunks && m_headers.back().capacity() == kChunkEvents) {
+    m_headers.back().clear();
+    m_spare_headers.swap(m_headers.back());
+  }
+  m_headers.resize(header_chunks);
   if (size % kChunkEvents != 0) m_headers.back().resize(size % kChunkEvents);
   m_size = size;
 }
@@ -260,6 +289,7 @@ size_t EventList::allocated_bytes() const {
                  m_payload.capacity() * sizeof(m_payload[0]);
   for (const std::vector<Header>& chunk : m_headers) bytes += chunk.capacity() * sizeof(Header);
   for (const std::vector<uint8_t>& chunk : m_payload) bytes += chunk.capacity();
+  bytes += m_spare_headers.capacity() * sizeof(Header) + m_spare_payload.capacity();
   return bytes;
 }
 

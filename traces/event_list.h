@@ -27,8 +27,9 @@
 // Memory. The first chunk of each kind grows like a vector (so that a track
 // of a few events stays a few hundred bytes), later ones are allocated at
 // their full size once: a list of N events holds about 16 N bytes of headers
-// plus its payload, at most a chunk of each more, and growing it never moves
-// or copies what it holds. A kvm_exit takes 16 + ~12 bytes, a VMM KVM_RUN
+// plus its payload, at most two chunks of each more (the last one's room and
+// one spare that truncate keeps), and growing it never moves or copies what
+// it holds. A kvm_exit takes 16 + ~12 bytes, a VMM KVM_RUN
 // edge 16 + ~3.
 //
 // Limits. Payload offsets are 32 bits: 65536 payload chunks of 64 KiB, 4 GiB
@@ -315,8 +316,18 @@ class EventList {
     *this = std::move(out);
   }
 
+  // A new chunk, from the spare one truncate kept when there is one.
+  std::vector<Header>& NewHeaderChunk();
+  std::vector<uint8_t>& NewPayloadChunk();
+
   std::vector<std::vector<Header>> m_headers;    // chunks of kChunkEvents
   std::vector<std::vector<uint8_t>> m_payload;   // chunks of < kChunkBytes
+  // One whole chunk of each that truncate dropped, kept for the next one:
+  // the merge truncates and appends again at every commit, and memory freed
+  // by one thread and asked for by another is not reused by malloc's
+  // per-thread arenas.
+  std::vector<Header> m_spare_headers;
+  std::vector<uint8_t> m_spare_payload;
   size_t m_size = 0;
   uint32_t m_pid = 0;
   uint32_t m_tid = 0;

@@ -362,7 +362,12 @@ void Trace::Add(const Event& event) {
   {
     std::lock_guard lock(m_stage_mutex);
     if (m_staged.empty() || m_staged.back().size() == kStageBatch) {
-      m_staged.emplace_back().reserve(kStageBatch);
+      if (m_free_batches.empty()) {
+        m_staged.emplace_back().reserve(kStageBatch);
+      } else {
+        m_staged.push_back(std::move(m_free_batches.back()));
+        m_free_batches.pop_back();
+      }
     }
     m_staged.back().push_back(event);
     staged = ++m_staged_count;
@@ -496,7 +501,11 @@ TraceData Trace::Take() {
   m_data = TraceData{};
   m_track_of_tid.clear();
   m_thread_names.clear();
+  std::vector<uint32_t>().swap(m_merge_track_of);
+  std::vector<uint32_t>().swap(m_merge_order);
+  std::vector<Event>().swap(m_merge_tail);
   std::lock_guard stage(m_stage_mutex);
+  std::vector<std::vector<Event>>().swap(m_free_batches);
   m_string_ids.clear();
   m_next_string = 1;
   m_next_stack = 0;
@@ -522,13 +531,16 @@ void Trace::Commit() {
   // (a thread's events keep their order; equal times keep arrival order).
   for (std::vector<Event>& batch : staged) {
     Merge(batch);
-    std::vector<Event>().swap(batch);
+    batch.clear();
+    std::lock_guard lock(m_stage_mutex);
+    if (m_free_batches.size() < kCommitBatch / kStageBatch) m_free_batches.push_back(std::move(batch));
   }
 }
 
 void Trace::Merge(const std::vector<Event>& batch) {
   // The track of each staged event, made on its thread's first event.
-  std::vector<uint32_t> track_of(batch.size());
+  std::vector<uint32_t>& track_of = m_merge_track_of;
+  track_of.resize(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     const Event& e = batch[i];
     auto [it, inserted] =
@@ -560,13 +572,14 @@ void Trace::Merge(const std::vector<Event>& batch) {
     }
   }
   // The batch by track, then time, then arrival: indices, not copies.
-  std::vector<uint32_t> order(batch.size());
+  std::vector<uint32_t>& order = m_merge_order;
+  order.resize(batch.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     if (track_of[a] != track_of[b]) return track_of[a] < track_of[b];
     return batch[a].time_ns < batch[b].time_ns;
   });
-  std::vector<Event> tail;
+  std::vector<Event>& tail = m_merge_tail;
   for (size_t g = 0; g < order.size();) {
     const uint32_t index = track_of[order[g]];
     size_t end = g;

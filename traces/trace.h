@@ -410,15 +410,22 @@ class Trace {
   // The vCPU index a kernel KVM_RUN edge of an external VMM's thread names, or -1.
   int32_t ExternalVcpuOf(const Event& e) const;
 
-  mutable std::shared_mutex m_lock;  // guards m_data
+  mutable std::shared_mutex m_lock;  // guards m_data and Merge's scratch
   TraceData m_data;
+  // Merge's scratch, kept between merges (bounded by a batch and a tail).
+  std::vector<uint32_t> m_merge_track_of, m_merge_order;
+  std::vector<Event> m_merge_tail;
   uint32_t m_vmm_pid = 0;
   std::unordered_map<uint32_t, uint32_t> m_track_of_tid;
   std::unordered_map<uint32_t, std::string> m_thread_names;  // for tracks not made yet
 
   std::mutex m_stage_mutex;  // guards everything below
-  // Staged events in batches of a fixed size (never one vector that doubles).
+  // Staged events in batches of a fixed size (never one vector that doubles);
+  // merged batches are kept for reuse (a few), not freed: they are filled by
+  // one thread and merged by another, and malloc's per-thread arenas would
+  // not give the memory back to the thread that asks next.
   std::vector<std::vector<Event>> m_staged;
+  std::vector<std::vector<Event>> m_free_batches;
   size_t m_staged_count = 0;
   std::vector<std::string> m_staged_strings;
   std::vector<std::pair<int32_t, Stack>> m_staged_stacks;
