@@ -10,6 +10,7 @@
 
 #include "lab/text.h"
 #include "traces/chains.h"
+#include "traces/fault_context.h"
 #include "traces/report.h"
 #include "traces/seed_check.h"
 #include "traces/stats.h"
@@ -307,7 +308,7 @@ bool EventMatches(const TraceData& trace, traces::EventRef ref, const std::vecto
       continue;
     }
     if (!decoded) {
-      fields = traces::EventFields(trace, trace.At(ref));
+      fields = traces::EventFieldsAt(trace, ref);
       decoded = true;
     }
     auto it = std::find_if(fields.begin(), fields.end(),
@@ -356,14 +357,14 @@ Result FieldOf(const TraceData& trace, traces::EventRef ref, const std::string& 
                const Selector& s) {
   if (field == "vcpu") return NumberValue(VcpuOf(trace, ref));
   if (field == "time") return NumberValue(static_cast<double>(trace.At(ref).time_ns - trace.BeginNs()), true);
-  for (const traces::Field& f : traces::EventFields(trace, trace.At(ref))) {
+  for (const traces::Field& f : traces::EventFieldsAt(trace, ref)) {
     if (f.name != field) continue;
     Value v = NumberValue(static_cast<double>(f.value));
     v.text = f.text;
     return v;
   }
   std::string names;
-  for (const traces::Field& f : traces::EventFields(trace, trace.At(ref))) {
+  for (const traces::Field& f : traces::EventFieldsAt(trace, ref)) {
     names += fmt::format("{}{}", names.empty() ? "" : ", ", f.name);
   }
   return fmt::format("{} events have no field '{}' (they have: {}, vcpu, time)", Describe(s), field, names);
@@ -406,7 +407,7 @@ Result LatencyOf(const TraceData& trace, const Term& t) {
       uint32_t key = kind == traces::SpanKind::VmmHandling ? span.begin : span.end;
       const auto& events = trace.tracks[i].events;
       if (kind == traces::SpanKind::KernelRun && !t.selector.filters.empty()) {
-        while (key < events.size() && events[key].type != VmmEventKind::RunExit) ++key;
+        while (key < events.size() && events.type(key) != VmmEventKind::RunExit) ++key;
         if (key == events.size()) continue;
       }
       if (!EventMatches(trace, {static_cast<uint32_t>(i), key}, t.selector.filters)) continue;

@@ -172,14 +172,17 @@ inline TraceData FullTrace() {
   other.pid = 99;
   other.tid = kOtherTid;
   other.kind = TrackKind::System;
-  other.events.push_back(Make(KernelEventKind::KvmExit, 5000, kOtherTid, -1, {1, 2, 2}));
-  other.events.back().pid = 99;
-  other.events.back().cpu = 65534;
-  other.events.push_back(Make(KernelEventKind::KvmEntry, 6000, kOtherTid, -1, {1, 2}));
-  other.events.back().pid = 123456;
-  other.events.push_back(Make(KernelEventKind::KvmEntry, 6000, kOtherTid, -1, {1, 2}));
-  other.events.back().pid = 99;
-  other.events.back().time_ns = INT64_MAX;
+  Event exit = Make(KernelEventKind::KvmExit, 5000, kOtherTid, -1, {1, 2, 2});
+  exit.pid = 99;
+  exit.cpu = 65534;
+  other.events.push_back(exit);
+  Event reused = Make(KernelEventKind::KvmEntry, 6000, kOtherTid, -1, {1, 2});
+  reused.pid = 123456;
+  other.events.push_back(reused);
+  Event last = Make(KernelEventKind::KvmEntry, 6000, kOtherTid, -1, {1, 2});
+  last.pid = 99;
+  last.time_ns = INT64_MAX;
+  other.events.push_back(last);
 
   trace.tracks = {main, v0, v1, other};
   trace.BuildSpans();

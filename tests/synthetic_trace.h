@@ -3,6 +3,8 @@
 // handled in the kernel and then by the VMM — 10 events, 10 µs apart.
 #pragma once
 
+#include <deque>
+
 #include "traces/trace.h"
 
 namespace kvmscope::test {
@@ -24,8 +26,10 @@ inline traces::Event Ev(int64_t t, traces::EventType type, const traces::Track& 
 inline void AddCycle(traces::Track& track, int64_t t, uint64_t run, uint32_t reason) {
   using traces::KernelEventKind;
   using traces::VmmEventKind;
+  // Filled in here, then stored (the track's store hands out no references).
+  std::deque<traces::Event> cycle;
   auto add = [&](int64_t dt, traces::EventType type) -> traces::Event& {
-    return track.events.emplace_back(Ev(t + dt, type, track));
+    return cycle.emplace_back(Ev(t + dt, type, track));
   };
   add(0, VmmEventKind::RunEnter).a[0] = run;
   add(100, KernelEventKind::RunEnter);
@@ -39,6 +43,7 @@ inline void AddCycle(traces::Track& track, int64_t t, uint64_t run, uint32_t rea
   exit.a[0] = reason;
   exit.a[2] = run;
   add(6000, VmmEventKind::DeviceAccess).a[1] = 0x3f8;
+  track.events.append(cycle.begin(), cycle.end());
 }
 
 }  // namespace kvmscope::test

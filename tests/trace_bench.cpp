@@ -40,10 +40,21 @@ double Median(std::vector<double> values) {
 
 uintmax_t FileBytes(const std::string& path) { return std::filesystem::file_size(path); }
 
-// Bytes the loaded trace's event vectors hold (capacity, as allocated).
+// Bytes a track's event store holds, as allocated: the store's own count
+// where it has one (EventList), else a vector's capacity (older revisions).
+template <class Events>
+size_t StoreBytes(const Events& events) {
+  if constexpr (requires { events.allocated_bytes(); }) {
+    return events.allocated_bytes();
+  } else {
+    return events.capacity() * sizeof(events[0]);
+  }
+}
+
+// Bytes the loaded trace's events take in memory.
 size_t EventBytes(const kvmscope::traces::TraceData& trace) {
   size_t bytes = 0;
-  for (const auto& track : trace.tracks) bytes += track.events.capacity() * sizeof(track.events[0]);
+  for (const auto& track : trace.tracks) bytes += StoreBytes(track.events);
   return bytes;
 }
 

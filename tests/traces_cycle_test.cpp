@@ -61,11 +61,13 @@ class VmxTrace {
     t.kind = TrackKind::Vcpu;
     test::AddCycle(t, 1'000'000, 0, kKvmExitIo);  // one exit, out to the VMM
     int64_t at = 2'000'000;
+    // Filled in here, then stored (the track's store hands out no references).
+    std::deque<Event> events;
     auto add = [&](KernelEventKind k) -> Event& {
-      return t.events.emplace_back(test::Ev(at += 1000, k, t));
+      return events.emplace_back(test::Ev(at += 1000, k, t));
     };
     auto vmm = [&](VmmEventKind k, uint64_t a0) -> Event& {
-      Event& e = t.events.emplace_back(test::Ev(at += 1000, k, t));
+      Event& e = events.emplace_back(test::Ev(at += 1000, k, t));
       e.a[0] = a0;
       return e;
     };
@@ -93,6 +95,7 @@ class VmxTrace {
     exit(12);
     add(KernelEventKind::RunExit);
     vmm(VmmEventKind::RunExit, kKvmExitHlt).a[2] = 2;
+    t.events.append(events.begin(), events.end());
     data.tracks.push_back(std::move(t));
     data.BuildSpans();
   }
@@ -169,10 +172,12 @@ TEST(Cycle, NoKernelDataIsSaidOnceAndTheVmmSideIsCounted) {
   track.tid = 5;
   track.kind = TrackKind::Vcpu;
   for (int i = 0; i < 4; ++i) {
-    Event& enter = track.events.emplace_back(test::Ev(i * 1000, VmmEventKind::RunEnter, track));
+    Event enter = test::Ev(i * 1000, VmmEventKind::RunEnter, track);
     enter.a[0] = static_cast<uint64_t>(i);
-    Event& exit = track.events.emplace_back(test::Ev(i * 1000 + 500, VmmEventKind::RunExit, track));
+    track.events.push_back(enter);
+    Event exit = test::Ev(i * 1000 + 500, VmmEventKind::RunExit, track);
     exit.a[0] = i == 3 ? kKvmExitHlt : kKvmExitIo;
+    track.events.push_back(exit);
   }
   t.tracks.push_back(track);
   t.BuildSpans();
@@ -215,8 +220,9 @@ TEST(Cycle, CacheRecomputesFactsOnlyWhenStacksOrSymbolsChange) {
   EXPECT_EQ(cache.count_builds(), 1u);
   // More events: counted again, but not more often than the interval.
   Track& t = vmx.data.tracks[0];
-  Event& more = t.events.emplace_back(test::Ev(9'000'000, VmmEventKind::RunEnter, t));
+  Event more = test::Ev(9'000'000, VmmEventKind::RunEnter, t);
   more.a[0] = 3;
+  t.events.push_back(more);
   cache.Update(vmx.data, 0.2, 0.25);
   EXPECT_EQ(cache.count_builds(), 1u);
   EXPECT_EQ(cache.Update(vmx.data, 0.4, 0.25).Arc(A::RunCall).count.value, 4u);
@@ -432,7 +438,7 @@ TEST(CycleLive, ATraceThatShrankOrChangedIsCountedAgain) {
   data.BuildSpans();
   ExpectSameCounts(cache.Update(data), BuildCycle(data), "after a late event");
   // A track that is another thread now.
-  for (Event& e : data.tracks[1].events) e.tid = 99;
+  data.tracks[1].events.Modify([](Event& e) { e.tid = 99; });
   data.tracks[1].tid = 99;
   data.tracks[1].events.push_back(data.tracks[1].events.back());
   ExpectSameCounts(cache.Update(data), BuildCycle(data), "another thread");

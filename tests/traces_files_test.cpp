@@ -88,10 +88,13 @@ TEST_F(AtomicFile, ExistingFileUntouchedWhenProducerThrows) {
   // A trace that cannot be written (a store bug) leaves the old file too.
   TraceData bad;
   bad.tracks.emplace_back().tid = 5;
-  bad.tracks[0].events.emplace_back().tid = 6;
+  Event wrong;
+  wrong.tid = 6;
+  bad.tracks[0].events.push_back(wrong);
   EXPECT_THROW(SaveTrace(bad, path), std::logic_error);
-  bad.tracks[0].events[0].tid = 5;
-  bad.tracks[0].events[0].stack_id = 0;  // no stacks
+  wrong.tid = 5;
+  wrong.stack_id = 0;  // no stacks
+  bad.tracks[0].events.set(0, wrong);
   EXPECT_THROW(SaveTrace(bad, path), std::logic_error);
   EXPECT_EQ(Read(path), "old");
   EXPECT_EQ(Files(), std::vector<std::string>{"out.json"});
@@ -184,7 +187,7 @@ TEST(ChromeExport, PageFaultsDecodedByWhatProducedThem) {
     }
     EXPECT_GE(faults, 30u);
     for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
-      const std::vector<Event>& events = trace.tracks[t].events;
+      const EventList& events = trace.tracks[t].events;
       // The export's one pass forward agrees with the walk back per event.
       const std::vector<FaultCode> codes = FaultCodesOf(trace, t);
       ASSERT_EQ(codes.size(), events.size());
@@ -200,12 +203,15 @@ TEST(ChromeExport, PageFaultsDecodedByWhatProducedThem) {
       }
     }
   }
-  // A copy from outside the trace has no exit before it: the host decides
-  // (SVM: NPF by bits 32/33), else it stays a raw value.
+  // An event from outside the trace has no exit before it: the host decides
+  // (SVM: NPF by bits 32/33), else it stays a raw value. (Events are found
+  // by value: one equal to the trace's is the trace's, so this one differs
+  // in its time.)
   TraceData svm = LoadTrace(KVMSCOPE_TESTDATA "/pagefault-svm.json");
   const std::optional<EventRef> first = svm.First(KernelEventKind::PageFault);
   ASSERT_TRUE(first.has_value());
-  const Event copy = svm.At(*first);
+  Event copy = svm.At(*first);
+  copy.time_ns += 1;
   EXPECT_NE(DescribeEvent(svm, copy).find("(NPF error code: "), std::string::npos);
   svm.host.backend.clear();
   EXPECT_NE(DescribeEvent(svm, copy).find("raw value"), std::string::npos);

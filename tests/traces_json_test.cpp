@@ -522,7 +522,7 @@ TEST(ChromeExport, TimesAreExactMonotonicMicroseconds) {
   track.events.push_back(Make(VmmEventKind::Status, 1'000'000'000'000, 2, -1));
   track.events.push_back(Make(VmmEventKind::RunEnter, 1'000'000'001'234, 2, -1));
   track.events.push_back(Make(VmmEventKind::RunExit, 1'000'123'456'789, 2, -1, {kKvmExitHlt}));
-  for (Event& e : track.events) e.pid = 1;
+  track.events.Modify([](Event& e) { e.pid = 1; });
   trace.tracks.push_back(track);
   trace.BuildSpans();
   std::ostringstream out;

@@ -419,7 +419,7 @@ TEST(StatsEdges, RunBegunBeforeTheTraceIsCountedNotMeasured) {
 TEST(StatsHardware, PvmSaysWhyThereIsNoKvmExit) {
   TraceData data = TwoVcpuTrace();
   for (Track& t : data.tracks) {
-    std::erase_if(t.events, [](const Event& e) {
+    t.events.EraseIf([](const Event& e) {
       return e.type == KernelEventKind::KvmExit || e.type == KernelEventKind::KvmEntry;
     });
   }

@@ -148,8 +148,10 @@ TEST(TraceStore, IncrementalMergeEqualsAFullRebuild) {
   TraceData got = trace.Take();
   TraceData want = got;
   for (Track& tr : want.tracks) {
-    std::stable_sort(tr.events.begin(), tr.events.end(),
+    std::vector<Event> sorted(tr.events.begin(), tr.events.end());
+    std::stable_sort(sorted.begin(), sorted.end(),
                      [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
+    tr.events = sorted;
   }
   want.BuildSpans();
   EXPECT_EQ(got.tracks[0].events.size(), all.size());

@@ -110,7 +110,7 @@ TEST(Story, PagefaultIsTheInjectedPfThenTheWalkerErrorThenAFault) {
   EXPECT_EQ(story->chain, ChainId::PageFaults);
 
   // No #PF injected (lost): the walker error.
-  std::erase_if(trace.tracks[0].events, [](const Event& e) {
+  trace.tracks[0].events.EraseIf([](const Event& e) {
     return e.type == EventType(KernelEventKind::InjException) && e.a[0] == 14;
   });
   trace.BuildSpans();
@@ -360,8 +360,8 @@ TEST(Pauses, StatsLeaveTheWaitsOutOfVmmHandling) {
 TEST(Pauses, SlowMotionWaitsAndAFreeRunHasNoPauses) {
   TraceData trace = Stepped();
   // Free running: drop every Control event.
-  std::erase_if(trace.tracks[0].events,
-                [](const Event& e) { return e.type == EventType(VmmEventKind::Control); });
+  trace.tracks[0].events.EraseIf(
+      [](const Event& e) { return e.type == EventType(VmmEventKind::Control); });
   trace.BuildSpans();
   EXPECT_FALSE(Pauses(trace).any());
   EXPECT_TRUE(Pauses(trace).cuts().empty());

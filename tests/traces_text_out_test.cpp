@@ -142,13 +142,14 @@ TEST(ChromeExport, InstantsAreWrittenExactlyAsTheJsonLibraryWroteThem) {
   trace.strings.push_back(std::string("ctl \x01\x1f tab\t \"q\" \\ nul:") + '\0' + " \xff\xfe end");
   const uint32_t odd = static_cast<uint32_t>(trace.strings.size() - 1);
   Track& track = trace.tracks[0];
+  std::vector<Event> events(track.events.begin(), track.events.end());  // decoded copies
   int64_t t = -5'000'123;  // before the clock's zero too
   auto add = [&](EventType type, std::array<uint64_t, 6> a, int32_t stack = -1, uint32_t text = 0,
                  uint16_t cpu = kNoCpu) {
     Event e = Make(type, t += 1'001, track.tid, track.vcpu, a, stack, text);
     e.pid = track.pid;
     if (cpu != kNoCpu) e.cpu = cpu;
-    track.events.push_back(e);
+    events.push_back(e);
   };
   for (int round = 0; round < 3; ++round) {
     add(VmmEventKind::Control, {}, -1, odd);
@@ -160,8 +161,10 @@ TEST(ChromeExport, InstantsAreWrittenExactlyAsTheJsonLibraryWroteThem) {
     add(KernelEventKind::KvmEntry, {0, 0x1005});
     add(KernelEventKind::PageFault, {0, 0x1005, 0x1000, 0x184});  // no exit before it
   }
-  std::sort(track.events.begin(), track.events.end(),
+  std::sort(events.begin(), events.end(),
             [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
+  track.events.clear();
+  track.events.append(events.begin(), events.end());
   trace.BuildSpans();
 
   std::ostringstream out;

@@ -38,10 +38,11 @@ traces::TraceData MakeTrace(size_t events) {
   vmm.pid = vmm.tid = 100;
   vmm.kind = traces::TrackKind::Vmm;
   for (int i = 0; i < 10; ++i) {
-    Event& e = vmm.events.emplace_back();
+    Event e;
     e.time_ns = kT0 - 10'000 + i * 1000;
     e.pid = e.tid = 100;
     e.type = VmmEventKind::Ioctl;
+    vmm.events.push_back(e);
   }
   trace.tracks.push_back(std::move(vmm));
   const size_t cycles = (events - 10) / 10 / 2;
@@ -73,8 +74,9 @@ traces::TraceData MakeTrace(size_t events) {
   trace.stacks.push_back({at[5], at[4], at[2], at[1], at[0]});  // innermost first
   trace.host.backend = "VMX (Intel)";
   for (Track& t : trace.tracks)
-    for (Event& e : t.events)
+    t.events.Modify([](Event& e) {
       if (e.type == traces::KernelEventKind::MmuWalk) e.stack_id = 0;
+    });
   trace.BuildSpans();
   return trace;
 }
@@ -220,7 +222,7 @@ GrowthFigures MeasureGrowth(size_t events, size_t cycles, int frames, bool incre
       t.vcpu = vcpu;
       for (size_t c = next; c < next + cycles; ++c)
         test::AddCycle(t, kT0 + static_cast<int64_t>(c) * test::kCycleNs + vcpu * 3'000, c, traces::kKvmExitIo);
-      for (Event& e : t.events) {
+      for (Event e : t.events) {
         if (e.type == traces::KernelEventKind::MmuWalk) e.stack_id = 0;
         if (e.type.origin == traces::Origin::Kernel)
           kernel.push_back(e);

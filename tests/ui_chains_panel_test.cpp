@@ -305,15 +305,18 @@ TEST_F(ChainsPanelUse, RefreshesOnNewStacksSymbolsOrHostNotOnMoreEvents) {
   traces::Track& track = trace.tracks[0];
   // More events only, for longer than any timer would wait: no refresh.
   for (int i = 0; i < 3; ++i) {
-    track.events.push_back(track.events.back());
-    track.events.back().time_ns += 10;
-    track.events.back().stack_id = -1;
+    traces::Event more = track.events.back();
+    more.time_ns += 10;
+    more.stack_id = -1;
+    track.events.push_back(more);
     Frames(trace, 40);
   }
   EXPECT_EQ(panel.refresh_count(), 1u);
   // A new stack: at once, with its event counted.
   trace.stacks.push_back(trace.stacks[0]);
-  track.events.back().stack_id = static_cast<int32_t>(trace.stacks.size() - 1);
+  traces::Event last = track.events.back();
+  last.stack_id = static_cast<int32_t>(trace.stacks.size() - 1);
+  track.events.set(track.events.size() - 1, last);
   Frames(trace);
   EXPECT_EQ(panel.refresh_count(), 2u);
   EXPECT_EQ(panel.Match(ChainId::RunLoop).Node("vcpu_ioctl")->count, before + 1);

@@ -357,10 +357,12 @@ TEST_F(LectureFixture, AtFitAllTheBiggestRunsAreLabelledWithoutOverlap) {
   Track& cpu = trace.tracks[1];
   // Stretch: shift every event after cycle c's enter by a long run.
   int64_t shift = 0;
-  for (size_t i = 0; i < cpu.events.size(); ++i) {
+  size_t i = 0;
+  cpu.events.Modify([&](Event& e) {
     if (i % 10 == 1 && (i / 10) % 50 == 0) shift += 500'000;  // the KVM_RUN lasts 0.5 ms more
-    cpu.events[i].time_ns += shift;
-  }
+    e.time_ns += shift;
+    ++i;
+  });
   trace.BuildSpans();
   Frame(trace);
   Frame(trace);
@@ -446,7 +448,8 @@ TEST_F(LectureFixture, PausedTimeIsACut) {
   };
   control(kT0 - 100, "step 1");
   Track& cpu = trace.tracks[1];
-  for (size_t i = 10; i < cpu.events.size(); ++i) cpu.events[i].time_ns += 1'000'000'000;
+  size_t i = 0;
+  cpu.events.Modify([&i](Event& e) { e.time_ns += i++ >= 10 ? 1'000'000'000 : 0; });
   control(kT0 + 1'000'000'000, "resume");
   trace.BuildSpans();
   Frame(trace);

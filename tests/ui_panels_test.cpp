@@ -148,7 +148,7 @@ TraceData SyntheticTrace(bool with_regs = true) {
   return data;
 }
 
-const Event& FirstOf(const TraceData& trace, traces::EventType type, bool last = false) {
+Event FirstOf(const TraceData& trace, traces::EventType type, bool last = false) {
   const std::optional<traces::EventRef> ref = last ? trace.Last(type) : trace.First(type);
   EXPECT_TRUE(ref.has_value()) << traces::EventTypeName(type);
   return trace.At(*ref);

@@ -404,8 +404,12 @@ class Exporter {
       m_open_names.pop_back();
       return;
     }
-    const Event* begin = span.begin != kNoEvent ? &track.events[span.begin] : nullptr;
-    const Event* end = span.end != kNoEvent ? &track.events[span.end] : nullptr;
+    // Decoded copies: the store keeps no Event objects to point at.
+    std::optional<Event> begin_event, end_event;
+    if (span.begin != kNoEvent) begin_event = track.events[span.begin];
+    if (span.end != kNoEvent) end_event = track.events[span.end];
+    const Event* begin = begin_event ? &*begin_event : nullptr;
+    const Event* end = end_event ? &*end_event : nullptr;
     m_open_names.push_back(Quoted(SpanTitle(edge.kind, begin, end)));
     Begin(m_open_names.back(), 'B', track.pid, track.tid);
     m_out << ",\"cat\":\"span\",\"ts\":";

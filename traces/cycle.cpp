@@ -419,8 +419,8 @@ std::optional<CyclePath> PathAtWith(const TraceData& trace, uint32_t track, int6
   path.track = track;
   path.run = *(it - 1);
   const int64_t end_ns = path.run.end == kNoEvent ? INT64_MAX : path.run.end_ns;
-  const std::span<const Event> inside = trace.Window(track, path.run.begin_ns, end_ns);
-  const uint32_t first = static_cast<uint32_t>(inside.data() - t.events.data());
+  const EventRange inside = trace.Window(track, path.run.begin_ns, end_ns);
+  const auto first = static_cast<uint32_t>(inside.first_index());
   std::optional<EventRef> vmm_enter, kernel_enter, kvm_entry, kvm_exit;
   for (uint32_t i = 0; i < inside.size(); ++i) {
     const EventRef ref{track, first + i};

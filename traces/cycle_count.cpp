@@ -27,8 +27,10 @@ Classifier::Classifier(const TraceData& trace) {
   SetStacks(trace);
   MmuStacksByKind kinds{};
   for (const Track& t : trace.tracks)
-    for (const Event& e : t.events) {
-      if (e.type.origin != Origin::Kernel || e.stack_id < 0 || !IsMmuKind(e.type.kernel())) continue;
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      if (t.events.stack_id(i) < 0) continue;
+      const Event e = t.events[i];
+      if (e.type.origin != Origin::Kernel || !IsMmuKind(e.type.kernel())) continue;
       MmuStacks& k = kinds[e.type.kind];
       const std::optional<CycleNodeId> n = StackNode(e.stack_id);
       ++k.total;
@@ -160,13 +162,11 @@ void Step(const Event& e, ScanState& s, Tally& t, const Classifier& classify) {
   s.in_fault = fault;
 }
 
-bool ByTime(const Event& a, const Event& b) { return a.time_ns < b.time_ns; }
-
 // Whether the first `cp.index` events of a track are those the checkpoint saw.
-bool Holds(const Checkpoint& cp, const std::vector<Event>& ev) {
+bool Holds(const Checkpoint& cp, const EventList& ev) {
   if (cp.index == 0) return true;
   if (cp.index > ev.size() || !(ev[cp.index - 1] == cp.last)) return false;
-  return std::lower_bound(ev.begin(), ev.end(), cp.last, ByTime) - ev.begin() == cp.before;
+  return ev.lower_bound_time(cp.last.time_ns) == cp.before;
 }
 
 }  // namespace
@@ -181,7 +181,7 @@ void CycleCounter::Restart(TrackCount& tc, size_t keep) {
   tc.checkpoints[keep].tally = Tally{};
 }
 
-void CycleCounter::Push(TrackCount& tc, const std::vector<Event>& ev, uint32_t index, const ScanState& state) {
+void CycleCounter::Push(TrackCount& tc, const EventList& ev, uint32_t index, const ScanState& state) {
   // Only the last checkpoint may sit off the grid (at the end of the track
   // when it was counted): an older one is folded into the one before it.
   std::vector<Checkpoint>& cps = tc.checkpoints;
@@ -192,13 +192,12 @@ void CycleCounter::Push(TrackCount& tc, const std::vector<Event>& ev, uint32_t i
   Checkpoint& cp = cps.emplace_back();
   cp.index = index;
   cp.last = ev[index - 1];
-  cp.before = static_cast<uint32_t>(
-      std::lower_bound(ev.begin(), ev.begin() + index, cp.last, ByTime) - ev.begin());
+  cp.before = static_cast<uint32_t>(std::min<size_t>(ev.lower_bound_time(cp.last.time_ns), index));
   cp.state = state;
 }
 
 size_t CycleCounter::Scan(const Track& track, TrackCount& tc) {
-  const std::vector<Event>& ev = track.events;
+  const EventList& ev = track.events;
   const uint32_t start = tc.checkpoints.back().index;
   ScanState state = tc.checkpoints.back().state;
   for (uint32_t i = start; i < ev.size(); ++i) {
@@ -244,7 +243,7 @@ size_t CycleCounter::Update(const TraceData& trace, bool incremental) {
   // every track is counted again from the start.
   MmuStacksByKind kinds = m_total.mmu;
   for (size_t t = 0; t < trace.tracks.size(); ++t) {
-    const std::vector<Event>& ev = trace.tracks[t].events;
+    const EventList& ev = trace.tracks[t].events;
     for (size_t i = m_tracks[t].checkpoints.back().index; i < ev.size(); ++i) {
       if (!StackedMmu(ev[i])) continue;
       MmuStacks& k = kinds[ev[i].type.kind];

@@ -118,7 +118,7 @@ class CycleCounter {
  private:
   void Restart(TrackCount& tc, size_t keep);  // drops checkpoints after `keep`
   size_t Scan(const Track& track, TrackCount& tc);
-  void Push(TrackCount& tc, const std::vector<Event>& ev, uint32_t index, const ScanState& state);
+  void Push(TrackCount& tc, const EventList& ev, uint32_t index, const ScanState& state);
 
   Classifier m_classify;
   std::vector<TrackCount> m_tracks;

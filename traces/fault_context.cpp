@@ -131,20 +131,21 @@ FaultCode FaultCodeAt(std::span<const KernelEvent> events, size_t index) {
       [&](size_t i) { return events[i]; });
 }
 
-FaultCode FaultCodeAt(std::span<const Event> events, size_t index) {
+FaultCode FaultCodeAt(EventRange events, size_t index) {
   return WalkBack(
       events.size(), index,
       [&](size_t i) -> std::optional<KernelEventKind> {
-        if (events[i].type.origin != Origin::Kernel) return std::nullopt;
-        return events[i].type.kernel();
+        const EventType type = events.type(i);
+        if (type.origin != Origin::Kernel) return std::nullopt;
+        return type.kernel();
       },
       [&](size_t i) { return ToKernel(events[i]); });
 }
 
 FaultCode FaultCodeAt(const TraceData& trace, EventRef ref) {
   if (ref.track >= trace.tracks.size()) return FaultCode::Unknown;
-  const std::vector<Event>& events = trace.tracks[ref.track].events;
-  const FaultCode code = FaultCodeAt(std::span<const Event>(events), ref.index);
+  const EventList& events = trace.tracks[ref.track].events;
+  const FaultCode code = FaultCodeAt(events.all(), ref.index);
   if (code != FaultCode::Unknown || ref.index >= events.size()) return code;
   const Event& e = events[ref.index];
   if (e.type != KernelEventKind::PageFault) return code;
@@ -159,21 +160,26 @@ std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track) {
   using K = KernelEventKind;
   std::vector<FaultCode> codes;
   if (track >= trace.tracks.size()) return codes;
-  const std::vector<Event>& events = trace.tracks[track].events;
+  const EventList& events = trace.tracks[track].events;
   codes.assign(events.size(), FaultCode::Unknown);
   // WalkBack's rule, forward: the last kvm_exit since the last entry or
   // KVM_RUN edge decides; VMM events and other kernel events pass.
-  std::optional<FaultCode> exit;
+  FaultCode exit = FaultCode::Unknown;  // none since the last entry or edge
   for (size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
-    if (e.type.origin != Origin::Kernel) continue;
-    const K k = e.type.kernel();
+    const EventType type = events.type(i);
+    if (type.origin != Origin::Kernel) continue;
+    const K k = type.kernel();
+    if (k != K::KvmExit && k != K::PageFault) {
+      if (k == K::KvmEntry || k == K::RunEnter || k == K::RunExit) exit = FaultCode::Unknown;
+      continue;
+    }
+    const Event e = events[i];
     if (k == K::KvmExit) {
       exit = FaultCodeOfExit(ToKernel(e));
     } else if (k == K::KvmEntry || k == K::RunEnter || k == K::RunExit) {
-      exit.reset();
+      exit = FaultCode::Unknown;
     } else if (k == K::PageFault) {
-      codes[i] = exit.value_or(FaultCode::Unknown);
+      codes[i] = exit;
       if (codes[i] == FaultCode::Unknown) codes[i] = FaultCodeOfHost(trace.host, e.a[3]);
     }
   }
@@ -182,13 +188,17 @@ std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track) {
 
 DecodeContext ContextOf(const TraceData& trace, const Event& event) {
   if (event.type != KernelEventKind::PageFault) return {};
+  // The store keeps no Event objects to compare addresses with: the event
+  // is found by value, on its thread's track at its time.
   for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
-    const std::vector<Event>& events = trace.tracks[t].events;
-    if (events.empty() || &event < events.data() || &event >= events.data() + events.size()) {
-      continue;
+    if (trace.tracks[t].tid != event.tid) continue;
+    const EventRange at = trace.Window(t, event.time_ns, event.time_ns);
+    for (size_t i = 0; i < at.size(); ++i) {
+      if (at[i] == event) {
+        return {.fault_code = FaultCodeAt(
+                    trace, EventRef{t, static_cast<uint32_t>(at.first_index() + i)})};
+      }
     }
-    return {.fault_code =
-                FaultCodeAt(trace, EventRef{t, static_cast<uint32_t>(&event - events.data())})};
   }
   return {.fault_code = FaultCodeOfHost(trace.host, event.a[3])};
 }
@@ -211,8 +221,8 @@ std::vector<PageFaultGroup> GroupPageFaults(const TraceData& trace, int vcpu) {
     const Track& track = trace.tracks[t];
     if (vcpu >= 0 && track.vcpu != vcpu) continue;
     for (uint32_t i = 0; i < track.events.size(); ++i) {
-      const Event& e = track.events[i];
-      if (e.type != KernelEventKind::PageFault) continue;
+      if (track.events.type(i) != KernelEventKind::PageFault) continue;
+      const Event e = track.events[i];
       const FaultCode code = FaultCodeAt(trace, EventRef{t, i});
       auto [access, present] = AccessOf(e.a[3], code);
       ++counts[{code, access, present}];

@@ -41,7 +41,7 @@ FaultCode FaultCodeOfHost(const HostFacts& host, uint64_t code);
 // KVM_RUN edge (that exit would belong to another round trip). Unknown when
 // there is none (kvm_exit not traced, or lost) or `index` is no page fault.
 FaultCode FaultCodeAt(std::span<const KernelEvent> events, size_t index);
-FaultCode FaultCodeAt(std::span<const Event> track_events, size_t index);
+FaultCode FaultCodeAt(EventRange track_events, size_t index);
 // The same over a trace, falling back on the recorded backend.
 FaultCode FaultCodeAt(const TraceData& trace, EventRef ref);
 
@@ -54,10 +54,12 @@ DecodeContext ContextAt(std::span<const KernelEvent> events, size_t index);
 // on a track without kvm_exit or kvm_entry events.
 std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track);
 
-// The decode context of an event given by reference: found among the trace's
-// tracks by its address, its FaultCodeAt; a copy from elsewhere gets what the
-// host alone says. Empty (and free) for every event but kvm_page_fault.
-// EventFields and DescribeEvent (trace.h) decode with it.
+// The decode context of an event given by value: found among the trace's
+// tracks (its thread's, at its time, an equal event), its FaultCodeAt; an
+// event that is not in the trace gets what the host alone says. Where the
+// event's place is known, EventFieldsAt / DescribeEventAt need no search.
+// Empty (and free) for every event but kvm_page_fault. EventFields and
+// DescribeEvent (trace.h) decode with it.
 DecodeContext ContextOf(const TraceData& trace, const Event& event);
 
 // EventFields / DescribeEvent with the context the event has in the trace,

@@ -1,8 +1,9 @@
-// What the host kernel did while a guest ran, as kvmscope stores it: one
+// What the host kernel did while a guest ran, as probes/ reports it: one
 // fixed-size record per kernel event (a KVM tracepoint, a probe on a KVM
 // function, the edges of KVM_RUN), with decoders that turn its raw arguments
 // into named fields and text. No BPF, KVM or UI dependency: probes/ fills
-// these records, every front end reads them.
+// these records, the trace keeps them as Events (traces/event.h, stored
+// compactly by traces/event_list.h), every front end reads them.
 #pragma once
 
 #include <array>

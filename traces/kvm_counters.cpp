@@ -98,6 +98,20 @@ uint64_t ExternalCount(const Event& e, const Mapping& m) {
   return 0;
 }
 
+// The one type of event a mapping counts (the rest are skipped undecoded).
+EventType CountedType(const Mapping& m, bool external) {
+  switch (m.source) {
+    case Source::VmmExits:
+      return external ? EventType(KernelEventKind::RunExit) : EventType(VmmEventKind::RunExit);
+    case Source::VmmReason:
+    case Source::VmmEintr:
+      return external ? EventType(KernelEventKind::UserspaceExit) : EventType(VmmEventKind::RunExit);
+    case Source::Kernel:
+    case Source::KernelPf: break;
+  }
+  return m.kind;
+}
+
 // What the trace counted for a mapping, in the row's words.
 std::string Traced(const TraceData& trace, const Mapping& m, bool all_vcpus) {
   if ((m.source == Source::Kernel || m.source == Source::KernelPf) && CountedOnly(trace, m.kind) &&
@@ -131,15 +145,25 @@ uint64_t OwnCount(const Event& e, const Mapping& m) {
 
 // Every mapping's count of events on the vCPU tracks in scope (vCPU `only`,
 // or all), in one pass over the events: a trace of millions of events is
-// read once, not once per counter.
+// read once, not once per counter, and an event is decoded only when its
+// type (read from the store's header) is one a mapping counts.
 std::array<uint64_t, kMappings.size()> EventCounts(const TraceData& trace, std::optional<int> only) {
   std::array<uint64_t, kMappings.size()> n{};
   const bool external = trace.external.has_value();
+  // Per event type, the mappings that count it (a bit each).
+  std::array<uint32_t, kEventTypes> counted_by{};
+  for (size_t m = 0; m < kMappings.size(); ++m) {
+    counted_by[CountedType(kMappings[m], external).index()] |= 1u << m;
+  }
   for (const Track& track : trace.tracks) {
     if (track.kind != TrackKind::Vcpu || (only && track.vcpu != *only)) continue;
-    for (const Event& e : track.events) {
-      for (size_t i = 0; i < kMappings.size(); ++i) {
-        n[i] += external ? ExternalCount(e, kMappings[i]) : OwnCount(e, kMappings[i]);
+    for (size_t i = 0; i < track.events.size(); ++i) {
+      const uint32_t mappings = counted_by[track.events.type(i).index()];
+      if (mappings == 0) continue;
+      const Event e = track.events[i];
+      for (size_t m = 0; m < kMappings.size(); ++m) {
+        if (!(mappings & (1u << m))) continue;
+        n[m] += external ? ExternalCount(e, kMappings[m]) : OwnCount(e, kMappings[m]);
       }
     }
   }

@@ -46,21 +46,21 @@ std::vector<TimeInterval> Intersect(const std::vector<TimeInterval>& a,
 }  // namespace
 
 Pauses::Pauses(const TraceData& trace) {
-  std::vector<const Event*> controls;
+  std::vector<Event> controls;  // copies: the store decodes events, keeps no Event objects
   // The VMM emits them from the thread that asked (the window's or the
   // terminal's), never from a vCPU thread: only VMM tracks are read, so a
   // live trace of millions of exits costs nothing here.
   for (const Track& t : trace.tracks) {
     if (t.kind != TrackKind::Vmm) continue;
-    for (const Event& e : t.events) {
-      if (e.type == VmmEventKind::Control) controls.push_back(&e);
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      if (t.events.type(i) == VmmEventKind::Control) controls.push_back(t.events[i]);
     }
   }
   std::stable_sort(controls.begin(), controls.end(),
-                   [](const Event* a, const Event* b) { return a->time_ns < b->time_ns; });
+                   [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
   bool paused = false, first_gate_event = true;
   int64_t slow_ms = 0;
-  for (const Event* e : controls) {
+  for (const Event* e = controls.data(); e != controls.data() + controls.size(); ++e) {
     const std::string_view text = trace.Text(e->text);
     m_controls.push_back(e->time_ns);
     const bool gate_event =
@@ -92,18 +92,22 @@ Pauses::Pauses(const TraceData& trace) {
     if (track.kind != TrackKind::Vcpu || track.events.empty()) continue;
     std::vector<TimeInterval> idle;
     // Before the first KVM_RUN: idle from the VMM's last set-up event.
-    auto enter = std::find_if(track.events.begin(), track.events.end(),
-                              [](const Event& e) { return e.type == VmmEventKind::RunEnter; });
-    if (enter != track.events.end()) {
+    size_t enter = 0;
+    while (enter < track.events.size() && track.events.type(enter) != VmmEventKind::RunEnter) {
+      ++enter;
+    }
+    if (enter != track.events.size()) {
+      const int64_t enter_ns = track.events.time_ns(enter);
       int64_t setup = std::numeric_limits<int64_t>::min();
       for (size_t o = 0; o < trace.tracks.size(); ++o) {
         if (trace.tracks[o].kind != TrackKind::Vmm) continue;
-        for (const Event& e : trace.Window(o, trace.BeginNs(), enter->time_ns - 1)) {
-          if (e.type != VmmEventKind::Control) setup = std::max(setup, e.time_ns);
+        const EventRange before = trace.Window(o, trace.BeginNs(), enter_ns - 1);
+        for (size_t i = 0; i < before.size(); ++i) {
+          if (before.type(i) != VmmEventKind::Control) setup = std::max(setup, before.time_ns(i));
         }
       }
-      if (setup != std::numeric_limits<int64_t>::min() && GatedBetween(setup, enter->time_ns)) {
-        idle.push_back({setup, enter->time_ns});
+      if (setup != std::numeric_limits<int64_t>::min() && GatedBetween(setup, enter_ns)) {
+        idle.push_back({setup, enter_ns});
       }
     }
     for (const Span& s : track.spans[static_cast<size_t>(SpanKind::VmmHandling)]) {
@@ -112,7 +116,7 @@ Pauses::Pauses(const TraceData& trace) {
         idle.push_back(*wait);
       }
     }
-    idle.push_back({track.events.back().time_ns, kForever});
+    idle.push_back({track.events.time_ns(track.events.size() - 1), kForever});
     m_cuts = first_track ? std::move(idle) : Intersect(m_cuts, idle);
     first_track = false;
   }
@@ -138,10 +142,10 @@ std::optional<TimeInterval> Pauses::WaitIn(const TraceData& trace, size_t track,
                                            const Span& handling) const {
   if (!m_any || track >= trace.tracks.size()) return std::nullopt;
   if (handling.begin == kNoEvent || handling.end == kNoEvent) return std::nullopt;
-  const std::vector<Event>& ev = trace.tracks[track].events;
-  if (ev[handling.end].type != VmmEventKind::RunEnter) return std::nullopt;  // the vCPU left
+  const EventList& ev = trace.tracks[track].events;
+  if (ev.type(handling.end) != VmmEventKind::RunEnter) return std::nullopt;  // the vCPU left
   // The VMM's handling ends with its last event before the next KVM_RUN.
-  const int64_t done = ev[handling.end - 1].time_ns;
+  const int64_t done = ev.time_ns(handling.end - 1);
   if (done >= handling.end_ns || !GatedBetween(done, handling.end_ns)) return std::nullopt;
   return TimeInterval{done, handling.end_ns};
 }

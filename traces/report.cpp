@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "traces/fault_context.h"
 #include "traces/kernel_event.h"
 
 namespace kvmscope::traces {
@@ -38,8 +39,10 @@ std::vector<StackUse> StackUses(const TraceData& trace) {
 std::map<std::string, uint64_t> IoctlCounts(const TraceData& trace) {
   std::map<std::string, uint64_t> out;
   for (const Track& t : trace.tracks) {
-    for (const Event& e : t.events) {
-      if (e.type == VmmEventKind::Ioctl && static_cast<int64_t>(e.a[0]) >= 0) {
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      if (t.events.type(i) != VmmEventKind::Ioctl) continue;
+      const Event e = t.events[i];
+      if (static_cast<int64_t>(e.a[0]) >= 0) {
         ++out[std::string(trace.Text(e.text))];
       }
     }
@@ -186,21 +189,24 @@ std::vector<std::string> FormatRuns(const TraceData& trace, size_t max_runs,
     if (track.kind != TrackKind::Vcpu) continue;
     for (const Span& run : track.spans[static_cast<size_t>(SpanKind::Run)]) {
       if (run.end == kNoEvent) continue;
-      std::span<const Event> inside = trace.Window(ti, run.begin_ns, run.end_ns);
+      const EventRange inside = trace.Window(ti, run.begin_ns, run.end_ns);
       bool featured = !featuring || std::any_of(inside.begin(), inside.end(),
                                                 [&](const Event& e) { return e.type == *featuring; });
       if (!featured) continue;
       if (++matching > max_runs) continue;
-      const Event& exit = track.events[run.end];
+      const auto t = static_cast<uint32_t>(ti);
       lines.push_back(fmt::format("  vCPU {} +{:>9.3f} ms  {}", track.vcpu,
-                                  (exit.time_ns - origin) / 1e6, DescribeEvent(trace, exit)));
+                                  (track.events.time_ns(run.end) - origin) / 1e6,
+                                  DescribeEventAt(trace, {t, run.end})));
       std::map<std::string_view, size_t> bulk;
-      for (const Event& e : inside) {
-        if (e.type.origin != Origin::Kernel || IsEdge(e.type)) continue;
-        if (IsBulk(e.type)) {
-          ++bulk[EventTypeName(e.type)];
+      for (size_t i = 0; i < inside.size(); ++i) {
+        const EventType type = inside.type(i);
+        if (type.origin != Origin::Kernel || IsEdge(type)) continue;
+        if (IsBulk(type)) {
+          ++bulk[EventTypeName(type)];
         } else {
-          lines.push_back(fmt::format("      kernel: {}", DescribeEvent(trace, e)));
+          const auto index = static_cast<uint32_t>(inside.first_index() + i);
+          lines.push_back(fmt::format("      kernel: {}", DescribeEventAt(trace, {t, index})));
         }
       }
       for (const auto& [name, n] : bulk) lines.push_back(fmt::format("      kernel: {} × {}", name, n));

@@ -143,8 +143,8 @@ void CollectUserspace(const TraceData& trace, size_t track_index, const Pauses& 
   int64_t previous_exit_ns = std::numeric_limits<int64_t>::min();
   size_t next_kernel_run = 0;  // exits come in time order, so one pass over kernel runs
   for (size_t i = 0; i < track.events.size(); ++i) {
-    const Event& e = track.events[i];
-    if (e.type != VmmEventKind::RunExit) continue;
+    if (track.events.type(i) != VmmEventKind::RunExit) continue;
+    const Event e = track.events[i];
     UserspaceSamples& x = by_reason[static_cast<uint32_t>(e.a[0])];
     ++x.count;
     const auto index = static_cast<uint32_t>(i);
@@ -196,15 +196,16 @@ void CollectExternalUserspace(const Track& track,
   for (const Span& s : runs) {
     if (s.end == kNoEvent) ++incomplete_runs;
   }
-  const bool has_reasons =
-      std::any_of(track.events.begin(), track.events.end(),
-                  [](const Event& e) { return e.type == KernelEventKind::UserspaceExit; });
+  bool has_reasons = false;
+  for (size_t i = 0; i < track.events.size() && !has_reasons; ++i) {
+    has_reasons = track.events.type(i) == KernelEventKind::UserspaceExit;
+  }
   const EventType counted = has_reasons ? EventType(KernelEventKind::UserspaceExit)
                                         : EventType(KernelEventKind::RunExit);
   size_t next_run = 0;  // runs that began before the event
   for (size_t i = 0; i < track.events.size(); ++i) {
-    const Event& e = track.events[i];
-    if (e.type != counted) continue;
+    if (track.events.type(i) != counted) continue;
+    const Event e = track.events[i];
     const uint32_t reason = has_reasons ? UserspaceExitReason(e) : kUnknownExitReason;
     UserspaceSamples& x = by_reason[reason];
     ++x.count;
@@ -242,8 +243,8 @@ void CollectHardware(const Track& track, std::map<HardwareKey, HardwareSamples>&
   const SpanIndex handling_by_begin =
       ByBegin(track.spans[static_cast<size_t>(SpanKind::KernelHandling)]);
   for (size_t i = 0; i < track.events.size(); ++i) {
-    const Event& e = track.events[i];
-    if (e.type != KernelEventKind::KvmExit) continue;
+    if (track.events.type(i) != KernelEventKind::KvmExit) continue;
+    const Event e = track.events[i];
     HardwareSamples& x = by_reason[{IsaOf(e.a[2]), e.a[0]}];
     ++x.count;
     const Span* handling = Find(handling_by_begin, static_cast<uint32_t>(i));
@@ -312,8 +313,9 @@ std::vector<EventKindRow> MakeKindRows(const TraceData& trace, const Pauses& pau
   for (size_t t = 0; t < trace.tracks.size(); ++t) {
     const Track& track = trace.tracks[t];
     if (!InScope(track, vcpu)) continue;
-    for (const Event& e : track.events) {
-      if (e.type.index() < kEventTypes) ++counts[e.type.index()];
+    for (size_t i = 0; i < track.events.size(); ++i) {
+      const size_t type = track.events.type(i).index();
+      if (type < kEventTypes) ++counts[type];
     }
     for (size_t k = 0; k < kSpanKinds; ++k) {
       for (const Span& s : track.spans[k]) {
@@ -681,7 +683,8 @@ ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu) {
     scope.waited_ns += pauses.WaitedNs(trace, t);
     CollectHardware(track, hardware);
     if (track.events.empty()) continue;
-    const int64_t first = track.events.front().time_ns, last = track.events.back().time_ns;
+    const int64_t first = track.events.time_ns(0);
+    const int64_t last = track.events.time_ns(track.events.size() - 1);
     scope.begin_ns = any ? std::min(scope.begin_ns, first) : first;
     scope.end_ns = any ? std::max(scope.end_ns, last) : last;
     any = true;

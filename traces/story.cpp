@@ -26,7 +26,7 @@ std::optional<EventRef> FirstWhere(const TraceData& trace, Pred pred, TrackOk tr
   std::optional<EventRef> best;
   for (uint32_t t = 0; t < trace.tracks.size(); ++t) {
     if (!track_ok(trace.tracks[t])) continue;
-    const std::vector<Event>& ev = trace.tracks[t].events;
+    const EventList& ev = trace.tracks[t].events;
     auto it = std::find_if(ev.begin(), ev.end(), pred);
     if (it == ev.end()) continue;
     EventRef ref{t, static_cast<uint32_t>(it - ev.begin())};
@@ -272,7 +272,7 @@ const Span* RunOfExit(const TraceData& trace, EventRef exit) {
   const Track& track = trace.tracks[exit.track];
   if (exit.index >= track.events.size()) return nullptr;
   const std::vector<Span>& runs = track.spans[static_cast<size_t>(SpanKind::Run)];
-  const int64_t t = track.events[exit.index].time_ns;
+  const int64_t t = track.events.time_ns(exit.index);
   auto it = std::partition_point(runs.begin(), runs.end(),
                                  [&](const Span& s) { return s.end_ns < t; });
   for (; it != runs.end() && it->end_ns == t; ++it) {
@@ -292,12 +292,12 @@ std::optional<EventRef> ExitOfRunAt(const TraceData& trace, uint32_t track, int6
   return std::nullopt;
 }
 
-std::span<const Event> EventsOfRun(const TraceData& trace, EventRef exit) {
+EventRange EventsOfRun(const TraceData& trace, EventRef exit) {
   const Span* run = RunOfExit(trace, exit);
   if (run == nullptr) return {};
-  const std::vector<Event>& ev = trace.tracks[exit.track].events;
+  const EventList& ev = trace.tracks[exit.track].events;
   const size_t first = run->begin == kNoEvent ? 0 : run->begin;
-  return std::span<const Event>(ev.data() + first, run->end - first + 1);
+  return ev.range(first, run->end + size_t{1});
 }
 
 }  // namespace kvmscope::traces

@@ -58,6 +58,6 @@ std::optional<EventRef> ExitOfRunAt(const TraceData& trace, uint32_t track, int6
 // The events of the track from the run's VMM enter to its exit, both
 // included (what the kernel did inside that KVM_RUN); empty when `exit` ends
 // no run.
-std::span<const Event> EventsOfRun(const TraceData& trace, EventRef exit);
+EventRange EventsOfRun(const TraceData& trace, EventRef exit);
 
 }  // namespace kvmscope::traces

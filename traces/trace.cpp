@@ -14,8 +14,11 @@
 namespace kvmscope::traces {
 namespace {
 
-// Enough staged events to be worth folding in without a reader asking.
-constexpr size_t kCommitBatch = 1 << 16;
+// Enough staged events to be worth folding in without a reader asking; they
+// are staged in batches of kStageBatch (allocated whole, so staging never
+// doubles a vector), each merged on its own.
+constexpr size_t kCommitBatch = 1 << 14;
+constexpr size_t kStageBatch = 1 << 12;
 
 // How each span kind pairs its begin and end events.
 struct SpanRule {
@@ -40,15 +43,23 @@ constexpr std::array<SpanRule, kSpanKinds> kSpanRules = {{
 constexpr SpanRule kKernelOnlyVmmHandling = {KernelEventKind::RunExit, KernelEventKind::RunEnter,
                                              std::nullopt, false};
 
+// Appends a span, growing the vector by a quarter rather than doubling it
+// (a recording's spans take about a third of the memory of its events).
+void AddSpan(std::vector<Span>& spans, const Span& span) {
+  if (spans.size() == spans.capacity()) spans.reserve(spans.size() + spans.size() / 4 + 64);
+  spans.push_back(span);
+}
+
 // Rebuilds one kind of span of a track from event index `from` on: spans that
 // end before `from` are untouched (nothing before them moved), the rest are
 // dropped and re-paired from the first event they referenced.
+
 void RebuildSpans(Track& track, SpanKind kind, size_t from, bool kernel_only) {
   const SpanRule& rule = kernel_only && kind == SpanKind::VmmHandling
                              ? kKernelOnlyVmmHandling
                              : kSpanRules[static_cast<size_t>(kind)];
   std::vector<Span>& spans = track.spans[static_cast<size_t>(kind)];
-  const std::vector<Event>& ev = track.events;
+  const EventList& ev = track.events;
   size_t start = from;
   while (!spans.empty() && (spans.back().end == kNoEvent || spans.back().end >= from)) {
     start = spans.back().begin == kNoEvent ? 0 : spans.back().begin;
@@ -57,24 +68,24 @@ void RebuildSpans(Track& track, SpanKind kind, size_t from, bool kernel_only) {
   bool seen = !spans.empty();
   uint32_t open = kNoEvent;
   for (size_t i = start; i < ev.size(); ++i) {
-    EventType t = ev[i].type;
+    EventType t = ev.type(i);
     bool is_end = t == rule.end || (rule.end_too && t == *rule.end_too);
     if (t == rule.begin) {
       // A second begin without an end between: the end was lost.
-      if (open != kNoEvent) spans.push_back({ev[open].time_ns, ev[i].time_ns, open, kNoEvent});
+      if (open != kNoEvent) AddSpan(spans, {ev.time_ns(open), ev.time_ns(i), open, kNoEvent});
       open = static_cast<uint32_t>(i);
       seen = true;
     } else if (is_end) {
       if (open != kNoEvent) {
-        spans.push_back({ev[open].time_ns, ev[i].time_ns, open, static_cast<uint32_t>(i)});
+        AddSpan(spans, {ev.time_ns(open), ev.time_ns(i), open, static_cast<uint32_t>(i)});
         open = kNoEvent;
       } else if (!seen && rule.edge_begin) {
-        spans.push_back({ev.front().time_ns, ev[i].time_ns, kNoEvent, static_cast<uint32_t>(i)});
+        AddSpan(spans, {ev.time_ns(0), ev.time_ns(i), kNoEvent, static_cast<uint32_t>(i)});
       }
       seen = true;
     }
   }
-  if (open != kNoEvent) spans.push_back({ev[open].time_ns, ev.back().time_ns, open, kNoEvent});
+  if (open != kNoEvent) AddSpan(spans, {ev.time_ns(open), ev.time_ns(ev.size() - 1), open, kNoEvent});
 }
 
 void RebuildAllSpans(Track& track, size_t from, bool kernel_only) {
@@ -82,8 +93,6 @@ void RebuildAllSpans(Track& track, size_t from, bool kernel_only) {
     RebuildSpans(track, static_cast<SpanKind>(k), from, kernel_only);
   }
 }
-
-bool ByTime(const Event& a, const Event& b) { return a.time_ns < b.time_ns; }
 
 }  // namespace
 
@@ -218,7 +227,7 @@ size_t TraceData::EventCount() const {
 int64_t TraceData::BeginNs() const {
   std::optional<int64_t> v;
   for (const Track& t : tracks) {
-    if (!t.events.empty()) v = std::min(v.value_or(INT64_MAX), t.events.front().time_ns);
+    if (!t.events.empty()) v = std::min(v.value_or(INT64_MAX), t.events.time_ns(0));
   }
   return v.value_or(0);
 }
@@ -226,7 +235,7 @@ int64_t TraceData::BeginNs() const {
 int64_t TraceData::EndNs() const {
   std::optional<int64_t> v;
   for (const Track& t : tracks) {
-    if (!t.events.empty()) v = std::max(v.value_or(INT64_MIN), t.events.back().time_ns);
+    if (!t.events.empty()) v = std::max(v.value_or(INT64_MIN), t.events.time_ns(t.events.size() - 1));
   }
   return v.value_or(0);
 }
@@ -238,13 +247,11 @@ int TraceData::TrackOfVcpu(int vcpu) const {
   return -1;
 }
 
-std::span<const Event> TraceData::Window(size_t track, int64_t begin_ns, int64_t end_ns) const {
+EventRange TraceData::Window(size_t track, int64_t begin_ns, int64_t end_ns) const {
   if (track >= tracks.size() || end_ns < begin_ns) return {};
-  const std::vector<Event>& ev = tracks[track].events;
-  auto lo = std::partition_point(ev.begin(), ev.end(),
-                                 [&](const Event& e) { return e.time_ns < begin_ns; });
-  auto hi = std::partition_point(lo, ev.end(), [&](const Event& e) { return e.time_ns <= end_ns; });
-  return {lo, hi};
+  const EventList& ev = tracks[track].events;
+  const size_t lo = ev.lower_bound_time(begin_ns);
+  return ev.range(lo, ev.upper_bound_time(end_ns, lo));
 }
 
 std::span<const Span> TraceData::SpansIn(size_t track, SpanKind kind, int64_t begin_ns,
@@ -262,9 +269,9 @@ std::vector<EventRef> TraceData::OfType(EventType type, int vcpu) const {
   std::vector<EventRef> out;
   for (size_t t = 0; t < tracks.size(); ++t) {
     if (vcpu >= 0 && !(tracks[t].kind == TrackKind::Vcpu && tracks[t].vcpu == vcpu)) continue;
-    const std::vector<Event>& ev = tracks[t].events;
+    const EventList& ev = tracks[t].events;
     for (size_t i = 0; i < ev.size(); ++i) {
-      if (ev[i].type == type) out.push_back({static_cast<uint32_t>(t), static_cast<uint32_t>(i)});
+      if (ev.type(i) == type) out.push_back({static_cast<uint32_t>(t), static_cast<uint32_t>(i)});
     }
   }
   return out;
@@ -279,11 +286,12 @@ std::vector<EventRef> TraceData::ExitsWithReason(uint32_t reason, int vcpu) cons
 std::optional<EventRef> TraceData::First(EventType type) const {
   std::optional<EventRef> best;
   for (size_t t = 0; t < tracks.size(); ++t) {
-    const std::vector<Event>& ev = tracks[t].events;
-    auto it = std::find_if(ev.begin(), ev.end(), [&](const Event& e) { return e.type == type; });
-    if (it == ev.end()) continue;
-    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(it - ev.begin())};
-    if (!best || it->time_ns < At(*best).time_ns) best = ref;
+    const EventList& ev = tracks[t].events;
+    size_t i = 0;
+    while (i < ev.size() && ev.type(i) != type) ++i;
+    if (i == ev.size()) continue;
+    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(i)};
+    if (!best || ev.time_ns(i) < tracks[best->track].events.time_ns(best->index)) best = ref;
   }
   return best;
 }
@@ -291,11 +299,12 @@ std::optional<EventRef> TraceData::First(EventType type) const {
 std::optional<EventRef> TraceData::Last(EventType type) const {
   std::optional<EventRef> best;
   for (size_t t = 0; t < tracks.size(); ++t) {
-    const std::vector<Event>& ev = tracks[t].events;
-    auto it = std::find_if(ev.rbegin(), ev.rend(), [&](const Event& e) { return e.type == type; });
-    if (it == ev.rend()) continue;
-    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(ev.rend() - it - 1)};
-    if (!best || it->time_ns >= At(*best).time_ns) best = ref;
+    const EventList& ev = tracks[t].events;
+    size_t i = ev.size();
+    while (i > 0 && ev.type(i - 1) != type) --i;
+    if (i == 0) continue;
+    EventRef ref{static_cast<uint32_t>(t), static_cast<uint32_t>(i - 1)};
+    if (!best || ev.time_ns(i - 1) >= tracks[best->track].events.time_ns(best->index)) best = ref;
   }
   return best;
 }
@@ -303,8 +312,7 @@ std::optional<EventRef> TraceData::Last(EventType type) const {
 size_t TraceData::Count(EventType type) const {
   size_t n = 0;
   for (const Track& t : tracks) {
-    n += std::count_if(t.events.begin(), t.events.end(),
-                       [&](const Event& e) { return e.type == type; });
+    for (size_t i = 0; i < t.events.size(); ++i) n += t.events.type(i) == type;
   }
   return n;
 }
@@ -312,8 +320,9 @@ size_t TraceData::Count(EventType type) const {
 std::vector<uint64_t> TraceData::StackUseCounts() const {
   std::vector<uint64_t> counts(stacks.size(), 0);
   for (const Track& t : tracks) {
-    for (const Event& e : t.events) {
-      if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) < counts.size()) ++counts[e.stack_id];
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      const int32_t id = t.events.stack_id(i);
+      if (id >= 0 && static_cast<size_t>(id) < counts.size()) ++counts[id];
     }
   }
   return counts;
@@ -352,8 +361,16 @@ void Trace::Add(const Event& event) {
   size_t staged;
   {
     std::lock_guard lock(m_stage_mutex);
-    m_staged.push_back(event);
-    staged = m_staged.size();
+    if (m_staged.empty() || m_staged.back().size() == kStageBatch) {
+      if (m_free_batches.empty()) {
+        m_staged.emplace_back().reserve(kStageBatch);
+      } else {
+        m_staged.push_back(std::move(m_free_batches.back()));
+        m_free_batches.pop_back();
+      }
+    }
+    m_staged.back().push_back(event);
+    staged = ++m_staged_count;
   }
   if (staged >= kCommitBatch) {
     // Fold in now if no reader holds the trace; otherwise the next reader will.
@@ -484,7 +501,11 @@ TraceData Trace::Take() {
   m_data = TraceData{};
   m_track_of_tid.clear();
   m_thread_names.clear();
+  std::vector<uint32_t>().swap(m_merge_track_of);
+  std::vector<uint32_t>().swap(m_merge_order);
+  std::vector<Event>().swap(m_merge_tail);
   std::lock_guard stage(m_stage_mutex);
+  std::vector<std::vector<Event>>().swap(m_free_batches);
   m_string_ids.clear();
   m_next_string = 1;
   m_next_stack = 0;
@@ -492,10 +513,11 @@ TraceData Trace::Take() {
 }
 
 void Trace::Commit() {
-  std::vector<Event> staged;
+  std::vector<std::vector<Event>> staged;
   {
     std::lock_guard lock(m_stage_mutex);
     staged.swap(m_staged);
+    m_staged_count = 0;
     for (std::string& s : m_staged_strings) m_data.strings.push_back(std::move(s));
     m_staged_strings.clear();
     for (auto& [id, frames] : m_staged_stacks) m_data.stacks.push_back(std::move(frames));
@@ -505,13 +527,22 @@ void Trace::Commit() {
     m_data.regs.insert(m_data.regs.end(), m_staged_regs.begin(), m_staged_regs.end());
     m_staged_regs.clear();
   }
-  if (!staged.empty()) Merge(staged);
+  // Batch by batch, in arrival order: the same as merging them all at once
+  // (a thread's events keep their order; equal times keep arrival order).
+  for (std::vector<Event>& batch : staged) {
+    Merge(batch);
+    batch.clear();
+    std::lock_guard lock(m_stage_mutex);
+    if (m_free_batches.size() < kCommitBatch / kStageBatch) m_free_batches.push_back(std::move(batch));
+  }
 }
 
-void Trace::Merge(std::vector<Event>& staged) {
-  // Group by track, keeping each thread's arrival order for equal times.
-  std::unordered_map<uint32_t, std::vector<Event>> by_track;
-  for (const Event& e : staged) {
+void Trace::Merge(const std::vector<Event>& batch) {
+  // The track of each staged event, made on its thread's first event.
+  std::vector<uint32_t>& track_of = m_merge_track_of;
+  track_of.resize(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Event& e = batch[i];
     auto [it, inserted] =
         m_track_of_tid.try_emplace(e.tid, static_cast<uint32_t>(m_data.tracks.size()));
     if (inserted) {
@@ -523,8 +554,10 @@ void Trace::Merge(std::vector<Event>& staged) {
       if (auto name = m_thread_names.find(e.tid); name != m_thread_names.end()) {
         t.name = name->second;
       }
+      t.events.SetThread(e.pid, e.tid);
       m_data.tracks.push_back(std::move(t));
     }
+    track_of[i] = it->second;
     Track& track = m_data.tracks[it->second];
     // Only a vCPU's own thread calls KVM_RUN (ioctls about a vCPU, such as
     // KVM_CREATE_VCPU, come from the main thread).
@@ -535,24 +568,52 @@ void Trace::Merge(std::vector<Event>& staged) {
       // The thread turns out to run a vCPU: name its kernel events too.
       track.kind = TrackKind::Vcpu;
       track.vcpu = vcpu;
-      for (Event& old : track.events) old.vcpu = vcpu;
+      track.events.SetVcpu(vcpu);
     }
-    by_track[it->second].push_back(e);
   }
-  for (auto& [index, events] : by_track) {
+  // The batch by track, then time, then arrival: indices, not copies.
+  std::vector<uint32_t>& order = m_merge_order;
+  order.resize(batch.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (track_of[a] != track_of[b]) return track_of[a] < track_of[b];
+    return batch[a].time_ns < batch[b].time_ns;
+  });
+  std::vector<Event>& tail = m_merge_tail;
+  for (size_t g = 0; g < order.size();) {
+    const uint32_t index = track_of[order[g]];
+    size_t end = g;
+    while (end < order.size() && track_of[order[end]] == index) ++end;
     Track& track = m_data.tracks[index];
-    if (track.kind == TrackKind::Vcpu) {
-      for (Event& e : events) e.vcpu = track.vcpu;
+    const bool vcpu_track = track.kind == TrackKind::Vcpu;
+    auto staged = [&](size_t k) {
+      Event e = batch[order[k]];
+      if (vcpu_track) e.vcpu = track.vcpu;
+      return e;
+    };
+    EventList& ev = track.events;
+    const size_t old_size = ev.size();
+    // Late events (the kernel's arrive after the VMM's) go in their place:
+    // the stored tail from the first of them on is decoded, merged with them
+    // (stored first at equal times) and appended again; everything from there
+    // on is re-paired into spans.
+    const size_t from = ev.upper_bound_time(batch[order[g]].time_ns);
+    if (from == old_size) {
+      for (size_t k = g; k < end; ++k) ev.push_back(staged(k));
+    } else {
+      tail.assign(ev.begin() + static_cast<std::ptrdiff_t>(from), ev.end());
+      ev.truncate(from);
+      size_t t = 0, k = g;
+      while (t < tail.size() || k < end) {
+        if (k == end || (t < tail.size() && tail[t].time_ns <= batch[order[k]].time_ns)) {
+          ev.push_back(tail[t++]);
+        } else {
+          ev.push_back(staged(k++));
+        }
+      }
     }
-    std::stable_sort(events.begin(), events.end(), ByTime);
-    std::vector<Event>& ev = track.events;
-    size_t old_size = ev.size();
-    // Late events (the kernel's arrive after the VMM's) go in their place;
-    // everything from the first of them on is re-paired into spans.
-    size_t from = std::upper_bound(ev.begin(), ev.end(), events.front(), ByTime) - ev.begin();
-    ev.insert(ev.end(), events.begin(), events.end());
-    if (from < old_size) std::inplace_merge(ev.begin() + from, ev.begin() + old_size, ev.end(), ByTime);
-    RebuildAllSpans(track, std::min(from, old_size), m_data.IsExternalThread(track));
+    RebuildAllSpans(track, from, m_data.IsExternalThread(track));
+    g = end;
   }
 }
 

@@ -1,7 +1,8 @@
 // The trace: every event kvmscope recorded — the VMM's and the kernel's — in
-// one store that every front end reads. Fixed-size records kept per track (one
-// per thread), time-sorted, with interned strings and stacks; spans built from
-// begin/end pairs; queries by time window, type, exit reason and vCPU.
+// one store that every front end reads. Events kept per track (one per
+// thread), time-sorted and compact (traces/event_list.h), with interned
+// strings and stacks; spans built from begin/end pairs; queries by time
+// window, type, exit reason and vCPU.
 #pragma once
 
 #include <array>
@@ -17,79 +18,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "traces/event.h"
+#include "traces/event_list.h"
 #include "traces/kernel_event.h"
 #include "traces/symbols.h"
 
 namespace kvmscope::traces {
 
-// What the VMM reports, as stored (vmm::EventKind minus console bytes, which
-// are kept as the console text).
-enum class VmmEventKind : uint16_t {
-  Ioctl,         // a KVM ioctl other than KVM_RUN; text = its name, a0 = result (int64)
-  RunEnter,      // about to call KVM_RUN; a0 = this vCPU's run index
-  RunExit,       // KVM_RUN returned; packing below
-  DeviceAccess,  // text = device ("" none); a0 = bus (0 port, 1 MMIO), a1 = address,
-                 // a2 = size, a3 = write, a4 = data
-  Status,        // the guest's self-check value in a0
-  Control,       // pause/resume/step/slow motion/stop; text = what
-  Watchdog,      // text = what the watchdog did
-  VcpuDone,      // the vCPU left its run loop; text = why
-  Count
-};
-inline constexpr size_t kVmmEventKinds = static_cast<size_t>(VmmEventKind::Count);
-// VmmEventKind::RunExit packing: a0 = KVM_EXIT_* reason, a1 = errno when
-// KVM_RUN returned -1 (EINTR after a kick), a2 = run index, then by reason:
-//   KVM_EXIT_IO      a3 = port | size << 16 | out << 24, a4 = count, a5 = data
-//   KVM_EXIT_MMIO    a3 = address, a4 = len | write << 32, a5 = data
-//   KVM_EXIT_HYPERCALL a3 = nr; KVM_EXIT_INTERNAL_ERROR a3 = suberror;
-//   KVM_EXIT_FAIL_ENTRY a3 = hardware reason; KVM_EXIT_SYSTEM_EVENT a3 = type
-// The values of the KVM_EXIT_* reasons kvmscope's model needs, from
-// <linux/kvm.h> (which traces/ does not include).
-inline constexpr uint32_t kKvmExitIo = 2, kKvmExitHypercall = 3, kKvmExitHlt = 5,
-                          kKvmExitMmio = 6, kKvmExitFailEntry = 9, kKvmExitIntr = 10,
-                          kKvmExitInternalError = 17, kKvmExitSystemEvent = 24;
-
-enum class Origin : uint8_t { Kernel, Vmm };
-
-// The type of an event: a kernel kind or a VMM kind. Converts implicitly from
-// either enum, so `event.type == KernelEventKind::Pio` reads naturally.
-struct EventType {
-  Origin origin = Origin::Kernel;
-  uint16_t kind = 0;
-  constexpr EventType() = default;
-  constexpr EventType(KernelEventKind k) : origin(Origin::Kernel), kind(static_cast<uint16_t>(k)) {}
-  constexpr EventType(VmmEventKind k) : origin(Origin::Vmm), kind(static_cast<uint16_t>(k)) {}
-  bool operator==(const EventType&) const = default;
-  KernelEventKind kernel() const { return static_cast<KernelEventKind>(kind); }
-  VmmEventKind vmm() const { return static_cast<VmmEventKind>(kind); }
-  // A dense index over both enums: kernel kinds first, then VMM kinds.
-  size_t index() const { return origin == Origin::Kernel ? kind : kKernelEventKinds + kind; }
-  static EventType FromIndex(size_t index);
-};
-inline constexpr size_t kEventTypes = kKernelEventKinds + kVmmEventKinds;
-// "kvm_pio", "KVM_RUN exit" (kernel); "VMM KVM_RUN exit", "VMM ioctl" (VMM).
-std::string_view EventTypeName(EventType type);
-std::optional<EventType> EventTypeFromName(std::string_view name);
-
-inline constexpr uint16_t kNoCpu = 0xffff;
-
 // How far long work on a trace is (events or bytes done of total; total 0
 // when it is not known), for a progress line or bar.
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
-
-// One event: 88 bytes, no pointers, so that millions fit and copy cheaply.
-struct Event {
-  int64_t time_ns = 0;  // CLOCK_MONOTONIC
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  int32_t vcpu = -1;      // -1: VM-wide or not known
-  int32_t stack_id = -1;  // into the trace's stacks; -1: none
-  uint32_t text = 0;      // interned string (ioctl name, device, detail); 0 = none
-  uint16_t cpu = kNoCpu;  // host CPU (kernel events)
-  EventType type;
-  std::array<uint64_t, 6> a{};  // kernel: as KernelEvent::a; VMM: see VmmEventKind
-  bool operator==(const Event&) const = default;
-};
 
 // Why a KVM_RUN returned to the VMM, from the kernel's kvm_userspace_exit
 // event: run->exit_reason (KVM_EXIT_*) when KVM_RUN returned 0; when it
@@ -144,7 +82,7 @@ struct Track {
   int32_t vcpu = -1;  // for Vcpu tracks
   TrackKind kind = TrackKind::System;
   std::string name;  // the thread's name (comm) where known: "CPU 0/KVM"; "" otherwise
-  std::vector<Event> events;                          // time-sorted
+  EventList events;                                   // time-sorted
   std::array<std::vector<Span>, kSpanKinds> spans{};  // per kind, sorted, never overlapping
   // "vCPU 0 (tid 1234)", "VMM (tid 1230)", "tid 99 (pid 98)"; with a name:
   // "CPU 0/KVM" (vCPU 0, tid 1234), "call_rcu" (tid 1231) — quotes included.
@@ -369,7 +307,7 @@ struct TraceData {
     return id < strings.size() ? std::string_view(strings[id]) : std::string_view();
   }
   const Stack* StackOf(const Event& e) const;  // nullptr when none
-  const Event& At(EventRef ref) const { return tracks[ref.track].events[ref.index]; }
+  Event At(EventRef ref) const { return tracks[ref.track].events[ref.index]; }
 
   // Queries.
   size_t EventCount() const;
@@ -378,7 +316,7 @@ struct TraceData {
   // The track of a vCPU, or -1.
   int TrackOfVcpu(int vcpu) const;
   // Events of one track with begin_ns <= time_ns <= end_ns (binary search).
-  std::span<const Event> Window(size_t track, int64_t begin_ns, int64_t end_ns) const;
+  EventRange Window(size_t track, int64_t begin_ns, int64_t end_ns) const;
   // Spans of one kind on one track that overlap [begin_ns, end_ns].
   std::span<const Span> SpansIn(size_t track, SpanKind kind, int64_t begin_ns,
                                 int64_t end_ns) const;
@@ -467,18 +405,28 @@ class Trace {
 
  private:
   void Commit();  // caller holds m_lock exclusively
-  void Merge(std::vector<Event>& staged);
+  // Folds one batch of staged events (in arrival order) into the tracks.
+  void Merge(const std::vector<Event>& batch);
   // The vCPU index a kernel KVM_RUN edge of an external VMM's thread names, or -1.
   int32_t ExternalVcpuOf(const Event& e) const;
 
-  mutable std::shared_mutex m_lock;  // guards m_data
+  mutable std::shared_mutex m_lock;  // guards m_data and Merge's scratch
   TraceData m_data;
+  // Merge's scratch, kept between merges (bounded by a batch and a tail).
+  std::vector<uint32_t> m_merge_track_of, m_merge_order;
+  std::vector<Event> m_merge_tail;
   uint32_t m_vmm_pid = 0;
   std::unordered_map<uint32_t, uint32_t> m_track_of_tid;
   std::unordered_map<uint32_t, std::string> m_thread_names;  // for tracks not made yet
 
   std::mutex m_stage_mutex;  // guards everything below
-  std::vector<Event> m_staged;
+  // Staged events in batches of a fixed size (never one vector that doubles);
+  // merged batches are kept for reuse (a few), not freed: they are filled by
+  // one thread and merged by another, and malloc's per-thread arenas would
+  // not give the memory back to the thread that asks next.
+  std::vector<std::vector<Event>> m_staged;
+  std::vector<std::vector<Event>> m_free_batches;
+  size_t m_staged_count = 0;
   std::vector<std::string> m_staged_strings;
   std::vector<std::pair<int32_t, Stack>> m_staged_stacks;
   std::string m_staged_console;

@@ -264,6 +264,7 @@ class TraceReader {
         m_data.tracks.emplace_back();
         m_track_seen = 0;
         m_optional_track_seen = 0;
+        m_unfixed_rows = 0;
         Push(Ctx::Track, false);
         break;
       case Slot::Events:
@@ -502,8 +503,12 @@ class TraceReader {
   // leaves the ']', so the parser sees an empty array.
   void ScanRowsOfTrack() {
     m_scanned = true;
-    std::vector<Event>& events = m_data.tracks.back().events;
-    if (!ScanRows(*m_rows, m_type_names, events)) throw ReadAgainPlainly{};
+    Track& track = m_data.tracks.back();
+    EventList& events = track.events;
+    const bool known = ThreadKnown();
+    auto place = [&](const Event& e) { return known ? OfTrack(e, track) : e; };
+    if (!ScanRows(*m_rows, m_type_names, events, place)) throw ReadAgainPlainly{};
+    if (!known) m_unfixed_rows = events.size();
     m_levels.back().count = events.size();
   }
 
@@ -515,15 +520,32 @@ class TraceReader {
                        "text_id, a0..a5] (then vcpu, pid), this one {}",
                        values));
     }
-    std::vector<Event>& events = m_data.tracks.back().events;
-    if (!events.empty() && m_event.time_ns < events.back().time_ns) {
+    EventList& events = m_data.tracks.back().events;
+    if (!events.empty() && m_event.time_ns < events.time_ns(events.size() - 1)) {
       Fail(Path(m_levels.size() - 1) + "[0]",
            fmt::format("time {} is before the previous event's {} (events are "
                        "sorted by time within a track)",
-                       m_event.time_ns, events.back().time_ns));
+                       m_event.time_ns, events.time_ns(events.size() - 1)));
     }
     m_event.tid = m_event_has_pid ? kOwnPid : 0;
-    events.push_back(m_event);
+    if (ThreadKnown()) {
+      events.push_back(OfTrack(m_event, m_data.tracks.back()));
+    } else {
+      events.push_back(m_event);
+      m_unfixed_rows = events.size();
+    }
+  }
+
+  // Whether the track's pid, tid and vcpu (kTrackKeys' first three) came.
+  bool ThreadKnown() const { return (m_track_seen & 7u) == 7u; }
+
+  // A row as read (tid kOwnPid when it has a pid of its own, vcpu
+  // kVcpuOfTrack when it has none) with its track's thread.
+  static Event OfTrack(Event e, const Track& track) {
+    if (e.tid != kOwnPid) e.pid = track.pid;
+    e.tid = track.tid;
+    if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
+    return e;
   }
 
   void EndTrack() {
@@ -546,11 +568,15 @@ class TraceReader {
       Fail(Join(where, "event_count"),
            fmt::format("says {} but \"events\" has {} rows", m_event_count, track.events.size()));
     }
-    // Rows take their thread from the track, which may come after them.
-    for (Event& e : track.events) {
-      if (e.tid != kOwnPid) e.pid = track.pid;
-      e.tid = track.tid;
-      if (e.vcpu == kVcpuOfTrack) e.vcpu = track.vcpu;
+    // Rows take their thread from the track, which may come after them: the
+    // rows read before it came take it now (the others took it as read).
+    if (m_unfixed_rows > 0) {
+      size_t row = 0;
+      track.events.Modify(
+          [&](Event& e) {
+            if (row++ < m_unfixed_rows) e = OfTrack(e, track);
+          },
+          track.pid, track.tid);
     }
   }
 
@@ -568,7 +594,7 @@ class TraceReader {
   // Stack and text ids point into tables that may come anywhere in the file.
   void ValidateReferences() const {
     for (size_t t = 0; t < m_data.tracks.size(); ++t) {
-      const std::vector<Event>& events = m_data.tracks[t].events;
+      const EventList& events = m_data.tracks[t].events;
       for (size_t i = 0; i < events.size(); ++i) {
         const Event& e = events[i];
         if (e.stack_id >= 0 && static_cast<size_t>(e.stack_id) >= m_data.stacks.size()) {
@@ -596,6 +622,7 @@ class TraceReader {
   uint32_t m_track_seen = 0;
   uint32_t m_optional_track_seen = 0;
   uint64_t m_event_count = 0;
+  size_t m_unfixed_rows = 0;  // rows of the track read before its thread
   std::unordered_map<uint32_t, size_t> m_track_of_tid;
   std::string m_elements;  // which of kElementKeys is being read
   Event m_event;           // the row being read

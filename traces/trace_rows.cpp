@@ -174,7 +174,8 @@ bool EventTypeNames::Find(std::string_view name, EventType& type) const {
   }
 }
 
-bool ScanRows(UnreadInput& input, const EventTypeNames& names, std::vector<Event>& events) {
+bool ScanRows(UnreadInput& input, const EventTypeNames& names, EventList& events,
+              const std::function<Event(const Event&)>& place) {
   bool first = true;
   for (;;) {
     const std::string_view window = input.Peek(kMaxRowBytes);
@@ -199,8 +200,8 @@ bool ScanRows(UnreadInput& input, const EventTypeNames& names, std::vector<Event
       Event event;
       if (!ScanRow(p, end, names, event)) return false;
       // Out of order: the reader says where.
-      if (!events.empty() && event.time_ns < events.back().time_ns) return false;
-      events.push_back(event);
+      if (!events.empty() && event.time_ns < events.time_ns(events.size() - 1)) return false;
+      events.push_back(place(event));
       first = false;
     }
     input.Skip(static_cast<size_t>(p - begin));

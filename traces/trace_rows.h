@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -65,7 +66,10 @@ class EventTypeNames {
 // false where a row is not one the scanner takes (see above): the input is
 // then to be read again without the scanner, and `events` and the input's
 // position mean nothing.
-bool ScanRows(UnreadInput& input, const EventTypeNames& names, std::vector<Event>& events);
+// `place` turns a row as read (see kOwnPid, kVcpuOfTrack) into the event
+// stored, as the reader's own rows are.
+bool ScanRows(UnreadInput& input, const EventTypeNames& names, EventList& events,
+              const std::function<Event(const Event&)>& place);
 
 // ParseTrace (trace_json.h) without the scanner, as an input it refuses is
 // read: for tests that hold the two to the same answer.

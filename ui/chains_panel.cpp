@@ -123,15 +123,16 @@ constexpr const char* kChainTabs[] = {"Init", "Run loop", "Exceptions", "Page fa
 
 // The event with a stack that happened last, over all tracks.
 std::optional<EventKey> LatestWithStack(const traces::TraceData& trace) {
-  const traces::Event* latest = nullptr;
+  std::optional<traces::Event> latest;
   for (const traces::Track& track : trace.tracks) {
     for (auto it = track.events.rbegin(); it != track.events.rend(); ++it) {
-      if (trace.StackOf(*it) == nullptr) continue;
-      if (latest == nullptr || it->time_ns > latest->time_ns) latest = &*it;
+      const traces::Event e = *it;
+      if (trace.StackOf(e) == nullptr) continue;
+      if (!latest || e.time_ns > latest->time_ns) latest = e;
       break;
     }
   }
-  if (latest == nullptr) return std::nullopt;
+  if (!latest) return std::nullopt;
   return KeyOf(*latest);
 }
 
@@ -462,7 +463,9 @@ void ChainsPanel::FollowSelection(const traces::TraceData& trace, const SharedVi
   // The selected event's stack, else the latest event's with one.
   const std::optional<traces::EventRef> picked =
       view.selected ? Find(trace, *view.selected) : std::nullopt;
-  const traces::Event* selected = picked ? &trace.At(*picked) : nullptr;
+  const std::optional<traces::Event> selected_event =
+      picked ? std::optional(trace.At(*picked)) : std::nullopt;
+  const traces::Event* selected = selected_event ? &*selected_event : nullptr;
   std::optional<traces::EventRef> ref;
   if (selected != nullptr && trace.StackOf(*selected) != nullptr) ref = picked;
   PathSource source = ref ? PathSource::Selected : PathSource::None;

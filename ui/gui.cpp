@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "traces/atomic_file.h"
+#include "traces/fault_context.h"
 #include "traces/story.h"
 #include "ui/chains_panel.h"
 #include "ui/console_panel.h"
@@ -392,7 +393,7 @@ class Window {
   std::string SelectedText(const traces::TraceData& trace) const {
     if (!m_view.selected) return {};
     std::optional<traces::EventRef> ref = Find(trace, *m_view.selected);
-    return ref ? traces::DescribeEvent(trace, trace.At(*ref)) : std::string();
+    return ref ? traces::DescribeEventAt(trace, *ref) : std::string();
   }
 
   // Remembers where a toolbar widget was drawn (for --widget-map).

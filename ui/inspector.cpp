@@ -234,24 +234,22 @@ int StackRank(traces::EventType t) {
 // when the exit itself has no stack, the stack of its most telling event.
 void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorContents& c) {
   constexpr size_t kMaxLines = 200;
-  const std::span<const traces::Event> run = traces::EventsOfRun(trace, exit);
+  const traces::EventRange run = traces::EventsOfRun(trace, exit);
   if (run.empty()) {
     c.run_note = "the KVM_RUN that ended here began before the trace";
     return;
   }
   size_t kernel = 0;
-  const traces::Event* best = nullptr;
+  std::optional<traces::Event> best;
   for (size_t i = 0; i < run.size(); ++i) {
-    const traces::Event& e = run[i];
+    const traces::Event e = run[i];
     if (e.type.origin != traces::Origin::Kernel) continue;
     ++kernel;
-    if (e.stack_id >= 0 && (best == nullptr || StackRank(e.type) <= StackRank(best->type))) {
-      best = &e;
-    }
+    if (e.stack_id >= 0 && (!best || StackRank(e.type) <= StackRank(best->type))) best = e;
     if (c.run_events.size() >= kMaxLines) continue;
     if (IsBulk(e.type)) {
       size_t n = 1;
-      while (i + n < run.size() && run[i + n].type == e.type) ++n;
+      while (i + n < run.size() && run.type(i + n) == e.type) ++n;
       if (n > 1) {
         c.run_events.push_back(fmt::format("{} x {}", n, traces::EventTypeName(e.type)));
         kernel += n - 1;
@@ -259,9 +257,11 @@ void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorCon
         continue;
       }
     }
-    c.run_events.push_back(traces::DescribeEvent(trace, e));  // page faults by their exit
+    // Page faults by their exit.
+    const traces::EventRef ref{exit.track, static_cast<uint32_t>(run.first_index() + i)};
+    c.run_events.push_back(traces::DescribeEventAt(trace, ref));
   }
-  const int64_t ns = run.back().time_ns - run.front().time_ns;
+  const int64_t ns = run.time_ns(run.size() - 1) - run.time_ns(0);
   c.run_note = kernel == 0 ? fmt::format("no kernel events recorded inside this KVM_RUN ({}){}",
                                          traces::FormatStatsDuration(ns),
                                          trace.kernel_counts ? "" : ": the kernel was not traced")
@@ -269,7 +269,7 @@ void FillRun(const traces::TraceData& trace, traces::EventRef exit, InspectorCon
                                          traces::FormatCount(kernel), kernel == 1 ? "" : "s",
                                          traces::FormatStatsDuration(ns));
   if (c.run_events.size() >= kMaxLines) c.run_note += fmt::format(" (the first {} lines)", kMaxLines);
-  if (c.stack.empty() && best != nullptr) {
+  if (c.stack.empty() && best) {
     if (const traces::Stack* stack = trace.StackOf(*best)) {
       c.stack = traces::ChainFrames(*stack, trace.symbols);
       c.stack_note = fmt::format("the stack of {} inside this KVM_RUN ({} frames, outermost first)",

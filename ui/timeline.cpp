@@ -521,18 +521,17 @@ void TimelinePanel::DrawSpanRow(const traces::TraceData& trace, const RowGeometr
 
 void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeometry& row,
                                  const Frame& f) {
-  const traces::Track& track = trace.tracks[row.track];
-  std::span<const traces::Event> events = trace.Window(row.track, m_real.begin_ns, m_real.end_ns);
+  const traces::EventRange events = trace.Window(row.track, m_real.begin_ns, m_real.end_ns);
   m_stats.visible_items += events.size();
   m_marks.clear();
   if (m_warp.empty()) {
     FoldEvents(events, m_range, m_data_w, m_marks);
   } else {
-    auto time = [&](size_t i) { return m_warp.ToDisplay(events[i].time_ns); };
+    auto time = [&](size_t i) { return m_warp.ToDisplay(events.time_ns(i)); };
     FoldInto(m_marks, events.size(), time, time, m_range, m_data_w);
   }
   m_stats.marks += m_marks.size();
-  const auto base = static_cast<uint32_t>(events.data() - track.events.data());
+  const auto base = static_cast<uint32_t>(events.first_index());
   const bool mouse_in_row = m_mouse_in_data && f.mouse.y >= row.y0 && f.mouse.y <= row.y1;
   const float half = std::max(1.5f, std::round(f.font * 0.12f));
   RectBatch batch(f.dl);
@@ -554,18 +553,18 @@ void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeomet
     float x0 = f.data_x0 + static_cast<float>(m.x0);
     float x1;
     if (m.count == 1) {
-      const traces::Event& e = events[m.first];
-      if (IsSpanEdge(e.type)) continue;  // the span bars show these
+      const traces::EventType type = events.type(m.first);
+      if (IsSpanEdge(type)) continue;  // the span bars show these
       x1 = x0 + half;
       x0 -= half;
-      batch.Add(x0, row.y0, x1, row.y1, KindColor(e.type, f.theme));
+      batch.Add(x0, row.y0, x1, row.y1, KindColor(type, f.theme));
     } else {
       // A small fold of one kind keeps that kind's colour; one of span edges
       // only is not drawn (the bars show it). Bounded: at most kSmallFold reads.
       std::optional<traces::EventType> kind;
       bool mixed = m.count > kSmallFold, edges_only = !mixed;
       for (uint32_t k = 0; !mixed && k < m.count; ++k) {
-        const traces::EventType t = events[m.first + k].type;
+        const traces::EventType t = events.type(m.first + k);
         if (IsSpanEdge(t)) continue;
         edges_only = false;
         if (kind && *kind != t) mixed = true;
@@ -588,8 +587,8 @@ void TimelinePanel::DrawEventRow(const traces::TraceData& trace, const RowGeomet
       const float d = f.mouse.x < x0 ? x0 - f.mouse.x : f.mouse.x > x1 ? f.mouse.x - x1 : 0;
       if (d <= kHitPx) {
         Consider({m.count == 1 ? HitKind::Event : HitKind::Fold, row.kind, row.track,
-                  traces::SpanKind::Count, base + m.first, m.count, events[m.first].time_ns,
-                  events[m.first + m.count - 1].time_ns, x0, x1, row.y0, row.y1, d});
+                  traces::SpanKind::Count, base + m.first, m.count, events.time_ns(m.first),
+                  events.time_ns(m.first + m.count - 1), x0, x1, row.y0, row.y1, d});
       }
     }
   }

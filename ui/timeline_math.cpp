@@ -116,9 +116,9 @@ std::vector<FoldMark> Fold(std::span<const int64_t> begins, std::span<const int6
   return out;
 }
 
-void FoldEvents(std::span<const traces::Event> events, TimeRange view, double width_px,
+void FoldEvents(traces::EventRange events, TimeRange view, double width_px,
                 std::vector<FoldMark>& out, double min_px) {
-  auto time = [&](size_t i) { return events[i].time_ns; };
+  auto time = [&](size_t i) { return events.time_ns(i); };
   FoldInto(out, events.size(), time, time, view, width_px, min_px);
 }
 

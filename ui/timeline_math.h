@@ -140,7 +140,7 @@ std::vector<FoldMark> Fold(std::span<const int64_t> begins, std::span<const int6
                            TimeRange view, double width_px, double min_px = kFoldPx);
 // Over instants (begin == end == time_ns) and over spans; `first` indexes
 // the span given.
-void FoldEvents(std::span<const traces::Event> events, TimeRange view, double width_px,
+void FoldEvents(traces::EventRange events, TimeRange view, double width_px,
                 std::vector<FoldMark>& out, double min_px = kFoldPx);
 void FoldSpans(std::span<const traces::Span> spans, TimeRange view, double width_px,
                std::vector<FoldMark>& out, double min_px = kFoldPx);

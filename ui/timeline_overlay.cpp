@@ -114,7 +114,7 @@ void TimelinePanel::ShowTooltip(const traces::TraceData& trace, const Frame& f) 
       // Which kinds folded here (bounded: a fold this small is cheap to count).
       std::array<uint32_t, traces::kEventTypes> counts{};
       for (uint32_t i = 0; i < m_hit.count; ++i)
-        ++counts[track.events[m_hit.index + i].type.index()];
+        ++counts[track.events.type(m_hit.index + i).index()];
       for (int shown = 0; shown < 6; ++shown) {
         auto top = std::max_element(counts.begin(), counts.end());
         if (*top == 0) break;
