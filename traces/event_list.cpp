@@ -109,9 +109,8 @@ void EventList::DecodePayload(const Header& h, Event& e) const {
   if (flags & kTid) e.tid = static_cast<uint32_t>(GetVarint(p));
   if (flags & kVcpu) e.vcpu = static_cast<int32_t>(static_cast<uint32_t>(GetVarint(p)));
   if (flags & kArgs) {
-    const uint8_t mask = *p++;
-    for (size_t k = 0; k < e.a.size(); ++k) {
-      if (mask & (1u << k)) e.a[k] = GetVarint(p);
+    for (unsigned mask = *p++; mask != 0; mask &= mask - 1) {
+      e.a[static_cast<size_t>(__builtin_ctz(mask))] = GetVarint(p);
     }
   }
 }

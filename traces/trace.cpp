@@ -17,7 +17,7 @@ namespace {
 // Enough staged events to be worth folding in without a reader asking; they
 // are staged in batches of kStageBatch (allocated whole, so staging never
 // doubles a vector), each merged on its own.
-constexpr size_t kCommitBatch = 1 << 14;
+constexpr size_t kCommitBatch = 1 << 13;
 constexpr size_t kStageBatch = 1 << 12;
 
 // How each span kind pairs its begin and end events.
@@ -43,10 +43,10 @@ constexpr std::array<SpanRule, kSpanKinds> kSpanRules = {{
 constexpr SpanRule kKernelOnlyVmmHandling = {KernelEventKind::RunExit, KernelEventKind::RunEnter,
                                              std::nullopt, false};
 
-// Appends a span, growing the vector by a quarter rather than doubling it
+// Appends a span, growing the vector by an eighth rather than doubling it
 // (a recording's spans take about a third of the memory of its events).
 void AddSpan(std::vector<Span>& spans, const Span& span) {
-  if (spans.size() == spans.capacity()) spans.reserve(spans.size() + spans.size() / 4 + 64);
+  if (spans.size() == spans.capacity()) spans.reserve(spans.size() + spans.size() / 8 + 64);
   spans.push_back(span);
 }
 
