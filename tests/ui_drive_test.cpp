@@ -111,12 +111,13 @@ TEST_F(Drive, GuestSwitchWhilePausedSteppingAndRunning) {
   ASSERT_TRUE(gui->WaitStatus("modes: paused (4 exits)")) << Explain();
   ASSERT_TRUE(gui->Key("s p"));
   ASSERT_TRUE(gui->WaitStatus("hello: paused (0 exits)")) << Explain();
-  // Running: the picker (clicked open, then a guest clicked) while the
-  // exit-heavy guest runs.
+  // Running: the picker (clicked open, then a guest clicked) while an
+  // exit-heavy guest runs: p from the first guest wraps to the last,
+  // pio-pair (two vCPUs making exits at once).
   ASSERT_TRUE(gui->Key("p"));
-  ASSERT_TRUE(gui->WaitStatus("pio-loop: paused")) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("pio-pair: paused")) << Explain();
   ASSERT_TRUE(gui->Key("space"));
-  ASSERT_TRUE(gui->WaitStatus("pio-loop: ")) << Explain();
+  ASSERT_TRUE(gui->WaitStatus("pio-pair: ")) << Explain();
   ASSERT_TRUE(gui->Click("guest"));
   ASSERT_TRUE(gui->WaitWidget("guest:spin")) << "the picker did not open\n" << Explain();
   ASSERT_TRUE(gui->Click("guest:spin"));
