@@ -176,9 +176,7 @@ std::vector<FaultCode> FaultCodesOf(const TraceData& trace, uint32_t track) {
     const Event e = events[i];
     if (k == K::KvmExit) {
       exit = FaultCodeOfExit(ToKernel(e));
-    } else if (k == K::KvmEntry || k == K::RunEnter || k == K::RunExit) {
-      exit = FaultCode::Unknown;
-    } else if (k == K::PageFault) {
+    } else {  // K::PageFault
       codes[i] = exit;
       if (codes[i] == FaultCode::Unknown) codes[i] = FaultCodeOfHost(trace.host, e.a[3]);
     }
