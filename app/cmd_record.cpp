@@ -126,6 +126,7 @@ int CmdRecord(const RecordArgs& args) {
   options.pid = static_cast<uint32_t>(vmm.pid);
   options.uid = OwnProcessesOnly();  // a user (not root): their own processes, even if the pid is reused
   options.stream_kinds = args.all_events ? probes::kStreamAllKinds : probes::kExternalVmmStreamKinds;
+  if (args.all_events) options.stream_budget = 0;  // all of them, as asked
   options.attach = AttachChoiceOf(args.attach);
   options.stacks = args.stacks == "all"    ? probes::StackMode::All
                    : args.stacks == "none" ? probes::StackMode::None

@@ -82,6 +82,7 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
                    : args.stacks == "none" ? probes::StackMode::None
                                            : probes::StackMode::New;
   if (args.ring_bytes) options.ring_bytes = *args.ring_bytes;
+  if (args.insn_budget) options.stream_budget = *args.insn_budget;
   try {
     auto session = std::make_unique<probes::Session>(options);
     std::printf("kernel tracing: %s (stacks: %s%s)\n",
@@ -172,6 +173,14 @@ void PrintKernelSummary(const probes::Session& session) {
   } else {
     std::printf("kernel: 0 events lost (%llu delivered)\n",
                 static_cast<unsigned long long>(c.total_received()));
+  }
+  for (size_t i = 0; i < traces::kKernelEventKinds; ++i) {
+    const auto kind = static_cast<traces::KernelEventKind>(i);
+    if (!c.CountedOnly(kind) || !c.stream_budget[i]) continue;
+    std::printf("kernel: %s counted in the kernel, %s (%llu of %llu; --insn-budget 0 streams every one)\n",
+                std::string(traces::KernelEventName(kind)).c_str(), c.StreamedHow(kind).c_str(),
+                static_cast<unsigned long long>(c.received[i]),
+                static_cast<unsigned long long>(c.seen[i]));
   }
 }
 

@@ -51,6 +51,7 @@ struct RunArgs {
   std::string stacks = "new";  // new|all|none
   bool system_wide = false;
   std::optional<uint32_t> ring_bytes;
+  std::optional<uint64_t> insn_budget;  // --insn-budget: kvm_emulate_insn streamed per CPU
   std::string attach = "auto";  // auto|kprobe|fentry|tracepoint (--attach)
   // Trace files (traces/).
   std::string output;  // -o: native JSON trace

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <cstdio>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "app/man_page.h"
 #include "app/privileges.h"
 #include "app/version.h"
+#include "probes/session.h"
 
 using namespace kvmscope::app;
 
@@ -96,6 +98,12 @@ int main(int argc, char** argv) {
                 "Trace KVM events of every process, not only this VMM");
   run->add_option("--ring-size", run_args.ring_bytes,
                   "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
+  run->add_option("--insn-budget", run_args.insn_budget,
+                  fmt::format("Stream the first N kvm_emulate_insn events on each CPU, then only count "
+                              "them in the kernel (default {}; 0 = stream every one). Under PVM each "
+                              "emulated guest instruction is one: a long exit-heavy guest costs less "
+                              "to trace, and the trace, stats and window say what was counted only",
+                              kvmscope::probes::kDefaultStreamBudget));
   add_attach(run, run_args.attach);
   run->add_option("-o,--output", run_args.output,
                   "Save the whole run (VMM and kernel events, stacks, plan, console) as a "

@@ -34,6 +34,10 @@ const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
 /* Bit per enum kvmscope_kind: kinds outside it are counted, never streamed
  * (kvm_emulate_insn fires millions of times a second under PVM). */
 const volatile __u32 stream_mask = KS_STREAM_ALL;
+/* Bit per enum kvmscope_kind: these stream their first stream_budget events
+ * on each CPU, then are counted only (a per-CPU count: no atomic). */
+const volatile __u32 budget_mask = 0;
+const volatile __u64 stream_budget = 0;
 
 /* Set by the loader once the attach plan is settled: until then attached
  * programs emit nothing (no duplicate spans while mechanisms are tried). */
@@ -105,17 +109,20 @@ struct {
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
-static __always_inline void count(__u32 index)
+/* Adds one to a counter of this CPU; returns its new value (0: no counter). */
+static __always_inline __u64 count(__u32 index)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &index);
 
-	if (v)
-		*v += 1;
+	if (!v)
+		return 0;
+	*v += 1;
+	return *v;
 }
 
-static __always_inline bool wanted(void)
+static __always_inline bool wanted(__u64 pid_tgid)
 {
-	if (!armed || (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid))
+	if (!armed || (targ_tgid && (pid_tgid >> 32) != targ_tgid))
 		return false;
 	return !filter_uid || (__u32)bpf_get_current_uid_gid() == targ_uid;
 }
@@ -171,12 +178,16 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 	__u32 zero = 0, prev_kind = KS_KIND_COUNT;
 	__u32 *prev;
 	__s32 stack_id;
+	__u64 seen;
 
-	if (!wanted())
+	if (!wanted(pid_tgid))
 		return NULL;
-	count(KS_CNT_SEEN + kind);
-	if (!(stream_mask & (1u << kind)))
+	seen = count(KS_CNT_SEEN + kind);
+	if (!(stream_mask & (1u << kind)) ||
+	    ((budget_mask & (1u << kind)) && seen > stream_budget)) {
+		count(KS_CNT_HELD + kind);
 		return NULL;
+	}
 	prev = bpf_map_lookup_elem(&cpu_prev_kind, &zero);
 	if (prev) {
 		prev_kind = *prev;
@@ -243,11 +254,12 @@ static __always_inline __s64 vcpu_id_of(struct kvm_vcpu *vcpu)
 SEC("kprobe/kvm_arch_vcpu_ioctl_run")
 int BPF_KPROBE(run_kprobe, struct kvm_vcpu *vcpu)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__s64 id = vcpu_id_of(vcpu);
 	struct thread_state *ts;
 
-	if (wanted()) {
-		ts = thread((__u32)bpf_get_current_pid_tgid(), true);
+	if (wanted(pid_tgid)) {
+		ts = thread((__u32)pid_tgid, true);
 		if (ts)
 			ts->run_vcpu = id >= 0 ? (__u32)id + 1 : 0;
 	}
@@ -257,11 +269,12 @@ int BPF_KPROBE(run_kprobe, struct kvm_vcpu *vcpu)
 SEC("kretprobe/kvm_arch_vcpu_ioctl_run")
 int BPF_KRETPROBE(run_kretprobe, long ret)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 	__s64 id = -1;
 
-	if (wanted()) {
-		ts = thread((__u32)bpf_get_current_pid_tgid(), false);
+	if (wanted(pid_tgid)) {
+		ts = thread((__u32)pid_tgid, false);
 		if (ts && ts->run_vcpu) {
 			id = ts->run_vcpu - 1;
 			ts->run_vcpu = 0;
@@ -285,11 +298,12 @@ int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
 SEC("tp/syscalls/sys_enter_ioctl")
 int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 
-	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted())
+	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted(pid_tgid))
 		return KS_TP_PASS;
-	ts = thread((__u32)bpf_get_current_pid_tgid(), true);
+	ts = thread((__u32)pid_tgid, true);
 	if (ts)
 		ts->in_run = 1;
 	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
@@ -299,11 +313,12 @@ int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_ioctl")
 int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 
-	if (!wanted())
+	if (!wanted(pid_tgid))
 		return KS_TP_PASS;
-	ts = thread((__u32)bpf_get_current_pid_tgid(), false);
+	ts = thread((__u32)pid_tgid, false);
 	if (!ts || !ts->in_run)
 		return KS_TP_PASS;
 	ts->in_run = 0;

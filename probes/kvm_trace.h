@@ -52,7 +52,9 @@ enum kvmscope_run_source {
 #define KS_RUN_HAS_VCPU 0x100
 
 /* Every kind in the ring buffer (rodata stream_mask's default): a kind whose
- * bit is clear is still counted (KS_CNT_SEEN) but never streamed. */
+ * bit is clear is still counted (KS_CNT_SEEN, KS_CNT_HELD) but never
+ * streamed. A kind in rodata budget_mask streams its first stream_budget
+ * events on each CPU and is counted only after that. */
 #define KS_STREAM_ALL ((1u << KS_KIND_COUNT) - 1)
 
 struct kvmscope_event {
@@ -69,11 +71,13 @@ struct kvmscope_event {
 
 /* Per-CPU counters, summed by the loader: index kind = events seen (after
  * the process filter), KS_KIND_COUNT + kind = events lost because the ring
- * buffer was full, then the stack counters. */
+ * buffer was full, 2 * KS_KIND_COUNT + kind = events held back by choice
+ * (stream_mask, or past the kind's stream budget), then the stack counters. */
 enum kvmscope_counter {
 	KS_CNT_SEEN = 0,
 	KS_CNT_LOST = KS_KIND_COUNT,
-	KS_CNT_STACKS_TAKEN = 2 * KS_KIND_COUNT,
+	KS_CNT_HELD = 2 * KS_KIND_COUNT,
+	KS_CNT_STACKS_TAKEN = 3 * KS_KIND_COUNT,
 	KS_CNT_STACKS_FAILED, /* bpf_get_stackid() failed (map full, collision) */
 	KS_CNT_COUNT,
 };

@@ -178,6 +178,10 @@ struct Session::Impl {
       skel->rodata->targ_uid = *options.uid;
     }
     skel->rodata->stream_mask = StreamMask(options.stream_kinds);
+    if (options.stream_budget > 0) {
+      skel->rodata->budget_mask = StreamMask(options.budget_kinds);
+      skel->rodata->stream_budget = options.stream_budget;
+    }
     // Stacks that could not be named are not taken (the plan says why).
     if (!caps.kernel_addresses_hidden.empty()) options.stacks = StackMode::None;
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
@@ -455,6 +459,11 @@ KernelCounts Session::counts() const {
     size_t i = static_cast<size_t>(*kind);
     c.seen[i] = sum(KS_CNT_SEEN + raw);
     c.lost[i] = sum(KS_CNT_LOST + raw);
+    // Past its budget on some CPU: counted only from there on.
+    if (sum(KS_CNT_HELD + raw) > 0 && (m->options.stream_kinds & StreamBit(*kind))) {
+      c.not_streamed[i] = true;
+      c.stream_budget[i] = m->options.stream_budget;
+    }
   }
   c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);
   c.stacks_failed = sum(KS_CNT_STACKS_FAILED);

@@ -40,12 +40,22 @@ inline constexpr uint32_t kExternalVmmStreamKinds =
                         StreamBit(traces::KernelEventKind::MmuWalk) |
                         StreamBit(traces::KernelEventKind::MmuSetSpte));
 
+// Events of a budgeted kind streamed on each CPU before it is counted only.
+inline constexpr uint64_t kDefaultStreamBudget = 65536;
+
 struct SessionOptions {
   uint32_t pid = 0;  // the traced process (tgid); 0: every process
   std::optional<uint32_t> uid;  // only processes of this real uid (checked in the kernel)
   // The kinds put in the ring buffer (StreamBit of each). The others are
   // counted in the kernel (counts().seen) but never reach the sink.
   uint32_t stream_kinds = kStreamAllKinds;
+  // The kinds that stream only their first `stream_budget` events on each
+  // CPU and are counted in the kernel after that (0: no budget). By default
+  // kvm_emulate_insn, which fires once per emulated guest instruction (about
+  // four per exit of an exit-heavy guest under PVM): a lecture's guest
+  // streams all of them, a guest that runs for minutes costs less to trace.
+  uint32_t budget_kinds = StreamBit(traces::KernelEventKind::EmulateInsn);
+  uint64_t stream_budget = kDefaultStreamBudget;
   StackMode stacks = StackMode::New;
   uint32_t ring_bytes = 8u << 20;  // a power of two, at least one page
   std::chrono::milliseconds drain_period{10};

@@ -2,7 +2,9 @@
 # What kernel tracing costs the guest: runs the exit-heavy guests pio-loop
 # (N port writes on one vCPU) and pio-pair (N on each of two vCPUs at once)
 # with kvmscope's BPF probes off (--no-probes, the baseline) and on (the
-# default plan with --stacks new, and --stacks none, --stacks all), beside
+# default plan with --stacks new, and --stacks none, --stacks all, and
+# --insn-budget 0: every kvm_emulate_insn streamed, not only the first
+# 65,536 per CPU), beside
 # the same default run of a baseline build (--baseline REV, by default main
 # before issue 16: today's figures and the baseline's in one run), and beside
 # `perf record` of the same tracepoints (no stacks, events to a file; the
@@ -105,6 +107,7 @@ else
     "stacks new (default)|$KVMSCOPE|"
     "stacks none|$KVMSCOPE|--stacks none"
     "stacks all|$KVMSCOPE|--stacks all"
+    "every emulate_insn streamed|$KVMSCOPE|--insn-budget 0"
   )
 fi
 [[ -n $PERF ]] && CONFIGS+=("perf record (peer)|perf|--no-probes")

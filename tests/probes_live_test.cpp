@@ -183,7 +183,9 @@ TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotA
 
 TEST(ProbesLive, AtTheDefaultSizeAnExitHeavyGuestLosesNothing) {
   KVMSCOPE_REQUIRE_BPF();
-  probes::Session session(ThisProcess());
+  probes::SessionOptions o = ThisProcess();
+  o.stream_budget = 0;  // every kvm_emulate_insn too (80,000 of them under PVM)
+  probes::Session session(o);
   Collector c;
   Traced t = RunTraced(session, c, "pio-loop", 20'000);
   ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
@@ -196,6 +198,7 @@ TEST(ProbesLive, ATinyRingBufferLosesEventsAndCountsEveryOne) {
   KVMSCOPE_REQUIRE_BPF();
   probes::SessionOptions o = ThisProcess();
   o.ring_bytes = 4096;
+  o.stream_budget = 0;
   o.stacks = probes::StackMode::None;
   o.drain_period = std::chrono::milliseconds(200);
   probes::Session session(o);
@@ -205,6 +208,50 @@ TEST(ProbesLive, ATinyRingBufferLosesEventsAndCountsEveryOne) {
   EXPECT_GT(t.counts.total_lost(), 0u);
   EXPECT_EQ(t.counts.total_received() + t.counts.total_lost(), t.counts.total_seen());
   EXPECT_EQ(c.All().size(), t.counts.total_received());
+}
+
+// The budget: each CPU streams the first N kvm_emulate_insn, then the kernel
+// only counts them; every other kind streams whole. Only where the backend
+// emulates the guest's instructions (PVM: every one of them).
+TEST(ProbesLive, AStreamBudgetStreamsTheFirstEventsOnEachCpuAndCountsTheRest) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::SessionOptions o = ThisProcess();
+  o.stream_budget = 100;
+  probes::Session session(o);
+  Collector c;
+  Traced t = RunTraced(session, c, "pio-loop", 2'000);
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  const size_t insn = static_cast<size_t>(KernelEventKind::EmulateInsn);
+  const uint64_t cpus = static_cast<uint64_t>(sysconf(_SC_NPROCESSORS_CONF));
+  if (t.counts.seen[insn] <= o.stream_budget * cpus) {
+    GTEST_SKIP() << "this backend emulated " << t.counts.seen[insn]
+                 << " guest instructions, not more than the budget (VMX/SVM run them in hardware)";
+  }
+  EXPECT_EQ(t.counts.total_lost(), 0u);
+  EXPECT_TRUE(t.counts.CountedOnly(KernelEventKind::EmulateInsn));
+  EXPECT_EQ(t.counts.stream_budget[insn], 100u);
+  EXPECT_GE(t.counts.received[insn], 100u);
+  EXPECT_LE(t.counts.received[insn], 100u * cpus);
+  EXPECT_EQ(c.Of(KernelEventKind::EmulateInsn).size(), t.counts.received[insn]);
+  for (size_t k = 0; k < traces::kKernelEventKinds; ++k) {
+    if (k == insn) continue;
+    EXPECT_FALSE(t.counts.not_streamed[k]) << k;
+    EXPECT_EQ(t.counts.stream_budget[k], 0u) << k;
+    EXPECT_EQ(t.counts.received[k], t.counts.seen[k]) << k;
+  }
+  EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
+}
+
+// Under the budget nothing is held back, and nothing is said to be.
+TEST(ProbesLive, UnderItsBudgetAGuestStreamsEveryEvent) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::Session session(ThisProcess());
+  Collector c;
+  Traced t = RunTraced(session, c, "hello");
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
+  EXPECT_EQ(t.counts.not_streamed, decltype(t.counts.not_streamed){});
+  EXPECT_EQ(t.counts.stream_budget, decltype(t.counts.stream_budget){});
 }
 
 TEST(ProbesLive, BadRingSizesAreRefusedWithAReason) {

@@ -359,8 +359,9 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
   for (auto [id, name] : {std::pair{N::CreateVm, "KVM_CREATE_VM"}, {N::CreateVcpu, "KVM_CREATE_VCPU"}})
     if (ioctls.count(name)) set(node(id).count, ioctls[name], CountKind::Measured, std::string(name) + " calls (VMM events)");
   if (!m.kernel_data) return;  // no kernel side: VMM counts only
-  // kvm_emulate_insn counted in the kernel and not streamed (record --pid):
-  // the kernel's count, as the events would have given it.
+  // kvm_emulate_insn counted in the kernel and not all streamed (record
+  // --pid, or past its stream budget): the kernel's count, as the events
+  // would have given it.
   const bool emulate_counted = trace.kernel_counts && trace.kernel_counts->CountedOnly(K::EmulateInsn);
   const uint64_t emulated = emulate_counted
                                 ? trace.kernel_counts->seen[static_cast<size_t>(K::EmulateInsn)]
@@ -396,7 +397,9 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
     arc(A::HandledInKernel).reasons = Sorted(work);
   }
   set(node(N::Emulate).count, emulated, CountKind::Measured,
-      emulate_counted ? "kvm_emulate_insn counted in the kernel (not streamed)" : "kvm_emulate_insn events");
+      emulate_counted ? fmt::format("kvm_emulate_insn counted in the kernel ({})",
+                                    trace.kernel_counts->StreamedHow(K::EmulateInsn))
+                      : "kvm_emulate_insn events");
   arc(A::ToEmulate).count = node(N::Emulate).count;
   if (count(K::MmuPageFault) > 0)
     set(node(N::PageFault).count, count(K::MmuPageFault), CountKind::Measured,

@@ -116,7 +116,7 @@ EventType CountedType(const Mapping& m, bool external) {
 std::string Traced(const TraceData& trace, const Mapping& m, bool all_vcpus) {
   if ((m.source == Source::Kernel || m.source == Source::KernelPf) && CountedOnly(trace, m.kind) &&
       all_vcpus) {
-    return std::string(m.traced) + " counted in the kernel (not streamed)";
+    return fmt::format("{} counted in the kernel ({})", m.traced, trace.kernel_counts->StreamedHow(m.kind));
   }
   if (!trace.external) return m.traced;
   switch (m.source) {

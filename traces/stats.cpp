@@ -376,7 +376,8 @@ LossStats MakeLoss(const TraceData& trace) {
     if (k.seen[i] == 0 && k.lost[i] == 0 && k.received[i] == 0) continue;
     const auto kind = static_cast<KernelEventKind>(i);
     loss.rows.push_back({kind, std::string(KernelEventName(kind)), k.seen[i], k.received[i],
-                         k.lost[i], k.CountedOnly(kind)});
+                         k.lost[i], k.CountedOnly(kind),
+                         k.CountedOnly(kind) ? k.StreamedHow(kind) : ""});
   }
   return loss;
 }
@@ -592,7 +593,7 @@ void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
   for (const LossRow& r : loss.rows) {
     rows.push_back({r.name, fmt::format("{}", r.seen), fmt::format("{}", r.received),
                     fmt::format("{}", r.lost), Percent(Share(r.lost, r.seen))});
-    if (r.counted_only) counted_only.push_back(r.name);
+    if (r.counted_only) counted_only.push_back(fmt::format("{} ({})", r.name, r.streamed_how));
   }
   rows.push_back({"total", fmt::format("{}", loss.seen), fmt::format("{}", loss.received),
                   fmt::format("{}", loss.lost), Percent(Share(loss.lost, loss.seen))});
@@ -603,7 +604,7 @@ void AppendLoss(std::vector<std::string>& out, const LossStats& loss) {
     out.push_back("  counts above are of received events; lost ones are missing from every table");
   }
   if (!counted_only.empty()) {
-    out.push_back(fmt::format("  counted in the kernel only, not streamed (seen > received + lost): {}",
+    out.push_back(fmt::format("  counted in the kernel, not all streamed (seen > received + lost): {}",
                               fmt::join(counted_only, ", ")));
   }
 }

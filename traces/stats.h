@@ -138,7 +138,8 @@ struct LossRow {
   uint64_t seen = 0;      // fired in the kernel (after the process filter)
   uint64_t received = 0;  // reached user space
   uint64_t lost = 0;      // dropped: ring buffer full
-  bool counted_only = false;  // counted in the kernel, not streamed by choice
+  bool counted_only = false;  // counted in the kernel, not all streamed by choice
+  std::string streamed_how;   // when counted_only: "not streamed", "the first N per CPU streamed"
 };
 
 struct LossStats {

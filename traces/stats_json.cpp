@@ -100,8 +100,9 @@ Json LossJson(const LossStats& loss) {
   j["stacks_failed"] = loss.stacks_failed;
   j["kinds"] = Json::array();
   for (const LossRow& r : loss.rows) {
-    j["kinds"].push_back(
-        Json{{"kind", r.name}, {"seen", r.seen}, {"received", r.received}, {"lost", r.lost}});
+    Json row{{"kind", r.name}, {"seen", r.seen}, {"received", r.received}, {"lost", r.lost}};
+    if (r.counted_only) row["counted_only"] = r.streamed_how;
+    j["kinds"].push_back(std::move(row));
   }
   return j;
 }

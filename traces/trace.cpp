@@ -171,6 +171,10 @@ uint64_t KernelCounts::total_lost() const { return std::accumulate(lost.begin(),
 uint64_t KernelCounts::total_received() const {
   return std::accumulate(received.begin(), received.end(), 0ull);
 }
+std::string KernelCounts::StreamedHow(KernelEventKind kind) const {
+  const uint64_t budget = stream_budget[static_cast<size_t>(kind)];
+  return budget ? fmt::format("the first {} per CPU streamed", budget) : "not streamed";
+}
 
 const std::array<std::string_view, kGuestRegs>& GuestRegNames() {
   static constexpr std::array<std::string_view, kGuestRegs> kNames = {

@@ -209,16 +209,23 @@ struct KernelCounts {
   std::array<uint64_t, kKernelEventKinds> seen{};
   std::array<uint64_t, kKernelEventKinds> lost{};
   std::array<uint64_t, kKernelEventKinds> received{};
-  // Kinds the session counted without streaming them (its stream mask left
-  // them out, as record --pid does for kvm_emulate_insn): `received` is 0
-  // by design, not by loss.
+  // Kinds the session did not stream every event of by choice: its stream
+  // mask left them out (record --pid does so for kvm_emulate_insn:
+  // `received` is 0 by design, not by loss), or they ran past their stream
+  // budget (stream_budget). Their counts come from `seen`.
   std::array<bool, kKernelEventKinds> not_streamed{};
+  // For a kind that was streamed until it ran past its budget: how many of
+  // its events each CPU streamed before counting them only (0: no budget).
+  std::array<uint64_t, kKernelEventKinds> stream_budget{};
   uint64_t stacks_taken = 0;
   uint64_t stacks_failed = 0;
   uint64_t total_seen() const;
   uint64_t total_lost() const;
-  // Events of `kind` were counted in the kernel and not streamed.
+  // Events of `kind` were counted in the kernel and not all streamed.
   bool CountedOnly(KernelEventKind kind) const { return not_streamed[static_cast<size_t>(kind)]; }
+  // How a counted-only kind was streamed, in a few words for a label:
+  // "not streamed", or "the first N per CPU streamed".
+  std::string StreamedHow(KernelEventKind kind) const;
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;
 };

@@ -194,6 +194,7 @@ void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {
     w.Key("seen", true) << counts->seen[k];
     w.Field("lost", counts->lost[k]).Field("received", counts->received[k]);
     if (counts->not_streamed[k]) w << ",\"streamed\":false";
+    if (counts->stream_budget[k]) w.Field("stream_budget", counts->stream_budget[k]);
     w << '}';
   }
   w << "}},\n";

@@ -290,6 +290,8 @@ std::optional<KernelCounts> ReadKernelCounts(const Json& j) {
     counts.received[k] = per_kind.Unsigned("received");
     // Files before stream masks streamed every kind they counted.
     if (per_kind.Has("streamed")) counts.not_streamed[k] = !per_kind.Bool("streamed");
+    // Files before stream budgets had none.
+    if (per_kind.Has("stream_budget")) counts.stream_budget[k] = per_kind.Unsigned("stream_budget");
   }
   return counts;
 }

@@ -96,6 +96,19 @@ std::string LostBadge(const traces::TraceData& trace) {
   return FormatCount(lost) + (lost > 0 ? " LOST" : " lost");
 }
 
+std::string CountedOnlyBadge(const traces::TraceData& trace) {
+  if (!trace.kernel_counts) return "";
+  std::string badge;
+  for (size_t i = 0; i < traces::kKernelEventKinds; ++i) {
+    const auto kind = static_cast<traces::KernelEventKind>(i);
+    if (!trace.kernel_counts->CountedOnly(kind)) continue;
+    if (!badge.empty()) badge += "; ";
+    badge += fmt::format("{} counted, {}", traces::KernelEventName(kind),
+                         trace.kernel_counts->StreamedHow(kind));
+  }
+  return badge;
+}
+
 std::string NotTracedAdvice(const traces::HostFacts& host) {
   const std::string_view why = host.not_traced_reason;
   std::string advice;
@@ -168,9 +181,11 @@ void DoctorPanel::DrawHost(const traces::TraceData& trace) {
   }
   if (trace.kernel_counts) {
     const traces::KernelCounts& k = *trace.kernel_counts;
+    const std::string counted = CountedOnlyBadge(trace);
     FactRow("kernel events",
-            fmt::format("{} seen, {} received, {}", FormatCount(k.total_seen()),
-                        FormatCount(k.total_received()), LostBadge(trace)),
+            fmt::format("{} seen, {} received, {}{}", FormatCount(k.total_seen()),
+                        FormatCount(k.total_received()), LostBadge(trace),
+                        counted.empty() ? "" : "; " + counted),
             AnyLost(trace) ? std::optional(Status::Warning) : std::nullopt);
   }
   const traces::GuestFacts& guest = trace.guest;

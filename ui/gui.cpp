@@ -506,7 +506,9 @@ class Window {
     std::string status = m_controller.status();
     ImGui::TextUnformatted(status.c_str());
     std::string lost = LostBadge(trace);
-    std::string badge = PlanBadge(trace.host) + (lost.empty() ? "" : " | " + lost);
+    std::string counted = CountedOnlyBadge(trace);
+    std::string badge = PlanBadge(trace.host) + (lost.empty() ? "" : " | " + lost) +
+                        (counted.empty() ? "" : " | " + counted);
     Flow(ImGui::CalcTextSize(badge.c_str()).x);
     ImGui::TextDisabled("%s", badge.c_str());
 

@@ -517,6 +517,13 @@ void StatsPanel::DrawLoss(const traces::LossStats& loss) {
   ImGui::PopStyleColor();
   ImGui::Text("stacks: %s taken, %s failed", FormatCount(loss.stacks_taken).c_str(),
               FormatCount(loss.stacks_failed).c_str());
+  for (const traces::LossRow& r : loss.rows) {
+    if (!r.counted_only) continue;
+    TextStatus(Status::Present,
+               fmt::format("{}: counted in the kernel, {}; counts of it in these panels are the "
+                           "kernel's ({} seen, {} streamed)",
+                           r.name, r.streamed_how, FormatCount(r.seen), FormatCount(r.received)));
+  }
   if (loss.rows.empty()) return;
   auto row = [&](size_t r) -> const traces::LossRow& { return loss.rows[r]; };
   const std::vector<Column> columns = {
