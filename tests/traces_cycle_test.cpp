@@ -203,6 +203,13 @@ TEST(Cycle, NoKernelDataIsSaidOnceAndTheVmmSideIsCounted) {
   ASSERT_TRUE(path);
   EXPECT_EQ(path->Nodes().front(), N::VmmRun);
   EXPECT_EQ(path->Nodes().back(), N::VmmHandles);
+  EXPECT_FALSE(path->emulation_unstreamed);
+  // kvm_emulate_insn counted past its budget: a run without any may have had some.
+  TraceData budgeted = t;
+  budgeted.kernel_counts = KernelCounts{};
+  budgeted.kernel_counts->not_streamed[static_cast<size_t>(KernelEventKind::EmulateInsn)] = true;
+  budgeted.kernel_counts->stream_budget[static_cast<size_t>(KernelEventKind::EmulateInsn)] = 64;
+  EXPECT_TRUE(PathAt(budgeted, 0, 1200)->emulation_unstreamed);
 
   // Backend unknown too: no vendor's name is guessed.
   t.host.backend.clear();

@@ -404,6 +404,20 @@ TEST(CyclePanel, TheSelectedFaultRunTravelsItsPath) {
   EXPECT_EQ(h.panel.cache().count_builds(), 1u);
 }
 
+// A run past kvm_emulate_insn's stream budget: its summary does not let the
+// missing events pass for no emulation.
+TEST(CycleLayout, ARunWithoutStreamedEmulationSaysItMayHaveHadSome) {
+  const TraceData t = Load("pagefault-pvm.json");
+  const traces::CycleModel model = traces::BuildCycle(t);
+  traces::CyclePath path;
+  path.returned = true;
+  EXPECT_EQ(PathSummary(model, path).find("counted, not streamed"), std::string::npos);
+  path.emulation_unstreamed = true;
+  EXPECT_NE(PathSummary(model, path).find("any instructions emulated in it were counted, not streamed"),
+            std::string::npos)
+      << PathSummary(model, path);
+}
+
 TEST(CyclePanel, WithKernelDataNoStepIsDrawnAsNotTraced) {
   const TraceData t = Load("pagefault-pvm.json");
   CycleHarness h(kSmall);

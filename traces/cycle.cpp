@@ -514,6 +514,9 @@ std::optional<CyclePath> PathAtWith(const TraceData& trace, uint32_t track, int6
     }
   }
   if (path.exit) push(N::VmmHandles, A::ReturnToVmm, path.exit);
+  path.emulation_unstreamed = trace.kernel_counts &&
+                              trace.kernel_counts->CountedOnly(KernelEventKind::EmulateInsn) &&
+                              !path.Visits(N::Emulate);
   return path;
 }
 

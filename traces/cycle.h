@@ -151,6 +151,10 @@ struct CyclePath {
   std::vector<CycleStep> steps;         // in order
   bool page_fault = false;  // went through the page-fault path (measured or inferred)
   bool exception = false;   // an exception was injected
+  // No kvm_emulate_insn in this run while the trace did not stream them all
+  // (past the stream budget, or counted only): instructions KVM emulated in
+  // it may be missing, not absent.
+  bool emulation_unstreamed = false;
   bool Visits(CycleNodeId node) const;
   std::vector<CycleNodeId> Nodes() const;
 };

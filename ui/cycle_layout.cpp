@@ -392,6 +392,7 @@ std::string PathSummary(const traces::CycleModel& model, const traces::CyclePath
     s += "; kernel work: ";
     for (size_t i = 0; i < work.size(); ++i) s += (i ? ", " : "") + work[i];
   }
+  if (path.emulation_unstreamed) s += "; any instructions emulated in it were counted, not streamed";
   if (path.returned && path.exit) {
     const std::string_view reason = traces::KvmExitReasonName(path.exit_reason);
     s += fmt::format("; back to user space with KVM_EXIT_{}: {}", reason.empty() ? std::to_string(path.exit_reason) : std::string(reason),
