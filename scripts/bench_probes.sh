@@ -27,7 +27,7 @@
 # Usage: scripts/bench_probes.sh [--build DIR] [--n N] [--rounds R]
 #          [--baseline REV | --no-baseline] [--guests G,G] [--mechanisms] [--host svm]
 #   also from the environment: BUILD_DIR (default ./build), N (default
-#   200000; 20000 with --host), ROUNDS (default 5; 3 with --host). Needs root
+#   200000; 20000 with --host), ROUNDS (default 9; 3 with --host). Needs root
 #   (BPF) and /dev/kvm. The baseline is built once into build/baseline-REV
 #   (scripts/bench_lib.sh; a few minutes); perf is left out where it is not
 #   installed.
@@ -40,7 +40,7 @@ BUILD_DIR=${BUILD_DIR:-./build}
 N_SET=${N:+1}
 ROUNDS_SET=${ROUNDS:+1}
 N=${N:-200000}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 BASELINE=$BENCH_DEFAULT_BASELINE
 BASE_BUILD=
 GUESTS=pio-loop,pio-pair
