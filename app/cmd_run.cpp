@@ -83,6 +83,7 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
                                            : probes::StackMode::New;
   if (args.ring_bytes) options.ring_bytes = *args.ring_bytes;
   if (args.insn_budget) options.stream_budget = *args.insn_budget;
+  options.raw_tracepoints = !args.perf_tracepoints;
   try {
     auto session = std::make_unique<probes::Session>(options);
     std::printf("kernel tracing: %s (stacks: %s%s)\n",

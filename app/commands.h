@@ -53,6 +53,7 @@ struct RunArgs {
   std::optional<uint32_t> ring_bytes;
   std::optional<uint64_t> insn_budget;  // --insn-budget: kvm_emulate_insn streamed per CPU
   std::string attach = "auto";  // auto|kprobe|fentry|tracepoint (--attach)
+  bool perf_tracepoints = false;  // --perf-tracepoints: no raw tracepoints
   // Trace files (traces/).
   std::string output;  // -o: native JSON trace
   std::string chrome;  // --chrome: Chrome trace event JSON for Perfetto

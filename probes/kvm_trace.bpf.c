@@ -295,35 +295,69 @@ int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
 	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret, vcpu_id_of(vcpu));
 }
 
-SEC("tp/syscalls/sys_enter_ioctl")
-int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
+/* The KVM_RUN ioctl's edges, whichever tracepoint brings them. */
+static __always_inline void ioctl_enter(void *ctx, __u64 fd, __u64 cmd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 
-	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted(pid_tgid))
-		return KS_TP_PASS;
+	if (cmd != KVMSCOPE_KVM_RUN || !wanted(pid_tgid))
+		return;
 	ts = thread((__u32)pid_tgid, true);
 	if (ts)
 		ts->in_run = 1;
-	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
+	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, fd, -1);
+}
+
+static __always_inline void ioctl_exit(void *ctx, __s64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct thread_state *ts;
+
+	if (!wanted(pid_tgid))
+		return;
+	ts = thread((__u32)pid_tgid, false);
+	if (!ts || !ts->in_run)
+		return;
+	ts->in_run = 0;
+	run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ret, -1);
+}
+
+SEC("tp/syscalls/sys_enter_ioctl")
+int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	ioctl_enter(ctx, ctx->args[0], ctx->args[1]);
 	return KS_TP_PASS;  /* perf users of this tracepoint keep the event */
 }
 
 SEC("tp/syscalls/sys_exit_ioctl")
 int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct thread_state *ts;
-
-	if (!wanted(pid_tgid))
-		return KS_TP_PASS;
-	ts = thread((__u32)pid_tgid, false);
-	if (!ts || !ts->in_run)
-		return KS_TP_PASS;
-	ts->in_run = 0;
-	run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
+	ioctl_exit(ctx, ctx->ret);
 	return KS_TP_PASS;
+}
+
+/* The same edges from the raw tracepoints every system call passes
+ * (sys_enter(regs, id), sys_exit(regs, ret)): the program runs from the
+ * tracepoint itself, without building perf's record of the call, and
+ * returns at once for any other call. x86-64 numbering: ioctl is 16 and
+ * its fd and request are in di and si. */
+#define KS_NR_IOCTL 16
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == KS_NR_IOCTL)
+		ioctl_enter(ctx, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (BPF_CORE_READ(regs, orig_ax) == KS_NR_IOCTL)
+		ioctl_exit(ctx, ret);
+	return 0;
 }
 
 /* ---- the vendor exit handler: attached by name at run time ---- */
@@ -412,33 +446,67 @@ int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
 	return KS_TP_PASS;
 }
 
+static __always_inline void userspace_exit(void *ctx, __u32 reason, int err)
+{
+	struct kvmscope_event *e = begin(ctx, KS_USERSPACE_EXIT, reason);
+
+	if (!e)
+		return;
+	e->a[0] = reason;
+	e->a[1] = (__u64)(__s64)err;
+	commit(e);
+}
+
 SEC("tp/kvm/kvm_userspace_exit")
 int tp_kvm_userspace_exit(struct trace_event_raw_kvm_userspace_exit___ks *ctx)
 {
-	struct kvmscope_event *e = begin(ctx, KS_USERSPACE_EXIT, ctx->reason);
+	userspace_exit(ctx, ctx->reason, ctx->errno);
+	return KS_TP_PASS;
+}
+
+static __always_inline void pio(void *ctx, __u32 rw, __u32 port, __u32 size, __u32 count,
+				__u32 val)
+{
+	struct kvmscope_event *e = begin(ctx, KS_PIO, rw);
 
 	if (!e)
-		return KS_TP_PASS;
-	e->a[0] = ctx->reason;
-	e->a[1] = (__u64)(__s64)ctx->errno;
+		return;
+	e->a[0] = rw;
+	e->a[1] = port;
+	e->a[2] = size;
+	e->a[3] = count;
+	e->a[4] = val;
 	commit(e);
-	return KS_TP_PASS;
 }
 
 SEC("tp/kvm/kvm_pio")
 int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
 {
-	struct kvmscope_event *e = begin(ctx, KS_PIO, ctx->rw);
-
-	if (!e)
-		return KS_TP_PASS;
-	e->a[0] = ctx->rw;
-	e->a[1] = ctx->port;
-	e->a[2] = ctx->size;
-	e->a[3] = ctx->count;
-	e->a[4] = ctx->val;
-	commit(e);
+	pio(ctx, ctx->rw, ctx->port, ctx->size, ctx->count, ctx->val);
 	return KS_TP_PASS;
+}
+
+/* The two hottest KVM tracepoints of an exit to the VMM as raw tracepoints:
+ * their arguments are the event's fields (kvm_pio's value is read from
+ * its data pointer as the tracepoint reads it: 1, 2 or 4 bytes, the first
+ * of a string I/O). The loader prefers these and falls back to the perf
+ * programs above. */
+SEC("raw_tp/kvm_userspace_exit")
+int BPF_PROG(raw_kvm_userspace_exit, __u32 reason, int err)
+{
+	userspace_exit(ctx, reason, err);
+	return 0;
+}
+
+SEC("raw_tp/kvm_pio")
+int BPF_PROG(raw_kvm_pio, unsigned int rw, unsigned int port, unsigned int size,
+	     unsigned int count, const void *data)
+{
+	__u32 val = 0;
+
+	bpf_probe_read_kernel(&val, size == 1 ? 1 : size == 2 ? 2 : 4, data);
+	pio(ctx, rw, port, size, count, val);
+	return 0;
 }
 
 SEC("tp/kvm/kvm_mmio")

@@ -250,6 +250,9 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
     plan.stacks_off = "/proc/kallsyms shows this user zero addresses, so kernel stacks could not "
                       "be named: " + caps.kernel_addresses_hidden;
   }
+  for (const TracepointState& t : caps.tracepoints) {
+    if (t.raw && t.attach.ok) plan.raw.push_back(t.name);
+  }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
       plan.tracepoints.emplace_back(name);
@@ -284,6 +287,10 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
   }
   lines.push_back(fmt::format("tracepoints   {} attached: {}", plan.tracepoints.size(),
                               fmt::join(plan.tracepoints, " ")));
+  if (!plan.raw.empty()) {
+    lines.push_back(fmt::format("{:15}raw tracepoints (no perf record per event): {}", "",
+                                fmt::join(plan.raw, " ")));
+  }
   for (const std::string& why : plan.missing) lines.push_back(fmt::format("{:15}missing: {}", "", why));
   if (!plan.stacks_off.empty()) lines.push_back(fmt::format("{:<13} off: {}", "stacks", plan.stacks_off));
   return lines;

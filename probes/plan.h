@@ -42,6 +42,9 @@ struct TracepointState {
   std::string name;     // "kvm:kvm_exit"
   bool exists = false;  // under tracefs events/
   Try attach;           // attaching a BPF program to it
+  // Attached as a raw tracepoint (bpf_raw_tracepoint_open: the program runs
+  // from the tracepoint with its arguments, no perf record per event).
+  bool raw = false;
 };
 
 // What was found on the host, by trying.
@@ -79,6 +82,7 @@ struct AttachPlan {
   AttachChoice requested = AttachChoice::Auto;
   std::vector<PlanEntry> entries;  // RunLoop, ExitHandler, MmuPageFault
   std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
+  std::vector<std::string> raw;          // of the attached (and the syscall edges), the raw ones
   std::vector<std::string> missing;      // not attached, with why
   std::string stacks_off;                // why no kernel stacks are taken at all, "" when they are
   // Whether the kernel side can be traced at all (the run loop is covered).

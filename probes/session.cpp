@@ -76,10 +76,13 @@ uint32_t StreamMask(uint32_t stream_kinds) {
   return mask;
 }
 
-// A tracepoint program of the object and the event it belongs to.
+// A tracepoint program of the object and the event it belongs to, with the
+// raw-tracepoint program of the same event where there is one (preferred:
+// cheaper per event; the perf program is the fallback).
 struct TracepointProgram {
   std::string_view name;  // "kvm:kvm_pio"
   bpf_program* prog;
+  bpf_program* raw = nullptr;
 };
 
 }  // namespace
@@ -114,12 +117,12 @@ struct Session::Impl {
   std::vector<TracepointProgram> TracepointPrograms() const {
     auto* p = &skel->progs;
     return {
-        {"syscalls:sys_enter_ioctl", p->run_sys_enter},
-        {"syscalls:sys_exit_ioctl", p->run_sys_exit},
+        {"syscalls:sys_enter_ioctl", p->run_sys_enter, p->raw_sys_enter},
+        {"syscalls:sys_exit_ioctl", p->run_sys_exit, p->raw_sys_exit},
         {"kvm:kvm_entry", p->tp_kvm_entry},
         {"kvm:kvm_exit", p->tp_kvm_exit},
-        {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit},
-        {"kvm:kvm_pio", p->tp_kvm_pio},
+        {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit},
+        {"kvm:kvm_pio", p->tp_kvm_pio, p->raw_kvm_pio},
         {"kvm:kvm_mmio", p->tp_kvm_mmio},
         {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn},
         {"kvm:kvm_inj_exception", p->tp_kvm_inj_exception},
@@ -206,6 +209,7 @@ struct Session::Impl {
       bool exists = TracepointExists(tracefs, t.name);
       caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
       bpf_program__set_autoload(t.prog, exists);
+      if (t.raw) bpf_program__set_autoload(t.raw, exists && options.raw_tracepoints);
     }
     if (int err = kvm_trace_bpf__load(skel); err) {
       int e = -err;
@@ -285,7 +289,13 @@ struct Session::Impl {
     for (size_t i = 0; i < programs.size(); ++i) {
       TracepointState& state = caps.tracepoints[i];
       if (!state.exists) continue;
-      bpf_link* link = bpf_program__attach(programs[i].prog);
+      bool try_raw = programs[i].raw && options.raw_tracepoints;
+      bpf_link* link = try_raw ? bpf_program__attach(programs[i].raw) : nullptr;
+      state.raw = link != nullptr;
+      if (!link) {
+        TakeLibbpfLog();
+        link = bpf_program__attach(programs[i].prog);
+      }
       if (!link) {
         int err = errno;
         state.attach = Failed(err, fmt::format("attach failed: {}", Describe(err)));

@@ -4,7 +4,8 @@
 # with kvmscope's BPF probes off (--no-probes, the baseline) and on (the
 # default plan with --stacks new, and --stacks none, --stacks all, and
 # --insn-budget 0: every kvm_emulate_insn streamed, not only the first
-# 65,536 per CPU), beside
+# 65,536 per CPU, and --perf-tracepoints: every tracepoint through perf,
+# none raw), beside
 # the same default run of a baseline build (--baseline REV, by default main
 # before issue 16: today's figures and the baseline's in one run), and beside
 # `perf record` of the same tracepoints (no stacks, events to a file; the
@@ -108,6 +109,7 @@ else
     "stacks none|$KVMSCOPE|--stacks none"
     "stacks all|$KVMSCOPE|--stacks all"
     "every emulate_insn streamed|$KVMSCOPE|--insn-budget 0"
+    "no raw tracepoints|$KVMSCOPE|--perf-tracepoints"
   )
 fi
 [[ -n $PERF ]] && CONFIGS+=("perf record (peer)|perf|--no-probes")

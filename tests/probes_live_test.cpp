@@ -164,6 +164,40 @@ TEST(ProbesLive, HelloKernelRunSpansMatchTheVmmExactly) {
   EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
 }
 
+// The raw tracepoint programs read the tracepoints' arguments themselves:
+// the same guest traced through them and through perf gives the same port
+// writes (port, size, value: the console's bytes), the same exits to the
+// VMM and a KVM_RUN span for every run. (The vCPU's fd differs: the raw
+// programs hold fds of their own.)
+TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
+  KVMSCOPE_REQUIRE_BPF();
+  auto trace = [](bool raw, std::vector<std::string>& attached_raw) {
+    probes::SessionOptions o = ThisProcess();
+    o.raw_tracepoints = raw;
+    probes::Session session(o);
+    attached_raw = session.plan().raw;
+    Collector c;
+    Traced t = RunTraced(session, c, "hello");
+    EXPECT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+    EXPECT_EQ(t.counts.total_lost(), 0u);
+    EXPECT_EQ(c.Of(KernelEventKind::RunEnter).size(), t.outcome.runs);
+    EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
+    std::vector<std::array<uint64_t, 6>> fields;
+    for (KernelEventKind k : {KernelEventKind::Pio, KernelEventKind::UserspaceExit}) {
+      for (const KernelEvent& e : c.Of(k)) fields.push_back(e.a);
+    }
+    return fields;
+  };
+  std::vector<std::string> raw_names, perf_names;
+  std::vector<std::array<uint64_t, 6>> raw = trace(true, raw_names);
+  std::vector<std::array<uint64_t, 6>> perf = trace(false, perf_names);
+  EXPECT_TRUE(perf_names.empty());
+  if (raw_names.empty()) GTEST_SKIP() << "this kernel attached no raw tracepoint";
+  EXPECT_NE(std::find(raw_names.begin(), raw_names.end(), "kvm:kvm_pio"), raw_names.end());
+  ASSERT_GT(raw.size(), 10u);
+  EXPECT_EQ(raw, perf);
+}
+
 TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotAttach) {
   KVMSCOPE_REQUIRE_BPF();
   probes::Session session(ThisProcess());

@@ -173,6 +173,30 @@ TEST(AttachPlan, DescriptionNamesEveryPointAndEveryReason) {
   EXPECT_EQ(PlanSummary(plan), "run loop: tracepoint · exit handler: stacks · page fault: stacks");
 }
 
+// Tracepoints attached as raw tracepoints are listed and said; one whose raw
+// attach failed (attached through perf instead) or that is missing is not.
+TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
+  Capabilities c = Pvm();
+  for (TracepointState& t : c.tracepoints) {
+    t.raw = t.name == "syscalls:sys_enter_ioctl" || t.name == "kvm:kvm_pio" ||
+            t.name == "kvm:kvm_mmio";
+    if (t.name == "kvm:kvm_mmio") t.attach = No("attach failed: EINVAL");
+  }
+  AttachPlan plan = PlanAttach(c);
+  EXPECT_EQ(plan.raw, (std::vector<std::string>{"syscalls:sys_enter_ioctl", "kvm:kvm_pio"}));
+  std::vector<std::string> lines = DescribePlan(plan);
+  auto raw_line = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("raw tracepoints") != std::string::npos;
+  });
+  ASSERT_NE(raw_line, lines.end());
+  EXPECT_NE(raw_line->find("syscalls:sys_enter_ioctl kvm:kvm_pio"), std::string::npos) << *raw_line;
+  EXPECT_EQ(raw_line->find("kvm_mmio"), std::string::npos) << *raw_line;
+
+  std::string text;
+  for (const std::string& l : DescribePlan(PlanAttach(Pvm()))) text += l + "\n";
+  EXPECT_EQ(text.find("raw tracepoints"), std::string::npos) << text;
+}
+
 TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {
   EXPECT_TRUE(PlanAttach(Pvm()).stacks_off.empty());
   Capabilities c = Pvm();
