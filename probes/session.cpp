@@ -117,8 +117,8 @@ struct Session::Impl {
   std::vector<TracepointProgram> TracepointPrograms() const {
     auto* p = &skel->progs;
     return {
-        {"syscalls:sys_enter_ioctl", p->run_sys_enter, p->raw_sys_enter},
-        {"syscalls:sys_exit_ioctl", p->run_sys_exit, p->raw_sys_exit},
+        {"syscalls:sys_enter_ioctl", p->run_sys_enter},
+        {"syscalls:sys_exit_ioctl", p->run_sys_exit},
         {"kvm:kvm_entry", p->tp_kvm_entry},
         {"kvm:kvm_exit", p->tp_kvm_exit},
         {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit},

@@ -62,9 +62,9 @@ struct SessionOptions {
   // --attach: the mechanism for the function probe points. A forced one the
   // kernel refuses for the run loop makes the constructor throw, naming why.
   AttachChoice attach = AttachChoice::Auto;
-  // The KVM_RUN syscall edges, kvm_pio and kvm_userspace_exit as raw
-  // tracepoints where the kernel allows it (cheaper per event: no perf
-  // record is built); false attaches every tracepoint through perf.
+  // kvm_pio and kvm_userspace_exit as raw tracepoints where the kernel
+  // allows it (cheaper per event: no perf record is built); false attaches
+  // every tracepoint through perf.
   bool raw_tracepoints = true;
 };
 

@@ -178,18 +178,18 @@ TEST(AttachPlan, DescriptionNamesEveryPointAndEveryReason) {
 TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
   Capabilities c = Pvm();
   for (TracepointState& t : c.tracepoints) {
-    t.raw = t.name == "syscalls:sys_enter_ioctl" || t.name == "kvm:kvm_pio" ||
+    t.raw = t.name == "kvm:kvm_userspace_exit" || t.name == "kvm:kvm_pio" ||
             t.name == "kvm:kvm_mmio";
     if (t.name == "kvm:kvm_mmio") t.attach = No("attach failed: EINVAL");
   }
   AttachPlan plan = PlanAttach(c);
-  EXPECT_EQ(plan.raw, (std::vector<std::string>{"syscalls:sys_enter_ioctl", "kvm:kvm_pio"}));
+  EXPECT_EQ(plan.raw, (std::vector<std::string>{"kvm:kvm_userspace_exit", "kvm:kvm_pio"}));
   std::vector<std::string> lines = DescribePlan(plan);
   auto raw_line = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
     return l.find("raw tracepoints") != std::string::npos;
   });
   ASSERT_NE(raw_line, lines.end());
-  EXPECT_NE(raw_line->find("syscalls:sys_enter_ioctl kvm:kvm_pio"), std::string::npos) << *raw_line;
+  EXPECT_NE(raw_line->find("kvm:kvm_userspace_exit kvm:kvm_pio"), std::string::npos) << *raw_line;
   EXPECT_EQ(raw_line->find("kvm_mmio"), std::string::npos) << *raw_line;
 
   std::string text;
