@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "traces/stats.h"
+#include "traces/count_text.h"
 
 namespace kvmscope::traces {
 namespace {

@@ -719,17 +719,6 @@ Stats ComputeStats(const TraceData& trace, int vcpu) {
   return stats;
 }
 
-std::string FormatCount(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3);
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string FormatStatsDuration(int64_t ns) {
   const int64_t magnitude = ns < 0 ? -ns : ns;
   const auto v = static_cast<double>(ns);

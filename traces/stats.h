@@ -11,6 +11,7 @@
 
 #include "traces/fault_context.h"
 #include "traces/kernel_event.h"
+#include "traces/count_text.h"
 #include "traces/kvm_counters.h"
 #include "traces/trace.h"
 
@@ -164,8 +165,6 @@ inline constexpr int kEveryScope = -2;  // "all", then each vCPU with a track, a
 Stats ComputeStats(const TraceData& trace, int vcpu = kEveryScope);
 ScopeStats ComputeScopeStats(const TraceData& trace, int vcpu);
 
-// "1,234,567": counts with thousands separators, for text and the GUI.
-std::string FormatCount(uint64_t n);
 // "850 ns", "12.34 µs", "1.50 ms", "2.00 s".
 std::string FormatStatsDuration(int64_t ns);
 // Text tables for the terminal: aligned columns, one table per section and
