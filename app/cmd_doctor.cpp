@@ -88,7 +88,9 @@ int CmdDoctor(const DoctorArgs& args) {
     for (const probes::TracepointState& t : caps.tracepoints) {
       std::printf("  %-31s %s\n", t.name.c_str(),
                   !t.exists      ? "not in this kernel"
-                  : t.attach.ok ? (t.raw ? "attaches (as a raw tracepoint)" : "attaches")
+                  : t.attach.ok ? (t.raw           ? "attaches (as a raw tracepoint)"
+                                   : t.counted_raw ? "attaches (counted by a raw tracepoint)"
+                                                   : "attaches")
                                 : t.attach.reason.c_str());
     }
     // Everything was tried above; the plan for a forced mechanism is the

@@ -51,7 +51,7 @@ struct RunArgs {
   std::string stacks = "new";  // new|all|none
   bool system_wide = false;
   std::optional<uint32_t> ring_bytes;
-  std::optional<uint64_t> insn_budget;  // --insn-budget: kvm_emulate_insn streamed per CPU
+  std::optional<uint64_t> insn_budget;  // --insn-budget: kvm_emulate_insn streamed in all
   std::string attach = "auto";  // auto|kprobe|fentry|tracepoint (--attach)
   bool perf_tracepoints = false;  // --perf-tracepoints: no raw tracepoints
   // Trace files (traces/).

@@ -34,10 +34,22 @@ const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
 /* Bit per enum kvmscope_kind: kinds outside it are counted, never streamed
  * (kvm_emulate_insn fires millions of times a second under PVM). */
 const volatile __u32 stream_mask = KS_STREAM_ALL;
-/* Bit per enum kvmscope_kind: these stream their first stream_budget events
- * on each CPU, then are counted only (a per-CPU count: no atomic). */
+/* Bit per enum kvmscope_kind: these stream about their first stream_budget
+ * events (all CPUs together; the loader keeps exactly that many), then are
+ * counted only. */
 const volatile __u32 budget_mask = 0;
 const volatile __u64 stream_budget = 0;
+
+/* Per budgeted kind, the events it streamed so far on all CPUs: read before
+ * it is added to, so past the budget nobody writes the line any more. Two
+ * CPUs may both pass the read at budget - 1: the loader drops what comes
+ * past the budget. It also reads this to detach a spent kind's perf program
+ * when a raw one counts the kind. */
+__u64 budget_used[KS_KIND_COUNT] = {};
+/* Bit per kind, set by the loader before arming: a raw-tracepoint program
+ * counts the kind (KS_CNT_SEEN); its perf program, if attached, only
+ * streams its budget. */
+__u32 counted_raw = 0;
 
 /* Set by the loader once the attach plan is settled: until then attached
  * programs emit nothing (no duplicate spans while mechanisms are tried). */
@@ -168,6 +180,23 @@ static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u32
 	return id < 0 ? -1 : (__s32)id;
 }
 
+/* Whether one more event of `kind` may stream: always, unless the kind is
+ * budgeted and its budget is spent. */
+static __always_inline bool within_budget(__u16 kind)
+{
+	__u64 *used;
+
+	if (!(budget_mask & (1u << kind)))
+		return true;
+	if (kind >= KS_KIND_COUNT)
+		return false;
+	used = &budget_used[kind];
+	if (*(volatile __u64 *)used >= stream_budget)
+		return false;
+	__sync_fetch_and_add(used, 1);
+	return true;
+}
+
 /* Reserves a record for `kind`, stamped and with its stack decided; NULL if
  * the event is filtered out or the ring buffer is full (counted as lost). */
 static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u32 disc,
@@ -178,13 +207,12 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 	__u32 zero = 0, prev_kind = KS_KIND_COUNT;
 	__u32 *prev;
 	__s32 stack_id;
-	__u64 seen;
 
 	if (!wanted(pid_tgid))
 		return NULL;
-	seen = count(KS_CNT_SEEN + kind);
-	if (!(stream_mask & (1u << kind)) ||
-	    ((budget_mask & (1u << kind)) && seen > stream_budget)) {
+	if (!(counted_raw & (1u << kind)))
+		count(KS_CNT_SEEN + kind);
+	if (!(stream_mask & (1u << kind)) || !within_budget(kind)) {
 		count(KS_CNT_HELD + kind);
 		return NULL;
 	}
@@ -508,6 +536,17 @@ int tp_kvm_emulate_insn(struct trace_event_raw_kvm_emulate_insn___ks *ctx)
 	__builtin_memcpy(&e->a[3], bytes, 16);
 	commit(e);
 	return KS_TP_PASS;
+}
+
+/* Counts kvm_emulate_insn, nothing else: past its stream budget the perf
+ * program above (which builds a perf record of every instruction even to
+ * throw it away) is detached, and this keeps the count. */
+SEC("raw_tp/kvm_emulate_insn")
+int count_kvm_emulate_insn(void *ctx)
+{
+	if (wanted(bpf_get_current_pid_tgid()))
+		count(KS_CNT_SEEN + KS_EMULATE_INSN);
+	return 0;
 }
 
 SEC("tp/kvm/kvm_inj_exception")

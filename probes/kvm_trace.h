@@ -54,7 +54,7 @@ enum kvmscope_run_source {
 /* Every kind in the ring buffer (rodata stream_mask's default): a kind whose
  * bit is clear is still counted (KS_CNT_SEEN, KS_CNT_HELD) but never
  * streamed. A kind in rodata budget_mask streams its first stream_budget
- * events on each CPU and is counted only after that. */
+ * events (all CPUs together) and is counted only after that. */
 #define KS_STREAM_ALL ((1u << KS_KIND_COUNT) - 1)
 
 struct kvmscope_event {
@@ -72,7 +72,9 @@ struct kvmscope_event {
 /* Per-CPU counters, summed by the loader: index kind = events seen (after
  * the process filter), KS_KIND_COUNT + kind = events lost because the ring
  * buffer was full, 2 * KS_KIND_COUNT + kind = events held back by choice
- * (stream_mask, or past the kind's stream budget), then the stack counters. */
+ * (stream_mask, or past the kind's stream budget; a kind a raw program
+ * counts is held back by its perf program only until that is detached),
+ * then the stack counters. */
 enum kvmscope_counter {
 	KS_CNT_SEEN = 0,
 	KS_CNT_LOST = KS_KIND_COUNT,

@@ -252,6 +252,7 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   }
   for (const TracepointState& t : caps.tracepoints) {
     if (t.raw && t.attach.ok) plan.raw.push_back(t.name);
+    if (t.counted_raw && t.attach.ok) plan.counted_raw.push_back(t.name);
   }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
@@ -290,6 +291,11 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
   if (!plan.raw.empty()) {
     lines.push_back(fmt::format("{:15}raw tracepoints (no perf record per event): {}", "",
                                 fmt::join(plan.raw, " ")));
+  }
+  if (!plan.counted_raw.empty()) {
+    lines.push_back(fmt::format("{:15}counted by a raw tracepoint, streamed through perf until the "
+                                "stream budget is spent (then detached): {}",
+                                "", fmt::join(plan.counted_raw, " ")));
   }
   for (const std::string& why : plan.missing) lines.push_back(fmt::format("{:15}missing: {}", "", why));
   if (!plan.stacks_off.empty()) lines.push_back(fmt::format("{:<13} off: {}", "stacks", plan.stacks_off));

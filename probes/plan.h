@@ -45,6 +45,10 @@ struct TracepointState {
   // Attached as a raw tracepoint (bpf_raw_tracepoint_open: the program runs
   // from the tracepoint with its arguments, no perf record per event).
   bool raw = false;
+  // Counted by a raw-tracepoint program of its own (kvm_emulate_insn past
+  // its stream budget): the perf program, if any, streams the budget and is
+  // detached once it is spent.
+  bool counted_raw = false;
 };
 
 // What was found on the host, by trying.
@@ -83,6 +87,7 @@ struct AttachPlan {
   std::vector<PlanEntry> entries;  // RunLoop, ExitHandler, MmuPageFault
   std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
   std::vector<std::string> raw;          // of the attached (and the syscall edges), the raw ones
+  std::vector<std::string> counted_raw;  // of the attached, those a raw program counts
   std::vector<std::string> missing;      // not attached, with why
   std::string stacks_off;                // why no kernel stacks are taken at all, "" when they are
   // Whether the kernel side can be traced at all (the run loop is covered).

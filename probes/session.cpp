@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
@@ -83,6 +84,10 @@ struct TracepointProgram {
   std::string_view name;  // "kvm:kvm_pio"
   bpf_program* prog;
   bpf_program* raw = nullptr;
+  // A raw program that only counts the event (kind `counted`), for a kind
+  // that is budgeted or not streamed: `prog` then streams the budget only.
+  bpf_program* counter = nullptr;
+  uint32_t counted = KS_KIND_COUNT;  // enum kvmscope_kind
 };
 
 }  // namespace
@@ -98,6 +103,13 @@ struct Session::Impl {
 
   kvm_trace_bpf* skel = nullptr;
   std::vector<bpf_link*> links;
+  // The perf program of a kind a raw program counts, streaming its budget:
+  // detached by the drain thread (on a thread of its own, an RCU grace
+  // period) once the budget is spent, or by Stop().
+  std::atomic<bpf_link*> budget_link{nullptr};
+  uint32_t budget_kind = KS_KIND_COUNT;  // its enum kvmscope_kind
+  std::atomic<bool> budget_detached{false};
+  std::thread budget_detach;
   ring_buffer* ring = nullptr;
   std::thread drain;
   std::atomic<bool> stopping{false};
@@ -107,8 +119,15 @@ struct Session::Impl {
   std::unordered_map<int32_t, int32_t> stack_ids;  // BPF stack id → StackTable id
   // Written by the drain thread, read by counts() at any time.
   std::array<std::atomic<uint64_t>, traces::kKernelEventKinds> received{};
+  // Per kind: its stream budget (0: none), and what came past it from the
+  // ring buffer (two CPUs passing the budget's last slot at once): dropped,
+  // so that exactly the budget is delivered.
+  std::array<uint64_t, traces::kKernelEventKinds> budget{};
+  std::array<std::atomic<uint64_t>, traces::kKernelEventKinds> dropped{};
 
   ~Impl() {
+    if (budget_detach.joinable()) budget_detach.join();
+    if (bpf_link* l = budget_link.exchange(nullptr)) bpf_link__destroy(l);
     for (bpf_link* l : links) bpf_link__destroy(l);
     ring_buffer__free(ring);
     kvm_trace_bpf__destroy(skel);
@@ -124,7 +143,8 @@ struct Session::Impl {
         {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit},
         {"kvm:kvm_pio", p->tp_kvm_pio, p->raw_kvm_pio},
         {"kvm:kvm_mmio", p->tp_kvm_mmio},
-        {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn},
+        {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn, nullptr, p->count_kvm_emulate_insn,
+         KS_EMULATE_INSN},
         {"kvm:kvm_inj_exception", p->tp_kvm_inj_exception},
         {"kvm:kvm_inj_virq", p->tp_kvm_inj_virq},
         {"kvm:kvm_cpuid", p->tp_kvm_cpuid},
@@ -135,6 +155,20 @@ struct Session::Impl {
         {"kvmmmu:kvm_mmu_set_spte", p->tp_kvm_mmu_set_spte},
         {"kvmmmu:kvm_mmu_walker_error", p->tp_kvm_mmu_walker_error},
     };
+  }
+
+  bool Streamed(uint32_t raw_kind) const {
+    std::optional<traces::KernelEventKind> kind = KindFromRaw(raw_kind);
+    return kind && (options.stream_kinds & StreamBit(*kind));
+  }
+  bool Budgeted(uint32_t raw_kind) const {
+    std::optional<traces::KernelEventKind> kind = KindFromRaw(raw_kind);
+    return kind && options.stream_budget > 0 && (options.budget_kinds & StreamBit(*kind));
+  }
+  // A raw program counts a kind that is not streamed, or streamed only up to
+  // a budget (its perf program then streams the budget and is detached).
+  bool CountedRaw(const TracepointProgram& t) const {
+    return t.counter && options.raw_tracepoints && (!Streamed(t.counted) || Budgeted(t.counted));
   }
 
   void DetectHost() {
@@ -210,6 +244,7 @@ struct Session::Impl {
       caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
       bpf_program__set_autoload(t.prog, exists);
       if (t.raw) bpf_program__set_autoload(t.raw, exists && options.raw_tracepoints);
+      if (t.counter) bpf_program__set_autoload(t.counter, exists && CountedRaw(t));
     }
     if (int err = kvm_trace_bpf__load(skel); err) {
       int e = -err;
@@ -289,6 +324,19 @@ struct Session::Impl {
     for (size_t i = 0; i < programs.size(); ++i) {
       TracepointState& state = caps.tracepoints[i];
       if (!state.exists) continue;
+      if (CountedRaw(programs[i])) {
+        if (bpf_link* counter = bpf_program__attach(programs[i].counter)) {
+          state.counted_raw = true;
+          skel->bss->counted_raw |= 1u << programs[i].counted;
+          tracepoint_links.push_back(counter);
+        } else {
+          TakeLibbpfLog();  // the perf program counts it instead
+        }
+      }
+      if (state.counted_raw && !Streamed(programs[i].counted)) {
+        state.attach = Try{true, 0, "attached"};
+        continue;
+      }
       bool try_raw = programs[i].raw && options.raw_tracepoints;
       bpf_link* link = try_raw ? bpf_program__attach(programs[i].raw) : nullptr;
       state.raw = link != nullptr;
@@ -303,6 +351,11 @@ struct Session::Impl {
         continue;
       }
       state.attach = Try{true, 0, "attached"};
+      if (state.counted_raw) {
+        budget_kind = programs[i].counted;
+        budget_link = link;
+        continue;
+      }
       (programs[i].name.starts_with("syscalls:") ? syscall_links : tracepoint_links).push_back(link);
     }
     plan = PlanAttach(caps, options.attach);
@@ -350,15 +403,33 @@ struct Session::Impl {
     std::memcpy(&raw, data, sizeof raw);  // copied out of the ring, never cast in place
     std::optional<traces::KernelEvent> ev = ToKernelEvent(raw);
     if (!ev) return 0;
+    const size_t k = static_cast<size_t>(ev->kind);
+    if (self->budget[k] && self->received[k].load(std::memory_order_relaxed) >= self->budget[k]) {
+      self->dropped[k].fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
     ev->stack_id = self->InternStack(raw.stack_id);
-    self->received[static_cast<size_t>(ev->kind)].fetch_add(1, std::memory_order_relaxed);
+    self->received[k].fetch_add(1, std::memory_order_relaxed);
     if (self->sink) self->sink(*ev);
     return 0;
+  }
+
+  // Once the budget of the kind a raw program counts is spent, its perf
+  // program only throws perf records away: detached (here, by the drain
+  // thread; Stop() joins the detaching thread after this one).
+  void DetachSpentBudget() {
+    bpf_link* link = budget_link.load();
+    if (!link || budget_kind >= KS_KIND_COUNT) return;
+    uint64_t used = __atomic_load_n(&skel->bss->budget_used[budget_kind], __ATOMIC_RELAXED);
+    if (used < options.stream_budget || !budget_link.compare_exchange_strong(link, nullptr)) return;
+    budget_detached = true;
+    budget_detach = std::thread([link] { bpf_link__destroy(link); });
   }
 
   void DrainLoop() {
     while (!stopping.load()) {
       ring_buffer__consume(ring);
+      DetachSpentBudget();
       std::this_thread::sleep_for(options.drain_period);
     }
     ring_buffer__consume(ring);
@@ -369,6 +440,10 @@ Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
   static std::once_flag print_once;
   std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });
   m->options = options;
+  for (size_t k = 0; k < traces::kKernelEventKinds; ++k) {
+    uint32_t bit = StreamBit(static_cast<traces::KernelEventKind>(k));
+    if ((options.stream_kinds & bit) && (options.budget_kinds & bit)) m->budget[k] = options.stream_budget;
+  }
   uint32_t size = options.ring_bytes;
   if (size < 4096 || (size & (size - 1)) != 0) {
     throw ProbeError(fmt::format(
@@ -439,11 +514,17 @@ void Session::Stop() {
   // side by side makes stopping take one grace period instead of seventeen.
   std::vector<std::thread> detachers;
   for (bpf_link* l : m->links) detachers.emplace_back([l] { bpf_link__destroy(l); });
+  if (bpf_link* l = m->budget_link.exchange(nullptr)) {
+    detachers.emplace_back([l] { bpf_link__destroy(l); });
+  }
   for (std::thread& t : detachers) t.join();
   m->links.clear();
   m->stopping = true;
   if (m->drain.joinable()) m->drain.join();
+  if (m->budget_detach.joinable()) m->budget_detach.join();
 }
+
+bool Session::budget_detached() const { return m->budget_detached.load(); }
 
 KernelCounts Session::counts() const {
   KernelCounts c;
@@ -469,8 +550,16 @@ KernelCounts Session::counts() const {
     size_t i = static_cast<size_t>(*kind);
     c.seen[i] = sum(KS_CNT_SEEN + raw);
     c.lost[i] = sum(KS_CNT_LOST + raw);
-    // Past its budget on some CPU: counted only from there on.
-    if (sum(KS_CNT_HELD + raw) > 0 && (m->options.stream_kinds & StreamBit(*kind))) {
+    // Past its budget: counted only from there on. Held back by the perf
+    // program or dropped here past the budget, or, once the perf program is
+    // detached (only the raw one counts: nothing races), seen beyond what
+    // the budget let through.
+    bool past_budget = sum(KS_CNT_HELD + raw) > 0 || m->dropped[i].load() > 0;
+    if (!past_budget && raw == m->budget_kind && m->budget_detached.load()) {
+      uint64_t used = __atomic_load_n(&m->skel->bss->budget_used[raw], __ATOMIC_RELAXED);
+      past_budget = c.seen[i] > std::min(used, m->options.stream_budget);
+    }
+    if (past_budget && (m->options.stream_kinds & StreamBit(*kind))) {
       c.not_streamed[i] = true;
       c.stream_budget[i] = m->options.stream_budget;
     }

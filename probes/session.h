@@ -40,7 +40,7 @@ inline constexpr uint32_t kExternalVmmStreamKinds =
                         StreamBit(traces::KernelEventKind::MmuWalk) |
                         StreamBit(traces::KernelEventKind::MmuSetSpte));
 
-// Events of a budgeted kind streamed on each CPU before it is counted only.
+// Events of a budgeted kind streamed (all CPUs together) before it is counted only.
 inline constexpr uint64_t kDefaultStreamBudget = 65536;
 
 struct SessionOptions {
@@ -49,11 +49,13 @@ struct SessionOptions {
   // The kinds put in the ring buffer (StreamBit of each). The others are
   // counted in the kernel (counts().seen) but never reach the sink.
   uint32_t stream_kinds = kStreamAllKinds;
-  // The kinds that stream only their first `stream_budget` events on each
-  // CPU and are counted in the kernel after that (0: no budget). By default
-  // kvm_emulate_insn, which fires once per emulated guest instruction (about
-  // four per exit of an exit-heavy guest under PVM): a lecture's guest
-  // streams all of them, a guest that runs for minutes costs less to trace.
+  // The kinds that stream only their first `stream_budget` events (all CPUs
+  // together) and are counted in the kernel after that (0: no budget). By
+  // default kvm_emulate_insn, which fires once per emulated guest
+  // instruction (about four per exit of an exit-heavy guest under PVM): a
+  // lecture's guest streams all of them, a guest that runs for minutes costs
+  // less to trace. Where raw tracepoints are allowed, a raw program counts
+  // such a kind and its perf program is detached once the budget is spent.
   uint32_t budget_kinds = StreamBit(traces::KernelEventKind::EmulateInsn);
   uint64_t stream_budget = kDefaultStreamBudget;
   StackMode stacks = StackMode::New;
@@ -63,8 +65,9 @@ struct SessionOptions {
   // kernel refuses for the run loop makes the constructor throw, naming why.
   AttachChoice attach = AttachChoice::Auto;
   // kvm_pio and kvm_userspace_exit as raw tracepoints where the kernel
-  // allows it (cheaper per event: no perf record is built); false attaches
-  // every tracepoint through perf.
+  // allows it (cheaper per event: no perf record is built), and
+  // kvm_emulate_insn counted by one; false attaches every tracepoint
+  // through perf.
   bool raw_tracepoints = true;
 };
 
@@ -100,6 +103,9 @@ class Session {
   void Stop();
 
   KernelCounts counts() const;
+  // Whether the perf program of a budgeted kind that a raw program counts
+  // was detached because its budget was spent.
+  bool budget_detached() const;
   // What a trace records about this host and how it was traced: kernel,
   // backend, CPU, the attach plan with every fallback reason, stack mode.
   traces::HostFacts host_facts() const;

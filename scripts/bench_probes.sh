@@ -4,7 +4,7 @@
 # with kvmscope's BPF probes off (--no-probes, the baseline) and on (the
 # default plan with --stacks new, and --stacks none, --stacks all, and
 # --insn-budget 0: every kvm_emulate_insn streamed, not only the first
-# 65,536 per CPU, and --perf-tracepoints: every tracepoint through perf,
+# 65,536, and --perf-tracepoints: every tracepoint through perf,
 # none raw), beside
 # the same default run of a baseline build (--baseline REV, by default main
 # before issue 16: today's figures and the baseline's in one run), and beside

@@ -181,10 +181,17 @@ TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
     t.raw = t.name == "kvm:kvm_userspace_exit" || t.name == "kvm:kvm_pio" ||
             t.name == "kvm:kvm_mmio";
     if (t.name == "kvm:kvm_mmio") t.attach = No("attach failed: EINVAL");
+    t.counted_raw = t.name == "kvm:kvm_emulate_insn";
   }
   AttachPlan plan = PlanAttach(c);
   EXPECT_EQ(plan.raw, (std::vector<std::string>{"kvm:kvm_userspace_exit", "kvm:kvm_pio"}));
+  EXPECT_EQ(plan.counted_raw, (std::vector<std::string>{"kvm:kvm_emulate_insn"}));
   std::vector<std::string> lines = DescribePlan(plan);
+  auto counted_line = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("counted by a raw tracepoint") != std::string::npos;
+  });
+  ASSERT_NE(counted_line, lines.end());
+  EXPECT_NE(counted_line->find("detached): kvm:kvm_emulate_insn"), std::string::npos) << *counted_line;
   auto raw_line = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
     return l.find("raw tracepoints") != std::string::npos;
   });
@@ -195,6 +202,7 @@ TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
   std::string text;
   for (const std::string& l : DescribePlan(PlanAttach(Pvm()))) text += l + "\n";
   EXPECT_EQ(text.find("raw tracepoints"), std::string::npos) << text;
+  EXPECT_EQ(text.find("counted by a raw tracepoint"), std::string::npos) << text;
 }
 
 TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {

@@ -350,8 +350,7 @@ TEST(ExternalVmm, AStreamBudgetIsKeptInTheFileAndSaidWhereverTheKindIsCounted) {
   const size_t insn = static_cast<size_t>(KernelEventKind::EmulateInsn);
   data.kernel_counts->received[insn] = 0;
   data.kernel_counts->stream_budget[insn] = 64;
-  EXPECT_EQ(data.kernel_counts->StreamedHow(KernelEventKind::EmulateInsn),
-            "the first 64 per CPU streamed");
+  EXPECT_EQ(data.kernel_counts->StreamedHow(KernelEventKind::EmulateInsn), "the first 64 streamed");
   EXPECT_EQ(data.kernel_counts->StreamedHow(KernelEventKind::Pio), "not streamed");
 
   std::ostringstream out;
@@ -362,19 +361,30 @@ TEST(ExternalVmm, AStreamBudgetIsKeptInTheFileAndSaidWhereverTheKindIsCounted) {
   EXPECT_TRUE(loaded == data);
   const Json kind = Json::parse(out.str())["kernel_counts"]["kinds"]["kvm_emulate_insn"];
   EXPECT_EQ(kind["streamed"], false);
-  EXPECT_EQ(kind["stream_budget"], 64);
+  EXPECT_EQ(kind["stream_budget_total"], 64);
+  EXPECT_FALSE(kind.contains("stream_budget"));
   // A file from before budgets: none.
   Json old = Json::parse(out.str());
-  old["kernel_counts"]["kinds"]["kvm_emulate_insn"].erase("stream_budget");
+  old["kernel_counts"]["kinds"]["kvm_emulate_insn"].erase("stream_budget_total");
   EXPECT_EQ(ParseTrace(old.dump()).kernel_counts->stream_budget[insn], 0u);
+  // A file from when each CPU had the budget: said so, and written back so.
+  old["kernel_counts"]["kinds"]["kvm_emulate_insn"]["stream_budget"] = 64;
+  const TraceData per_cpu = ParseTrace(old.dump());
+  EXPECT_EQ(per_cpu.kernel_counts->stream_budget[insn], 64u);
+  EXPECT_EQ(per_cpu.kernel_counts->StreamedHow(KernelEventKind::EmulateInsn),
+            "the first 64 per CPU streamed");
+  std::ostringstream again;
+  WriteTrace(per_cpu, again);
+  EXPECT_EQ(Json::parse(again.str())["kernel_counts"]["kinds"]["kvm_emulate_insn"]["stream_budget"], 64);
+  EXPECT_TRUE(ParseTrace(again.str()) == per_cpu);
 
   const Stats stats = ComputeStats(loaded);
   const std::string text = fmt::format("{}", fmt::join(FormatStats(stats), "\n"));
-  EXPECT_NE(text.find("kvm_emulate_insn (the first 64 per CPU streamed)"), std::string::npos) << text;
+  EXPECT_NE(text.find("kvm_emulate_insn (the first 64 streamed)"), std::string::npos) << text;
   const Json stats_json = Json::parse(StatsJson(stats));
   bool said = false;
   for (const Json& row : stats_json["kernel"]["kinds"]) {
-    if (row["kind"] == "kvm_emulate_insn") said = row.value("counted_only", "") == "the first 64 per CPU streamed";
+    if (row["kind"] == "kvm_emulate_insn") said = row.value("counted_only", "") == "the first 64 streamed";
     if (row["kind"] == "kvm_userspace_exit") {
       EXPECT_FALSE(row.contains("counted_only"));
     }
@@ -386,7 +396,7 @@ TEST(ExternalVmm, AStreamBudgetIsKeptInTheFileAndSaidWhereverTheKindIsCounted) {
   const CycleModel cycle = BuildCycle(traced);
   EXPECT_EQ(cycle.Node(CycleNodeId::Emulate).count.value, 1000u);
   EXPECT_EQ(cycle.Node(CycleNodeId::Emulate).count.what,
-            "kvm_emulate_insn counted in the kernel (the first 64 per CPU streamed)");
+            "kvm_emulate_insn counted in the kernel (the first 64 streamed)");
 }
 
 TEST(ExternalVmm, JsonRoundTripKeepsTheVmmAndTheThreadNames) {

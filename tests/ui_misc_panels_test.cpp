@@ -176,15 +176,15 @@ TEST(StatsPanelTest, AKindCountedPastItsBudgetIsSaid) {
   const size_t insn = static_cast<size_t>(traces::KernelEventKind::EmulateInsn);
   EXPECT_EQ(CountedOnlyBadge(trace), "");
   trace.kernel_counts->seen[insn] = 5000;
-  trace.kernel_counts->received[insn] = 128;
+  trace.kernel_counts->received[insn] = 64;
   trace.kernel_counts->not_streamed[insn] = true;
   trace.kernel_counts->stream_budget[insn] = 64;
-  EXPECT_EQ(CountedOnlyBadge(trace), "kvm_emulate_insn counted, the first 64 per CPU streamed");
+  EXPECT_EQ(CountedOnlyBadge(trace), "kvm_emulate_insn counted, the first 64 streamed");
   StatsPanel panel;
   SharedView view;
   const std::string text = TextOf(gui, [&] { panel.Draw(trace, view); });
-  EXPECT_NE(text.find("kvm_emulate_insn: counted in the kernel, the first 64 per CPU streamed; "
-                      "counts of it in these panels are the kernel's (5,000 seen, 128 streamed)"),
+  EXPECT_NE(text.find("kvm_emulate_insn: counted in the kernel, the first 64 streamed; "
+                      "counts of it in these panels are the kernel's (5,000 seen, 64 streamed)"),
             std::string::npos)
       << text;
 }

@@ -140,7 +140,7 @@ struct LossRow {
   uint64_t received = 0;  // reached user space
   uint64_t lost = 0;      // dropped: ring buffer full
   bool counted_only = false;  // counted in the kernel, not all streamed by choice
-  std::string streamed_how;   // when counted_only: "not streamed", "the first N per CPU streamed"
+  std::string streamed_how;   // when counted_only: "not streamed", "the first N streamed"
 };
 
 struct LossStats {

@@ -173,7 +173,8 @@ uint64_t KernelCounts::total_received() const {
 }
 std::string KernelCounts::StreamedHow(KernelEventKind kind) const {
   const uint64_t budget = stream_budget[static_cast<size_t>(kind)];
-  return budget ? fmt::format("the first {} per CPU streamed", budget) : "not streamed";
+  if (!budget) return "not streamed";
+  return fmt::format("the first {}{} streamed", budget, stream_budget_per_cpu ? " per CPU" : "");
 }
 
 const std::array<std::string_view, kGuestRegs>& GuestRegNames() {

@@ -215,8 +215,11 @@ struct KernelCounts {
   // budget (stream_budget). Their counts come from `seen`.
   std::array<bool, kKernelEventKinds> not_streamed{};
   // For a kind that was streamed until it ran past its budget: how many of
-  // its events each CPU streamed before counting them only (0: no budget).
+  // its events were streamed before counting them only (0: no budget).
   std::array<uint64_t, kKernelEventKinds> stream_budget{};
+  // Files written before 2026-12-03 budgeted each CPU: stream_budget is
+  // then per CPU ("stream_budget" in the file; "stream_budget_total" since).
+  bool stream_budget_per_cpu = false;
   uint64_t stacks_taken = 0;
   uint64_t stacks_failed = 0;
   uint64_t total_seen() const;
@@ -224,7 +227,8 @@ struct KernelCounts {
   // Events of `kind` were counted in the kernel and not all streamed.
   bool CountedOnly(KernelEventKind kind) const { return not_streamed[static_cast<size_t>(kind)]; }
   // How a counted-only kind was streamed, in a few words for a label:
-  // "not streamed", or "the first N per CPU streamed".
+  // "not streamed", or "the first N streamed" ("the first N per CPU
+  // streamed" from an older file).
   std::string StreamedHow(KernelEventKind kind) const;
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;

@@ -194,7 +194,10 @@ void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {
     w.Key("seen", true) << counts->seen[k];
     w.Field("lost", counts->lost[k]).Field("received", counts->received[k]);
     if (counts->not_streamed[k]) w << ",\"streamed\":false";
-    if (counts->stream_budget[k]) w.Field("stream_budget", counts->stream_budget[k]);
+    if (counts->stream_budget[k]) {
+      w.Field(counts->stream_budget_per_cpu ? "stream_budget" : "stream_budget_total",
+              counts->stream_budget[k]);
+    }
     w << '}';
   }
   w << "}},\n";

@@ -290,8 +290,14 @@ std::optional<KernelCounts> ReadKernelCounts(const Json& j) {
     counts.received[k] = per_kind.Unsigned("received");
     // Files before stream masks streamed every kind they counted.
     if (per_kind.Has("streamed")) counts.not_streamed[k] = !per_kind.Bool("streamed");
-    // Files before stream budgets had none.
-    if (per_kind.Has("stream_budget")) counts.stream_budget[k] = per_kind.Unsigned("stream_budget");
+    // Files before stream budgets had none; until 2026-12-03 a budget was
+    // per CPU ("stream_budget"), since then for all CPUs together.
+    if (per_kind.Has("stream_budget_total")) {
+      counts.stream_budget[k] = per_kind.Unsigned("stream_budget_total");
+    } else if (per_kind.Has("stream_budget")) {
+      counts.stream_budget[k] = per_kind.Unsigned("stream_budget");
+      counts.stream_budget_per_cpu = true;
+    }
   }
   return counts;
 }

@@ -18,8 +18,8 @@ std::string PlanBadge(const traces::HostFacts& host);
 std::string LostBadge(const traces::TraceData& trace);
 bool AnyLost(const traces::TraceData& trace);
 // The kinds counted in the kernel and not all streamed, and how far each
-// was streamed ("kvm_emulate_insn counted, the first 65536 per CPU
-// streamed"); empty when every event was streamed.
+// was streamed ("kvm_emulate_insn counted, the first 65536 streamed");
+// empty when every event was streamed.
 std::string CountedOnlyBadge(const traces::TraceData& trace);
 // What to do to get the kernel side, for a trace whose plan is absent:
 // tailored to the recorded reason (--no-probes, permissions, ...).
