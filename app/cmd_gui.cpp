@@ -60,6 +60,8 @@ class AppController : public ui::Controller {
         probes::SessionOptions options;
         options.pid = static_cast<uint32_t>(getpid());
         options.attach = AttachChoiceOf(m_args.attach);
+        // KVM's own counters of this VM count kvm_emulate_insn past its budget.
+        options.count_past_budget = false;
         session = std::make_unique<probes::Session>(options);
         trace->SetHost(session->host_facts());
         trace->SetSymbols(session->symbols());  // all of kallsyms while live
@@ -100,6 +102,10 @@ class AppController : public ui::Controller {
     m_replay_path.clear();
     m_paused = paused;
     m_outcome.reset();
+    {
+      std::lock_guard counts_lock(m_counts_mutex);
+      m_counts_final = false;  // the last run's waiter was joined by StopLive
+    }
     m_machine->Start(options);
     // The waiter owns what it finishes: its own reference to the trace, and
     // pointers to the machine and session, which StopLive keeps alive until
@@ -108,6 +114,12 @@ class AppController : public ui::Controller {
                             p, why_not] {
       vmm::Outcome out = machine->Wait();
       if (session) session->Stop();  // delivers the rest of the ring buffer
+      {
+        // No live count may overwrite the final ones (KVM's own counters
+        // count kvm_emulate_insn past its budget).
+        std::lock_guard counts_lock(m_counts_mutex);
+        m_counts_final = true;
+      }
       FinishTrace(*trace, p, *machine, out, session, why_not);
       std::lock_guard lock(m_mutex);
       m_outcome = out;
@@ -201,7 +213,8 @@ class AppController : public ui::Controller {
       session = m_session.get();
       trace = m_trace;
     }
-    trace->SetKernelCounts(session->counts());
+    std::lock_guard counts_lock(m_counts_mutex);
+    if (!m_counts_final) trace->SetKernelCounts(session->counts());
   }
 
   std::vector<ui::GuestChoice> guests() const override {
@@ -311,6 +324,11 @@ class AppController : public ui::Controller {
 
   GuiArgs m_args;
   mutable std::mutex m_mutex;
+  // Live kernel counts are written under this, never once the waiter has
+  // started writing the final ones (m_counts_final). Taken before the
+  // trace's lock, never with m_mutex held.
+  std::mutex m_counts_mutex;
+  bool m_counts_final = false;
   RunArgs m_run;
   std::shared_ptr<traces::Trace> m_trace;
   std::unique_ptr<Recorder> m_recorder;

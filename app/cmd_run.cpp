@@ -84,6 +84,9 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
   if (args.ring_bytes) options.ring_bytes = *args.ring_bytes;
   if (args.insn_budget) options.stream_budget = *args.insn_budget;
   options.raw_tracepoints = !args.perf_tracepoints;
+  // Past its budget kvm_emulate_insn is detached and KVM's own counters of
+  // this VM count it; system-wide, other VMs' instructions count too.
+  options.count_past_budget = args.system_wide;
   try {
     auto session = std::make_unique<probes::Session>(options);
     std::printf("kernel tracing: %s (stacks: %s%s)\n",
@@ -140,8 +143,9 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
 
 // What the kernel side saw, after the run: events per kind, stacks, losses,
 // and how often the vendor exit handler showed up in the stacks.
-void PrintKernelSummary(const probes::Session& session) {
-  probes::KernelCounts c = session.counts();
+void PrintKernelSummary(const probes::Session& session,
+                        const std::optional<traces::KvmStatsRecord>& stats) {
+  probes::KernelCounts c = FinalKernelCounts(session, stats);
   std::vector<std::string> kinds;
   for (size_t i = 0; i < traces::kKernelEventKinds; ++i) {
     if (!c.seen[i]) continue;
@@ -188,9 +192,8 @@ void PrintKernelSummary(const probes::Session& session) {
 // One line of KVM's own counters (KVM_GET_STATS_FD, no root needed) beside
 // the exits the VMM saw: the counters every backend has, and what PVM counts
 // port I/O as. `kvmscope stats TRACE` shows them all.
-void PrintKvmCounters(const vmm::Machine& machine, const vmm::Outcome& out) {
-  std::string why_not;
-  std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, why_not);
+void PrintKvmCounters(const std::optional<traces::KvmStatsRecord>& stats,
+                      const std::string& why_not, const vmm::Outcome& out) {
   if (!stats) {
     std::printf("KVM's own counters: not available (%s)\n", why_not.c_str());
     return;
@@ -267,8 +270,10 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
     std::printf("%llu KVM_RUN calls, %llu exits in %.3f ms\n",
                 static_cast<unsigned long long>(out.runs),
                 static_cast<unsigned long long>(out.exits), ms);
-    PrintKvmCounters(machine, out);
-    if (session) PrintKernelSummary(*session);
+    std::string stats_why_not;
+    std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, stats_why_not);
+    PrintKvmCounters(stats, stats_why_not, out);
+    if (session) PrintKernelSummary(*session, stats);
     if (trace) FinishTrace(*trace, p, machine, out, session.get(), why_not);
     bool expected_watchdog =
         p.guest && p.guest->expect_watchdog && out.verdict == vmm::Verdict::Timeout;

@@ -99,10 +99,12 @@ int main(int argc, char** argv) {
   run->add_option("--ring-size", run_args.ring_bytes,
                   "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
   run->add_option("--insn-budget", run_args.insn_budget,
-                  fmt::format("Stream the first N kvm_emulate_insn events (all CPUs together), then only "
-                              "count them in the kernel (default {}; 0 = stream every one). Under PVM each "
-                              "emulated guest instruction is one: a long exit-heavy guest costs less "
-                              "to trace, and the trace, stats and window say what was counted only",
+                  fmt::format("Stream the first N kvm_emulate_insn events (all CPUs together), then "
+                              "detach it and take its count from KVM's own counters of this VM "
+                              "(insn_emulation + insn_emulation_fail; --system-wide counts it in the "
+                              "kernel) (default {}; 0 = stream every one). Under PVM each emulated "
+                              "guest instruction is one: a long exit-heavy guest costs less to trace, "
+                              "and the trace, stats and window say what was counted only",
                               kvmscope::probes::kDefaultStreamBudget));
   add_attach(run, run_args.attach);
   run->add_flag("--perf-tracepoints", run_args.perf_tracepoints,

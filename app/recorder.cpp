@@ -6,6 +6,7 @@
 
 #include "probes/host.h"
 #include "traces/chains.h"
+#include "traces/kvm_counters.h"
 #include "traces/sha256.h"
 #include "vmm/host.h"
 #include "vmm/cpu_mode.h"
@@ -159,6 +160,13 @@ std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine,
   return record;
 }
 
+traces::KernelCounts FinalKernelCounts(const probes::Session& session,
+                                       const std::optional<traces::KvmStatsRecord>& stats) {
+  traces::KernelCounts counts = session.counts();
+  if (stats) traces::CountFromKvmStats(counts, *stats);
+  return counts;
+}
+
 void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& machine,
                  const vmm::Outcome& out, const probes::Session* session,
                  const std::string& why_not) {
@@ -169,13 +177,13 @@ void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& ma
   // KVM's own counters need neither root nor tracing: every run has them.
   std::string stats_why_not;
   std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, stats_why_not);
+  if (session) trace.SetKernelCounts(FinalKernelCounts(*session, stats));
   trace.SetKvmStats(std::move(stats), stats_why_not);
   if (!session) {
     trace.SetHost(UntracedHostFacts(why_not));
     return;
   }
   trace.SetHost(session->host_facts());
-  trace.SetKernelCounts(session->counts());
   // The trace keeps the symbols of its frames and of every function the
   // chains and the seed check ask about (compiler suffixes included).
   std::vector<traces::Stack> stacks = trace.Read()->stacks;

@@ -253,6 +253,7 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   for (const TracepointState& t : caps.tracepoints) {
     if (t.raw && t.attach.ok) plan.raw.push_back(t.name);
     if (t.counted_raw && t.attach.ok) plan.counted_raw.push_back(t.name);
+    if (t.detached_at_budget && t.attach.ok) plan.detached_at_budget.push_back(t.name);
   }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
@@ -296,6 +297,11 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
     lines.push_back(fmt::format("{:15}counted by a raw tracepoint, streamed through perf until the "
                                 "stream budget is spent (then detached): {}",
                                 "", fmt::join(plan.counted_raw, " ")));
+  }
+  if (!plan.detached_at_budget.empty()) {
+    lines.push_back(fmt::format("{:15}streamed until the stream budget is spent, then detached (KVM's "
+                                "own statistics count the rest): {}",
+                                "", fmt::join(plan.detached_at_budget, " ")));
   }
   for (const std::string& why : plan.missing) lines.push_back(fmt::format("{:15}missing: {}", "", why));
   if (!plan.stacks_off.empty()) lines.push_back(fmt::format("{:<13} off: {}", "stacks", plan.stacks_off));

@@ -49,6 +49,10 @@ struct TracepointState {
   // its stream budget): the perf program, if any, streams the budget and is
   // detached once it is spent.
   bool counted_raw = false;
+  // Streamed until its stream budget is spent, then detached with nothing
+  // left to count it (SessionOptions::count_past_budget false: KVM's own
+  // statistics give the count).
+  bool detached_at_budget = false;
 };
 
 // What was found on the host, by trying.
@@ -88,6 +92,7 @@ struct AttachPlan {
   std::vector<std::string> tracepoints;  // attached: "kvm:kvm_pio", ...
   std::vector<std::string> raw;          // of the attached (and the syscall edges), the raw ones
   std::vector<std::string> counted_raw;  // of the attached, those a raw program counts
+  std::vector<std::string> detached_at_budget;  // of the attached, those detached with their budget
   std::vector<std::string> missing;      // not attached, with why
   std::string stacks_off;                // why no kernel stacks are taken at all, "" when they are
   // Whether the kernel side can be traced at all (the run loop is covered).

@@ -168,7 +168,14 @@ struct Session::Impl {
   // A raw program counts a kind that is not streamed, or streamed only up to
   // a budget (its perf program then streams the budget and is detached).
   bool CountedRaw(const TracepointProgram& t) const {
-    return t.counter && options.raw_tracepoints && (!Streamed(t.counted) || Budgeted(t.counted));
+    return t.counter && options.raw_tracepoints &&
+           (!Streamed(t.counted) || (Budgeted(t.counted) && options.count_past_budget));
+  }
+  // A streamed, budgeted kind nothing counts past its budget: its program
+  // is detached with the budget.
+  bool DetachedAtBudget(const TracepointProgram& t) const {
+    return t.counted < KS_KIND_COUNT && Streamed(t.counted) && Budgeted(t.counted) &&
+           !options.count_past_budget;
   }
 
   void DetectHost() {
@@ -351,7 +358,8 @@ struct Session::Impl {
         continue;
       }
       state.attach = Try{true, 0, "attached"};
-      if (state.counted_raw) {
+      state.detached_at_budget = DetachedAtBudget(programs[i]);
+      if (state.counted_raw || state.detached_at_budget) {
         budget_kind = programs[i].counted;
         budget_link = link;
         continue;
@@ -414,8 +422,9 @@ struct Session::Impl {
     return 0;
   }
 
-  // Once the budget of the kind a raw program counts is spent, its perf
-  // program only throws perf records away: detached (here, by the drain
+  // Once the budget of a kind is spent, its perf program only throws perf
+  // records away (a raw program counts the kind), or only counts what KVM
+  // counts as well (count_past_budget false): detached (here, by the drain
   // thread; Stop() joins the detaching thread after this one).
   void DetachSpentBudget() {
     bpf_link* link = budget_link.load();
@@ -554,14 +563,19 @@ KernelCounts Session::counts() const {
     // program or dropped here past the budget, or, once the perf program is
     // detached (only the raw one counts: nothing races), seen beyond what
     // the budget let through.
-    bool past_budget = sum(KS_CNT_HELD + raw) > 0 || m->dropped[i].load() > 0;
-    if (!past_budget && raw == m->budget_kind && m->budget_detached.load()) {
+    // With count_past_budget false, nothing counted the kind after the
+    // detach: `seen` falls short, and the kind is past its budget.
+    const bool detached = raw == m->budget_kind && m->budget_detached.load();
+    const bool stopped_counting = detached && !m->options.count_past_budget;
+    bool past_budget = stopped_counting || sum(KS_CNT_HELD + raw) > 0 || m->dropped[i].load() > 0;
+    if (!past_budget && detached) {
       uint64_t used = __atomic_load_n(&m->skel->bss->budget_used[raw], __ATOMIC_RELAXED);
       past_budget = c.seen[i] > std::min(used, m->options.stream_budget);
     }
     if (past_budget && (m->options.stream_kinds & StreamBit(*kind))) {
       c.not_streamed[i] = true;
       c.stream_budget[i] = m->options.stream_budget;
+      if (stopped_counting) c.seen_by[i] = traces::SeenBy::UntilBudget;
     }
   }
   c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);

@@ -69,6 +69,14 @@ struct SessionOptions {
   // kvm_emulate_insn counted by one; false attaches every tracepoint
   // through perf.
   bool raw_tracepoints = true;
+  // Whether a budgeted kind stays counted in the kernel once its budget is
+  // spent (by a raw program, or by its perf program where raw ones are
+  // refused). false detaches everything of the kind with the budget:
+  // counts() then says SeenBy::UntilBudget and KVM's own statistics of the
+  // traced VM give the count (traces::CountFromKvmStats). For kvmscope's own
+  // VM (run, the window) that has them; not for --system-wide or another
+  // process's VM.
+  bool count_past_budget = true;
 };
 
 // Kernel-side accounting (seen/lost/received per kind, stacks): the model's type.

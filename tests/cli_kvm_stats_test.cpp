@@ -83,6 +83,32 @@ TEST_F(CliKvmStats, RunWithoutProbesRecordsThemAndStatsShowsThem) {
   EXPECT_GE(j["kvm_counters"]["compared"][0]["kvm"].get<uint64_t>(), 52u);
 }
 
+// Past its stream budget `run` detaches kvm_emulate_insn: its count is
+// KVM's own (insn_emulation + insn_emulation_fail), and the output and the
+// file say so.
+TEST_F(CliKvmStats, PastTheInsnBudgetRunTakesTheCountFromThem) {
+  KVMSCOPE_REQUIRE_KVM();
+  const fs::path out = dir / "budget.json";
+  Result r = Kvmscope("run --guest pio-loop --param 20000 --insn-budget 100 -q -o " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  if (r.output.find("kernel tracing is off") != std::string::npos) GTEST_SKIP() << r.output;
+  const Json trace = Load(out);
+  ExpectCounters(trace, 20'000);
+  uint64_t started = 0, failed = 0;
+  for (const Json& vcpu : trace["kvm_stats"]["vcpus"]) {
+    started += vcpu.value("insn_emulation", uint64_t{0});
+    failed += vcpu.value("insn_emulation_fail", uint64_t{0});
+  }
+  if (started <= 100) GTEST_SKIP() << "KVM emulated " << started << " instructions (VMX/SVM run them in hardware)";
+  const Json& kind = trace["kernel_counts"]["kinds"]["kvm_emulate_insn"];
+  EXPECT_EQ(kind["seen_by"], "kvm_statistics") << kind;
+  EXPECT_EQ(kind["seen"].get<uint64_t>(), started + failed) << kind;
+  EXPECT_EQ(kind["received"], 100) << kind;
+  const std::string said = "kernel: kvm_emulate_insn counted in the kernel, the first 100 streamed, the rest "
+                           "counted by KVM's own statistics (100 of " + std::to_string(started + failed) + ";";
+  EXPECT_NE(r.output.find(said), std::string::npos) << said << "\n" << r.output;
+}
+
 TEST_F(CliKvmStats, WithoutRootTheTraceStillHasThem) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
   if (system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "setpriv unavailable";

@@ -4,6 +4,8 @@
 // and the one conversion from the BPF record ABI to traces events.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -198,6 +200,20 @@ TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
   ASSERT_NE(raw_line, lines.end());
   EXPECT_NE(raw_line->find("kvm:kvm_userspace_exit kvm:kvm_pio"), std::string::npos) << *raw_line;
   EXPECT_EQ(raw_line->find("kvm_mmio"), std::string::npos) << *raw_line;
+  EXPECT_TRUE(plan.detached_at_budget.empty());
+
+  // run and the window: nothing counts it past the budget, KVM does.
+  for (TracepointState& t : c.tracepoints) {
+    t.detached_at_budget = std::exchange(t.counted_raw, false);
+  }
+  AttachPlan detached = PlanAttach(c);
+  EXPECT_TRUE(detached.counted_raw.empty());
+  EXPECT_EQ(detached.detached_at_budget, (std::vector<std::string>{"kvm:kvm_emulate_insn"}));
+  std::string said;
+  for (const std::string& l : DescribePlan(detached)) said += l + "\n";
+  EXPECT_NE(said.find("then detached (KVM's own statistics count the rest): kvm:kvm_emulate_insn"),
+            std::string::npos) << said;
+  EXPECT_EQ(said.find("counted by a raw tracepoint"), std::string::npos) << said;
 
   std::string text;
   for (const std::string& l : DescribePlan(PlanAttach(Pvm()))) text += l + "\n";

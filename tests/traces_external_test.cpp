@@ -399,6 +399,63 @@ TEST(ExternalVmm, AStreamBudgetIsKeptInTheFileAndSaidWhereverTheKindIsCounted) {
             "kvm_emulate_insn counted in the kernel (the first 64 streamed)");
 }
 
+// run and the window detach kvm_emulate_insn with its budget: KVM's own
+// counters give the rest (insn_emulation + insn_emulation_fail), only where
+// the kernel stopped counting, and every label says who counted.
+TEST(ExternalVmm, PastItsBudgetKvmsCountersCountWhatTheKernelNoLongerDid) {
+  TraceData data = ExternalTrace();
+  const size_t insn = static_cast<size_t>(KernelEventKind::EmulateInsn);
+  KernelCounts& k = *data.kernel_counts;
+  k.received[insn] = 64;
+  k.seen[insn] = 70;  // counted until the detach
+  k.stream_budget[insn] = 64;
+  KvmStatsRecord kvm;
+  kvm.vcpus = {{{"insn_emulation", 900}, {"insn_emulation_fail", 6}},
+               {{"insn_emulation", 100}, {"insn_emulation_fail", 0}}};
+
+  KernelCounts tracing = k;  // counted all along: KVM's counters change nothing
+  CountFromKvmStats(tracing, kvm);
+  EXPECT_TRUE(tracing == k);
+  k.seen_by[insn] = SeenBy::UntilBudget;
+  EXPECT_EQ(k.StreamedHow(KernelEventKind::EmulateInsn), "the first 64 streamed, then no longer counted");
+  KvmStatsRecord without_fail;
+  without_fail.vcpus = {{{"insn_emulation", 900}}};
+  KernelCounts unfilled = k;
+  CountFromKvmStats(unfilled, without_fail);  // a kernel without the counter: left as it was
+  EXPECT_TRUE(unfilled == k);
+  CountFromKvmStats(k, kvm);
+  EXPECT_EQ(k.seen[insn], 1006u);
+  EXPECT_EQ(k.SeenByOf(KernelEventKind::EmulateInsn), SeenBy::KvmStatistics);
+  EXPECT_EQ(k.StreamedHow(KernelEventKind::EmulateInsn),
+            "the first 64 streamed, the rest counted by KVM's own statistics");
+
+  data.kvm_stats = kvm;
+  std::ostringstream out;
+  WriteTrace(data, out);
+  EXPECT_EQ(Json::parse(out.str())["kernel_counts"]["kinds"]["kvm_emulate_insn"]["seen_by"], "kvm_statistics");
+  EXPECT_FALSE(Json::parse(out.str())["kernel_counts"]["kinds"]["kvm_pio"].contains("seen_by"));
+  const TraceData loaded = ParseTrace(out.str());
+  EXPECT_TRUE(loaded == data);
+  Json bad = Json::parse(out.str());
+  bad["kernel_counts"]["kinds"]["kvm_emulate_insn"]["seen_by"] = "guesswork";
+  try {
+    ParseTrace(bad.dump());
+    FAIL() << "an unknown seen_by was read";
+  } catch (const TraceFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown \"guesswork\""), std::string::npos) << e.what();
+  }
+
+  // KVM's count beside itself tells nothing: no row compares them.
+  const KvmCounterStats counters = ComputeKvmCounters(loaded, kAllVcpus);
+  for (const KvmCounterRow& r : counters.compared) EXPECT_NE(r.counter, "insn_emulation");
+  TraceData traced = loaded;
+  traced.stacks.push_back({0xffffffff81000000});
+  EXPECT_EQ(BuildCycle(traced).Node(CycleNodeId::Emulate).count.value, 1006u);
+  EXPECT_EQ(BuildCycle(traced).Node(CycleNodeId::Emulate).count.what,
+            "kvm_emulate_insn counted in the kernel (the first 64 streamed, the rest counted by KVM's "
+            "own statistics)");
+}
+
 TEST(ExternalVmm, JsonRoundTripKeepsTheVmmAndTheThreadNames) {
   const TraceData data = ExternalTrace();
   std::ostringstream out;

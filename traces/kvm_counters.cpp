@@ -83,6 +83,14 @@ bool CountedOnly(const TraceData& trace, KernelEventKind kind) {
   return trace.kernel_counts && trace.kernel_counts->CountedOnly(kind);
 }
 
+// The trace's count when the kernel counted `kind` over the whole
+// recording by itself; nullopt when KVM's statistics gave it (comparing
+// them with themselves tells nothing) or counting stopped at the budget.
+std::optional<uint64_t> KernelSeen(const TraceData& trace, KernelEventKind kind) {
+  if (trace.kernel_counts->SeenByOf(kind) != SeenBy::Tracing) return std::nullopt;
+  return trace.kernel_counts->seen[static_cast<size_t>(kind)];
+}
+
 // An external VMM's trace has no VMM events: each VMM source is counted from
 // the kernel's side of the same KVM_RUN returns instead.
 uint64_t ExternalCount(const Event& e, const Mapping& m) {
@@ -181,7 +189,7 @@ std::optional<uint64_t> TraceCount(const TraceData& trace, const Mapping& m, std
   if (kernel && CountedOnly(trace, m.kind)) {
     // The kernel's count is per kind, trace-wide; #PF alone cannot be told apart.
     if (only || m.source == Source::KernelPf) return std::nullopt;
-    return trace.kernel_counts->seen[static_cast<size_t>(m.kind)];
+    return KernelSeen(trace, m.kind);
   }
   if (trace.external && m.source != Source::VmmExits && !kernel &&
       !Attached(trace, KernelEventKind::UserspaceExit)) {
@@ -373,6 +381,16 @@ std::string KvmCountersJson(const KvmCounterStats& s) {
   for (const std::string& name : s.zero_vm) vm[name] = 0;
   j["vm"] = std::move(vm);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void CountFromKvmStats(KernelCounts& counts, const KvmStatsRecord& stats) {
+  const auto k = static_cast<size_t>(KernelEventKind::EmulateInsn);
+  if (counts.seen_by[k] != SeenBy::UntilBudget) return;
+  std::optional<uint64_t> started = stats.Total("insn_emulation");
+  std::optional<uint64_t> failed = stats.Total("insn_emulation_fail");
+  if (!started || !failed) return;
+  counts.seen[k] = *started + *failed;
+  counts.seen_by[k] = SeenBy::KvmStatistics;
 }
 
 }  // namespace kvmscope::traces

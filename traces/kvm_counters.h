@@ -52,6 +52,20 @@ struct KvmCounterStats {
   bool operator==(const KvmCounterStats&) const = default;
 };
 
+// Where a kind's programs were detached with its stream budget
+// (SeenBy::UntilBudget: `seen` falls short), fills `seen` from KVM's own
+// counters of the same VM and marks it SeenBy::KvmStatistics. Only
+// kvm_emulate_insn has such counters: KVM fires it once for every
+// instruction it starts to emulate, right beside ++insn_emulation
+// (arch/x86/kvm/x86.c, x86_decode_emulated_instruction; older kernels
+// have the same two lines in x86_emulate_instruction), and once more for each that
+// fails, beside ++insn_emulation_fail (handle_emulation_failure): the sum
+// of the two. Measured equal under PVM 6.18: the exceptions guest's 437
+// kvm_emulate_insn = insn_emulation 431 + insn_emulation_fail 6. Leaves
+// the counts alone when `stats` lacks either counter. Only for stats of the
+// traced process's own VM (not --system-wide).
+void CountFromKvmStats(KernelCounts& counts, const KvmStatsRecord& stats);
+
 // vcpu: kAllVcpus / kEveryScope (stats.h) for every vCPU, or one vCPU number.
 KvmCounterStats ComputeKvmCounters(const TraceData& trace, int vcpu);
 // The "KVM's own counters (KVM_GET_STATS_FD)" section of `kvmscope stats`.

@@ -171,10 +171,29 @@ uint64_t KernelCounts::total_lost() const { return std::accumulate(lost.begin(),
 uint64_t KernelCounts::total_received() const {
   return std::accumulate(received.begin(), received.end(), 0ull);
 }
+namespace {
+constexpr std::array<std::string_view, 3> kSeenByNames = {"tracing", "until_budget", "kvm_statistics"};
+}  // namespace
+
+std::string_view SeenByName(SeenBy by) { return kSeenByNames[static_cast<size_t>(by)]; }
+std::optional<SeenBy> SeenByFromName(std::string_view name) {
+  for (size_t i = 0; i < kSeenByNames.size(); ++i) {
+    if (kSeenByNames[i] == name) return static_cast<SeenBy>(i);
+  }
+  return std::nullopt;
+}
+
 std::string KernelCounts::StreamedHow(KernelEventKind kind) const {
   const uint64_t budget = stream_budget[static_cast<size_t>(kind)];
   if (!budget) return "not streamed";
-  return fmt::format("the first {}{} streamed", budget, stream_budget_per_cpu ? " per CPU" : "");
+  const std::string first =
+      fmt::format("the first {}{} streamed", budget, stream_budget_per_cpu ? " per CPU" : "");
+  switch (SeenByOf(kind)) {
+    case SeenBy::Tracing: break;
+    case SeenBy::UntilBudget: return first + ", then no longer counted";
+    case SeenBy::KvmStatistics: return first + ", the rest counted by KVM's own statistics";
+  }
+  return first;
 }
 
 const std::array<std::string_view, kGuestRegs>& GuestRegNames() {

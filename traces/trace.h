@@ -203,6 +203,17 @@ struct GuestFacts {
   uint32_t LineOf(uint64_t address) const;
 };
 
+// Who counted a kind's `seen`.
+enum class SeenBy : uint8_t {
+  Tracing,       // the BPF programs, for the whole recording
+  UntilBudget,   // the BPF programs until its stream budget was spent, then
+                 // nothing was attached for it any more: `seen` falls short
+  KvmStatistics  // KVM's own counters (CountFromKvmStats): nothing attached past the budget
+};
+// "tracing", "until_budget", "kvm_statistics" (the trace file's words).
+std::string_view SeenByName(SeenBy by);
+std::optional<SeenBy> SeenByFromName(std::string_view name);
+
 // Kernel-side accounting: events seen in the kernel (after the process
 // filter), lost (ring buffer full) and received, per kind; stacks.
 struct KernelCounts {
@@ -220,6 +231,9 @@ struct KernelCounts {
   // Files written before 2026-12-03 budgeted each CPU: stream_budget is
   // then per CPU ("stream_budget" in the file; "stream_budget_total" since).
   bool stream_budget_per_cpu = false;
+  // For a budgeted kind whose programs were detached with the budget:
+  // where `seen` comes from ("seen_by" in the file; absent: Tracing).
+  std::array<SeenBy, kKernelEventKinds> seen_by{};
   uint64_t stacks_taken = 0;
   uint64_t stacks_failed = 0;
   uint64_t total_seen() const;
@@ -228,8 +242,10 @@ struct KernelCounts {
   bool CountedOnly(KernelEventKind kind) const { return not_streamed[static_cast<size_t>(kind)]; }
   // How a counted-only kind was streamed, in a few words for a label:
   // "not streamed", or "the first N streamed" ("the first N per CPU
-  // streamed" from an older file).
+  // streamed" from an older file), and who counted the rest when it was
+  // not the BPF programs ("..., the rest counted by KVM's own statistics").
   std::string StreamedHow(KernelEventKind kind) const;
+  SeenBy SeenByOf(KernelEventKind kind) const { return seen_by[static_cast<size_t>(kind)]; }
   uint64_t total_received() const;
   bool operator==(const KernelCounts&) const = default;
 };

@@ -198,6 +198,10 @@ void WriteKernelCounts(Writer& w, const std::optional<KernelCounts>& counts) {
       w.Field(counts->stream_budget_per_cpu ? "stream_budget" : "stream_budget_total",
               counts->stream_budget[k]);
     }
+    if (counts->seen_by[k] != SeenBy::Tracing) {
+      w << ",\"seen_by\":";
+      w.String(SeenByName(counts->seen_by[k]));
+    }
     w << '}';
   }
   w << "}},\n";

@@ -298,6 +298,17 @@ std::optional<KernelCounts> ReadKernelCounts(const Json& j) {
       counts.stream_budget[k] = per_kind.Unsigned("stream_budget");
       counts.stream_budget_per_cpu = true;
     }
+    // Since 2026-12-03: who counted `seen` when the programs were detached
+    // with the budget (absent: the programs, for the whole recording).
+    if (per_kind.Has("seen_by")) {
+      const std::string by = per_kind.String("seen_by");
+      std::optional<SeenBy> seen_by = SeenByFromName(by);
+      if (!seen_by) {
+        Fail(Join(where, "seen_by"),
+             fmt::format("unknown \"{}\" (tracing, until_budget or kvm_statistics)", by));
+      }
+      counts.seen_by[k] = *seen_by;
+    }
   }
   return counts;
 }
