@@ -157,13 +157,17 @@ struct Session::Impl {
     };
   }
 
+  bool Streamed(traces::KernelEventKind kind) const { return options.stream_kinds & StreamBit(kind); }
+  bool Budgeted(traces::KernelEventKind kind) const {
+    return options.stream_budget > 0 && (options.budget_kinds & StreamBit(kind));
+  }
   bool Streamed(uint32_t raw_kind) const {
     std::optional<traces::KernelEventKind> kind = KindFromRaw(raw_kind);
-    return kind && (options.stream_kinds & StreamBit(*kind));
+    return kind && Streamed(*kind);
   }
   bool Budgeted(uint32_t raw_kind) const {
     std::optional<traces::KernelEventKind> kind = KindFromRaw(raw_kind);
-    return kind && options.stream_budget > 0 && (options.budget_kinds & StreamBit(*kind));
+    return kind && Budgeted(*kind);
   }
   // A raw program counts a kind that is not streamed, or streamed only up to
   // a budget (its perf program then streams the budget and is detached).
@@ -450,8 +454,8 @@ Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
   std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });
   m->options = options;
   for (size_t k = 0; k < traces::kKernelEventKinds; ++k) {
-    uint32_t bit = StreamBit(static_cast<traces::KernelEventKind>(k));
-    if ((options.stream_kinds & bit) && (options.budget_kinds & bit)) m->budget[k] = options.stream_budget;
+    const auto kind = static_cast<traces::KernelEventKind>(k);
+    if (m->Streamed(kind) && m->Budgeted(kind)) m->budget[k] = options.stream_budget;
   }
   uint32_t size = options.ring_bytes;
   if (size < 4096 || (size & (size - 1)) != 0) {
@@ -572,7 +576,7 @@ KernelCounts Session::counts() const {
       uint64_t used = __atomic_load_n(&m->skel->bss->budget_used[raw], __ATOMIC_RELAXED);
       past_budget = c.seen[i] > std::min(used, m->options.stream_budget);
     }
-    if (past_budget && (m->options.stream_kinds & StreamBit(*kind))) {
+    if (past_budget && m->Streamed(*kind)) {
       c.not_streamed[i] = true;
       c.stream_budget[i] = m->options.stream_budget;
       if (stopped_counting) c.seen_by[i] = traces::SeenBy::UntilBudget;
