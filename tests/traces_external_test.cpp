@@ -454,6 +454,12 @@ TEST(ExternalVmm, PastItsBudgetKvmsCountersCountWhatTheKernelNoLongerDid) {
   EXPECT_EQ(BuildCycle(traced).Node(CycleNodeId::Emulate).count.what,
             "kvm_emulate_insn counted in the kernel (the first 64 streamed, the rest counted by KVM's "
             "own statistics)");
+  // Live, before KVM's count: no count rather than one that falls short.
+  traced.kernel_counts->seen_by[insn] = SeenBy::UntilBudget;
+  const CycleModel live = BuildCycle(traced);
+  EXPECT_EQ(live.Node(CycleNodeId::Emulate).count.kind, CountKind::None);
+  EXPECT_EQ(live.Node(CycleNodeId::Emulate).count.what,
+            "kvm_emulate_insn not counted past its budget (the first 64 streamed, then no longer counted)");
 }
 
 TEST(ExternalVmm, JsonRoundTripKeepsTheVmmAndTheThreadNames) {

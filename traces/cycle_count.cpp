@@ -362,8 +362,13 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
   // kvm_emulate_insn counted in the kernel and not all streamed (record
   // --pid, or past its stream budget): the kernel's count, as the events
   // would have given it.
+  // Counting stopped with the budget (a live window's run before KVM's own
+  // count comes at its end): no count rather than one that falls short.
   const bool emulate_counted = trace.kernel_counts && trace.kernel_counts->CountedOnly(K::EmulateInsn);
-  const uint64_t emulated = emulate_counted
+  const bool emulate_unknown =
+      emulate_counted && trace.kernel_counts->SeenByOf(K::EmulateInsn) == SeenBy::UntilBudget;
+  const uint64_t emulated = emulate_unknown ? 0
+                            : emulate_counted
                                 ? trace.kernel_counts->seen[static_cast<size_t>(K::EmulateInsn)]
                                 : count(K::EmulateInsn);
 
@@ -396,10 +401,15 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
         "kernel work inside KVM_RUN (kvm_exit does not fire here)");
     arc(A::HandledInKernel).reasons = Sorted(work);
   }
-  set(node(N::Emulate).count, emulated, CountKind::Measured,
-      emulate_counted ? fmt::format("kvm_emulate_insn counted in the kernel ({})",
-                                    trace.kernel_counts->StreamedHow(K::EmulateInsn))
-                      : "kvm_emulate_insn events");
+  if (emulate_unknown) {
+    node(N::Emulate).count.what = fmt::format("kvm_emulate_insn not counted past its budget ({})",
+                                              trace.kernel_counts->StreamedHow(K::EmulateInsn));
+  } else {
+    set(node(N::Emulate).count, emulated, CountKind::Measured,
+        emulate_counted ? fmt::format("kvm_emulate_insn counted in the kernel ({})",
+                                      trace.kernel_counts->StreamedHow(K::EmulateInsn))
+                        : "kvm_emulate_insn events");
+  }
   arc(A::ToEmulate).count = node(N::Emulate).count;
   if (count(K::MmuPageFault) > 0)
     set(node(N::PageFault).count, count(K::MmuPageFault), CountKind::Measured,
