@@ -501,6 +501,8 @@ int BPF_PROG(raw_kvm_pio, unsigned int rw, unsigned int port, unsigned int size,
 {
 	__u32 val = 0;
 
+	if (!wanted(bpf_get_current_pid_tgid()))
+		return 0;  /* another process's VM: its value is not read */
 	bpf_probe_read_kernel(&val, size == 1 ? 1 : size == 2 ? 2 : 4, data);
 	pio(ctx, rw, port, size, count, val);
 	return 0;
