@@ -93,6 +93,12 @@ class AppController : public ui::Controller {
     options.start_paused = paused;
     options.slow_motion = std::chrono::milliseconds(m_slow_ms);
     options.capture_regs = true;  // the inspector shows them
+    {
+      // Before m_mutex, never under it (the frame holds a trace snapshot
+      // while it asks for guest(); Tick holds this while it writes counts).
+      std::lock_guard counts_lock(m_counts_mutex);
+      m_counts_final = false;  // the last run's waiter was joined by StopLive
+    }
     std::lock_guard lock(m_mutex);
     m_run = run;
     m_trace = trace;
@@ -102,10 +108,6 @@ class AppController : public ui::Controller {
     m_replay_path.clear();
     m_paused = paused;
     m_outcome.reset();
-    {
-      std::lock_guard counts_lock(m_counts_mutex);
-      m_counts_final = false;  // the last run's waiter was joined by StopLive
-    }
     m_machine->Start(options);
     // The waiter owns what it finishes: its own reference to the trace, and
     // pointers to the machine and session, which StopLive keeps alive until
@@ -326,7 +328,8 @@ class AppController : public ui::Controller {
   mutable std::mutex m_mutex;
   // Live kernel counts are written under this, never once the waiter has
   // started writing the final ones (m_counts_final). Taken before the
-  // trace's lock, never with m_mutex held.
+  // trace's lock, never with m_mutex held (the frame takes m_mutex under a
+  // trace snapshot: that would close a cycle).
   std::mutex m_counts_mutex;
   bool m_counts_final = false;
   RunArgs m_run;
