@@ -190,8 +190,15 @@ int CmdTop(const TopArgs& args) {
     if (!screen) return;
     auto [cols, lines] = RawTerminal::Size(STDOUT_FILENO);
     std::string frame = view_state.Render(body(cols), cols, lines);
-    std::fwrite(frame.data(), 1, frame.size(), stdout);
+    // One write per frame: a line-buffered stdout would hand the terminal
+    // half a frame (the header sorted anew, the status line still old).
     std::fflush(stdout);
+    for (size_t at = 0; at < frame.size();) {
+      ssize_t n = ::write(STDOUT_FILENO, frame.data() + at, frame.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
   };
   draw();
 
