@@ -71,7 +71,9 @@ int CmdDoctor(const DoctorArgs& args) {
                   : "missing → fentry and CO-RE need a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 
   try {
-    probes::Session session(probes::SessionOptions{});
+    // As run asks for it; the forced mechanism is planned below from the
+    // same findings (a refused one must not stop the report).
+    probes::Session session(RunSessionOptions(RunArgs{}));
     const probes::Capabilities& caps = session.capabilities();
     Line("tracefs", "mounted (kvmscope mounts it when it is not)");
     Line("exit handler", caps.vendor_handler.empty()

@@ -62,6 +62,7 @@ class AppController : public ui::Controller {
         options.attach = AttachChoiceOf(m_args.attach);
         // KVM's own counters of this VM count kvm_emulate_insn past its budget.
         options.count_past_budget = false;
+        options.raw_syscall_edges = true;  // its own VM, as run does
         session = std::make_unique<probes::Session>(options);
         trace->SetHost(session->host_facts());
         trace->SetSymbols(session->symbols());  // all of kallsyms while live

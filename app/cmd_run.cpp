@@ -68,13 +68,9 @@ void StepLoop(vmm::Machine& machine, LivePrinter& printer) {
   }
 }
 
-// Starts kernel tracing for this process, joined into the printer. Returns
-// null, after saying why, when the kernel cannot be traced: the VMM side
-// still runs — unless --attach forced a mechanism, which is then `refused`
-// (nothing should run: what was asked for cannot be shown).
-std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer,
-                                             Recorder* recorder, std::string& why_not,
-                                             bool& refused) {
+}  // namespace
+
+probes::SessionOptions RunSessionOptions(const RunArgs& args) {
   probes::SessionOptions options;
   options.attach = AttachChoiceOf(args.attach);
   options.pid = args.system_wide ? 0 : static_cast<uint32_t>(getpid());
@@ -84,9 +80,25 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
   if (args.ring_bytes) options.ring_bytes = *args.ring_bytes;
   if (args.insn_budget) options.stream_budget = *args.insn_budget;
   options.raw_tracepoints = !args.perf_tracepoints;
+  // kvmscope's own VM: its exits are dearer to trace than everybody else's
+  // system calls, for the seconds a run lasts.
+  options.raw_syscall_edges = !args.system_wide;
   // Past its budget kvm_emulate_insn is detached and KVM's own counters of
   // this VM count it; system-wide, other VMs' instructions count too.
   options.count_past_budget = args.system_wide;
+  return options;
+}
+
+namespace {
+
+// Starts kernel tracing for this process, joined into the printer. Returns
+// null, after saying why, when the kernel cannot be traced: the VMM side
+// still runs — unless --attach forced a mechanism, which is then `refused`
+// (nothing should run: what was asked for cannot be shown).
+std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& printer,
+                                             Recorder* recorder, std::string& why_not,
+                                             bool& refused) {
+  probes::SessionOptions options = RunSessionOptions(args);
   try {
     auto session = std::make_unique<probes::Session>(options);
     std::printf("kernel tracing: %s (stacks: %s%s)\n",

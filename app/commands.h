@@ -17,6 +17,9 @@ namespace traces {
 class Trace;
 struct TraceData;
 }  // namespace traces
+namespace probes {
+struct SessionOptions;
+}  // namespace probes
 namespace lab {
 struct Lab;
 }  // namespace lab
@@ -59,6 +62,8 @@ struct RunArgs {
   std::string chrome;  // --chrome: Chrome trace event JSON for Perfetto
 };
 int CmdRun(const RunArgs& args);
+// What run's kernel tracing is asked for (doctor shows the plan it gives).
+probes::SessionOptions RunSessionOptions(const RunArgs& args);
 
 // Runs a guest as `kvmscope run` does, recording everything into `trace`
 // when it is not null. Returns the exit status.

@@ -323,35 +323,76 @@ int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
 	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret, vcpu_id_of(vcpu));
 }
 
-SEC("tp/syscalls/sys_enter_ioctl")
-int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
+/* The KVM_RUN ioctl's edges, whichever tracepoint brings them. */
+static __always_inline void ioctl_enter(void *ctx, __u64 fd, __u64 cmd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct thread_state *ts;
 
-	if (ctx->args[1] != KVMSCOPE_KVM_RUN || !wanted(pid_tgid))
-		return KS_TP_PASS;
+	if (cmd != KVMSCOPE_KVM_RUN || !wanted(pid_tgid))
+		return;
 	ts = thread((__u32)pid_tgid, true);
 	if (ts)
 		ts->in_run = 1;
-	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, ctx->args[0], -1);
+	run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, fd, -1);
+}
+
+static __always_inline void ioctl_exit(void *ctx, __s64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct thread_state *ts;
+
+	if (!wanted(pid_tgid))
+		return;
+	ts = thread((__u32)pid_tgid, false);
+	if (!ts || !ts->in_run)
+		return;
+	ts->in_run = 0;
+	run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ret, -1);
+}
+
+SEC("tp/syscalls/sys_enter_ioctl")
+int run_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	ioctl_enter(ctx, ctx->args[0], ctx->args[1]);
 	return KS_TP_PASS;  /* perf users of this tracepoint keep the event */
 }
 
 SEC("tp/syscalls/sys_exit_ioctl")
 int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct thread_state *ts;
-
-	if (!wanted(pid_tgid))
-		return KS_TP_PASS;
-	ts = thread((__u32)pid_tgid, false);
-	if (!ts || !ts->in_run)
-		return KS_TP_PASS;
-	ts->in_run = 0;
-	run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ctx->ret, -1);
+	ioctl_exit(ctx, ctx->ret);
 	return KS_TP_PASS;
+}
+
+/* The same edges from the raw tracepoints every system call passes
+ * (sys_enter(regs, id), sys_exit(regs, ret)): the program runs from the
+ * tracepoint itself, without building perf's record of the call. It runs
+ * for every system call of the machine, so the cheapest tests come first
+ * and nothing is read from the registers for a process not traced.
+ * x86-64 numbering: ioctl is 16 and its fd and request are in di and si. */
+#define KS_NR_IOCTL 16
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 cmd;
+
+	if (id != KS_NR_IOCTL || !wanted(bpf_get_current_pid_tgid()))
+		return 0;
+	cmd = BPF_CORE_READ(regs, si);
+	if (cmd == KVMSCOPE_KVM_RUN)
+		ioctl_enter(ctx, BPF_CORE_READ(regs, di), cmd);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (!wanted(bpf_get_current_pid_tgid()) || BPF_CORE_READ(regs, orig_ax) != KS_NR_IOCTL)
+		return 0;
+	ioctl_exit(ctx, ret);
+	return 0;
 }
 
 /* ---- the vendor exit handler: attached by name at run time ---- */
@@ -484,10 +525,8 @@ int tp_kvm_pio(struct trace_event_raw_kvm_pio___ks *ctx)
  * their arguments are the event's fields (kvm_pio's value is read from
  * its data pointer as the tracepoint reads it: 1, 2 or 4 bytes, the first
  * of a string I/O), and no perf record is built per event. The loader
- * prefers these and falls back to the perf programs above. The KVM_RUN
- * syscall edges stay perf programs: the raw sys_enter/sys_exit would run a
- * program on every system call of the machine, where perf's syscall
- * tracepoints return at once for any call but ioctl. */
+ * prefers these, as it does the raw KVM_RUN edges, and falls back to the
+ * perf programs above. */
 SEC("raw_tp/kvm_userspace_exit")
 int BPF_PROG(raw_kvm_userspace_exit, __u32 reason, int err)
 {

@@ -88,6 +88,9 @@ struct TracepointProgram {
   // that is budgeted or not streamed: `prog` then streams the budget only.
   bpf_program* counter = nullptr;
   uint32_t counted = KS_KIND_COUNT;  // enum kvmscope_kind
+  // `raw` runs on every system call of the machine: attached only with
+  // SessionOptions::raw_syscall_edges.
+  bool every_syscall = false;
 };
 
 }  // namespace
@@ -136,8 +139,8 @@ struct Session::Impl {
   std::vector<TracepointProgram> TracepointPrograms() const {
     auto* p = &skel->progs;
     return {
-        {"syscalls:sys_enter_ioctl", p->run_sys_enter},
-        {"syscalls:sys_exit_ioctl", p->run_sys_exit},
+        {"syscalls:sys_enter_ioctl", p->run_sys_enter, p->raw_sys_enter, nullptr, KS_KIND_COUNT, true},
+        {"syscalls:sys_exit_ioctl", p->run_sys_exit, p->raw_sys_exit, nullptr, KS_KIND_COUNT, true},
         {"kvm:kvm_entry", p->tp_kvm_entry},
         {"kvm:kvm_exit", p->tp_kvm_exit},
         {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit},
@@ -168,6 +171,10 @@ struct Session::Impl {
   bool Budgeted(uint32_t raw_kind) const {
     std::optional<traces::KernelEventKind> kind = KindFromRaw(raw_kind);
     return kind && Budgeted(*kind);
+  }
+  // Whether the tracepoint's raw program is tried before its perf one.
+  bool WantsRaw(const TracepointProgram& t) const {
+    return t.raw && options.raw_tracepoints && (!t.every_syscall || options.raw_syscall_edges);
   }
   // A raw program counts a kind that is not streamed, or streamed only up to
   // a budget (its perf program then streams the budget and is detached).
@@ -254,7 +261,7 @@ struct Session::Impl {
       bool exists = TracepointExists(tracefs, t.name);
       caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
       bpf_program__set_autoload(t.prog, exists);
-      if (t.raw) bpf_program__set_autoload(t.raw, exists && options.raw_tracepoints);
+      if (t.raw) bpf_program__set_autoload(t.raw, exists && WantsRaw(t));
       if (t.counter) bpf_program__set_autoload(t.counter, exists && CountedRaw(t));
     }
     if (int err = kvm_trace_bpf__load(skel); err) {
@@ -348,8 +355,7 @@ struct Session::Impl {
         state.attach = Try{true, 0, "attached"};
         continue;
       }
-      bool try_raw = programs[i].raw && options.raw_tracepoints;
-      bpf_link* link = try_raw ? bpf_program__attach(programs[i].raw) : nullptr;
+      bpf_link* link = WantsRaw(programs[i]) ? bpf_program__attach(programs[i].raw) : nullptr;
       state.raw = link != nullptr;
       if (!link) {
         TakeLibbpfLog();

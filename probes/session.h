@@ -69,6 +69,13 @@ struct SessionOptions {
   // kvm_emulate_insn counted by one; false attaches every tracepoint
   // through perf.
   bool raw_tracepoints = true;
+  // The KVM_RUN system-call edges from the raw sys_enter/sys_exit too (with
+  // raw_tracepoints). Cheaper for the traced VM, dearer for everyone else:
+  // a program then runs on every system call of the machine, where perf's
+  // syscall tracepoints pass any call but ioctl at once
+  // (scripts/bench_probes.sh measures both). For kvmscope's own VM (run,
+  // the window), not for another process's VM or --system-wide.
+  bool raw_syscall_edges = false;
   // Whether a budgeted kind stays counted in the kernel once its budget is
   // spent (by a raw program, or by its perf program where raw ones are
   // refused). false detaches everything of the kind with the budget:

@@ -17,6 +17,10 @@
 # the starting one rotating each round, so that drifting host noise hits all
 # of them alike; medians are reported. "events lost" sums the kernel's
 # "kernel: N events LOST" lines (ring buffer full) over all rounds.
+# Last, what tracing costs other processes: dd's 2,000,000 one-byte system
+# calls timed while a long guest runs untraced, traced by default and
+# traced --perf-tracepoints (every syscall passes the tracepoints kvmscope
+# uses for the KVM_RUN edges).
 #
 # With --mechanisms the traced configurations are the attach mechanisms
 # instead (--attach kprobe, fentry, tracepoint; one the kernel refuses is
@@ -219,3 +223,43 @@ for guest in "${GUEST_LIST[@]}"; do
   done
 done
 for line in "${REFUSED[@]}" "${NOTES[@]}"; do echo "$line"; done
+
+# What tracing costs the rest of the machine: any syscall tracepoint in use
+# sends every system call of every process through the kernel's slow path,
+# and the raw KVM_RUN edges (default) run a program on each one besides.
+# dd copies 1,000,000 single bytes (2,000,000 read/write calls) while a long
+# pio-loop is untraced, traced by default, and traced --perf-tracepoints;
+# rotated rounds, medians.
+((MECHANISMS)) && exit 0
+OTHERS=("untraced guest|--no-probes" "default (raw KVM_RUN edges)|" "--perf-tracepoints|--perf-tracepoints")
+dd_once() {
+  local opts=$1 guest t0 t1
+  # shellcheck disable=SC2086
+  "$KVMSCOPE" run --guest pio-loop --param 100000000 --timeout 3600 -q $opts >/dev/null 2>&1 &
+  guest=$!
+  sleep 2.5  # loaded, attached and running
+  t0=$(date +%s%N)
+  dd if=/dev/zero of=/dev/null bs=1 count=1000000 2>/dev/null
+  t1=$(date +%s%N)
+  kill -TERM "$guest" 2>/dev/null || true
+  wait "$guest" 2>/dev/null || true
+  echo $(( (t1 - t0) / 1000 ))
+}
+echo "other processes: dd, $ROUNDS rounds × ${#OTHERS[@]}" >&2
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((k = 0; k < ${#OTHERS[@]}; k++)); do
+    i=$(( (r + k) % ${#OTHERS[@]} ))
+    dd_once "${OTHERS[$i]#*|}" >>"$WORK/dd.$i.dat"
+  done
+done
+echo
+echo "other processes' system calls while a guest runs (dd bs=1 count=1000000: 2,000,000 calls, median)"
+printf '%-30s %10s %22s
+' "while kvmscope runs" "dd ms" "ns added per call"
+for ((i = 0; i < ${#OTHERS[@]}; i++)); do
+  us=$(median <"$WORK/dd.$i.dat")
+  ((i == 0)) && base_us=$us
+  printf '%-30s %10.0f %22.0f
+' "${OTHERS[$i]%%|*}" "$(awk -v u="$us" 'BEGIN {print u / 1000}')" \
+    "$(awk -v u="$us" -v b="$base_us" 'BEGIN {print (u - b) * 1000 / 2000000}')"
+done

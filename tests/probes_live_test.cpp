@@ -171,13 +171,16 @@ TEST(ProbesLive, HelloKernelRunSpansMatchTheVmmExactly) {
 // The raw tracepoint programs read the tracepoints' arguments themselves:
 // the same guest traced through them and through perf gives the same port
 // writes (port, size, value: the console's bytes), the same exits to the
-// VMM and a KVM_RUN span for every run. (The vCPU's fd differs: the raw
-// programs hold fds of their own.)
+// VMM and a KVM_RUN span for every run, ending with the same return
+// values. (The vCPU's fd differs: the raw programs hold fds of their own.)
+// The KVM_RUN edges come from the raw sys_enter/sys_exit only when asked:
+// those run on every system call of the machine.
 TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   KVMSCOPE_REQUIRE_BPF();
-  auto trace = [](bool raw, std::vector<std::string>& attached_raw) {
+  auto trace = [](bool raw, std::vector<std::string>& attached_raw, bool raw_edges = true) {
     probes::SessionOptions o = ThisProcess();
     o.raw_tracepoints = raw;
+    o.raw_syscall_edges = raw_edges;
     probes::Session session(o);
     attached_raw = session.plan().raw;
     Collector c;
@@ -190,16 +193,30 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
     for (KernelEventKind k : {KernelEventKind::Pio, KernelEventKind::UserspaceExit}) {
       for (const KernelEvent& e : c.Of(k)) fields.push_back(e.a);
     }
+    for (const KernelEvent& e : c.Of(KernelEventKind::RunExit)) {
+      fields.push_back({e.a[0], e.a[2], 0, 0, 0, 0});  // KVM_RUN's return value, the source
+    }
     return fields;
   };
-  std::vector<std::string> raw_names, perf_names;
+  std::vector<std::string> raw_names, perf_names, no_edge_names;
   std::vector<std::array<uint64_t, 6>> raw = trace(true, raw_names);
   std::vector<std::array<uint64_t, 6>> perf = trace(false, perf_names);
   EXPECT_TRUE(perf_names.empty());
   if (raw_names.empty()) GTEST_SKIP() << "this kernel attached no raw tracepoint";
-  EXPECT_NE(std::find(raw_names.begin(), raw_names.end(), "kvm:kvm_pio"), raw_names.end());
+  auto has = [](const std::vector<std::string>& names, const char* name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  EXPECT_TRUE(has(raw_names, "kvm:kvm_pio"));
+  EXPECT_TRUE(has(raw_names, "syscalls:sys_enter_ioctl"));
+  EXPECT_TRUE(has(raw_names, "syscalls:sys_exit_ioctl"));
   ASSERT_GT(raw.size(), 10u);
   EXPECT_EQ(raw, perf);
+
+  std::vector<std::array<uint64_t, 6>> perf_edges = trace(true, no_edge_names, false);
+  EXPECT_TRUE(has(no_edge_names, "kvm:kvm_pio"));
+  EXPECT_FALSE(has(no_edge_names, "syscalls:sys_enter_ioctl"));
+  EXPECT_FALSE(has(no_edge_names, "syscalls:sys_exit_ioctl"));
+  EXPECT_EQ(perf_edges, perf);
 }
 
 TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotAttach) {
