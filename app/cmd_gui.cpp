@@ -205,7 +205,9 @@ class AppController : public ui::Controller {
     // The trace's lock is never taken while m_mutex is held (the frame takes
     // them the other way round: a snapshot, then status() and guest()). The
     // session lives until StopLive, which runs on this same (UI) thread.
+    // The session and the machine live until StopLive, as the session does.
     const probes::Session* session = nullptr;
+    const vmm::Machine* machine = nullptr;
     std::shared_ptr<traces::Trace> trace;
     {
       std::lock_guard lock(m_mutex);
@@ -214,10 +216,18 @@ class AppController : public ui::Controller {
       if (now - m_last_counts < std::chrono::milliseconds(250)) return;
       m_last_counts = now;
       session = m_session.get();
+      machine = m_machine.get();
       trace = m_trace;
     }
+    // Past its budget kvm_emulate_insn is counted by KVM alone: its counters
+    // of this VM, read live (a few preads), keep the count going.
+    std::optional<traces::KvmStatsRecord> stats;
+    if (!session->plan().detached_at_budget.empty()) {
+      std::string why_not;
+      stats = KvmStatsOf(*machine, why_not);
+    }
     std::lock_guard counts_lock(m_counts_mutex);
-    if (!m_counts_final) trace->SetKernelCounts(session->counts());
+    if (!m_counts_final) trace->SetKernelCounts(KernelCountsWith(*session, stats));
   }
 
   std::vector<ui::GuestChoice> guests() const override {

@@ -157,7 +157,7 @@ std::unique_ptr<probes::Session> StartProbes(const RunArgs& args, LivePrinter& p
 // and how often the vendor exit handler showed up in the stacks.
 void PrintKernelSummary(const probes::Session& session,
                         const std::optional<traces::KvmStatsRecord>& stats) {
-  probes::KernelCounts c = FinalKernelCounts(session, stats);
+  probes::KernelCounts c = KernelCountsWith(session, stats);
   std::vector<std::string> kinds;
   for (size_t i = 0; i < traces::kKernelEventKinds; ++i) {
     if (!c.seen[i]) continue;

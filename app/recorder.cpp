@@ -160,8 +160,8 @@ std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine,
   return record;
 }
 
-traces::KernelCounts FinalKernelCounts(const probes::Session& session,
-                                       const std::optional<traces::KvmStatsRecord>& stats) {
+traces::KernelCounts KernelCountsWith(const probes::Session& session,
+                                      const std::optional<traces::KvmStatsRecord>& stats) {
   traces::KernelCounts counts = session.counts();
   if (stats) traces::CountFromKvmStats(counts, *stats);
   return counts;
@@ -177,7 +177,7 @@ void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& ma
   // KVM's own counters need neither root nor tracing: every run has them.
   std::string stats_why_not;
   std::optional<traces::KvmStatsRecord> stats = KvmStatsOf(machine, stats_why_not);
-  if (session) trace.SetKernelCounts(FinalKernelCounts(*session, stats));
+  if (session) trace.SetKernelCounts(KernelCountsWith(*session, stats));
   trace.SetKvmStats(std::move(stats), stats_why_not);
   if (!session) {
     trace.SetHost(UntracedHostFacts(why_not));

@@ -53,10 +53,11 @@ void FinishTrace(traces::Trace& trace, const Prepared& p, const vmm::Machine& ma
                  const std::string& why_not);
 // KVM's own counters of `machine` for a trace, or nullopt with `why_not`.
 std::optional<traces::KvmStatsRecord> KvmStatsOf(const vmm::Machine& machine, std::string& why_not);
-// The session's counts at the end of a run of kvmscope's own VM: a kind
-// detached with its stream budget (SessionOptions::count_past_budget false)
-// takes its count from KVM's own counters of that VM, when there are any.
-traces::KernelCounts FinalKernelCounts(const probes::Session& session,
-                                       const std::optional<traces::KvmStatsRecord>& stats);
+// The session's counts for a run of kvmscope's own VM, live or at its end:
+// a kind detached with its stream budget (SessionOptions::count_past_budget
+// false) takes its count from KVM's own counters of that VM, when there are
+// any.
+traces::KernelCounts KernelCountsWith(const probes::Session& session,
+                                      const std::optional<traces::KvmStatsRecord>& stats);
 
 }  // namespace kvmscope::app

@@ -185,8 +185,7 @@ struct Session::Impl {
   // A streamed, budgeted kind nothing counts past its budget: its program
   // is detached with the budget.
   bool DetachedAtBudget(const TracepointProgram& t) const {
-    return t.counted < KS_KIND_COUNT && Streamed(t.counted) && Budgeted(t.counted) &&
-           !options.count_past_budget;
+    return Streamed(t.counted) && Budgeted(t.counted) && !options.count_past_budget;
   }
 
   void DetectHost() {

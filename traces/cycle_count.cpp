@@ -362,15 +362,15 @@ void CycleCounter::Fill(CycleModel& m, const TraceData& trace) const {
   // kvm_emulate_insn counted in the kernel and not all streamed (record
   // --pid, or past its stream budget): the kernel's count, as the events
   // would have given it.
-  // Counting stopped with the budget (a live window's run before KVM's own
-  // count comes at its end): no count rather than one that falls short.
+  // Counting stopped with the budget (KVM without binary statistics to
+  // count the rest): no count rather than one that falls short.
   const bool emulate_counted = trace.kernel_counts && trace.kernel_counts->CountedOnly(K::EmulateInsn);
   const bool emulate_unknown =
       emulate_counted && trace.kernel_counts->SeenByOf(K::EmulateInsn) == SeenBy::UntilBudget;
-  const uint64_t emulated = emulate_unknown ? 0
-                            : emulate_counted
-                                ? trace.kernel_counts->seen[static_cast<size_t>(K::EmulateInsn)]
-                                : count(K::EmulateInsn);
+  uint64_t emulated = count(K::EmulateInsn);
+  if (emulate_counted) {
+    emulated = emulate_unknown ? 0 : trace.kernel_counts->seen[static_cast<size_t>(K::EmulateInsn)];
+  }
 
   if (count(K::RunEnter) > 0)
     set(node(N::ArchRun).count, count(K::RunEnter), CountKind::Measured, "KVM_RUN entries (kernel events)");
