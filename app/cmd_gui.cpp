@@ -204,8 +204,8 @@ class AppController : public ui::Controller {
     }
     // The trace's lock is never taken while m_mutex is held (the frame takes
     // them the other way round: a snapshot, then status() and guest()). The
-    // session lives until StopLive, which runs on this same (UI) thread.
-    // The session and the machine live until StopLive, as the session does.
+    // session and the machine live until StopLive, which runs on this same
+    // (UI) thread.
     const probes::Session* session = nullptr;
     const vmm::Machine* machine = nullptr;
     std::shared_ptr<traces::Trace> trace;

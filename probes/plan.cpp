@@ -292,6 +292,14 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
   if (!plan.raw.empty()) {
     lines.push_back(fmt::format("{:15}raw tracepoints (no perf record per event): {}", "",
                                 fmt::join(plan.raw, " ")));
+    bool syscall_edges = std::any_of(plan.raw.begin(), plan.raw.end(), [](const std::string& t) {
+      return t.rfind("syscalls:", 0) == 0;
+    });
+    if (syscall_edges) {
+      lines.push_back(fmt::format("{:15}the raw KVM_RUN edges run a program on every system call "
+                                  "of the machine while attached (run --perf-tracepoints: perf's)",
+                                  ""));
+    }
   }
   if (!plan.counted_raw.empty()) {
     lines.push_back(fmt::format("{:15}counted by a raw tracepoint, streamed through perf until the "

@@ -214,6 +214,16 @@ TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
   EXPECT_NE(said.find("then detached (KVM's own statistics count the rest): kvm:kvm_emulate_insn"),
             std::string::npos) << said;
   EXPECT_EQ(said.find("counted by a raw tracepoint"), std::string::npos) << said;
+  EXPECT_EQ(said.find("every system call"), std::string::npos) << said;
+
+  // The raw KVM_RUN edges (run's own VM) say what they cost the machine.
+  for (TracepointState& t : c.tracepoints) t.raw = t.raw || t.name == "syscalls:sys_exit_ioctl";
+  std::string edges;
+  for (const std::string& l : DescribePlan(PlanAttach(c))) edges += l + "\n";
+  EXPECT_NE(edges.find("raw tracepoints (no perf record per event): syscalls:sys_exit_ioctl"),
+            std::string::npos) << edges;
+  EXPECT_NE(edges.find("run a program on every system call of the machine"), std::string::npos)
+      << edges;
 
   std::string text;
   for (const std::string& l : DescribePlan(PlanAttach(Pvm()))) text += l + "\n";
