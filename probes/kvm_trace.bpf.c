@@ -106,9 +106,10 @@ struct {
 	__type(value, __u32);
 } cpu_prev_kind SEC(".maps");
 
-/* Per thread: whether a syscall KVM_RUN is open, and the vcpu_id of the
- * kprobe KVM_RUN in flight (a kretprobe has no arguments): vcpu_id + 1, 0
- * when none. Only the run-loop programs look it up. */
+/* Per thread: whether a KVM_RUN seen by perf's syscall tracepoints is
+ * open, and the vcpu_id of the kprobe KVM_RUN in flight (a kretprobe has no
+ * arguments): vcpu_id + 1, 0 when none. Only those run-loop programs look
+ * it up. */
 struct thread_state {
 	__u32 in_run;
 	__u32 run_vcpu;
@@ -323,7 +324,8 @@ int BPF_PROG(run_fexit, struct kvm_vcpu *vcpu, int ret)
 	return run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_FENTRY, (__u64)(__s64)ret, vcpu_id_of(vcpu));
 }
 
-/* The KVM_RUN ioctl's edges, whichever tracepoint brings them. */
+/* The KVM_RUN ioctl's edges from perf's syscall tracepoints: the exit's
+ * record has no request, so the thread remembers that its ioctl is KVM_RUN. */
 static __always_inline void ioctl_enter(void *ctx, __u64 fd, __u64 cmd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -370,28 +372,64 @@ int run_sys_exit(struct trace_event_raw_sys_exit *ctx)
  * tracepoint itself, without building perf's record of the call. It runs
  * for every system call of the machine, so the cheapest tests come first
  * and nothing is read from the registers for a process not traced.
- * x86-64 numbering: ioctl is 16 and its fd and request are in di and si. */
+ * x86-64 numbering: ioctl is 16; its fd and request are in di and si, and
+ * at sys_exit the call's number is in orig_ax and its request still in si:
+ * regs are the user registers saved at entry, the result goes to ax, and
+ * sys_exit fires in syscall_exit_work() (kernel/entry/common.c) before any
+ * signal frame or return to user mode rewrites them. So the exit needs no
+ * per-thread state to know it ends a KVM_RUN: no hash lookup at either
+ * edge. The loader uses these only for kvmscope's own VM, made after the
+ * session is armed, so no KVM_RUN is in flight unseen when it starts. */
 #define KS_NR_IOCTL 16
+
+struct syscall_regs {
+	__u64 si, di, orig_ax;
+};
+
+/* si, di and orig_ax in one read where they are adjacent (x86-64's
+ * pt_regs), else one read each. */
+static __always_inline void read_syscall_regs(struct pt_regs *regs, struct syscall_regs *r)
+{
+	__u32 si = bpf_core_field_offset(struct pt_regs, si);
+
+	if (bpf_core_field_offset(struct pt_regs, di) == si + 8 &&
+	    bpf_core_field_offset(struct pt_regs, orig_ax) == si + 16) {
+		bpf_probe_read_kernel(r, sizeof(*r), (char *)regs + si);
+		return;
+	}
+	r->si = BPF_CORE_READ(regs, si);
+	r->di = BPF_CORE_READ(regs, di);
+	r->orig_ax = BPF_CORE_READ(regs, orig_ax);
+}
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
-	__u64 cmd;
+	struct syscall_regs r = {};
+	__u64 pid_tgid;
 
-	if (id != KS_NR_IOCTL || !wanted(bpf_get_current_pid_tgid()))
+	if (id != KS_NR_IOCTL)
 		return 0;
-	cmd = BPF_CORE_READ(regs, si);
-	if (cmd == KVMSCOPE_KVM_RUN)
-		ioctl_enter(ctx, BPF_CORE_READ(regs, di), cmd);
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted(pid_tgid))
+		return 0;
+	read_syscall_regs(regs, &r);
+	if (r.si == KVMSCOPE_KVM_RUN)
+		run_edge(ctx, KS_RUN_ENTER, KS_RUN_FROM_SYSCALL, r.di, -1);
 	return 0;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (!wanted(bpf_get_current_pid_tgid()) || BPF_CORE_READ(regs, orig_ax) != KS_NR_IOCTL)
+	struct syscall_regs r = {};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!wanted(pid_tgid))
 		return 0;
-	ioctl_exit(ctx, ret);
+	read_syscall_regs(regs, &r);
+	if (r.orig_ax == KS_NR_IOCTL && r.si == KVMSCOPE_KVM_RUN)
+		run_edge(ctx, KS_RUN_EXIT, KS_RUN_FROM_SYSCALL, (__u64)ret, -1);
 	return 0;
 }
 

@@ -174,7 +174,11 @@ struct Session::Impl {
   }
   // Whether the tracepoint's raw program is tried before its perf one.
   bool WantsRaw(const TracepointProgram& t) const {
-    return t.raw && options.raw_tracepoints && (!t.every_syscall || options.raw_syscall_edges);
+    // The raw KVM_RUN edges pair nothing (kvm_trace.bpf.c): only for this
+    // process's own VM, whose first KVM_RUN comes after Start().
+    return t.raw && options.raw_tracepoints &&
+           (!t.every_syscall ||
+            (options.raw_syscall_edges && options.pid == static_cast<uint32_t>(getpid())));
   }
   // A raw program counts a kind that is not streamed, or streamed only up to
   // a budget (its perf program then streams the budget and is detached).

@@ -74,7 +74,10 @@ struct SessionOptions {
   // a program then runs on every system call of the machine, where perf's
   // syscall tracepoints pass any call but ioctl at once
   // (scripts/bench_probes.sh measures both). For kvmscope's own VM (run,
-  // the window), not for another process's VM or --system-wide.
+  // the window), not for another process's VM or --system-wide: the raw
+  // exit edge knows KVM_RUN by its registers, not by a per-thread note of
+  // the entry, so the session must be started before the VM's first
+  // KVM_RUN. Honoured only where pid is this process.
   bool raw_syscall_edges = false;
   // Whether a budgeted kind stays counted in the kernel once its budget is
   // spent (by a raw program, or by its perf program where raw ones are

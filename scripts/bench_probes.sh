@@ -254,12 +254,10 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 echo
 echo "other processes' system calls while a guest runs (dd bs=1 count=1000000: 2,000,000 calls, median)"
-printf '%-30s %10s %22s
-' "while kvmscope runs" "dd ms" "ns added per call"
+printf '%-30s %10s %22s\n' "while kvmscope runs" "dd ms" "ns added per call"
 for ((i = 0; i < ${#OTHERS[@]}; i++)); do
   us=$(median <"$WORK/dd.$i.dat")
   ((i == 0)) && base_us=$us
-  printf '%-30s %10.0f %22.0f
-' "${OTHERS[$i]%%|*}" "$(awk -v u="$us" 'BEGIN {print u / 1000}')" \
+  printf '%-30s %10.0f %22.0f\n' "${OTHERS[$i]%%|*}" "$(awk -v u="$us" 'BEGIN {print u / 1000}')" \
     "$(awk -v u="$us" -v b="$base_us" 'BEGIN {print (u - b) * 1000 / 2000000}')"
 done

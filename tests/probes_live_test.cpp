@@ -173,8 +173,8 @@ TEST(ProbesLive, HelloKernelRunSpansMatchTheVmmExactly) {
 // writes (port, size, value: the console's bytes), the same exits to the
 // VMM and a KVM_RUN span for every run, ending with the same return
 // values. (The vCPU's fd differs: the raw programs hold fds of their own.)
-// The KVM_RUN edges come from the raw sys_enter/sys_exit only when asked:
-// those run on every system call of the machine.
+// The KVM_RUN edges come from the raw sys_enter/sys_exit only when asked
+// (those run on every system call of the machine), and for this process.
 TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   KVMSCOPE_REQUIRE_BPF();
   auto trace = [](bool raw, std::vector<std::string>& attached_raw, bool raw_edges = true) {
@@ -217,6 +217,15 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   EXPECT_FALSE(has(no_edge_names, "syscalls:sys_enter_ioctl"));
   EXPECT_FALSE(has(no_edge_names, "syscalls:sys_exit_ioctl"));
   EXPECT_EQ(perf_edges, perf);
+
+  // Another process's VM may be in KVM_RUN already when tracing starts: the
+  // raw exit edge (which pairs nothing) is not used for it.
+  probes::SessionOptions other = ThisProcess();
+  other.pid = static_cast<uint32_t>(getppid());
+  other.raw_syscall_edges = true;
+  probes::Session session(other);
+  EXPECT_TRUE(has(session.plan().raw, "kvm:kvm_pio"));
+  EXPECT_FALSE(has(session.plan().raw, "syscalls:sys_exit_ioctl"));
 }
 
 TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotAttach) {
