@@ -94,6 +94,9 @@ int CmdDoctor(const DoctorArgs& args) {
                                    : t.counted_raw ? "attaches (counted by a raw tracepoint)"
                                                    : "attaches")
                                 : t.attach.reason.c_str());
+      if (t.attach.ok && !t.raw && !t.raw_refused.empty()) {
+        std::printf("  %-31s (through perf: %s)\n", "", t.raw_refused.c_str());
+      }
     }
     // Everything was tried above; the plan for a forced mechanism is the
     // same decision on the same findings.

@@ -32,7 +32,8 @@ function(kvmscope_bpf_skeletons out_var)
     set(obj ${KVMSCOPE_BPF_DIR}/${name}.bpf.o)
     set(skel ${KVMSCOPE_BPF_DIR}/${name}.skel.h)
     # The program's own contract header (NAME.h), where it has one.
-    set(deps ${CMAKE_CURRENT_SOURCE_DIR}/kvm_trace.h ${CMAKE_CURRENT_SOURCE_DIR}/kvm_tracepoints.bpf.h)
+    set(deps ${CMAKE_CURRENT_SOURCE_DIR}/kvm_trace.h ${CMAKE_CURRENT_SOURCE_DIR}/kvm_tracepoints.bpf.h
+             ${CMAKE_CURRENT_SOURCE_DIR}/kvm_trace_events.bpf.h)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${name}.h)
       list(APPEND deps ${CMAKE_CURRENT_SOURCE_DIR}/${name}.h)
     endif()

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <bpf/btf.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -460,6 +462,57 @@ std::string FentryRefusal(int err, std::string_view function, std::string_view l
 std::string ErrnoName(int err) {
   const char* name = strerrorname_np(err);  // glibc 2.32+
   return name ? name : std::to_string(err);
+}
+
+namespace {
+
+// The argument string of typedef btf_trace_EVENT in `b` (TracepointArgs).
+std::string ProbeArgs(const btf* b, std::string_view event) {
+  const std::string name = fmt::format("btf_trace_{}", event);
+  int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_TYPEDEF);
+  if (id < 0) return "";
+  const btf_type* t = btf__type_by_id(b, btf__type_by_id(b, id)->type);
+  if (!t || !btf_is_ptr(t)) return "";
+  t = btf__type_by_id(b, t->type);
+  if (!t || !btf_is_func_proto(t)) return "";
+  std::string args;
+  const btf_param* params = btf_params(t);
+  for (int i = 1; i < btf_vlen(t); ++i) {  // the first is the probe's data
+    int arg = btf__resolve_type(b, params[i].type);
+    const btf_type* a = arg < 0 ? nullptr : btf__type_by_id(b, arg);
+    long size = a && !btf_is_ptr(a) ? btf__resolve_size(b, arg) : 0;
+    if (a && btf_is_ptr(a)) {
+      args += 'p';
+    } else if (size == 1 || size == 2 || size == 4 || size == 8) {
+      args += static_cast<char>('0' + size);
+    } else {
+      args += '?';  // a struct by value, or unreadable: matches no program
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
+TracepointArgs::TracepointArgs(std::string btf_dir) : dir_(std::move(btf_dir)) {}
+
+TracepointArgs::~TracepointArgs() {
+  btf__free(kvm_);
+  btf__free(vmlinux_);
+}
+
+std::string TracepointArgs::Of(std::string_view event) {
+  if (!vmlinux_tried_) {
+    vmlinux_tried_ = true;
+    vmlinux_ = btf__parse((dir_ + "/vmlinux").c_str(), nullptr);  // NULL on failure
+  }
+  if (!vmlinux_) return "";
+  if (std::string args = ProbeArgs(vmlinux_, event); !args.empty()) return args;
+  if (!kvm_tried_) {  // KVM built as a module: its tracepoints are in its BTF
+    kvm_tried_ = true;
+    kvm_ = btf__parse_split((dir_ + "/kvm").c_str(), vmlinux_);
+  }
+  return kvm_ ? ProbeArgs(kvm_, event) : "";
 }
 
 }  // namespace kvmscope::probes

@@ -17,6 +17,8 @@
 #include "traces/symbols.h"
 #include "traces/trace.h"
 
+struct btf;  // libbpf's
+
 namespace kvmscope::probes {
 
 // A probe failure that the user can act on: the message says what failed,
@@ -43,6 +45,29 @@ bool TracepointExists(std::string_view tracefs, std::string_view category_and_na
 traces::SymbolTable LoadKallsyms(const std::string& path = "/proc/kallsyms",
                                  bool* zero_addresses = nullptr,
                                  const std::string& modules_path = "/proc/modules");
+
+// The arguments a tracepoint's probes get on the running kernel, as its BTF
+// declares them (typedef btf_trace_EVENT: the tracepoint's TP_PROTO after
+// the probe's data pointer), one character each: an integer's size in bytes
+// ('1', '2', '4', '8') or 'p' for a pointer; kvm_msr(unsigned write, u32 ecx,
+// u64 data, bool exception) is "4481". A raw-tracepoint program reads its
+// arguments by position, so the loader attaches one only where they are what
+// it reads. Looks in BTF_DIR/vmlinux, then in the kvm module's BTF; "" where
+// neither declares the event (or the kernel has no BTF).
+class TracepointArgs {
+ public:
+  explicit TracepointArgs(std::string btf_dir = "/sys/kernel/btf");
+  ~TracepointArgs();
+  TracepointArgs(const TracepointArgs&) = delete;
+  TracepointArgs& operator=(const TracepointArgs&) = delete;
+  std::string Of(std::string_view event);  // "kvm_msr", "sys_enter"
+
+ private:
+  std::string dir_;
+  ::btf* vmlinux_ = nullptr;
+  ::btf* kvm_ = nullptr;
+  bool vmlinux_tried_ = false, kvm_tried_ = false;
+};
 
 // Why the kernel hides its addresses in /proc/kallsyms from this process, by
 // the kernel's rule (kallsyms_show_value): kernel.kptr_restrict 2 hides them

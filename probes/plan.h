@@ -53,6 +53,10 @@ struct TracepointState {
   // left to count it (SessionOptions::count_past_budget false: KVM's own
   // statistics give the count).
   bool detached_at_budget = false;
+  // Why its raw program was not used although raw tracepoints were wanted:
+  // this kernel's arguments differ from what the program reads
+  // ("kernel 448 (int sizes, p: pointer), program 448p"). Empty otherwise.
+  std::string raw_refused = {};
 };
 
 // What was found on the host, by trying.

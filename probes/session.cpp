@@ -84,6 +84,9 @@ struct TracepointProgram {
   std::string_view name;  // "kvm:kvm_pio"
   bpf_program* prog;
   bpf_program* raw = nullptr;
+  // The arguments `raw` reads, as TracepointArgs writes them: it is used
+  // only where the running kernel's are the same.
+  std::string_view raw_args = {};
   // A raw program that only counts the event (kind `counted`), for a kind
   // that is budgeted or not streamed: `prog` then streams the budget only.
   bpf_program* counter = nullptr;
@@ -103,6 +106,7 @@ struct Session::Impl {
   Capabilities caps;
   AttachPlan plan;
   bool kprobes_verified = false;
+  TracepointArgs raw_args;  // read on first use
 
   kvm_trace_bpf* skel = nullptr;
   std::vector<bpf_link*> links;
@@ -139,24 +143,28 @@ struct Session::Impl {
   std::vector<TracepointProgram> TracepointPrograms() const {
     auto* p = &skel->progs;
     return {
-        {"syscalls:sys_enter_ioctl", p->run_sys_enter, p->raw_sys_enter, nullptr, KS_KIND_COUNT, true},
-        {"syscalls:sys_exit_ioctl", p->run_sys_exit, p->raw_sys_exit, nullptr, KS_KIND_COUNT, true},
+        {"syscalls:sys_enter_ioctl", p->run_sys_enter, p->raw_sys_enter, "p8", nullptr,
+         KS_KIND_COUNT, true},
+        {"syscalls:sys_exit_ioctl", p->run_sys_exit, p->raw_sys_exit, "p8", nullptr,
+         KS_KIND_COUNT, true},
         {"kvm:kvm_entry", p->tp_kvm_entry},
         {"kvm:kvm_exit", p->tp_kvm_exit},
-        {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit},
-        {"kvm:kvm_pio", p->tp_kvm_pio, p->raw_kvm_pio},
-        {"kvm:kvm_mmio", p->tp_kvm_mmio},
-        {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn, nullptr, p->count_kvm_emulate_insn,
+        {"kvm:kvm_userspace_exit", p->tp_kvm_userspace_exit, p->raw_kvm_userspace_exit, "44"},
+        {"kvm:kvm_pio", p->tp_kvm_pio, p->raw_kvm_pio, "4444p"},
+        {"kvm:kvm_mmio", p->tp_kvm_mmio, p->raw_kvm_mmio, "448p"},
+        {"kvm:kvm_emulate_insn", p->tp_kvm_emulate_insn, nullptr, "", p->count_kvm_emulate_insn,
          KS_EMULATE_INSN},
-        {"kvm:kvm_inj_exception", p->tp_kvm_inj_exception},
-        {"kvm:kvm_inj_virq", p->tp_kvm_inj_virq},
-        {"kvm:kvm_cpuid", p->tp_kvm_cpuid},
-        {"kvm:kvm_msr", p->tp_kvm_msr},
-        {"kvm:kvm_hypercall", p->tp_kvm_hypercall},
+        {"kvm:kvm_inj_exception", p->tp_kvm_inj_exception, p->raw_kvm_inj_exception, "4141"},
+        {"kvm:kvm_inj_virq", p->tp_kvm_inj_virq, p->raw_kvm_inj_virq, "411"},
+        {"kvm:kvm_cpuid", p->tp_kvm_cpuid, p->raw_kvm_cpuid, "44888811"},
+        {"kvm:kvm_msr", p->tp_kvm_msr, p->raw_kvm_msr, "4481"},
+        {"kvm:kvm_hypercall", p->tp_kvm_hypercall, p->raw_kvm_hypercall, "88888"},
         {"kvm:kvm_page_fault", p->tp_kvm_page_fault},
-        {"kvmmmu:kvm_mmu_pagetable_walk", p->tp_kvm_mmu_pagetable_walk},
-        {"kvmmmu:kvm_mmu_set_spte", p->tp_kvm_mmu_set_spte},
-        {"kvmmmu:kvm_mmu_walker_error", p->tp_kvm_mmu_walker_error},
+        {"kvmmmu:kvm_mmu_pagetable_walk", p->tp_kvm_mmu_pagetable_walk,
+         p->raw_kvm_mmu_pagetable_walk, "84"},
+        {"kvmmmu:kvm_mmu_set_spte", p->tp_kvm_mmu_set_spte, p->raw_kvm_mmu_set_spte, "48p"},
+        {"kvmmmu:kvm_mmu_walker_error", p->tp_kvm_mmu_walker_error,
+         p->raw_kvm_mmu_walker_error, "4"},
     };
   }
 
@@ -179,6 +187,19 @@ struct Session::Impl {
     return t.raw && options.raw_tracepoints &&
            (!t.every_syscall ||
             (options.raw_syscall_edges && options.pid == static_cast<uint32_t>(getpid())));
+  }
+  // Whether this kernel's tracepoint gives `t.raw` the arguments it reads
+  // (the prototypes differ between kernel versions); if not, the reason
+  // goes to the tracepoint's state and the perf program is used.
+  bool RawArgsMatch(const TracepointProgram& t) {
+    std::string_view section = bpf_program__section_name(t.raw);  // "raw_tp/kvm_msr"
+    std::string args = raw_args.Of(section.substr(section.find('/') + 1));
+    if (args == t.raw_args) return true;
+    caps.tracepoints.back().raw_refused =
+        fmt::format("its arguments here are {} (integer sizes, p: pointer), the raw program "
+                    "reads {}",
+                    args.empty() ? "not in the kernel's BTF" : args, t.raw_args);
+    return false;
   }
   // A raw program counts a kind that is not streamed, or streamed only up to
   // a budget (its perf program then streams the budget and is detached).
@@ -264,7 +285,7 @@ struct Session::Impl {
       bool exists = TracepointExists(tracefs, t.name);
       caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
       bpf_program__set_autoload(t.prog, exists);
-      if (t.raw) bpf_program__set_autoload(t.raw, exists && WantsRaw(t));
+      if (t.raw) bpf_program__set_autoload(t.raw, exists && WantsRaw(t) && RawArgsMatch(t));
       if (t.counter) bpf_program__set_autoload(t.counter, exists && CountedRaw(t));
     }
     if (int err = kvm_trace_bpf__load(skel); err) {
@@ -358,7 +379,8 @@ struct Session::Impl {
         state.attach = Try{true, 0, "attached"};
         continue;
       }
-      bpf_link* link = WantsRaw(programs[i]) ? bpf_program__attach(programs[i].raw) : nullptr;
+      const bool raw_loaded = programs[i].raw && bpf_program__fd(programs[i].raw) >= 0;
+      bpf_link* link = raw_loaded ? bpf_program__attach(programs[i].raw) : nullptr;
       state.raw = link != nullptr;
       if (!link) {
         TakeLibbpfLog();

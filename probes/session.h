@@ -64,10 +64,13 @@ struct SessionOptions {
   // --attach: the mechanism for the function probe points. A forced one the
   // kernel refuses for the run loop makes the constructor throw, naming why.
   AttachChoice attach = AttachChoice::Auto;
-  // kvm_pio and kvm_userspace_exit as raw tracepoints where the kernel
-  // allows it (cheaper per event: no perf record is built), and
-  // kvm_emulate_insn counted by one; false attaches every tracepoint
-  // through perf.
+  // KVM's tracepoints whose arguments hold what their records do (all but
+  // kvm_exit, kvm_entry, kvm_page_fault and kvm_emulate_insn, whose records
+  // read the vCPU's state through KVM's callbacks) as raw tracepoints, where
+  // the kernel allows it and its BTF shows the prototype the program reads
+  // (TracepointArgs): cheaper per event, no perf record is built, and
+  // detaching waits for no grace period. kvm_emulate_insn is counted by
+  // one. False attaches every tracepoint through perf.
   bool raw_tracepoints = true;
   // The KVM_RUN system-call edges from the raw sys_enter/sys_exit too (with
   // raw_tracepoints). Cheaper for the traced VM, dearer for everyone else:

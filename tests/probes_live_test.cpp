@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "host_files.h"
 #include "probes/session.h"
@@ -226,6 +227,61 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   probes::Session session(other);
   EXPECT_TRUE(has(session.plan().raw, "kvm:kvm_pio"));
   EXPECT_FALSE(has(session.plan().raw, "syscalls:sys_exit_ioctl"));
+}
+
+// KVM's other tracepoints as raw tracepoints, where this kernel's prototypes
+// are the programs' (TracepointArgs): each guest that makes them records the
+// same events through either kind of program. Only the shadow entry's value
+// (it holds the host's page frame) and what RDMSR reads (the TSC moves) may
+// differ between two runs.
+TEST(ProbesLive, RawKvmTracepointsRecordWhatThePerfOnesDo) {
+  KVMSCOPE_REQUIRE_BPF();
+  using Fields = std::map<KernelEventKind, std::vector<std::array<uint64_t, 6>>>;
+  auto trace = [](const std::string& guest, bool raw, std::vector<std::string>& attached_raw) {
+    probes::SessionOptions o = ThisProcess();
+    o.raw_tracepoints = raw;
+    probes::Session session(o);
+    attached_raw = session.plan().raw;
+    Collector c;
+    Traced t = RunTraced(session, c, guest);
+    EXPECT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << guest << ": " << t.outcome.detail;
+    EXPECT_EQ(t.counts.total_lost(), 0u) << guest;
+    Fields fields;
+    for (KernelEventKind k :
+         {KernelEventKind::Mmio, KernelEventKind::InjException, KernelEventKind::InjVirq,
+          KernelEventKind::Cpuid, KernelEventKind::Msr, KernelEventKind::Hypercall,
+          KernelEventKind::MmuWalk, KernelEventKind::MmuSetSpte, KernelEventKind::MmuWalkerError}) {
+      for (KernelEvent e : c.Of(k)) {
+        if (k == KernelEventKind::MmuSetSpte) e.a[1] = 0;
+        if (k == KernelEventKind::Msr && e.a[0] == 0) e.a[2] = 0;  // a read
+        fields[k].push_back(e.a);
+      }
+    }
+    return fields;
+  };
+  std::set<KernelEventKind> seen;
+  std::set<std::string> raw_attached;
+  for (const char* guest : {"mmio", "cpuid", "exceptions", "timer", "pagefault"}) {
+    std::vector<std::string> raw_names, perf_names;
+    Fields raw = trace(guest, true, raw_names);
+    Fields perf = trace(guest, false, perf_names);
+    EXPECT_TRUE(perf_names.empty()) << guest;
+    raw_attached.insert(raw_names.begin(), raw_names.end());
+    for (const auto& [kind, events] : perf) {
+      EXPECT_EQ(raw[kind], events) << guest << ": " << traces::KernelEventName(kind);
+      if (!events.empty()) seen.insert(kind);
+    }
+  }
+  if (!raw_attached.count("kvm:kvm_msr")) GTEST_SKIP() << "this kernel attached kvm_msr through perf";
+  // The guests make these on every backend (PVM's shadow paging walks too).
+  for (KernelEventKind k : {KernelEventKind::Mmio, KernelEventKind::InjException,
+                            KernelEventKind::InjVirq, KernelEventKind::Cpuid}) {
+    EXPECT_TRUE(seen.count(k)) << traces::KernelEventName(k);
+  }
+  for (const char* name : {"kvm:kvm_mmio", "kvm:kvm_inj_exception", "kvm:kvm_inj_virq",
+                           "kvm:kvm_cpuid", "kvm:kvm_hypercall", "kvmmmu:kvm_mmu_set_spte"}) {
+    EXPECT_TRUE(raw_attached.count(name)) << name;
+  }
 }
 
 TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotAttach) {

@@ -612,5 +612,23 @@ TEST(StreamKinds, ExternalVmmsStreamAllButThePerInstructionKinds) {
   EXPECT_EQ(SessionOptions{}.stream_kinds, kStreamAllKinds);
 }
 
+// The running kernel's BTF: sys_enter(struct pt_regs *regs, long id) and
+// sys_exit(regs, long ret) (include/trace/events/syscalls.h) on every
+// x86-64 kernel with BTF; kvm_pio(rw, port, size, count, const void *data)
+// and kvm_userspace_exit(__u32 reason, int errno) wherever KVM's BTF is
+// there (vmlinux or the kvm module).
+TEST(TracepointArgs, ReadsEachTracepointsPrototypeFromTheKernelsBtf) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "this kernel has no BTF";
+  TracepointArgs args;
+  EXPECT_EQ(args.Of("sys_enter"), "p8");
+  EXPECT_EQ(args.Of("sys_exit"), "p8");
+  EXPECT_EQ(args.Of("no_such_tracepoint_ks"), "");
+  if (std::string pio = args.Of("kvm_pio"); !pio.empty()) {
+    EXPECT_EQ(pio, "4444p");
+    EXPECT_EQ(args.Of("kvm_userspace_exit"), "44");
+  }
+  EXPECT_EQ(TracepointArgs("/nonexistent").Of("sys_enter"), "");
+}
+
 }  // namespace
 }  // namespace kvmscope::probes
