@@ -118,16 +118,19 @@ int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
 SEC("raw_tp/kvm_mmio")
 int BPF_PROG(raw_kvm_mmio, int type, int len, __u64 gpa, const void *val)
 {
-	__u64 v = 0;
+	__u64 v[2] = {};
 	__u32 n = len;
 
 	if (!wanted(bpf_get_current_pid_tgid()))
 		return 0;
-	if (n > sizeof(v))
-		n = sizeof(v);
+	if (n > sizeof(v[0]))
+		n = sizeof(v[0]);
+	/* The mask only shows the verifier a bound (n is 8 at most); the
+	 * barrier keeps the compiler from dropping it. */
+	barrier_var(n);
 	if (val)
-		bpf_probe_read_kernel(&v, n, val);
-	emit(ctx, KS_MMIO, type, type, len, gpa, v, 0, 0);
+		bpf_probe_read_kernel(v, n & (sizeof(v) - 1), val);
+	emit(ctx, KS_MMIO, type, type, len, gpa, v[0], 0, 0);
 	return 0;
 }
 

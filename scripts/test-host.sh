@@ -129,13 +129,13 @@ else
   # whole catalog under kprobes (vmx_handle_exit and every exit reason);
   # fentry and the tracepoints with the guests whose paths are the vendor's
   # (EPT violations, exceptions, two vCPUs); the live probe tests but those
-  # of the syscall edges, the ring buffer and the process filter; and the
-  # page-fault path again with shadow paging. The CLI suite stays on the
+  # of the syscall edges and raw tracepoints, the ring buffer and the
+  # process filter; and the page-fault path again with shadow paging. The CLI suite stays on the
   # SVM host. The initramfs has no assembler: the --guest-asm tests (no KVM
   # in them) stay out too.
   [[ $vmm_filter == *-* ]] && vmm_filter+=":TempFiles.AssembleGuest*"
   vendor_probes=$probes_filter
-  [[ $FILTER == *-* ]] || vendor_probes+=":ProbesLive.RawTracepoints*:ProbesLive.ATinyRingBuffer*:ProbesLive.AtTheDefaultSize*:ProbesLive.SymbolsAreRead*:ProbesLive.UnderItsBudget*:ProbesByPid.*"
+  [[ $FILTER == *-* ]] || vendor_probes+=":ProbesLive.RawTracepoints*:ProbesLive.RawKvmTracepoints*:ProbesLive.ATinyRingBuffer*:ProbesLive.AtTheDefaultSize*:ProbesLive.SymbolsAreRead*:ProbesLive.UnderItsBudget*:ProbesByPid.*"
   vendor_backend=$FILTER
   if [[ $FILTER != *-* ]]; then
     vendor_backend="*/kprobe_*:BackendDoctor.*"

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -367,6 +369,50 @@ TEST_F(HostFiles, NoKprobePmuMeansNoKprobesAndQuotesTheConfig) {
   why = KprobeRefusal(ENOENT, "kvm_arch_vcpu_ioctl_run", true, m_places);
   EXPECT_NE(why.find("no kprobes"), std::string::npos) << why;
   EXPECT_EQ(why.find("CONFIG_KPROBES"), std::string::npos) << why;
+}
+
+// Another kernel's BTF, written here: the syscall edges in vmlinux, KVM's
+// tracepoints in the kvm module's split BTF, with a kvm_msr of three
+// arguments (not what the raw program reads) and, to show the shapes, a
+// typedef'd integer, an enum and a struct passed by value.
+TEST_F(HostFiles, TracepointArgsReadTheKvmModulesBtfWhereVmlinuxLacksTheEvent) {
+  auto save = [this](btf* b, const char* name) {
+    uint32_t size = 0;
+    const void* data = btf__raw_data(b, &size);
+    ASSERT_NE(data, nullptr);
+    std::ofstream(Path(name), std::ios::binary).write(static_cast<const char*>(data), size);
+  };
+  auto probe = [](btf* b, const char* event, std::initializer_list<int> args) {
+    int data = btf__add_ptr(b, 0);
+    int proto = btf__add_func_proto(b, 0);  // its parameters must come right after it
+    btf__add_func_param(b, "__data", data);
+    for (int arg : args) btf__add_func_param(b, "", arg);
+    btf__add_typedef(b, fmt::format("btf_trace_{}", event).c_str(), btf__add_ptr(b, proto));
+  };
+  btf* vmlinux = btf__new_empty();
+  int u32 = btf__add_int(vmlinux, "unsigned int", 4, 0);
+  int u64 = btf__add_int(vmlinux, "long long unsigned int", 8, 0);
+  int regs = btf__add_struct(vmlinux, "pt_regs", 168);
+  probe(vmlinux, "sys_enter", {btf__add_ptr(vmlinux, regs), u64});
+  save(vmlinux, "vmlinux");
+  btf* kvm = btf__new_empty_split(vmlinux);
+  int u32_typedef = btf__add_typedef(kvm, "u32", u32);
+  probe(kvm, "kvm_msr", {u32, u32_typedef, u64});
+  int kind = btf__add_enum(kvm, "ks_kind", 4);
+  btf__add_enum_value(kvm, "KS_ONE", 1);
+  int bool_type = btf__add_int(kvm, "_Bool", 1, BTF_INT_BOOL);
+  probe(kvm, "kvm_odd", {kind, bool_type, regs});
+  save(kvm, "kvm");
+  btf__free(kvm);
+  btf__free(vmlinux);
+
+  TracepointArgs args(m_dir.string());
+  EXPECT_EQ(args.Of("sys_enter"), "p8");
+  EXPECT_EQ(args.Of("kvm_msr"), "448");  // the raw program reads 4481: perf is used
+  EXPECT_EQ(args.Of("kvm_odd"), "41?");
+  EXPECT_EQ(args.Of("kvm_pio"), "");
+  std::filesystem::remove(Path("kvm"));  // KVM without module BTF: nothing of it known
+  EXPECT_EQ(TracepointArgs(m_dir.string()).Of("kvm_msr"), "");
 }
 
 TEST_F(HostFiles, WithKprobesTheFunctionItselfIsTheReason) {
