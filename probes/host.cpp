@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -141,7 +142,10 @@ constexpr uint64_t kPage = 4096;
 
 traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses,
                                  const std::string& modules_path) {
-  std::ifstream in(path);
+  std::vector<char> buffer(1 << 20);  // fewer reads: each one costs the kernel a walk
+  std::ifstream in;
+  in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  in.open(path);
   if (!in) {
     throw ProbeError(fmt::format("cannot read {}: {}; kernel stacks cannot be symbolized",
                                  path, std::strerror(errno)));
@@ -187,11 +191,53 @@ traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses,
   return table;
 }
 
-Backend BackendFromSymbols(const traces::SymbolTable& symbols) {
+namespace {
+
+template <typename Has>
+Backend BackendWhere(Has has) {
   for (Backend b : {Backend::Vmx, Backend::Svm, Backend::Pvm}) {
-    if (symbols.Has(VendorHandler(b))) return b;
+    if (has(VendorHandler(b))) return b;
   }
   return Backend::Unknown;
+}
+
+}  // namespace
+
+Backend BackendFromSymbols(const traces::SymbolTable& symbols) {
+  return BackendWhere([&](std::string_view name) { return symbols.Has(name); });
+}
+
+Backend BackendFromFunctions(const std::set<std::string, std::less<>>& functions) {
+  return BackendWhere([&](std::string_view name) { return functions.contains(name); });
+}
+
+std::set<std::string, std::less<>> KallsymsFunctions(const std::vector<std::string>& names,
+                                                     bool* zero_addresses,
+                                                     const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (!f) {
+    throw ProbeError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  }
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);  // fewer reads: each one costs the kernel a walk
+  const std::set<std::string_view, std::less<>> wanted(names.begin(), names.end());
+  std::set<std::string, std::less<>> found;
+  bool any_function = false, all_zero = true;
+  char line[1024];  // a name is at most KSYM_NAME_LEN (512) bytes
+  // "ffffffffc0a1b2c0 t vmx_handle_exit\t[kvm_intel]"
+  while (std::fgets(line, sizeof line, f)) {
+    const char* sp = std::strchr(line, ' ');
+    if (!sp || !sp[1] || sp[2] != ' ') continue;
+    const char type = sp[1];
+    if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
+    any_function = true;
+    if (all_zero && std::strspn(line, "0") != static_cast<size_t>(sp - line)) all_zero = false;
+    std::string_view name(sp + 3);
+    name = name.substr(0, name.find_first_of("\t\n"));
+    if (wanted.contains(name)) found.emplace(name);
+  }
+  std::fclose(f);
+  if (zero_addresses) *zero_addresses = all_zero && any_function;
+  return found;
 }
 
 std::string KernelRelease() {

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -111,6 +112,17 @@ std::string FentryRefusal(int err, std::string_view function, std::string_view l
 
 // The backend whose vendor exit handler is among the symbols.
 Backend BackendFromSymbols(const traces::SymbolTable& symbols);
+// The same from a set of function names (KallsymsFunctions).
+Backend BackendFromFunctions(const std::set<std::string, std::less<>>& functions);
+
+// Which of `names` /proc/kallsyms lists as functions (t/T/w/W, module
+// symbols included), in one pass that keeps nothing else: what must be
+// known before attaching (the backend, the probe points), where the whole
+// table is read once, after attaching, when the BPF programs are in it.
+// `zero_addresses` as LoadKallsyms. Throws ProbeError if it cannot be read.
+std::set<std::string, std::less<>> KallsymsFunctions(const std::vector<std::string>& names,
+                                                     bool* zero_addresses = nullptr,
+                                                     const std::string& path = "/proc/kallsyms");
 
 std::string KernelRelease();
 // The host CPU's "model name" from /proc/cpuinfo, "" when unreadable.

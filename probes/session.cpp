@@ -102,6 +102,7 @@ struct Session::Impl {
   SessionOptions options;
   std::string tracefs;
   traces::SymbolTable symbols;
+  std::set<std::string, std::less<>> functions;  // the probe points /proc/kallsyms lists
   traces::StackTable stacks;
   Capabilities caps;
   AttachPlan plan;
@@ -217,11 +218,17 @@ struct Session::Impl {
     caps.kernel_release = KernelRelease();
     tracefs = EnsureTracefs();
     bool hidden = false;
-    symbols = LoadKallsyms("/proc/kallsyms", &hidden);
+    // Only the probe points' names now: the whole table is read once, after
+    // attaching (Session::Session).
+    std::vector<std::string> names = {"kvm_arch_vcpu_ioctl_run", "kvm_mmu_page_fault"};
+    for (Backend b : {Backend::Vmx, Backend::Svm, Backend::Pvm}) {
+      names.emplace_back(VendorHandler(b));
+    }
+    functions = KallsymsFunctions(names, &hidden);
     if (hidden) caps.kernel_addresses_hidden = HiddenAddressesWhy();
-    caps.backend = BackendFromSymbols(symbols);
+    caps.backend = BackendFromFunctions(functions);
     caps.vendor_handler = std::string(VendorHandler(caps.backend));
-    caps.mmu_page_fault_symbol = symbols.Has("kvm_mmu_page_fault");
+    caps.mmu_page_fault_symbol = functions.contains("kvm_mmu_page_fault");
     struct stat st;
     caps.btf = stat("/sys/kernel/btf/vmlinux", &st) == 0;
   }
@@ -316,7 +323,7 @@ struct Session::Impl {
         int err = errno;
         Keep(out, false);
         TakeLibbpfLog();
-        std::string why = KprobeRefusal(err, function, symbols.Has(function));
+        std::string why = KprobeRefusal(err, function, functions.contains(function));
         if (ret) why.replace(0, 6, "kretprobe");  // "kprobe on ..." → "kretprobe on ..."
         return Failed(err, std::move(why));
       }

@@ -498,6 +498,31 @@ TEST_F(HostFiles, HiddenAddressesAreNoticed) {
   bool zero = false;
   LoadKallsyms(Path("kallsyms"), &zero, Path("no-modules"));
   EXPECT_TRUE(zero);
+  zero = false;
+  EXPECT_EQ(KallsymsFunctions({"vmx_handle_exit"}, &zero, Path("kallsyms")).size(), 1u);
+  EXPECT_TRUE(zero);
+}
+
+// Before attaching only the probe points' names are looked for: functions
+// (a data symbol of the same name is not one), module symbols by their
+// name alone, and what the table would say of hidden addresses.
+TEST_F(HostFiles, KallsymsFunctionsFindsOnlyTheNamesAskedFor) {
+  Write("kallsyms", "ffffffff81000000 T _stext\n"
+                    "ffffffff81000100 T kvm_arch_vcpu_ioctl_run\n"
+                    "ffffffff81000200 D kvm_mmu_page_fault\n"
+                    "ffffffffc0001000 t svm_handle_exit\t[kvm_amd]\n"
+                    "ffffffffc0001100 t svm_handle_exit_irqoff\t[kvm_amd]\n");
+  bool zero = true;
+  std::set<std::string, std::less<>> found = KallsymsFunctions(
+      {"kvm_arch_vcpu_ioctl_run", "kvm_mmu_page_fault", "svm_handle_exit", "vmx_handle_exit"},
+      &zero, Path("kallsyms"));
+  EXPECT_EQ(found, (std::set<std::string, std::less<>>{"kvm_arch_vcpu_ioctl_run",
+                                                        "svm_handle_exit"}));
+  EXPECT_FALSE(zero);
+  EXPECT_EQ(BackendFromFunctions(found), Backend::Svm);
+  EXPECT_EQ(BackendFromSymbols(LoadKallsyms(Path("kallsyms"), nullptr, Path("no-modules"))),
+            Backend::Svm);
+  EXPECT_THROW(KallsymsFunctions({"x"}, nullptr, Path("absent")), ProbeError);
 }
 
 // Why they are hidden, by the kernel's rule for each kptr_restrict.
