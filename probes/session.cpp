@@ -107,7 +107,7 @@ struct Session::Impl {
   Capabilities caps;
   AttachPlan plan;
   bool kprobes_verified = false;
-  TracepointArgs raw_args;  // read on first use
+  TracepointArgs kernel_args;  // the running kernel's tracepoint prototypes, read on first use
 
   kvm_trace_bpf* skel = nullptr;
   std::vector<bpf_link*> links;
@@ -194,7 +194,7 @@ struct Session::Impl {
   // goes to the tracepoint's state and the perf program is used.
   bool RawArgsMatch(const TracepointProgram& t) {
     std::string_view section = bpf_program__section_name(t.raw);  // "raw_tp/kvm_msr"
-    std::string args = raw_args.Of(section.substr(section.find('/') + 1));
+    std::string args = kernel_args.Of(section.substr(section.find('/') + 1));
     if (args == t.raw_args) return true;
     caps.tracepoints.back().raw_refused =
         fmt::format("its arguments here are {} (integer sizes, p: pointer), the raw program "
