@@ -258,6 +258,12 @@ TEST(ProbesLive, RawKvmTracepointsRecordWhatThePerfOnesDo) {
         fields[k].push_back(e.a);
       }
     }
+    // How often the timer's interrupt is injected again depends on timing
+    // (on the SVM test host 4 or 5 times, one more with `reinjected`): the
+    // injections that differ are compared, not how many.
+    std::vector<std::array<uint64_t, 6>>& virq = fields[KernelEventKind::InjVirq];
+    std::sort(virq.begin(), virq.end());
+    virq.erase(std::unique(virq.begin(), virq.end()), virq.end());
     return fields;
   };
   std::set<KernelEventKind> seen;
