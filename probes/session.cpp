@@ -191,12 +191,12 @@ struct Session::Impl {
   }
   // Whether this kernel's tracepoint gives `t.raw` the arguments it reads
   // (the prototypes differ between kernel versions); if not, the reason
-  // goes to the tracepoint's state and the perf program is used.
-  bool RawArgsMatch(const TracepointProgram& t) {
+  // goes to the tracepoint's `state` and the perf program is used.
+  bool RawArgsMatch(const TracepointProgram& t, TracepointState& state) {
     std::string_view section = bpf_program__section_name(t.raw);  // "raw_tp/kvm_msr"
     std::string args = kernel_args.Of(section.substr(section.find('/') + 1));
     if (args == t.raw_args) return true;
-    caps.tracepoints.back().raw_refused =
+    state.raw_refused =
         fmt::format("its arguments here are {} (integer sizes, p: pointer), the raw program "
                     "reads {}",
                     args.empty() ? "not in the kernel's BTF" : args, t.raw_args);
@@ -290,9 +290,10 @@ struct Session::Impl {
     // A tracepoint this kernel lacks has no context type to relocate against.
     for (const TracepointProgram& t : TracepointPrograms()) {
       bool exists = TracepointExists(tracefs, t.name);
-      caps.tracepoints.push_back(TracepointState{std::string(t.name), exists, {}});
+      TracepointState& state =
+          caps.tracepoints.emplace_back(TracepointState{std::string(t.name), exists, {}});
       bpf_program__set_autoload(t.prog, exists);
-      if (t.raw) bpf_program__set_autoload(t.raw, exists && WantsRaw(t) && RawArgsMatch(t));
+      if (t.raw) bpf_program__set_autoload(t.raw, exists && WantsRaw(t) && RawArgsMatch(t, state));
       if (t.counter) bpf_program__set_autoload(t.counter, exists && CountedRaw(t));
     }
     if (int err = kvm_trace_bpf__load(skel); err) {
