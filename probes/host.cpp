@@ -140,39 +140,63 @@ constexpr uint64_t kPage = 4096;
 
 }  // namespace
 
+namespace {
+
+// One /proc/kallsyms line: "ffffffffc0a1b2c0 t vmx_handle_exit\t[kvm_intel]".
+struct KallsymsEntry {
+  std::string_view address;  // hex digits, zeros where the kernel hides them
+  char type = 0;
+  std::string_view name;
+  std::string_view module;  // "" for vmlinux, else without its brackets
+  bool function() const { return type == 't' || type == 'T' || type == 'w' || type == 'W'; }
+};
+
+// Calls each(entry) for every well-formed line of a kallsyms file. Throws
+// ProbeError (what it could not read, then `consequence`) if it cannot be
+// opened.
+template <typename Each>
+void ForEachKallsyms(const std::string& path, std::string_view consequence, Each each) {
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (!f) {
+    throw ProbeError(fmt::format("cannot read {}: {}{}", path, std::strerror(errno), consequence));
+  }
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);  // fewer reads: each one costs the kernel a walk
+  char line[1024];  // a name is at most KSYM_NAME_LEN (512) bytes
+  while (std::fgets(line, sizeof line, f)) {
+    const char* sp = std::strchr(line, ' ');
+    if (!sp || !sp[1] || sp[2] != ' ') continue;
+    KallsymsEntry e{std::string_view(line, static_cast<size_t>(sp - line)), sp[1], {}, {}};
+    std::string_view rest(sp + 3);
+    if (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
+    e.name = rest.substr(0, rest.find('\t'));
+    if (e.name.size() < rest.size()) {
+      e.module = rest.substr(e.name.size() + 1);
+      if (e.module.size() >= 2 && e.module.front() == '[') {
+        e.module = e.module.substr(1, e.module.size() - 2);
+      }
+    }
+    each(e);
+  }
+  std::fclose(f);
+}
+
+bool AllZero(std::string_view digits) { return digits.find_first_not_of('0') == std::string_view::npos; }
+
+}  // namespace
+
 traces::SymbolTable LoadKallsyms(const std::string& path, bool* zero_addresses,
                                  const std::string& modules_path) {
-  std::vector<char> buffer(1 << 20);  // fewer reads: each one costs the kernel a walk
-  std::ifstream in;
-  in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-  in.open(path);
-  if (!in) {
-    throw ProbeError(fmt::format("cannot read {}: {}; kernel stacks cannot be symbolized",
-                                 path, std::strerror(errno)));
-  }
   std::vector<traces::Symbol> functions;
   std::vector<uint64_t> entries;  // every entry's address, of any type: the bounds
   bool all_zero = true;
-  std::string line;
-  while (std::getline(in, line)) {
-    // "ffffffffc0a1b2c0 t vmx_handle_exit\t[kvm_intel]"
-    size_t sp1 = line.find(' ');
-    if (sp1 == std::string::npos || sp1 + 3 >= line.size()) continue;
-    uint64_t addr = std::strtoull(line.c_str(), nullptr, 16);
+  ForEachKallsyms(path, "; kernel stacks cannot be symbolized", [&](const KallsymsEntry& e) {
+    const uint64_t addr = std::strtoull(e.address.data(), nullptr, 16);
     entries.push_back(addr);
-    char type = line[sp1 + 1];
-    if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
-    std::string_view rest = std::string_view(line).substr(sp1 + 3);
-    std::string_view name = rest, module;
-    if (size_t tab = rest.find('\t'); tab != std::string_view::npos) {
-      name = rest.substr(0, tab);
-      module = rest.substr(tab + 1);
-      if (module.size() >= 2 && module.front() == '[') module = module.substr(1, module.size() - 2);
-    }
+    if (!e.function()) return;
     if (addr != 0) all_zero = false;
-    functions.push_back(
-        traces::Symbol{addr, traces::DisplayName(name, module), std::string(module), 0});
-  }
+    functions.push_back(traces::Symbol{addr, traces::DisplayName(e.name, e.module),
+                                       std::string(e.module), 0});
+  });
   std::sort(entries.begin(), entries.end());
   const std::unordered_map<std::string, ModuleRange> modules = ReadModules(modules_path);
   traces::SymbolTable table;
@@ -214,28 +238,15 @@ Backend BackendFromFunctions(const std::set<std::string, std::less<>>& functions
 std::set<std::string, std::less<>> KallsymsFunctions(const std::vector<std::string>& names,
                                                      bool* zero_addresses,
                                                      const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (!f) {
-    throw ProbeError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  }
-  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);  // fewer reads: each one costs the kernel a walk
   const std::set<std::string_view, std::less<>> wanted(names.begin(), names.end());
   std::set<std::string, std::less<>> found;
   bool any_function = false, all_zero = true;
-  char line[1024];  // a name is at most KSYM_NAME_LEN (512) bytes
-  // "ffffffffc0a1b2c0 t vmx_handle_exit\t[kvm_intel]"
-  while (std::fgets(line, sizeof line, f)) {
-    const char* sp = std::strchr(line, ' ');
-    if (!sp || !sp[1] || sp[2] != ' ') continue;
-    const char type = sp[1];
-    if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
+  ForEachKallsyms(path, "", [&](const KallsymsEntry& e) {
+    if (!e.function()) return;
     any_function = true;
-    if (all_zero && std::strspn(line, "0") != static_cast<size_t>(sp - line)) all_zero = false;
-    std::string_view name(sp + 3);
-    name = name.substr(0, name.find_first_of("\t\n"));
-    if (wanted.contains(name)) found.emplace(name);
-  }
-  std::fclose(f);
+    if (all_zero && !AllZero(e.address)) all_zero = false;
+    if (wanted.contains(e.name)) found.emplace(e.name);
+  });
   if (zero_addresses) *zero_addresses = all_zero && any_function;
   return found;
 }
