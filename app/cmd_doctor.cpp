@@ -88,9 +88,11 @@ int CmdDoctor(const DoctorArgs& args) {
     Line("fentry", YesNo(caps.fentry, "fine: kprobes or tracepoints are used instead"));
     std::printf("tracepoints\n");
     for (const probes::TracepointState& t : caps.tracepoints) {
+      const std::string taken = "not attached: its events come from " + t.taken_from;
       std::printf("  %-31s %s\n", t.name.c_str(),
                   !t.exists      ? "not in this kernel"
-                  : t.attach.ok ? (t.raw           ? "attaches (as a raw tracepoint)"
+                  : t.attach.ok ? (!t.taken_from.empty() ? taken.c_str()
+                                   : t.raw               ? "attaches (as a raw tracepoint)"
                                    : t.counted_raw ? "attaches (counted by a raw tracepoint)"
                                                    : "attaches")
                                 : t.attach.reason.c_str());

@@ -165,8 +165,14 @@ PlanEntry PlanRunLoop(const Capabilities& caps, AttachChoice choice) {
   if (caps.TracepointWorks("syscalls:sys_enter_ioctl") &&
       caps.TracepointWorks("syscalls:sys_exit_ioctl")) {
     e.mechanism = Mechanism::Tracepoint;
-    e.how = "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN: the same span at the "
-            "system-call edge";
+    const TracepointState* exit = caps.Tracepoint("syscalls:sys_exit_ioctl");
+    e.how = exit->taken_from.empty()
+                ? "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN: the same span at the "
+                  "system-call edge"
+                : fmt::format("syscalls:sys_enter_ioctl with cmd KVM_RUN, and its return from {} "
+                              "(fired as kvm_arch_vcpu_ioctl_run returns, with its result): the "
+                              "same span at the system-call edge",
+                              exit->taken_from);
     return e;
   }
   e.passed.push_back(TracepointWhy(caps, "syscalls:sys_enter_ioctl"));
@@ -254,6 +260,9 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
     if (t.raw && t.attach.ok) plan.raw.push_back(t.name);
     if (t.counted_raw && t.attach.ok) plan.counted_raw.push_back(t.name);
     if (t.detached_at_budget && t.attach.ok) plan.detached_at_budget.push_back(t.name);
+    if (!t.taken_from.empty() && t.attach.ok) {
+      plan.taken_from.push_back(fmt::format("{} (from {})", t.name, t.taken_from));
+    }
   }
   for (std::string_view name : KvmTracepoints()) {
     if (caps.TracepointWorks(name)) {
@@ -300,6 +309,10 @@ std::vector<std::string> DescribePlan(const AttachPlan& plan) {
                                   "of the machine while attached (run --perf-tracepoints: perf's)",
                                   ""));
     }
+  }
+  if (!plan.taken_from.empty()) {
+    lines.push_back(fmt::format("{:15}not attached, their events made from another's: {}", "",
+                                fmt::join(plan.taken_from, " ")));
   }
   if (!plan.counted_raw.empty()) {
     lines.push_back(fmt::format("{:15}counted by a raw tracepoint, streamed through perf until the "

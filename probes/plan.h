@@ -57,6 +57,11 @@ struct TracepointState {
   // this kernel's arguments differ from what the program reads
   // ("kernel 448 (int sizes, p: pointer), program 448p"). Empty otherwise.
   std::string raw_refused = {};
+  // Not attached: what its program would give comes from another
+  // tracepoint's events ("kvm:kvm_userspace_exit" for sys_exit_ioctl's
+  // KVM_RUN return, traces::kRunFromUserspaceExit). attach.ok then says
+  // that the other one attached.
+  std::string taken_from = {};
 };
 
 // What was found on the host, by trying.
@@ -97,6 +102,9 @@ struct AttachPlan {
   std::vector<std::string> raw;          // of the attached (and the syscall edges), the raw ones
   std::vector<std::string> counted_raw;  // of the attached, those a raw program counts
   std::vector<std::string> detached_at_budget;  // of the attached, those detached with their budget
+  // Not attached, their events made from another's: "syscalls:sys_exit_ioctl
+  // (from kvm:kvm_userspace_exit)" (TracepointState::taken_from).
+  std::vector<std::string> taken_from;
   std::vector<std::string> missing;      // not attached, with why
   std::string stacks_off;                // why no kernel stacks are taken at all, "" when they are
   // Whether the kernel side can be traced at all (the run loop is covered).

@@ -117,6 +117,10 @@ struct Session::Impl {
   std::atomic<bpf_link*> budget_link{nullptr};
   uint32_t budget_kind = KS_KIND_COUNT;  // its enum kvmscope_kind
   std::atomic<bool> budget_detached{false};
+  // KVM_RUN's return made from kvm_userspace_exit (traces::kRunFromUserspaceExit)
+  // instead of a program on every system call's exit: set before the drain
+  // thread starts.
+  bool run_exit_from_userspace_exit = false;
   std::thread budget_detach;
   ring_buffer* ring = nullptr;
   std::thread drain;
@@ -212,6 +216,15 @@ struct Session::Impl {
   // is detached with the budget.
   bool DetachedAtBudget(const TracepointProgram& t) const {
     return Streamed(t.counted) && Budgeted(t.counted) && !options.count_past_budget;
+  }
+
+  // Whether KVM_RUN's return may come from kvm_userspace_exit rather than
+  // the raw sys_exit edge: the same process's raw edges, both kinds streamed
+  // whole (no budget, so every return has its userspace exit).
+  bool RunExitFromUserspaceExit(const TracepointProgram& t) const {
+    using K = traces::KernelEventKind;
+    return t.name == "syscalls:sys_exit_ioctl" && WantsRaw(t) && Streamed(K::RunExit) &&
+           Streamed(K::UserspaceExit) && !Budgeted(K::RunExit) && !Budgeted(K::UserspaceExit);
   }
 
   void DetectHost() {
@@ -371,9 +384,26 @@ struct Session::Impl {
                           : Failed(ENOENT, "no kvm_mmu_page_fault in /proc/kallsyms");
     std::vector<bpf_link*> syscall_links, tracepoint_links;
     std::vector<TracepointProgram> programs = TracepointPrograms();
-    for (size_t i = 0; i < programs.size(); ++i) {
+    // sys_exit_ioctl last when kvm_userspace_exit may stand in for it: it
+    // is attached only if that one is not.
+    std::vector<size_t> order(programs.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    auto run_exit = std::find_if(programs.begin(), programs.end(), [&](const TracepointProgram& t) {
+      return RunExitFromUserspaceExit(t);
+    });
+    if (run_exit != programs.end()) {
+      std::rotate(order.begin() + (run_exit - programs.begin()),
+                  order.begin() + (run_exit - programs.begin()) + 1, order.end());
+    }
+    for (size_t i : order) {
       TracepointState& state = caps.tracepoints[i];
       if (!state.exists) continue;
+      if (programs.begin() + static_cast<std::ptrdiff_t>(i) == run_exit &&
+          caps.TracepointWorks("kvm:kvm_userspace_exit")) {
+        state.taken_from = "kvm:kvm_userspace_exit";
+        state.attach = Try{true, 0, "attached"};
+        continue;
+      }
       if (CountedRaw(programs[i])) {
         if (bpf_link* counter = bpf_program__attach(programs[i].counter)) {
           state.counted_raw = true;
@@ -414,6 +444,8 @@ struct Session::Impl {
     Mechanism run = plan.entry(ProbePoint::RunLoop).mechanism;
     Keep(run_kprobes, run == Mechanism::Kprobe);
     Keep(syscall_links, run == Mechanism::Tracepoint);
+    const TracepointState* exit = caps.Tracepoint("syscalls:sys_exit_ioctl");
+    run_exit_from_userspace_exit = run == Mechanism::Tracepoint && exit && !exit->taken_from.empty();
     Keep(handler_kprobe, plan.entry(ProbePoint::ExitHandler).mechanism == Mechanism::Kprobe);
     Keep(mmu_kprobe, plan.entry(ProbePoint::MmuPageFault).mechanism == Mechanism::Kprobe);
     Keep(tracepoint_links, true);
@@ -462,7 +494,21 @@ struct Session::Impl {
     ev->stack_id = self->InternStack(raw.stack_id);
     self->received[k].fetch_add(1, std::memory_order_relaxed);
     if (self->sink) self->sink(*ev);
+    if (ev->kind == traces::KernelEventKind::UserspaceExit && self->run_exit_from_userspace_exit) {
+      self->SinkRunExit(*ev);
+    }
     return 0;
+  }
+
+  // KVM_RUN's return from kvm_userspace_exit (`exit`): at its time, with its
+  // errno, which is KVM_RUN's result (sign-extended, as the sys_exit edge's).
+  void SinkRunExit(const traces::KernelEvent& exit) {
+    traces::KernelEvent ev = exit;
+    ev.kind = traces::KernelEventKind::RunExit;
+    ev.a = {exit.a[1], 0, traces::kRunFromUserspaceExit, 0, 0, 0};
+    ev.stack_id = -1;
+    received[static_cast<size_t>(ev.kind)].fetch_add(1, std::memory_order_relaxed);
+    if (sink) sink(ev);
   }
 
   // Once the budget of a kind is spent, its perf program only throws perf
@@ -620,6 +666,13 @@ KernelCounts Session::counts() const {
       c.stream_budget[i] = m->options.stream_budget;
       if (stopped_counting) c.seen_by[i] = traces::SeenBy::UntilBudget;
     }
+  }
+  if (m->run_exit_from_userspace_exit) {
+    // Each kvm_userspace_exit is a KVM_RUN return, seen or lost with it.
+    constexpr size_t kRunExit = static_cast<size_t>(traces::KernelEventKind::RunExit);
+    constexpr size_t kUserspaceExit = static_cast<size_t>(traces::KernelEventKind::UserspaceExit);
+    c.seen[kRunExit] = c.seen[kUserspaceExit];
+    c.lost[kRunExit] = c.lost[kUserspaceExit];
   }
   c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);
   c.stacks_failed = sum(KS_CNT_STACKS_FAILED);

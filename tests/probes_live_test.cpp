@@ -174,8 +174,10 @@ TEST(ProbesLive, HelloKernelRunSpansMatchTheVmmExactly) {
 // writes (port, size, value: the console's bytes), the same exits to the
 // VMM and a KVM_RUN span for every run, ending with the same return
 // values. (The vCPU's fd differs: the raw programs hold fds of their own.)
-// The KVM_RUN edges come from the raw sys_enter/sys_exit only when asked
-// (those run on every system call of the machine), and for this process.
+// The KVM_RUN edges come from the raw sys_enter only when asked (it runs on
+// every system call of the machine), and for this process; their returns
+// then come from kvm_userspace_exit (no program on every system call's
+// exit), at its time, with the same values as the sys_exit edge's.
 TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   KVMSCOPE_REQUIRE_BPF();
   auto trace = [](bool raw, std::vector<std::string>& attached_raw, bool raw_edges = true) {
@@ -184,18 +186,28 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
     o.raw_syscall_edges = raw_edges;
     probes::Session session(o);
     attached_raw = session.plan().raw;
+    const bool taken = !session.plan().taken_from.empty();
+    EXPECT_EQ(taken, raw && raw_edges);
     Collector c;
     Traced t = RunTraced(session, c, "hello");
     EXPECT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
     EXPECT_EQ(t.counts.total_lost(), 0u);
     EXPECT_EQ(c.Of(KernelEventKind::RunEnter).size(), t.outcome.runs);
     EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
+    EXPECT_EQ(t.counts.seen[static_cast<size_t>(KernelEventKind::RunExit)], t.outcome.runs);
     std::vector<std::array<uint64_t, 6>> fields;
     for (KernelEventKind k : {KernelEventKind::Pio, KernelEventKind::UserspaceExit}) {
       for (const KernelEvent& e : c.Of(k)) fields.push_back(e.a);
     }
-    for (const KernelEvent& e : c.Of(KernelEventKind::RunExit)) {
-      fields.push_back({e.a[0], e.a[2], 0, 0, 0, 0});  // KVM_RUN's return value, the source
+    const std::vector<KernelEvent> exits = c.Of(KernelEventKind::UserspaceExit);
+    const std::vector<KernelEvent> returns = c.Of(KernelEventKind::RunExit);
+    for (size_t i = 0; i < returns.size(); ++i) {
+      const KernelEvent& e = returns[i];
+      fields.push_back({e.a[0], 0, 0, 0, 0, 0});  // KVM_RUN's return value
+      EXPECT_EQ(e.a[2] & 0xff, taken ? traces::kRunFromUserspaceExit : traces::kRunFromSyscall);
+      if (!taken || i >= exits.size()) continue;
+      EXPECT_EQ(e.time_ns, exits[i].time_ns);
+      EXPECT_EQ(e.tid, exits[i].tid);
     }
     return fields;
   };
@@ -209,7 +221,7 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   };
   EXPECT_TRUE(has(raw_names, "kvm:kvm_pio"));
   EXPECT_TRUE(has(raw_names, "syscalls:sys_enter_ioctl"));
-  EXPECT_TRUE(has(raw_names, "syscalls:sys_exit_ioctl"));
+  EXPECT_FALSE(has(raw_names, "syscalls:sys_exit_ioctl"));  // made from kvm_userspace_exit
   ASSERT_GT(raw.size(), 10u);
   EXPECT_EQ(raw, perf);
 
@@ -227,6 +239,7 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   probes::Session session(other);
   EXPECT_TRUE(has(session.plan().raw, "kvm:kvm_pio"));
   EXPECT_FALSE(has(session.plan().raw, "syscalls:sys_exit_ioctl"));
+  EXPECT_TRUE(session.plan().taken_from.empty());
 }
 
 // KVM's other tracepoints as raw tracepoints, where this kernel's prototypes

@@ -233,6 +233,33 @@ TEST(AttachPlan, RawTracepointsAreListedAndSaid) {
   EXPECT_EQ(text.find("counted by a raw tracepoint"), std::string::npos) << text;
 }
 
+// KVM_RUN's return made from kvm_userspace_exit: the run loop still counts
+// as traced at the system-call edge, and the plan says where the return
+// comes from, and that sys_exit_ioctl has no program.
+TEST(AttachPlan, ARunExitTakenFromKvmUserspaceExitIsSaid) {
+  Capabilities c = Pvm();
+  for (TracepointState& t : c.tracepoints) {
+    if (t.name == "syscalls:sys_exit_ioctl") t.taken_from = "kvm:kvm_userspace_exit";
+  }
+  AttachPlan plan = PlanAttach(c);
+  ASSERT_TRUE(plan.usable());
+  EXPECT_EQ(plan.entry(ProbePoint::RunLoop).mechanism, Mechanism::Tracepoint);
+  EXPECT_NE(plan.entry(ProbePoint::RunLoop).how.find("its return from kvm:kvm_userspace_exit"),
+            std::string::npos)
+      << plan.entry(ProbePoint::RunLoop).how;
+  EXPECT_EQ(plan.taken_from,
+            (std::vector<std::string>{"syscalls:sys_exit_ioctl (from kvm:kvm_userspace_exit)"}));
+  std::string said;
+  for (const std::string& l : DescribePlan(plan)) said += l + "\n";
+  EXPECT_NE(said.find("not attached, their events made from another's: syscalls:sys_exit_ioctl"),
+            std::string::npos) << said;
+
+  // Without it the edge is the system call's own, and nothing is said.
+  AttachPlan own = PlanAttach(Pvm());
+  EXPECT_TRUE(own.taken_from.empty());
+  EXPECT_EQ(own.entry(ProbePoint::RunLoop).how.find("kvm_userspace_exit"), std::string::npos);
+}
+
 TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {
   EXPECT_TRUE(PlanAttach(Pvm()).stacks_off.empty());
   Capabilities c = Pvm();

@@ -173,6 +173,17 @@ TEST(DecodeFields, Pio) {
             "kvm_pio in port=0x1f0 size=2 count=256 val=0x1234");
 }
 
+// A KVM_RUN return made from kvm_userspace_exit says so; one the system
+// call's edge saw does not.
+TEST(DecodeFields, RunExitSaysWhereItCameFrom) {
+  const auto made = DecodeFields(Make(KernelEventKind::RunExit, {0, 0, kRunFromUserspaceExit}));
+  EXPECT_EQ(Names(made), (V{"ret", "from"}));
+  EXPECT_NE(Get(made, "from").text.find("kvm_userspace_exit's time and result"), std::string::npos);
+  const auto own = DecodeFields(Make(KernelEventKind::RunExit, {static_cast<uint64_t>(-4), 0,
+                                                                kRunFromSyscall}));
+  EXPECT_EQ(Names(own), (V{"ret"}));
+}
+
 TEST(DecodeFields, KvmExitVmx) {
   // EPT violation on a write, VMX.
   const auto e = Make(KernelEventKind::KvmExit, {48, 0x1000, 1, 0x182, 0xfee00000, 0});

@@ -320,7 +320,13 @@ std::vector<Field> DecodeFields(const KernelEvent& event, const DecodeContext& c
   };
   switch (event.kind) {
     case KernelEventKind::RunEnter: add("fd", a[0], Dec(a[0])); break;
-    case KernelEventKind::RunExit: add("ret", a[0], ReturnText(static_cast<int64_t>(a[0]))); break;
+    case KernelEventKind::RunExit:
+      add("ret", a[0], ReturnText(static_cast<int64_t>(a[0])));
+      if ((a[2] & 0xff) == kRunFromUserspaceExit) {
+        add("from", a[2],
+            "kvm_userspace_exit's time and result (the system call's own return was not traced)");
+      }
+      break;
     case KernelEventKind::ExitHandler: add("exit_fastpath", a[0], FastpathText(a[0])); break;
     case KernelEventKind::MmuPageFault:
       add("cr2_or_gpa", a[0], Hex(a[0]));

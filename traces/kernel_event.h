@@ -77,6 +77,13 @@ enum class ExitIsa : uint8_t { Unknown = 0, Vmx = 1, Svm = 2 };
 //   MmuSetSpte     a0 = gfn, a1 = spte, a2 = level
 //   MmuWalkerError a0 = pferr
 inline constexpr uint64_t kRunFromSyscall = 0, kRunFromKprobe = 1, kRunFromFentry = 2;
+// A RunExit with no probe of its own: made from kvm_userspace_exit, which
+// fires in kvm_vcpu_ioctl's KVM_RUN case right after
+// kvm_arch_vcpu_ioctl_run returns, with its return value (the ioctl's
+// result; virt/kvm/kvm_main.c, 6.1 to 6.19). Its time is the tracepoint's,
+// a little before the system call returns (probes/ uses it for kvmscope's
+// own VM instead of a program on every system call's exit).
+inline constexpr uint64_t kRunFromUserspaceExit = 3;
 inline constexpr uint64_t kRunHasVcpu = 0x100;
 // The vcpu_id a RunEnter/RunExit carries, or -1 (syscall source, old trace).
 inline int32_t RunEdgeVcpuId(const std::array<uint64_t, 6>& a) {
