@@ -260,7 +260,8 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
     if (t.raw && t.attach.ok) plan.raw.push_back(t.name);
     if (t.counted_raw && t.attach.ok) plan.counted_raw.push_back(t.name);
     if (t.detached_at_budget && t.attach.ok) plan.detached_at_budget.push_back(t.name);
-    if (!t.taken_from.empty() && t.attach.ok) {
+    if (!t.taken_from.empty() && t.attach.ok &&
+        plan.entry(ProbePoint::RunLoop).mechanism == Mechanism::Tracepoint) {
       plan.taken_from.push_back(fmt::format("{} (from {})", t.name, t.taken_from));
     }
   }

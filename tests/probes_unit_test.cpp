@@ -254,6 +254,11 @@ TEST(AttachPlan, ARunExitTakenFromKvmUserspaceExitIsSaid) {
   EXPECT_NE(said.find("not attached, their events made from another's: syscalls:sys_exit_ioctl"),
             std::string::npos) << said;
 
+  // Where the run loop is not traced at the system-call edge, neither is said.
+  Capabilities intel = IntelWithKprobes();
+  intel.tracepoints = c.tracepoints;
+  EXPECT_TRUE(PlanAttach(intel).taken_from.empty());
+
   // Without it the edge is the system call's own, and nothing is said.
   AttachPlan own = PlanAttach(Pvm());
   EXPECT_TRUE(own.taken_from.empty());
