@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
   add_attach(run, run_args.attach);
   run->add_flag("--perf-tracepoints", run_args.perf_tracepoints,
                 "Attach every tracepoint through perf, none as a raw tracepoint (by default the "
-                "KVM_RUN system-call edges and KVM's tracepoints whose arguments are their "
-                "records, all but kvm_exit, kvm_entry, kvm_page_fault and kvm_emulate_insn, are "
+                "KVM_RUN system-call entry, with the return made from kvm_userspace_exit, and "
+                "KVM's tracepoints whose arguments are their records, all but kvm_exit, kvm_entry, kvm_page_fault and kvm_emulate_insn, are "
                 "raw where this kernel's prototypes are the programs'; to compare their cost: "
                 "scripts/bench_probes.sh)");
   run->add_option("-o,--output", run_args.output,
