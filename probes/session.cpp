@@ -384,22 +384,16 @@ struct Session::Impl {
                           : Failed(ENOENT, "no kvm_mmu_page_fault in /proc/kallsyms");
     std::vector<bpf_link*> syscall_links, tracepoint_links;
     std::vector<TracepointProgram> programs = TracepointPrograms();
-    // sys_exit_ioctl last when kvm_userspace_exit may stand in for it: it
-    // is attached only if that one is not.
+    // sys_exit_ioctl comes last where kvm_userspace_exit may stand in for
+    // it: its program is attached only if that one did not attach.
+    auto stand_in = [&](size_t i) { return RunExitFromUserspaceExit(programs[i]); };
     std::vector<size_t> order(programs.size());
     std::iota(order.begin(), order.end(), size_t{0});
-    auto run_exit = std::find_if(programs.begin(), programs.end(), [&](const TracepointProgram& t) {
-      return RunExitFromUserspaceExit(t);
-    });
-    if (run_exit != programs.end()) {
-      std::rotate(order.begin() + (run_exit - programs.begin()),
-                  order.begin() + (run_exit - programs.begin()) + 1, order.end());
-    }
+    std::stable_partition(order.begin(), order.end(), [&](size_t i) { return !stand_in(i); });
     for (size_t i : order) {
       TracepointState& state = caps.tracepoints[i];
       if (!state.exists) continue;
-      if (programs.begin() + static_cast<std::ptrdiff_t>(i) == run_exit &&
-          caps.TracepointWorks("kvm:kvm_userspace_exit")) {
+      if (stand_in(i) && caps.TracepointWorks("kvm:kvm_userspace_exit")) {
         state.taken_from = "kvm:kvm_userspace_exit";
         state.attach = Try{true, 0, "attached"};
         continue;
