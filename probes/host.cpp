@@ -450,9 +450,9 @@ std::string KernelConfigLine(std::string_view option, const KernelPlaces& places
   return "";
 }
 
-namespace {
 std::string Describe(int err) { return fmt::format("{} ({})", ErrnoName(err), std::strerror(err)); }
 
+namespace {
 // /sys/kernel/debug/kprobes/blacklist: "0xffffffff81001000-0xffffffff81001020\tfunction".
 bool Blacklisted(std::string_view function, const std::string& path) {
   std::ifstream in(path);

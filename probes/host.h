@@ -175,5 +175,7 @@ void AddPlatformFacts(traces::HostFacts& host);
 
 // "ENOENT" for 2, "EPERM" for 1, ...; the number when unknown.
 std::string ErrnoName(int err);
+// ErrnoName with the C library's text: "ENOENT (No such file or directory)".
+std::string Describe(int err);
 
 }  // namespace kvmscope::probes

@@ -22,6 +22,7 @@
 #include "fentry_probe.skel.h"
 #include "kvm_trace.skel.h"
 #include "probes/convert.h"
+#include "probes/libbpf_log.h"
 
 namespace kvmscope::probes {
 
@@ -36,33 +37,6 @@ std::string_view StackModeName(StackMode mode) {
 
 
 namespace {
-
-// libbpf's warnings, kept (not printed) so that a failure can quote them.
-// KVMSCOPE_LIBBPF_DEBUG=1 prints everything libbpf says to stderr instead.
-std::mutex g_log_mutex;
-std::deque<std::string> g_log;
-
-int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
-  static const bool debug = std::getenv("KVMSCOPE_LIBBPF_DEBUG") != nullptr;
-  if (debug) return std::vfprintf(stderr, format, args);
-  if (level == LIBBPF_DEBUG) return 0;
-  char line[4096];
-  std::vsnprintf(line, sizeof line, format, args);
-  std::lock_guard lock(g_log_mutex);
-  g_log.emplace_back(line);
-  if (g_log.size() > 40) g_log.pop_front();
-  return 0;
-}
-
-std::string TakeLibbpfLog() {
-  std::lock_guard lock(g_log_mutex);
-  std::string text;
-  for (const std::string& l : g_log) text += "  libbpf: " + l;
-  g_log.clear();
-  return text;
-}
-
-std::string Describe(int err) { return fmt::format("{} ({})", ErrnoName(err), std::strerror(err)); }
 
 Try Failed(int err, std::string reason) { return Try{false, err, std::move(reason)}; }
 
@@ -529,8 +503,7 @@ struct Session::Impl {
 };
 
 Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
-  static std::once_flag print_once;
-  std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });
+  KeepLibbpfLog();
   m->options = options;
   for (size_t k = 0; k < traces::kKernelEventKinds; ++k) {
     const auto kind = static_cast<traces::KernelEventKind>(k);

@@ -22,10 +22,6 @@ namespace kvmscope::probes {
 
 namespace {
 
-std::string Describe(int err) {
-  return fmt::format("{} ({})", ErrnoName(err), std::strerror(err));
-}
-
 // libbpf is quiet while top loads (its warnings would land on the screen);
 // what matters reaches the user through our errors. KVMSCOPE_LIBBPF_DEBUG=1
 // keeps its voice.
