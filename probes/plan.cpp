@@ -247,6 +247,13 @@ PlanEntry PlanMmuPageFault(const Capabilities& caps, AttachChoice choice) {
 
 }  // namespace
 
+bool RunLoopAtSyscallEdge(const Capabilities& caps, AttachChoice choice) {
+  if (choice == AttachChoice::Kprobe || choice == AttachChoice::Fentry) return false;
+  PlanEntry e;
+  e.target = "kvm_arch_vcpu_ioctl_run";
+  return !TryFunctionProbes(e, caps, choice, caps.kprobe_run, true, "", "");
+}
+
 AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested) {
   AttachPlan plan;
   plan.requested = requested;

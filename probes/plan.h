@@ -118,6 +118,10 @@ AttachPlan PlanAttach(const Capabilities& caps, AttachChoice requested = AttachC
 std::string ForcedRefusal(const AttachPlan& plan);
 // The plan as indented lines, for doctor, run and trace files.
 std::vector<std::string> DescribePlan(const AttachPlan& plan);
+// Whether PlanAttach will take the run loop at the system-call edge: no
+// kprobe or fentry on kvm_arch_vcpu_ioctl_run that `choice` lets it use.
+// Needs only caps.kprobe_run, caps.fentry and caps.btf.
+bool RunLoopAtSyscallEdge(const Capabilities& caps, AttachChoice choice);
 // One badge-sized summary: "run loop: tracepoint · exit handler: stacks · mmu: stacks",
 // followed by " (forced: --attach tracepoint)" when forced.
 std::string PlanSummary(const AttachPlan& plan);

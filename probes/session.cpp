@@ -193,11 +193,14 @@ struct Session::Impl {
   }
 
   // Whether KVM_RUN's return may come from kvm_userspace_exit rather than
-  // the raw sys_exit edge: the same process's raw edges, both kinds streamed
-  // whole (no budget, so every return has its userspace exit).
+  // the raw sys_exit edge: the same process's raw edges, the run loop
+  // traced at the system-call edge (not by kprobe or fentry: caps.kprobe_run
+  // and caps.fentry are known by then), both kinds streamed whole (no
+  // budget, so every return has its userspace exit).
   bool RunExitFromUserspaceExit(const TracepointProgram& t) const {
     using K = traces::KernelEventKind;
-    return t.name == "syscalls:sys_exit_ioctl" && WantsRaw(t) && Streamed(K::RunExit) &&
+    return t.name == "syscalls:sys_exit_ioctl" && WantsRaw(t) &&
+           RunLoopAtSyscallEdge(caps, options.attach) && Streamed(K::RunExit) &&
            Streamed(K::UserspaceExit) && !Budgeted(K::RunExit) && !Budgeted(K::UserspaceExit);
   }
 

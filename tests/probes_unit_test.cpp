@@ -254,6 +254,15 @@ TEST(AttachPlan, ARunExitTakenFromKvmUserspaceExitIsSaid) {
   EXPECT_NE(said.find("not attached, their events made from another's: syscalls:sys_exit_ioctl"),
             std::string::npos) << said;
 
+  // The session asks before attaching whether the edge will be used.
+  EXPECT_TRUE(RunLoopAtSyscallEdge(Pvm(), AttachChoice::Auto));
+  EXPECT_TRUE(RunLoopAtSyscallEdge(Pvm(), AttachChoice::Tracepoint));
+  EXPECT_FALSE(RunLoopAtSyscallEdge(Pvm(), AttachChoice::Kprobe));
+  EXPECT_FALSE(RunLoopAtSyscallEdge(IntelWithKprobes(), AttachChoice::Auto));
+  EXPECT_FALSE(RunLoopAtSyscallEdge(IntelWithKprobes(), AttachChoice::Fentry));
+  EXPECT_TRUE(RunLoopAtSyscallEdge(IntelWithKprobes(), AttachChoice::Tracepoint));
+  EXPECT_TRUE(RunLoopAtSyscallEdge(AmdWithoutBtfOrKprobes(), AttachChoice::Auto));
+
   // Where the run loop is not traced at the system-call edge, neither is said.
   Capabilities intel = IntelWithKprobes();
   intel.tracepoints = c.tracepoints;
