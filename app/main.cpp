@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
   run->add_flag("--system-wide", run_args.system_wide,
                 "Trace KVM events of every process, not only this VMM");
   run->add_option("--ring-size", run_args.ring_bytes,
-                  "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608)");
+                  "Kernel ring buffer size in bytes, a power of two >= 4096 (default 8388608), "
+                  "shared among one ring per CPU (up to 16; each at least 4 MiB, or all of it "
+                  "when smaller)");
   run->add_option("--insn-budget", run_args.insn_budget,
                   fmt::format("Stream the first N kvm_emulate_insn events (all CPUs together), then "
                               "detach it and take its count from KVM's own counters of this VM "

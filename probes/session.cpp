@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -96,6 +97,8 @@ struct Session::Impl {
   // thread starts.
   bool run_exit_from_userspace_exit = false;
   std::thread budget_detach;
+  RingLayout rings;
+  std::vector<int> ring_fds;  // the ring buffer maps, by slot
   ring_buffer* ring = nullptr;
   std::thread drain;
   std::atomic<bool> stopping{false};
@@ -116,6 +119,7 @@ struct Session::Impl {
     if (bpf_link* l = budget_link.exchange(nullptr)) bpf_link__destroy(l);
     for (bpf_link* l : links) bpf_link__destroy(l);
     ring_buffer__free(ring);
+    for (int fd : ring_fds) close(fd);
     kvm_trace_bpf__destroy(skel);
   }
 
@@ -263,8 +267,14 @@ struct Session::Impl {
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
                                : options.stacks == StackMode::All ? KS_STACKS_ALL
                                                                   : KS_STACKS_NEW;
-    if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_bytes); err) {
-      throw ProbeError(fmt::format("bad ring buffer size {}: {}", options.ring_bytes,
+    rings = RingLayoutFor(options.ring_bytes, sysconf(_SC_NPROCESSORS_ONLN));
+    skel->rodata->ring_count = rings.count;
+    MakeRings();
+    // The first ring is the slots' template (libbpf 1.1 cannot resize the
+    // object's own inner map).
+    bpf_map__set_max_entries(skel->maps.events, rings.count);
+    if (int err = bpf_map__set_inner_map_fd(skel->maps.events, ring_fds.front()); err) {
+      throw ProbeError(fmt::format("bad ring buffer size {}: {}", rings.bytes_each,
                                    Describe(-err)));
     }
     bool fentry = caps.fentry.ok && (options.attach == AttachChoice::Auto ||
@@ -299,9 +309,35 @@ struct Session::Impl {
       throw ProbeError(fmt::format("loading the BPF programs failed: {}: {}\n{}", Describe(e),
                                    hint, log));
     }
+    PlaceRings();
     kprobes_verified = bpf_program__fd(skel->progs.run_kprobe) >= 0 &&
                        bpf_program__fd(skel->progs.handler_kprobe) >= 0 &&
                        bpf_program__fd(skel->progs.mmu_pf_kprobe) >= 0;
+  }
+
+  // One ring buffer per slot of `events` (the programs look their CPU's
+  // up): made before loading, put in their slots after.
+  void MakeRings() {
+    for (uint32_t slot = 0; slot < rings.count; ++slot) {
+      int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "kvmscope_ring", 0, 0, rings.bytes_each,
+                              nullptr);
+      if (fd < 0) {
+        int err = errno;
+        throw ProbeError(fmt::format("creating ring buffer {} of {} ({} bytes) failed: {}",
+                                     slot + 1, rings.count, rings.bytes_each, Describe(err)));
+      }
+      ring_fds.push_back(fd);
+    }
+  }
+  void PlaceRings() {
+    const int outer = bpf_map__fd(skel->maps.events);
+    for (uint32_t slot = 0; slot < rings.count; ++slot) {
+      if (bpf_map_update_elem(outer, &slot, &ring_fds[slot], BPF_ANY) != 0) {
+        int err = errno;
+        throw ProbeError(fmt::format("putting ring buffer {} in place failed: {}", slot + 1,
+                                     Describe(err)));
+      }
+    }
   }
 
   // Attaches `progs` (program, is-kretprobe) on `function` into `out`: all
@@ -505,6 +541,14 @@ struct Session::Impl {
   }
 };
 
+RingLayout RingLayoutFor(uint32_t ring_bytes, long online_cpus) {
+  RingLayout r;
+  r.count = std::bit_floor(static_cast<uint32_t>(std::clamp<long>(online_cpus, 1, kMaxRings)));
+  uint32_t share = std::bit_floor(ring_bytes / r.count);
+  r.bytes_each = std::max(share, std::min(ring_bytes, kMinRingBytes));
+  return r;
+}
+
 Session::Session(const SessionOptions& options) : m(std::make_unique<Impl>()) {
   KeepLibbpfLog();
   m->options = options;
@@ -560,15 +604,23 @@ traces::HostFacts Session::host_facts() const {
 }
 bool Session::kprobes_verified() const { return m->kprobes_verified; }
 const traces::SymbolTable& Session::symbols() const { return m->symbols; }
+RingLayout Session::rings() const { return m->rings; }
 const traces::StackTable& Session::stacks() const { return m->stacks; }
 
 void Session::Start(Sink sink) {
   if (m->ring || m->stopped) return;
   m->sink = std::move(sink);
-  m->ring = ring_buffer__new(bpf_map__fd(m->skel->maps.events), &Impl::OnRecord, m.get(), nullptr);
-  if (!m->ring) {
-    int err = errno;
-    throw ProbeError(fmt::format("creating the ring buffer reader failed: {}", Describe(err)));
+  for (int fd : m->ring_fds) {
+    int err = 0;
+    if (!m->ring) {
+      m->ring = ring_buffer__new(fd, &Impl::OnRecord, m.get(), nullptr);
+      if (!m->ring) err = errno;
+    } else if (int r = ring_buffer__add(m->ring, fd, &Impl::OnRecord, m.get()); r < 0) {
+      err = -r;
+    }
+    if (err) {
+      throw ProbeError(fmt::format("creating the ring buffer reader failed: {}", Describe(err)));
+    }
   }
   m->skel->bss->armed = 1;
   m->drain = std::thread([this] { m->DrainLoop(); });

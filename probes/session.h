@@ -43,6 +43,19 @@ inline constexpr uint32_t kExternalVmmStreamKinds =
 // Events of a budgeted kind streamed (all CPUs together) before it is counted only.
 inline constexpr uint64_t kDefaultStreamBudget = 65536;
 
+// The kernel's ring buffers: one per online CPU, rounded down to a power
+// of two, at most kMaxRings (CPU n writes to ring n % count), so vCPUs on
+// different CPUs share no lock. `ring_bytes` is divided among them, each a
+// power of two and at least kMinRingBytes (or all of `ring_bytes` when
+// that is smaller).
+struct RingLayout {
+  uint32_t count = 1;
+  uint32_t bytes_each = 0;
+};
+inline constexpr uint32_t kMaxRings = 16;
+inline constexpr uint32_t kMinRingBytes = 4u << 20;
+RingLayout RingLayoutFor(uint32_t ring_bytes, long online_cpus);
+
 struct SessionOptions {
   uint32_t pid = 0;  // the traced process (tgid); 0: every process
   std::optional<uint32_t> uid;  // only processes of this real uid (checked in the kernel)
@@ -59,7 +72,9 @@ struct SessionOptions {
   uint32_t budget_kinds = StreamBit(traces::KernelEventKind::EmulateInsn);
   uint64_t stream_budget = kDefaultStreamBudget;
   StackMode stacks = StackMode::New;
-  uint32_t ring_bytes = 8u << 20;  // a power of two, at least one page
+  // The kernel ring buffers' size: a power of two, at least one page,
+  // divided among one ring per CPU (RingLayoutFor).
+  uint32_t ring_bytes = 8u << 20;
   std::chrono::milliseconds drain_period{10};
   // --attach: the mechanism for the function probe points. A forced one the
   // kernel refuses for the run loop makes the constructor throw, naming why.
@@ -132,6 +147,7 @@ class Session {
   traces::HostFacts host_facts() const;
   // /proc/kallsyms as read after attaching, every symbol bounded.
   const traces::SymbolTable& symbols() const;
+  RingLayout rings() const;  // the kernel ring buffers made
   const traces::StackTable& stacks() const;
 
  private:

@@ -80,6 +80,24 @@ bool Mentions(const PlanEntry& e, std::string_view text) {
   return false;
 }
 
+// One ring per online CPU (a power of two, at most 16), each a power of two
+// and at least 4 MiB, or the whole size when that is smaller.
+TEST(RingLayout, OneRingPerCpuEachAShareOfTheSizeButNoLessThanTheFloor) {
+  auto layout = [](uint32_t bytes, long cpus) {
+    RingLayout r = RingLayoutFor(bytes, cpus);
+    return std::make_pair(r.count, r.bytes_each);
+  };
+  constexpr uint32_t MiB = 1u << 20;
+  EXPECT_EQ(layout(8 * MiB, 1), std::make_pair(1u, 8 * MiB));
+  EXPECT_EQ(layout(8 * MiB, 2), std::make_pair(2u, 4 * MiB));
+  EXPECT_EQ(layout(8 * MiB, 6), std::make_pair(4u, 4 * MiB));
+  EXPECT_EQ(layout(8 * MiB, 64), std::make_pair(16u, 4 * MiB));
+  EXPECT_EQ(layout(64 * MiB, 8), std::make_pair(8u, 8 * MiB));
+  EXPECT_EQ(layout(4096, 2), std::make_pair(2u, 4096u));  // tiny: each ring all of it
+  EXPECT_EQ(layout(8 * MiB, 0), std::make_pair(1u, 8 * MiB));   // sysconf failed
+  EXPECT_EQ(layout(8 * MiB, -1), std::make_pair(1u, 8 * MiB));
+}
+
 TEST(AttachPlan, IntelWithKprobesUsesKprobesEverywhere) {
   AttachPlan plan = PlanAttach(IntelWithKprobes());
   ASSERT_TRUE(plan.usable());
