@@ -344,41 +344,35 @@ TEST(ProbesLive, KprobeProgramsPassTheVerifierAndThePlanFallsBackWhenTheyCannotA
   EXPECT_EQ(plan.entries.size(), 3u);
 }
 
-TEST(ProbesLive, AtTheDefaultSizeAnExitHeavyGuestLosesNothing) {
+// At the default ring size an exit-heavy guest loses nothing, streaming
+// every event. Each CPU writes a ring buffer of its own: pio-pair's two
+// vCPUs exit at once on different CPUs, and every ring must be drained.
+class ExitHeavy : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ExitHeavy, AtTheDefaultSizeLosesNothingAndEveryCpusRingIsDrained) {
   KVMSCOPE_REQUIRE_BPF();
   probes::SessionOptions o = ThisProcess();
-  o.stream_budget = 0;  // every kvm_emulate_insn too (80,000 of them under PVM)
+  o.stream_budget = 0;  // every kvm_emulate_insn too (80,000 per vCPU under PVM)
   probes::Session session(o);
+  const probes::RingLayout rings = session.rings();
+  EXPECT_EQ(rings.count, probes::RingLayoutFor(o.ring_bytes, sysconf(_SC_NPROCESSORS_ONLN)).count);
   Collector c;
-  Traced t = RunTraced(session, c, "pio-loop", 20'000);
+  Traced t = RunTraced(session, c, GetParam(), 20'000);
   ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
   EXPECT_EQ(t.counts.total_lost(), 0u);
   EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
   EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
-}
-
-// Each CPU writes a ring buffer of its own: two vCPUs exiting at once on
-// different CPUs lose nothing, and every ring is drained.
-TEST(ProbesLive, TwoVcpusAtOnceLoseNothingAndEveryCpusRingIsDrained) {
-  KVMSCOPE_REQUIRE_BPF();
-  probes::SessionOptions o = ThisProcess();
-  o.stream_budget = 0;  // every kvm_emulate_insn too
-  probes::Session session(o);
-  const probes::RingLayout rings = session.rings();
-  EXPECT_EQ(rings.count, probes::RingLayoutFor(probes::SessionOptions{}.ring_bytes,
-                                               sysconf(_SC_NPROCESSORS_ONLN))
-                             .count);
-  Collector c;
-  Traced t = RunTraced(session, c, "pio-pair", 20'000);
-  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
-  EXPECT_EQ(t.counts.total_lost(), 0u);
-  EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
   EXPECT_EQ(c.Of(KernelEventKind::UserspaceExit).size(), t.outcome.runs);
   std::set<uint32_t> cpus;
   for (const KernelEvent& e : c.All()) cpus.insert(e.cpu);
   std::printf("%u ring(s) of %u bytes; events from %zu CPU(s)\n", rings.count, rings.bytes_each,
               cpus.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(Guests, ExitHeavy, ::testing::Values("pio-loop", "pio-pair"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return info.param[4] == 'l' ? "PioLoop" : "PioPair";
+                         });
 
 TEST(ProbesLive, ATinyRingBufferLosesEventsAndCountsEveryOne) {
   KVMSCOPE_REQUIRE_BPF();
