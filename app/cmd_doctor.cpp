@@ -20,6 +20,13 @@ namespace kvmscope::app {
 namespace {
 void Line(const char* what, const std::string& text) { std::printf("%-13s %s\n", what, text.c_str()); }
 
+// "4 MiB", "64 KiB", "512 bytes": sizes that are powers of two.
+std::string Bytes(uint32_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return fmt::format("{} MiB", n >> 20);
+  if (n >= (1u << 10) && n % (1u << 10) == 0) return fmt::format("{} KiB", n >> 10);
+  return fmt::format("{} bytes", n);
+}
+
 std::string YesNo(const probes::Try& t, const char* fix) {
   return t.ok ? std::string("yes") : fmt::format("no — {}\n{:14}→ {}", t.reason, "", fix);
 }
@@ -86,6 +93,11 @@ int CmdDoctor(const DoctorArgs& args) {
       Line("", "(the kprobe programs do pass the verifier: only attaching is impossible)");
     }
     Line("fentry", YesNo(caps.fentry, "fine: kprobes or tracepoints are used instead"));
+    const probes::RingLayout rings = session.rings();
+    Line("ring buffers", fmt::format("{} × {}, one per CPU (of {} online) from --ring-size {}",
+                                     rings.count, Bytes(rings.bytes_each),
+                                     sysconf(_SC_NPROCESSORS_ONLN),
+                                     Bytes(probes::SessionOptions{}.ring_bytes)));
     std::printf("tracepoints\n");
     for (const probes::TracepointState& t : caps.tracepoints) {
       const std::string taken = "not attached: its events come from " + t.taken_from;

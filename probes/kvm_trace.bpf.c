@@ -56,11 +56,12 @@ __u32 counted_raw = 0;
 __u32 armed = 0;
 
 /* The ring buffers, one per CPU slot (ring_count of them, a power of two
- * set by the loader; CPU n writes to slot n % ring_count): vCPUs on different CPUs
- * never contend for one ring's lock and cache lines. With one shared ring,
- * two vCPUs' exits cost about 0.8 µs more each (pio-pair, README). The
- * loader makes the rings and puts them in; an empty slot loses the event
- * (counted). Events of one CPU arrive in order; across CPUs they do not. */
+ * set by the loader; CPU n writes to slot n % ring_count): vCPUs on
+ * different CPUs never contend for one ring's lock and cache lines. With
+ * one shared ring, two vCPUs' exits cost about 0.8 µs more each (pio-pair,
+ * README). The loader makes the rings and puts them in; an empty slot loses
+ * the event (counted). A thread's events that were written on two CPUs may
+ * reach the reader out of order. */
 struct ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096); /* the loader's rings are the template */

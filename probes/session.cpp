@@ -274,8 +274,8 @@ struct Session::Impl {
     // object's own inner map).
     bpf_map__set_max_entries(skel->maps.events, rings.count);
     if (int err = bpf_map__set_inner_map_fd(skel->maps.events, ring_fds.front()); err) {
-      throw ProbeError(fmt::format("bad ring buffer size {}: {}", rings.bytes_each,
-                                   Describe(-err)));
+      throw ProbeError(fmt::format("the ring buffers ({} of {} bytes) cannot be used: {}",
+                                   rings.count, rings.bytes_each, Describe(-err)));
     }
     bool fentry = caps.fentry.ok && (options.attach == AttachChoice::Auto ||
                                      options.attach == AttachChoice::Fentry);

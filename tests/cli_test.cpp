@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -332,6 +333,14 @@ TEST_F(Cli, DoctorAsRootShowsThePlanAndTheVendorHandler) {
   EXPECT_NE(r.output.find("run loop"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(handler), std::string::npos) << handler << "\n" << r.output;
   EXPECT_NE(r.output.find("verdict: kernel tracing works"), std::string::npos) << r.output;
+  // One ring buffer per online CPU, rounded down to a power of two, at most 16.
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  const unsigned rings = std::bit_floor(static_cast<unsigned>(std::clamp(online, 1L, 16L)));
+  EXPECT_NE(r.output.find(fmt::format("\nring buffers  {} × ", rings)), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(fmt::format("one per CPU (of {} online) from --ring-size 8 MiB", online)),
+            std::string::npos)
+      << r.output;
 }
 
 using kvmscope::test::CpuinfoHasHypervisorFlag;
