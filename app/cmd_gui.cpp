@@ -63,6 +63,7 @@ class AppController : public ui::Controller {
         // KVM's own counters of this VM count kvm_emulate_insn past its budget.
         options.count_past_budget = false;
         options.raw_syscall_edges = true;  // its own VM, as run does
+        options.run_enter_from_vmm = true;
         session = std::make_unique<probes::Session>(options);
         trace->SetHost(session->host_facts());
         trace->SetSymbols(session->symbols());  // all of kallsyms while live
@@ -84,9 +85,11 @@ class AppController : public ui::Controller {
     // Not traced: the host facts say so (and what kernel it is) from the
     // first frame, not only once the guest has finished.
     if (!session) trace->SetHost(UntracedHostFacts(why_not));
+    std::unique_ptr<RunEntries> entries;
     std::unique_ptr<vmm::Machine> machine;
     try {
-      machine = std::make_unique<vmm::Machine>(p.config, recorder.get());
+      entries = std::make_unique<RunEntries>(recorder.get(), session.get());
+      machine = std::make_unique<vmm::Machine>(p.config, entries.get());
     } catch (const vmm::Error& e) {
       return e.what();
     }
@@ -105,6 +108,7 @@ class AppController : public ui::Controller {
     m_trace = trace;
     m_recorder = std::move(recorder);
     m_session = std::move(session);
+    m_entries = std::move(entries);
     m_machine = std::move(machine);
     m_replay_path.clear();
     m_paused = paused;
@@ -331,6 +335,7 @@ class AppController : public ui::Controller {
     if (m_waiter.joinable()) m_waiter.join();
     std::lock_guard lock(m_mutex);
     m_machine.reset();
+    m_entries.reset();
     m_session.reset();
     m_recorder.reset();
   }
@@ -347,6 +352,7 @@ class AppController : public ui::Controller {
   std::shared_ptr<traces::Trace> m_trace;
   std::unique_ptr<Recorder> m_recorder;
   std::unique_ptr<probes::Session> m_session;
+  std::unique_ptr<RunEntries> m_entries;  // the machine's observer: the recorder, then the session
   std::unique_ptr<vmm::Machine> m_machine;
   std::thread m_waiter;
   std::optional<vmm::Outcome> m_outcome;

@@ -83,6 +83,9 @@ probes::SessionOptions RunSessionOptions(const RunArgs& args) {
   // kvmscope's own VM: its exits are dearer to trace than everybody else's
   // system calls, for the seconds a run lasts.
   options.raw_syscall_edges = !args.system_wide;
+  // Nor does anyone's system call run a program for its KVM_RUN entries:
+  // the VMM makes them (RunEntries).
+  options.run_enter_from_vmm = !args.system_wide;
   // Past its budget kvm_emulate_insn is detached and KVM's own counters of
   // this VM count it; system-wide, other VMs' instructions count too.
   options.count_past_budget = args.system_wide;
@@ -258,7 +261,9 @@ int RunGuest(const RunArgs& args, traces::Trace* trace) {
     if (refused) return kExitEnvironment;
   }
   try {
-    vmm::Machine machine(p.config, recorder ? static_cast<vmm::Observer*>(&*recorder) : &printer);
+    RunEntries entries(recorder ? static_cast<vmm::Observer*>(&*recorder) : &printer,
+                       session.get());
+    vmm::Machine machine(p.config, &entries);
     std::printf("kvmscope: running %s (%s mode, %d vCPU%s, %zu-byte image at %#llx)\n",
                 p.config.name.c_str(), std::string(vmm::CpuModeName(p.config.mode)).c_str(),
                 p.config.vcpus, p.config.vcpus > 1 ? "s" : "", p.config.image.size(),

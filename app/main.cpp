@@ -110,11 +110,13 @@ int main(int argc, char** argv) {
                               kvmscope::probes::kDefaultStreamBudget));
   add_attach(run, run_args.attach);
   run->add_flag("--perf-tracepoints", run_args.perf_tracepoints,
-                "Attach every tracepoint through perf, none as a raw tracepoint (by default the "
-                "KVM_RUN system-call entry, with the return made from kvm_userspace_exit, and "
-                "KVM's tracepoints whose arguments are their records, all but kvm_exit, kvm_entry, kvm_page_fault and kvm_emulate_insn, are "
-                "raw where this kernel's prototypes are the programs'; to compare their cost: "
-                "scripts/bench_probes.sh)");
+                "Attach every tracepoint through perf, none as a raw tracepoint (by default "
+                "KVM's tracepoints whose arguments are their records, all but kvm_exit, kvm_entry, "
+                "kvm_page_fault and kvm_emulate_insn, are raw where this kernel's prototypes are "
+                "the programs', and KVM_RUN's system-call edges have no program: the VMM makes "
+                "the entry just before each KVM_RUN and the return is made from "
+                "kvm_userspace_exit; with this flag perf's sys_enter_ioctl/sys_exit_ioctl give "
+                "both; to compare their cost: scripts/bench_probes.sh)");
   run->add_option("-o,--output", run_args.output,
                   "Save the whole run (VMM and kernel events, stacks, plan, console) as a "
                   "kvmscope trace FILE.json (docs/trace-format.md)");

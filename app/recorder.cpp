@@ -114,10 +114,17 @@ void Recorder::OnEvent(const vmm::Event& e) {
 
 void Recorder::OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks) {
   if (m_discard.load(std::memory_order_relaxed)) return;
-  for (; m_stacks_known <= event.stack_id; ++m_stacks_known) {
-    m_trace.AddStack(m_stacks_known, stacks.Get(m_stacks_known));
+  if (event.stack_id >= 0) {  // only the drain thread's events have stacks
+    for (; m_stacks_known <= event.stack_id; ++m_stacks_known) {
+      m_trace.AddStack(m_stacks_known, stacks.Get(m_stacks_known));
+    }
   }
   m_trace.Add(traces::FromKernel(event));
+}
+
+void RunEntries::OnEvent(const vmm::Event& event) {
+  if (m_next) m_next->OnEvent(event);
+  if (m_session && event.kind == vmm::EventKind::RunEnter) m_session->MakeRunEnter(event.vcpu);
 }
 
 traces::GuestFacts GuestFactsOf(const Prepared& p) {

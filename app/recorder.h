@@ -21,7 +21,8 @@ class Recorder : public vmm::Observer {
   Recorder(traces::Trace& trace, vmm::Observer* next);
   void OnEvent(const vmm::Event& event) override;
   // From the drain thread: records the event, and first every stack of the
-  // session not yet in the trace (ids are dense and shared).
+  // session not yet in the trace (ids are dense and shared). An event with
+  // no stack may come from any thread (a KVM_RUN entry the VMM made).
   void OnKernel(const traces::KernelEvent& event, const traces::StackTable& stacks);
   // From now on nothing more goes into the trace (`next` still sees the VMM's
   // events): for a run being stopped whose trace nobody will read, so that
@@ -34,6 +35,22 @@ class Recorder : public vmm::Observer {
   vmm::Observer* m_next;
   uint32_t m_pid;
   int32_t m_stacks_known = 0;  // drain thread only
+};
+
+// Hands each VMM event on to `next` (may be null), then, for a KVM_RUN about
+// to be called, has `session` (may be null) make that KVM_RUN's kernel
+// entry where the session leaves its entries to the VMM
+// (Session::MakeRunEnter; its sink then runs on the vCPU thread too). The
+// machine's observer, ahead of the others: the entry is stamped after them,
+// as close to the ioctl as user space can.
+class RunEntries : public vmm::Observer {
+ public:
+  RunEntries(vmm::Observer* next, probes::Session* session) : m_next(next), m_session(session) {}
+  void OnEvent(const vmm::Event& event) override;
+
+ private:
+  vmm::Observer* m_next;
+  probes::Session* m_session;
 };
 
 // The guest facts a trace records, from the machine's configuration, the

@@ -165,14 +165,21 @@ PlanEntry PlanRunLoop(const Capabilities& caps, AttachChoice choice) {
   if (caps.TracepointWorks("syscalls:sys_enter_ioctl") &&
       caps.TracepointWorks("syscalls:sys_exit_ioctl")) {
     e.mechanism = Mechanism::Tracepoint;
-    const TracepointState* exit = caps.Tracepoint("syscalls:sys_exit_ioctl");
-    e.how = exit->taken_from.empty()
-                ? "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN: the same span at the "
-                  "system-call edge"
-                : fmt::format("syscalls:sys_enter_ioctl with cmd KVM_RUN, and its return from {} "
-                              "(fired as kvm_arch_vcpu_ioctl_run returns, with its result): the "
-                              "same span at the system-call edge",
-                              exit->taken_from);
+    const std::string& enter = caps.Tracepoint("syscalls:sys_enter_ioctl")->taken_from;
+    const std::string& exit = caps.Tracepoint("syscalls:sys_exit_ioctl")->taken_from;
+    if (enter.empty() && exit.empty()) {
+      e.how = "syscalls:sys_enter_ioctl/sys_exit_ioctl with cmd KVM_RUN: the same span at the "
+              "system-call edge";
+      return e;
+    }
+    std::string entry = enter.empty() ? "syscalls:sys_enter_ioctl with cmd KVM_RUN"
+                                      : fmt::format("its entry made by {}", enter);
+    std::string ret = exit.empty()
+                          ? "its return from syscalls:sys_exit_ioctl"
+                          : fmt::format("its return from {} (fired as kvm_arch_vcpu_ioctl_run "
+                                        "returns, with its result)",
+                                        exit);
+    e.how = fmt::format("{}, and {}: the same span at the system-call edge", entry, ret);
     return e;
   }
   e.passed.push_back(TracepointWhy(caps, "syscalls:sys_enter_ioctl"));

@@ -59,10 +59,15 @@ struct TracepointState {
   std::string raw_refused = {};
   // Not attached: what its program would give comes from another
   // tracepoint's events ("kvm:kvm_userspace_exit" for sys_exit_ioctl's
-  // KVM_RUN return, traces::kRunFromUserspaceExit). attach.ok then says
-  // that the other one attached.
+  // KVM_RUN return, traces::kRunFromUserspaceExit), or from kvmscope's own
+  // VMM (kRunEnterFromVmm for sys_enter_ioctl's KVM_RUN entry,
+  // traces::kRunFromVmm). attach.ok then says that the other one attached.
   std::string taken_from = {};
 };
+
+// TracepointState::taken_from of sys_enter_ioctl when kvmscope's VMM makes
+// KVM_RUN's entries (SessionOptions::run_enter_from_vmm).
+inline constexpr std::string_view kRunEnterFromVmm = "kvmscope's VMM, just before each KVM_RUN";
 
 // What was found on the host, by trying.
 struct Capabilities {

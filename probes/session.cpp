@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <numeric>
@@ -96,6 +98,11 @@ struct Session::Impl {
   // instead of a program on every system call's exit: set before the drain
   // thread starts.
   bool run_exit_from_userspace_exit = false;
+  // KVM_RUN's entry made by the caller's VMM (MakeRunEnter, traces::kRunFromVmm)
+  // instead of a program on every system call's entry: set before Start().
+  bool run_enter_from_vmm = false;
+  // Between Start() and Stop(): MakeRunEnter delivers.
+  std::atomic<bool> taking_entries{false};
   std::thread budget_detach;
   RingLayout rings;
   std::vector<int> ring_fds;  // the ring buffer maps, by slot
@@ -206,6 +213,16 @@ struct Session::Impl {
     return t.name == "syscalls:sys_exit_ioctl" && WantsRaw(t) &&
            RunLoopAtSyscallEdge(caps, options.attach) && Streamed(K::RunExit) &&
            Streamed(K::UserspaceExit) && !Budgeted(K::RunExit) && !Budgeted(K::UserspaceExit);
+  }
+
+  // Whether KVM_RUN's entry may come from the caller's VMM rather than the
+  // raw sys_enter edge: asked for, the same process's raw edges, the run
+  // loop traced at the system-call edge, its entries streamed whole.
+  bool RunEnterFromVmm(const TracepointProgram& t) const {
+    using K = traces::KernelEventKind;
+    return t.name == "syscalls:sys_enter_ioctl" && options.run_enter_from_vmm && WantsRaw(t) &&
+           RunLoopAtSyscallEdge(caps, options.attach) && Streamed(K::RunEnter) &&
+           !Budgeted(K::RunEnter);
   }
 
   void DetectHost() {
@@ -411,6 +428,11 @@ struct Session::Impl {
         state.attach = Try{true, 0, "attached"};
         continue;
       }
+      if (RunEnterFromVmm(programs[i])) {
+        state.taken_from = kRunEnterFromVmm;
+        state.attach = Try{true, 0, "made by the VMM"};
+        continue;
+      }
       if (CountedRaw(programs[i])) {
         if (bpf_link* counter = bpf_program__attach(programs[i].counter)) {
           state.counted_raw = true;
@@ -453,6 +475,8 @@ struct Session::Impl {
     Keep(syscall_links, run == Mechanism::Tracepoint);
     const TracepointState* exit = caps.Tracepoint("syscalls:sys_exit_ioctl");
     run_exit_from_userspace_exit = run == Mechanism::Tracepoint && exit && !exit->taken_from.empty();
+    const TracepointState* enter = caps.Tracepoint("syscalls:sys_enter_ioctl");
+    run_enter_from_vmm = run == Mechanism::Tracepoint && enter && !enter->taken_from.empty();
     Keep(handler_kprobe, plan.entry(ProbePoint::ExitHandler).mechanism == Mechanism::Kprobe);
     Keep(mmu_kprobe, plan.entry(ProbePoint::MmuPageFault).mechanism == Mechanism::Kprobe);
     Keep(tracepoint_links, true);
@@ -624,11 +648,34 @@ void Session::Start(Sink sink) {
   }
   m->skel->bss->armed = 1;
   m->drain = std::thread([this] { m->DrainLoop(); });
+  m->taking_entries = m->run_enter_from_vmm;
+}
+
+bool Session::run_enter_from_vmm() const { return m->run_enter_from_vmm; }
+
+void Session::MakeRunEnter(int32_t vcpu_id) {
+  if (!m->taking_entries.load(std::memory_order_acquire)) return;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns's clock
+  traces::KernelEvent ev;
+  ev.time_ns = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  // No system call per KVM_RUN: the ids are kept (a system call costs
+  // about as much as the program this replaces).
+  static const uint32_t pid = static_cast<uint32_t>(getpid());
+  thread_local const uint32_t tid = static_cast<uint32_t>(gettid());
+  ev.pid = pid;
+  ev.tid = tid;
+  ev.cpu = static_cast<uint32_t>(std::max(sched_getcpu(), 0));
+  ev.kind = traces::KernelEventKind::RunEnter;
+  ev.a = {0, static_cast<uint64_t>(vcpu_id), traces::kRunFromVmm | traces::kRunHasVcpu, 0, 0, 0};
+  m->received[static_cast<size_t>(ev.kind)].fetch_add(1, std::memory_order_relaxed);
+  if (m->sink) m->sink(ev);
 }
 
 void Session::Stop() {
   if (m->stopped) return;
   m->stopped = true;
+  m->taking_entries = false;
   if (m->skel && m->skel->bss) m->skel->bss->armed = 0;
   // Each detach waits for an RCU grace period (~80 ms here): detaching them
   // side by side makes stopping take one grace period instead of seventeen.
@@ -695,6 +742,12 @@ KernelCounts Session::counts() const {
     constexpr size_t kUserspaceExit = static_cast<size_t>(traces::KernelEventKind::UserspaceExit);
     c.seen[kRunExit] = c.seen[kUserspaceExit];
     c.lost[kRunExit] = c.lost[kUserspaceExit];
+  }
+  if (m->run_enter_from_vmm) {
+    // Made on the vCPU thread: each one seen is delivered.
+    constexpr size_t kRunEnter = static_cast<size_t>(traces::KernelEventKind::RunEnter);
+    c.seen[kRunEnter] = c.received[kRunEnter];
+    c.lost[kRunEnter] = 0;
   }
   c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);
   c.stacks_failed = sum(KS_CNT_STACKS_FAILED);

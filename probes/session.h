@@ -97,6 +97,13 @@ struct SessionOptions {
   // the entry, so the session must be started before the VM's first
   // KVM_RUN. Honoured only where pid is this process.
   bool raw_syscall_edges = false;
+  // KVM_RUN's entry made by the caller, kvmscope's own VMM, just before each
+  // KVM_RUN (MakeRunEnter) instead of by a program on sys_enter: then no
+  // program runs on the machine's system calls at all. With
+  // raw_syscall_edges, where the run loop is traced at the system-call edge
+  // and its entries are streamed whole; run_enter_from_vmm() says whether it
+  // took effect.
+  bool run_enter_from_vmm = false;
   // Whether a budgeted kind stays counted in the kernel once its budget is
   // spent (by a raw program, or by its perf program where raw ones are
   // refused). false detaches everything of the kind with the budget:
@@ -132,11 +139,22 @@ class Session {
   bool kprobes_verified() const;
 
   // Arms the programs and starts the thread that drains the ring buffer every
-  // drain_period, calling `sink` on it for each event in arrival order.
+  // drain_period, calling `sink` on it for each event in arrival order
+  // (and on the vCPU thread for the entries MakeRunEnter makes).
   void Start(Sink sink);
   // Disarms, detaches everything, delivers what is still in the ring buffer
   // and joins the thread. Idempotent; the destructor calls it.
   void Stop();
+
+  // Whether KVM_RUN's entries are the caller's to make
+  // (SessionOptions::run_enter_from_vmm took effect).
+  bool run_enter_from_vmm() const;
+  // From a vCPU thread of this process, just before it calls KVM_RUN on
+  // vCPU `vcpu_id`: where run_enter_from_vmm(), that KVM_RUN's entry
+  // (traces::kRunFromVmm), stamped now and counted with the kernel's
+  // events, goes to the sink on the calling thread. The sink must then be
+  // thread-safe. Nothing before Start() or once Stop() has begun.
+  void MakeRunEnter(int32_t vcpu_id);
 
   KernelCounts counts() const;
   // Whether the perf program of a budgeted kind that a raw program counts

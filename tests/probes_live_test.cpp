@@ -2,6 +2,7 @@
 // kernel side of each KVM_RUN arrives, with stacks through the probe points,
 // nothing is lost at normal rates, losses are counted when the ring is tiny.
 // Needs root and /dev/kvm; skips with the reason elsewhere.
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/kvm.h>
 #include <unistd.h>
@@ -69,14 +70,30 @@ struct Traced {
   std::optional<vmm::KvmCounters> kvm;  // KVM's own counters, where it has them
 };
 
+// Records the VMM's events, then has the session make each KVM_RUN's
+// entry where it leaves them to the VMM, as app/'s RunEntries does.
+class EntryMaker : public vmm::Observer {
+ public:
+  EntryMaker(test::Recorder& rec, probes::Session& session) : m_rec(rec), m_session(session) {}
+  void OnEvent(const vmm::Event& e) override {
+    m_rec.OnEvent(e);
+    if (e.kind == vmm::EventKind::RunEnter) m_session.MakeRunEnter(e.vcpu);
+  }
+
+ private:
+  test::Recorder& m_rec;
+  probes::Session& m_session;
+};
+
 // Runs a catalog guest with a session on this process.
 Traced RunTraced(probes::Session& session, Collector& collector, const std::string& guest,
                  std::optional<uint64_t> param = std::nullopt) {
   test::Recorder rec;
+  EntryMaker entries(rec, session);
   session.Start([&collector](const KernelEvent& ev) { collector.Add(ev); });
   const vmm::GuestInfo* g = vmm::FindGuest(guest);
   EXPECT_NE(g, nullptr);
-  vmm::Machine machine(vmm::ConfigFor(*g, param), &rec);
+  vmm::Machine machine(vmm::ConfigFor(*g, param), &entries);
   Traced t;
   t.outcome = machine.Run({});
   session.Stop();
@@ -256,6 +273,91 @@ TEST(ProbesLive, RawTracepointsDeliverWhatThePerfOnesDo) {
   EXPECT_TRUE(session.plan().taken_from.empty());
 }
 
+// Links of raw tracepoint programs on the tracepoint `name` in the whole
+// kernel, whoever attached them.
+size_t RawTracepointLinks(const std::string& name) {
+  size_t n = 0;
+  for (uint32_t id = 0; bpf_link_get_next_id(id, &id) == 0;) {
+    int fd = bpf_link_get_fd_by_id(id);
+    if (fd < 0) continue;
+    char tp_name[64] = {};
+    bpf_link_info info = {};
+    uint32_t len = sizeof info;
+    info.raw_tracepoint.tp_name = reinterpret_cast<uint64_t>(tp_name);
+    info.raw_tracepoint.tp_name_len = sizeof tp_name;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+        info.type == BPF_LINK_TYPE_RAW_TRACEPOINT && name == tp_name) {
+      ++n;
+    }
+    close(fd);
+  }
+  return n;
+}
+
+// For kvmscope's own VM the VMM makes each KVM_RUN's entry, just before the
+// call (run and the window do): no program then runs on the machine's
+// system calls (the return comes from kvm_userspace_exit). Two vCPUs: each
+// entry names its vCPU and is followed, on its thread, by that run's
+// return. Where kprobes or fentry trace the run loop (the SVM test host),
+// they give the entries and the VMM makes none.
+TEST(ProbesLive, TheVmmMakesKvmRunEntriesAndNoProgramRunsOnSystemCalls) {
+  KVMSCOPE_REQUIRE_BPF();
+  const size_t others = RawTracepointLinks("sys_enter");
+  {
+    // Asked not to: the raw sys_enter edge is attached (the check below can fail).
+    probes::SessionOptions o = ThisProcess();
+    o.raw_syscall_edges = true;
+    probes::Session session(o);
+    EXPECT_FALSE(session.run_enter_from_vmm());
+    if (session.plan().entry(probes::ProbePoint::RunLoop).mechanism ==
+        probes::Mechanism::Tracepoint) {
+      EXPECT_EQ(RawTracepointLinks("sys_enter"), others + 1);
+    }
+  }
+  probes::SessionOptions o = ThisProcess();
+  o.raw_syscall_edges = o.run_enter_from_vmm = true;
+  probes::Session session(o);
+  const bool edges = session.plan().entry(probes::ProbePoint::RunLoop).mechanism ==
+                     probes::Mechanism::Tracepoint;
+  EXPECT_EQ(session.run_enter_from_vmm(), edges);
+  EXPECT_EQ(RawTracepointLinks("sys_enter"), others);
+  Collector c;
+  Traced t = RunTraced(session, c, "pio-pair", 200);
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  const std::vector<KernelEvent> enters = c.Of(KernelEventKind::RunEnter);
+  ASSERT_EQ(enters.size(), t.outcome.runs);
+  const size_t kEnter = static_cast<size_t>(KernelEventKind::RunEnter);
+  EXPECT_EQ(t.counts.seen[kEnter], t.outcome.runs);
+  EXPECT_EQ(t.counts.received[kEnter], t.outcome.runs);
+  EXPECT_EQ(t.counts.total_lost(), 0u);
+  if (!edges) GTEST_SKIP() << "the run loop is traced by kprobe or fentry here";
+  EXPECT_EQ(session.plan().taken_from,
+            (std::vector<std::string>{
+                "syscalls:sys_enter_ioctl (from kvmscope's VMM, just before each KVM_RUN)",
+                "syscalls:sys_exit_ioctl (from kvm:kvm_userspace_exit)"}));
+  for (const std::string& raw : session.plan().raw) EXPECT_FALSE(raw.starts_with("syscalls:")) << raw;
+  std::map<uint32_t, int32_t> vcpu_of_tid;
+  std::map<uint32_t, bool> in_run;  // per thread: an entry without its return yet
+  for (const KernelEvent& e : c.All()) {
+    if (e.kind == KernelEventKind::RunEnter) {
+      EXPECT_EQ(e.a[2] & 0xff, traces::kRunFromVmm);
+      EXPECT_EQ(e.pid, static_cast<uint32_t>(getpid()));
+      const int32_t vcpu = traces::RunEdgeVcpuId(e.a);
+      EXPECT_TRUE(vcpu == 0 || vcpu == 1) << vcpu;
+      auto [it, added] = vcpu_of_tid.try_emplace(e.tid, vcpu);
+      EXPECT_EQ(it->second, vcpu) << "thread " << e.tid << " ran two vCPUs";
+      EXPECT_FALSE(in_run[e.tid]) << "two entries without a return between, thread " << e.tid;
+      in_run[e.tid] = true;
+    } else if (e.kind == KernelEventKind::RunExit) {
+      EXPECT_TRUE(in_run[e.tid]) << "a return without its entry, thread " << e.tid;
+      in_run[e.tid] = false;
+    } else if (e.kind == KernelEventKind::Pio) {
+      EXPECT_TRUE(in_run[e.tid]) << "kvm_pio outside a KVM_RUN span, thread " << e.tid;
+    }
+  }
+  EXPECT_EQ(vcpu_of_tid.size(), 2u);
+}
+
 // KVM's other tracepoints as raw tracepoints, where this kernel's prototypes
 // are the programs' (TracepointArgs): each guest that makes them records the
 // same events through either kind of program. Only the shadow entry's value
@@ -353,6 +455,7 @@ TEST_P(ExitHeavy, AtTheDefaultSizeLosesNothingAndEveryCpusRingIsDrained) {
   KVMSCOPE_REQUIRE_BPF();
   probes::SessionOptions o = ThisProcess();
   o.stream_budget = 0;  // every kvm_emulate_insn too (80,000 per vCPU under PVM)
+  o.raw_syscall_edges = o.run_enter_from_vmm = true;  // as run traces its own VM
   probes::Session session(o);
   const probes::RingLayout rings = session.rings();
   EXPECT_EQ(rings.count, probes::RingLayoutFor(o.ring_bytes, sysconf(_SC_NPROCESSORS_ONLN)).count);
@@ -361,6 +464,7 @@ TEST_P(ExitHeavy, AtTheDefaultSizeLosesNothingAndEveryCpusRingIsDrained) {
   ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
   EXPECT_EQ(t.counts.total_lost(), 0u);
   EXPECT_EQ(t.counts.total_received(), t.counts.total_seen());
+  EXPECT_EQ(c.Of(KernelEventKind::RunEnter).size(), t.outcome.runs);
   EXPECT_EQ(c.Of(KernelEventKind::RunExit).size(), t.outcome.runs);
   EXPECT_EQ(c.Of(KernelEventKind::UserspaceExit).size(), t.outcome.runs);
   std::set<uint32_t> cpus;

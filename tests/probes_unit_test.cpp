@@ -292,6 +292,39 @@ TEST(AttachPlan, ARunExitTakenFromKvmUserspaceExitIsSaid) {
   EXPECT_EQ(own.entry(ProbePoint::RunLoop).how.find("kvm_userspace_exit"), std::string::npos);
 }
 
+// KVM_RUN's entry made by kvmscope's VMM (and its return from
+// kvm_userspace_exit): no program on the system calls at all, and the plan
+// names where each edge comes from.
+TEST(AttachPlan, ARunEnterMadeByTheVmmIsSaid) {
+  Capabilities c = Pvm();
+  for (TracepointState& t : c.tracepoints) {
+    if (t.name == "syscalls:sys_enter_ioctl") t.taken_from = kRunEnterFromVmm;
+    if (t.name == "syscalls:sys_exit_ioctl") t.taken_from = "kvm:kvm_userspace_exit";
+  }
+  AttachPlan plan = PlanAttach(c);
+  ASSERT_TRUE(plan.usable());
+  EXPECT_EQ(plan.entry(ProbePoint::RunLoop).mechanism, Mechanism::Tracepoint);
+  EXPECT_EQ(plan.entry(ProbePoint::RunLoop).how,
+            "its entry made by kvmscope's VMM, just before each KVM_RUN, and its return from "
+            "kvm:kvm_userspace_exit (fired as kvm_arch_vcpu_ioctl_run returns, with its result): "
+            "the same span at the system-call edge");
+  EXPECT_EQ(plan.taken_from,
+            (std::vector<std::string>{
+                "syscalls:sys_enter_ioctl (from kvmscope's VMM, just before each KVM_RUN)",
+                "syscalls:sys_exit_ioctl (from kvm:kvm_userspace_exit)"}));
+  std::string said;
+  for (const std::string& l : DescribePlan(plan)) said += l + "\n";
+  EXPECT_EQ(said.find("every system call"), std::string::npos) << said;
+
+  // Only the entry made: the return is the system call's own.
+  for (TracepointState& t : c.tracepoints) {
+    if (t.name == "syscalls:sys_exit_ioctl") t.taken_from.clear();
+  }
+  EXPECT_EQ(PlanAttach(c).entry(ProbePoint::RunLoop).how,
+            "its entry made by kvmscope's VMM, just before each KVM_RUN, and its return from "
+            "syscalls:sys_exit_ioctl: the same span at the system-call edge");
+}
+
 TEST(AttachPlan, HiddenKernelAddressesTurnStacksOffAndSaySo) {
   EXPECT_TRUE(PlanAttach(Pvm()).stacks_off.empty());
   Capabilities c = Pvm();

@@ -69,6 +69,31 @@ TEST(RunJoin, KernelBeforeVmm) {
   EXPECT_EQ(ready[0].kernel.size(), 3u);
 }
 
+TEST(RunJoin, AnEntryTheVmmMadeAheadOfTheLastRunsKernelEventsJoinsTheNextRun) {
+  // The VMM makes run 2's entry on the vCPU thread while run 1's kernel
+  // events are still in the ring buffer: it arrives first.
+  RunJoin j;
+  j.AddRun(MakeRun(7, 1, 100, 200));
+  j.AddKernel(K(KernelEventKind::RunEnter, 7, 110));
+  j.AddKernel(K(KernelEventKind::RunEnter, 7, 230));  // run 2's, made by the VMM
+  j.AddKernel(K(KernelEventKind::Pio, 7, 150));
+  j.AddKernel(K(KernelEventKind::RunExit, 7, 190));
+  auto ready = j.TakeReady(240, kGrace);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_TRUE(ready[0].kernel_complete);
+  ASSERT_EQ(ready[0].kernel.size(), 3u);
+  EXPECT_EQ(ready[0].kernel[1].kind, KernelEventKind::Pio);
+  EXPECT_EQ(ready[0].kernel[2].time_ns, 190);
+  j.AddRun(MakeRun(7, 2, 225, 300));
+  j.AddKernel(K(KernelEventKind::RunExit, 7, 290));
+  ready = j.TakeReady(310, kGrace);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_TRUE(ready[0].kernel_complete);
+  ASSERT_EQ(ready[0].kernel.size(), 2u);
+  EXPECT_EQ(ready[0].kernel[0].time_ns, 230);
+  EXPECT_EQ(ready[0].kernel[1].time_ns, 290);
+}
+
 TEST(RunJoin, TwoThreadsInterleaved) {
   RunJoin j;
   // vCPU threads 7 and 8 run at the same time.

@@ -184,6 +184,19 @@ TEST(DecodeFields, RunExitSaysWhereItCameFrom) {
   EXPECT_EQ(Names(own), (V{"ret"}));
 }
 
+// A KVM_RUN entry made by kvmscope's VMM says so, and has no fd; one the
+// system call's edge saw names its fd.
+TEST(DecodeFields, RunEnterSaysWhereItCameFrom) {
+  const auto made =
+      DecodeFields(Make(KernelEventKind::RunEnter, {0, 1, kRunFromVmm | kRunHasVcpu}));
+  EXPECT_EQ(Names(made), (V{"from"}));
+  EXPECT_NE(Get(made, "from").text.find("kvmscope's VMM, just before it called KVM_RUN"),
+            std::string::npos);
+  const auto own = DecodeFields(Make(KernelEventKind::RunEnter, {7, 0, kRunFromSyscall}));
+  EXPECT_EQ(Names(own), (V{"fd"}));
+  EXPECT_EQ(Get(own, "fd").text, "7");
+}
+
 TEST(DecodeFields, KvmExitVmx) {
   // EPT violation on a write, VMX.
   const auto e = Make(KernelEventKind::KvmExit, {48, 0x1000, 1, 0x182, 0xfee00000, 0});

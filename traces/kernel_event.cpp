@@ -319,7 +319,15 @@ std::vector<Field> DecodeFields(const KernelEvent& event, const DecodeContext& c
     f.push_back(Field{name, value, std::move(text)});
   };
   switch (event.kind) {
-    case KernelEventKind::RunEnter: add("fd", a[0], Dec(a[0])); break;
+    case KernelEventKind::RunEnter:
+      if ((a[2] & 0xff) == kRunFromVmm) {
+        add("from", a[2],
+            "kvmscope's VMM, just before it called KVM_RUN (the system call's own entry was not "
+            "traced)");
+      } else {
+        add("fd", a[0], Dec(a[0]));
+      }
+      break;
     case KernelEventKind::RunExit:
       add("ret", a[0], ReturnText(static_cast<int64_t>(a[0])));
       if ((a[2] & 0xff) == kRunFromUserspaceExit) {

@@ -84,6 +84,12 @@ inline constexpr uint64_t kRunFromSyscall = 0, kRunFromKprobe = 1, kRunFromFentr
 // a little before the system call returns (probes/ uses it for kvmscope's
 // own VM instead of a program on every system call's exit).
 inline constexpr uint64_t kRunFromUserspaceExit = 3;
+// A RunEnter with no probe of its own: made by kvmscope's own VMM on the
+// vCPU thread just before it calls KVM_RUN (probes::Session::MakeRunEnter),
+// stamped with the same clock as the kernel's events (CLOCK_MONOTONIC), a
+// little before the system call enters the kernel. For kvmscope's own VM
+// only, instead of a program on every system call's entry.
+inline constexpr uint64_t kRunFromVmm = 4;
 inline constexpr uint64_t kRunHasVcpu = 0x100;
 // The vcpu_id a RunEnter/RunExit carries, or -1 (syscall source, old trace).
 inline int32_t RunEdgeVcpuId(const std::array<uint64_t, 6>& a) {

@@ -8,8 +8,9 @@
 namespace kvmscope::traces {
 namespace {
 
-// Whether the kernel's own end of this KVM_RUN has arrived. One thread's
-// events arrive in time order, so everything before it has arrived as well.
+// Whether the kernel's own end of this KVM_RUN has arrived (and with it
+// everything before it, unless the thread moved to another CPU's ring
+// mid-run).
 bool HasKernelRunExit(const std::deque<KernelEvent>& events, const VmmRun& run) {
   for (const KernelEvent& e : events) {
     if (e.time_ns > run.exit_ns) break;
@@ -25,7 +26,13 @@ void RunJoin::AddRun(VmmRun run) {
 }
 
 void RunJoin::AddKernel(const KernelEvent& event) {
-  m_kernel[event.tid].push_back(event);
+  // Kept in time order: most arrive in it, but an entry the VMM made comes
+  // from the vCPU thread ahead of its last run's events in the ring buffer,
+  // and a thread that moved between CPUs arrives from two rings.
+  std::deque<KernelEvent>& q = m_kernel[event.tid];
+  auto at = q.end();
+  while (at != q.begin() && std::prev(at)->time_ns > event.time_ns) --at;
+  q.insert(at, event);
 }
 
 size_t RunJoin::pending_kernel() const {

@@ -42,8 +42,9 @@ class RunJoin {
   // output never goes back in time. Kernel events older than every pending
   // run of their thread are dropped, and so are events no pending run covers
   // once they are older than now_ns - 2 * grace_ns (their run never came).
-  // Assumes each thread adds its own runs, in order, and that one thread's
-  // kernel events arrive in time order.
+  // Assumes each thread adds its own runs, in order, and that a run's
+  // kernel events have all arrived once its RunExit has (AddKernel sorts
+  // each thread's events by time, whatever order they arrive in).
   std::vector<JoinedRun> TakeReady(int64_t now_ns, int64_t grace_ns);
   size_t pending() const { return m_runs.size(); }
   // Kernel events held, waiting for their run or to be dropped.
