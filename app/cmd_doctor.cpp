@@ -95,9 +95,8 @@ int CmdDoctor(const DoctorArgs& args) {
     Line("fentry", YesNo(caps.fentry, "fine: kprobes or tracepoints are used instead"));
     const probes::RingLayout rings = session.rings();
     Line("ring buffers", fmt::format("{} × {}, one per CPU (of {} online) from --ring-size {}",
-                                     rings.count, Bytes(rings.bytes_each),
-                                     sysconf(_SC_NPROCESSORS_ONLN),
-                                     Bytes(probes::SessionOptions{}.ring_bytes)));
+                                     rings.count, Bytes(rings.bytes_each), rings.online_cpus,
+                                     Bytes(rings.asked_bytes)));
     std::printf("tracepoints\n");
     for (const probes::TracepointState& t : caps.tracepoints) {
       const std::string taken = "not attached: its events come from " + t.taken_from;

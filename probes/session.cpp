@@ -567,7 +567,9 @@ struct Session::Impl {
 
 RingLayout RingLayoutFor(uint32_t ring_bytes, long online_cpus) {
   RingLayout r;
-  r.count = std::bit_floor(static_cast<uint32_t>(std::clamp<long>(online_cpus, 1, kMaxRings)));
+  r.online_cpus = static_cast<uint32_t>(std::max(online_cpus, 1L));
+  r.asked_bytes = ring_bytes;
+  r.count = std::bit_floor(std::min(r.online_cpus, kMaxRings));
   uint32_t share = std::bit_floor(ring_bytes / r.count);
   r.bytes_each = std::max(share, std::min(ring_bytes, kMinRingBytes));
   return r;

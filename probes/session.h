@@ -51,6 +51,8 @@ inline constexpr uint64_t kDefaultStreamBudget = 65536;
 struct RingLayout {
   uint32_t count = 1;
   uint32_t bytes_each = 0;
+  uint32_t online_cpus = 1;  // what the count was made for
+  uint32_t asked_bytes = 0;  // the ring_bytes divided among them
 };
 inline constexpr uint32_t kMaxRings = 16;
 inline constexpr uint32_t kMinRingBytes = 4u << 20;

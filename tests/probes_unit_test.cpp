@@ -96,6 +96,11 @@ TEST(RingLayout, OneRingPerCpuEachAShareOfTheSizeButNoLessThanTheFloor) {
   EXPECT_EQ(layout(4096, 2), std::make_pair(2u, 4096u));  // tiny: each ring all of it
   EXPECT_EQ(layout(8 * MiB, 0), std::make_pair(1u, 8 * MiB));   // sysconf failed
   EXPECT_EQ(layout(8 * MiB, -1), std::make_pair(1u, 8 * MiB));
+  // It says what it was made from (doctor shows it).
+  const RingLayout r = RingLayoutFor(8 * MiB, 6);
+  EXPECT_EQ(r.online_cpus, 6u);
+  EXPECT_EQ(r.asked_bytes, 8 * MiB);
+  EXPECT_EQ(RingLayoutFor(8 * MiB, 0).online_cpus, 1u);
 }
 
 TEST(AttachPlan, IntelWithKprobesUsesKprobesEverywhere) {
