@@ -101,8 +101,16 @@ struct Session::Impl {
   // KVM_RUN's entry made by the caller's VMM (MakeRunEnter, traces::kRunFromVmm)
   // instead of a program on every system call's entry: set before Start().
   bool run_enter_from_vmm = false;
-  // Between Start() and Stop(): MakeRunEnter delivers.
-  std::atomic<bool> taking_entries{false};
+  // Between Start() and Stop(): MakeRunEnter delivers. Read on every
+  // KVM_RUN by the vCPU threads: on a cache line of its own, and the count
+  // of made entries on one per vCPU slot, away from what the drain thread
+  // writes (`received`: sharing its line cost each KVM_RUN a cache miss and
+  // a contended lock add, 1.4% of pio-pair's vCPU time).
+  alignas(64) std::atomic<bool> taking_entries{false};
+  struct alignas(64) MadeEntries {
+    std::atomic<uint64_t> n{0};
+  };
+  std::array<MadeEntries, 16> made_entries{};  // by vcpu_id % 16
   std::thread budget_detach;
   RingLayout rings;
   std::vector<int> ring_fds;  // the ring buffer maps, by slot
@@ -670,7 +678,8 @@ void Session::MakeRunEnter(int32_t vcpu_id) {
   ev.cpu = static_cast<uint32_t>(std::max(sched_getcpu(), 0));
   ev.kind = traces::KernelEventKind::RunEnter;
   ev.a = {0, static_cast<uint64_t>(vcpu_id), traces::kRunFromVmm | traces::kRunHasVcpu, 0, 0, 0};
-  m->received[static_cast<size_t>(ev.kind)].fetch_add(1, std::memory_order_relaxed);
+  m->made_entries[static_cast<uint32_t>(vcpu_id) % m->made_entries.size()].n.fetch_add(
+      1, std::memory_order_relaxed);
   if (m->sink) m->sink(ev);
 }
 
@@ -746,9 +755,11 @@ KernelCounts Session::counts() const {
     c.lost[kRunExit] = c.lost[kUserspaceExit];
   }
   if (m->run_enter_from_vmm) {
-    // Made on the vCPU thread: each one seen is delivered.
+    // Made on the vCPU threads: each one is delivered.
     constexpr size_t kRunEnter = static_cast<size_t>(traces::KernelEventKind::RunEnter);
-    c.seen[kRunEnter] = c.received[kRunEnter];
+    uint64_t made = 0;
+    for (const auto& slot : m->made_entries) made += slot.n.load(std::memory_order_relaxed);
+    c.seen[kRunEnter] = c.received[kRunEnter] = made;
     c.lost[kRunEnter] = 0;
   }
   c.stacks_taken = sum(KS_CNT_STACKS_TAKEN);

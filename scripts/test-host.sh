@@ -135,7 +135,7 @@ else
   # in them) stay out too.
   [[ $vmm_filter == *-* ]] && vmm_filter+=":TempFiles.AssembleGuest*"
   vendor_probes=$probes_filter
-  [[ $FILTER == *-* ]] || vendor_probes+=":ProbesLive.RawTracepoints*:ProbesLive.RawKvmTracepoints*:ProbesLive.ATinyRingBuffer*:Guests/ExitHeavy.*:ProbesLive.SymbolsAreRead*:ProbesLive.UnderItsBudget*:ProbesByPid.*"
+  [[ $FILTER == *-* ]] || vendor_probes+=":ProbesLive.RawTracepoints*:ProbesLive.RawKvmTracepoints*:ProbesLive.ATinyRingBuffer*:Guests/ExitHeavy.*:ProbesLive.TheVmmMakes*:ProbesLive.SymbolsAreRead*:ProbesLive.UnderItsBudget*:ProbesByPid.*"
   vendor_backend=$FILTER
   if [[ $FILTER != *-* ]]; then
     vendor_backend="*/kprobe_*:BackendDoctor.*"
