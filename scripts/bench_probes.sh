@@ -19,8 +19,10 @@
 # "kernel: N events LOST" lines (ring buffer full) over all rounds.
 # Last, what tracing costs other processes: dd's 2,000,000 one-byte system
 # calls timed while a long guest runs untraced, traced by default and
-# traced --perf-tracepoints (every syscall passes the tracepoints kvmscope
-# uses for the KVM_RUN edges).
+# traced --perf-tracepoints (every syscall passes perf's syscall
+# tracepoints, which then give the KVM_RUN edges; by default the VMM makes
+# the entry and kvm_userspace_exit the return, and no program runs on
+# system calls).
 #
 # With --mechanisms the traced configurations are the attach mechanisms
 # instead (--attach kprobe, fentry, tracepoint; one the kernel refuses is
@@ -225,13 +227,14 @@ done
 for line in "${REFUSED[@]}" "${NOTES[@]}"; do echo "$line"; done
 
 # What tracing costs the rest of the machine: any syscall tracepoint in use
-# sends every system call of every process through the kernel's slow path,
-# and the raw KVM_RUN edges (default) run a program on each one besides.
+# sends every system call of every process through the kernel's slow path
+# (--perf-tracepoints); by default kvmscope's own VM needs none (the VMM
+# makes KVM_RUN's entry, kvm_userspace_exit gives its return).
 # dd copies 1,000,000 single bytes (2,000,000 read/write calls) while a long
 # pio-loop is untraced, traced by default, and traced --perf-tracepoints;
 # rotated rounds, medians.
 ((MECHANISMS)) && exit 0
-OTHERS=("untraced guest|--no-probes" "default (raw KVM_RUN edges)|" "--perf-tracepoints|--perf-tracepoints")
+OTHERS=("untraced guest|--no-probes" "default (no syscall program)|" "--perf-tracepoints|--perf-tracepoints")
 dd_once() {
   local opts=$1 guest t0 t1
   # shellcheck disable=SC2086
