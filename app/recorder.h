@@ -38,14 +38,16 @@ class Recorder : public vmm::Observer {
 };
 
 // Hands each VMM event on to `next` (may be null), then, for a KVM_RUN about
-// to be called, has `session` (may be null) make that KVM_RUN's kernel
-// entry where the session leaves its entries to the VMM
-// (Session::MakeRunEnter; its sink then runs on the vCPU thread too). The
-// machine's observer, ahead of the others: the entry is stamped after them,
-// as close to the ioctl as user space can.
+// to be called, has `session` (may be null; a started one) make that
+// KVM_RUN's kernel entry where the session leaves its entries to the VMM
+// (Session::MakeRunEnter; its sink then runs on the vCPU thread too). Where
+// it does not, the session is not called at all. The machine's observer,
+// ahead of the others: the entry is stamped after them, as close to the
+// ioctl as user space can.
 class RunEntries : public vmm::Observer {
  public:
-  RunEntries(vmm::Observer* next, probes::Session* session) : m_next(next), m_session(session) {}
+  RunEntries(vmm::Observer* next, probes::Session* session)
+      : m_next(next), m_session(session && session->run_enter_from_vmm() ? session : nullptr) {}
   void OnEvent(const vmm::Event& event) override;
 
  private:

@@ -30,7 +30,9 @@ const volatile bool filter_uid = false;
 const volatile __u32 targ_uid = 0;
 const volatile __u32 stack_mode = KS_STACKS_NEW;
 const volatile __u32 new_path_stacks = 2;  /* stacks for the first N sightings of a path */
-const volatile __u32 sample_period = 512;  /* then one in N (0: never) */
+/* then one sighting in sample_mask + 1 (a power of two: a mask, not a
+ * 64-bit division per event) */
+const volatile __u32 sample_mask = 511;
 /* Bit per enum kvmscope_kind: kinds outside it are counted, never streamed
  * (kvm_emulate_insn fires millions of times a second under PVM). */
 const volatile __u32 stream_mask = KS_STREAM_ALL;
@@ -189,7 +191,7 @@ static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u32
 			slot->key = key;
 			slot->seen = 1;
 		}
-		if (n >= new_path_stacks && (!sample_period || n % sample_period))
+		if (n >= new_path_stacks && (n & sample_mask))
 			return -1;
 	}
 	id = bpf_get_stackid(ctx, &stacks, 0);
@@ -214,20 +216,18 @@ static __always_inline bool within_budget(__u16 kind)
 	return true;
 }
 
-/* Reserves a record for `kind`, stamped and with its stack decided; NULL if
- * the event is filtered out or the ring buffer is full (counted as lost). */
-static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u32 disc,
-						      bool stack)
+/* Reserves a record for `kind` of a wanted thread (pid_tgid: the caller
+ * read it and checked wanted()), stamped and with its stack decided; NULL
+ * if the kind is not streamed or the ring buffer is full (counted as lost). */
+static __always_inline struct kvmscope_event *record_for(void *ctx, __u64 pid_tgid, __u16 kind,
+							 __u32 disc, bool stack)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct kvmscope_event *e;
 	__u32 zero = 0, prev_kind = KS_KIND_COUNT, cpu, slot;
 	__u32 *prev;
 	__s32 stack_id;
 	void *ring;
 
-	if (!wanted(pid_tgid))
-		return NULL;
 	if (!(counted_raw & (1u << kind)))
 		count(KS_CNT_SEEN + kind);
 	if (!(stream_mask & (1u << kind)) || !within_budget(kind)) {
@@ -258,6 +258,15 @@ static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u3
 	e->pad = 0;
 	__builtin_memset(e->a, 0, sizeof(e->a));
 	return e;
+}
+
+/* The same for the current thread; NULL also when it is filtered out. */
+static __always_inline struct kvmscope_event *record(void *ctx, __u16 kind, __u32 disc,
+						      bool stack)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	return wanted(pid_tgid) ? record_for(ctx, pid_tgid, kind, disc, stack) : NULL;
 }
 
 static __always_inline struct kvmscope_event *begin(void *ctx, __u16 kind, __u32 disc)

@@ -40,12 +40,10 @@ int tp_kvm_entry(struct trace_event_raw_kvm_entry___ks *ctx)
 	return KS_TP_PASS;
 }
 
-/* One event of `kind` with its arguments (the rest stay zero). */
-static __always_inline void emit(void *ctx, __u16 kind, __u32 disc, __u64 a0, __u64 a1,
-				 __u64 a2, __u64 a3, __u64 a4, __u64 a5)
+/* Fills a reserved event with its arguments (the rest stay zero), commits it. */
+static __always_inline void fill(struct kvmscope_event *e, __u64 a0, __u64 a1, __u64 a2,
+				 __u64 a3, __u64 a4, __u64 a5)
 {
-	struct kvmscope_event *e = begin(ctx, kind, disc);
-
 	if (!e)
 		return;
 	e->a[0] = a0;
@@ -55,6 +53,13 @@ static __always_inline void emit(void *ctx, __u16 kind, __u32 disc, __u64 a0, __
 	e->a[4] = a4;
 	e->a[5] = a5;
 	commit(e);
+}
+
+/* One event of `kind` with its arguments. */
+static __always_inline void emit(void *ctx, __u16 kind, __u32 disc, __u64 a0, __u64 a1,
+				 __u64 a2, __u64 a3, __u64 a4, __u64 a5)
+{
+	fill(begin(ctx, kind, disc), a0, a1, a2, a3, a4, a5);
 }
 
 /* Below, the tracepoints whose arguments hold all their record does come
@@ -98,12 +103,13 @@ SEC("raw_tp/kvm_pio")
 int BPF_PROG(raw_kvm_pio, unsigned int rw, unsigned int port, unsigned int size,
 	     unsigned int count, const void *data)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 val = 0;
 
-	if (!wanted(bpf_get_current_pid_tgid()))
+	if (!wanted(pid_tgid))
 		return 0;  /* another process's VM: its value is not read */
 	bpf_probe_read_kernel(&val, size == 1 ? 1 : size == 2 ? 2 : 4, data);
-	emit(ctx, KS_PIO, rw, rw, port, size, count, val, 0);
+	fill(record_for(ctx, pid_tgid, KS_PIO, rw, true), rw, port, size, count, val, 0);
 	return 0;
 }
 
@@ -118,10 +124,11 @@ int tp_kvm_mmio(struct trace_event_raw_kvm_mmio___ks *ctx)
 SEC("raw_tp/kvm_mmio")
 int BPF_PROG(raw_kvm_mmio, int type, int len, __u64 gpa, const void *val)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 v[2] = {};
 	__u32 n = len;
 
-	if (!wanted(bpf_get_current_pid_tgid()))
+	if (!wanted(pid_tgid))
 		return 0;
 	if (n > sizeof(v[0]))
 		n = sizeof(v[0]);
@@ -130,7 +137,7 @@ int BPF_PROG(raw_kvm_mmio, int type, int len, __u64 gpa, const void *val)
 	barrier_var(n);
 	if (val)
 		bpf_probe_read_kernel(v, n & (sizeof(v) - 1), val);
-	emit(ctx, KS_MMIO, type, type, len, gpa, v[0], 0, 0);
+	fill(record_for(ctx, pid_tgid, KS_MMIO, type, true), type, len, gpa, v[0], 0, 0);
 	return 0;
 }
 
@@ -311,12 +318,14 @@ int tp_kvm_mmu_set_spte(struct trace_event_raw_kvm_mmu_set_spte___ks *ctx)
 SEC("raw_tp/kvm_mmu_set_spte")
 int BPF_PROG(raw_kvm_mmu_set_spte, int level, __u64 gfn, __u64 *sptep)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 spte = 0;
 
-	if (!wanted(bpf_get_current_pid_tgid()))
+	if (!wanted(pid_tgid))
 		return 0;
 	bpf_probe_read_kernel(&spte, sizeof(spte), sptep);
-	emit(ctx, KS_MMU_SET_SPTE, (__u8)level, gfn, spte, (__u8)level, 0, 0, 0);
+	fill(record_for(ctx, pid_tgid, KS_MMU_SET_SPTE, (__u8)level, true), gfn, spte, (__u8)level,
+	     0, 0, 0);
 	return 0;
 }
 

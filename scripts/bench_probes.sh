@@ -17,6 +17,7 @@
 # the starting one rotating each round, so that drifting host noise hits all
 # of them alike; medians are reported. "events lost" sums the kernel's
 # "kernel: N events LOST" lines (ring buffer full) over all rounds.
+# kernel.bpf_stats_enabled is turned off while measuring (and put back).
 # Last, what tracing costs other processes: dd's 2,000,000 one-byte system
 # calls timed while a long guest runs untraced, traced by default and
 # traced --perf-tracepoints (every syscall passes perf's syscall
@@ -123,7 +124,15 @@ NC=${#CONFIGS[@]}
 IFS=, read -r -a GUEST_LIST <<<"$GUESTS"
 
 WORK=$(mktemp -d /tmp/bench_probes.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# BPF run-time statistics (kernel.bpf_stats_enabled, left on by bpftool
+# users) add two clock reads to every program run: off while measuring,
+# put back after.
+STATS=/proc/sys/kernel/bpf_stats_enabled
+STATS_WAS=$(cat "$STATS" 2>/dev/null || echo 0)
+trap 'rm -rf "$WORK"; [[ $STATS_WAS == 0 ]] || echo "$STATS_WAS" >"$STATS"' EXIT
+if [[ $STATS_WAS != 0 ]]; then
+  echo 0 >"$STATS" && echo "kernel.bpf_stats_enabled was on: off while measuring" >&2
+fi
 # The tracepoints kvmscope's default plan attaches on this kernel, for perf.
 PERF_EVENTS=(-e 'syscalls:sys_enter_ioctl' -e 'syscalls:sys_exit_ioctl' -e 'kvm:*' -e 'kvmmmu:*')
 
