@@ -11,6 +11,26 @@ median() {
   sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
+# balanced_order N R: the order in which round R (from 0) runs N
+# configurations (0 .. N-1), space-separated: the rows of a Williams design,
+# so that over N rounds (2N for an odd N) each configuration runs in each
+# slot once and right after each other one once. A run is slower after some
+# others on these hosts (after an untraced run, say): a plain rotation keeps
+# the same one before each configuration every round, and that bias with it.
+balanced_order() {
+  local n=$1 r=$2 j v out=()
+  for ((j = 0; j < n; j++)); do
+    if ((j == 0)); then v=0; elif ((j % 2)); then v=$(((j + 1) / 2)); else v=$((n - j / 2)); fi
+    out+=($(((v + r) % n)))
+  done
+  if ((n % 2 && (r / n) % 2)); then
+    local rev=()
+    for ((j = n - 1; j >= 0; j--)); do rev+=("${out[j]}"); done
+    out=("${rev[@]}")
+  fi
+  echo "${out[@]}"
+}
+
 # bench_baseline REV SCRIPT_NAME: builds kvmscope, libkvmscope_traces and
 # ui_bench at git revision REV (git archive into build/baseline-REV/src, a
 # Release build in build/baseline-REV/build), and trace_bench from *this* tree's

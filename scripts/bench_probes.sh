@@ -13,9 +13,11 @@
 # measures it: the "N KVM_RUN calls, N exits in X ms" line, i.e. from the
 # first KVM_RUN to the end of the run, without BPF load/attach time. The wall
 # time of the whole process (date +%s%N, includes loading and attaching the
-# programs) is shown alongside. Configurations are interleaved round-robin,
-# the starting one rotating each round, so that drifting host noise hits all
-# of them alike; medians are reported. "events lost" sums the kernel's
+# programs) is shown alongside. Configurations are interleaved, each round
+# in another order (bench_lib.sh balanced_order: over the rounds each one
+# runs in each slot and right after each other one alike), so that drifting
+# host noise and a slow slot after some run hit all of them alike; medians
+# are reported. "events lost" sums the kernel's
 # "kernel: N events LOST" lines (ring buffer full) over all rounds.
 # kernel.bpf_stats_enabled is turned off while measuring (and put back).
 # Last, what tracing costs other processes: dd's 2,000,000 one-byte system
@@ -201,8 +203,8 @@ echo "warm-up (not counted)" >&2
 for ((r = 0; r < ROUNDS; r++)); do
   echo "round $((r + 1))/$ROUNDS" >&2
   for guest in "${GUEST_LIST[@]}"; do
-    for ((k = 0; k < NC; k++)); do
-      run_one $(( (r + k) % NC )) "$guest"
+    for i in $(balanced_order "$NC" "$r"); do
+      run_one "$i" "$guest"
     done
   done
 done
@@ -241,7 +243,7 @@ for line in "${REFUSED[@]}" "${NOTES[@]}"; do echo "$line"; done
 # makes KVM_RUN's entry, kvm_userspace_exit gives its return).
 # dd copies 1,000,000 single bytes (2,000,000 read/write calls) while a long
 # pio-loop is untraced, traced by default, and traced --perf-tracepoints;
-# rotated rounds, medians.
+# balanced rounds, medians.
 ((MECHANISMS)) && exit 0
 OTHERS=("untraced guest|--no-probes" "default (no syscall program)|" "--perf-tracepoints|--perf-tracepoints")
 dd_once() {
@@ -259,8 +261,7 @@ dd_once() {
 }
 echo "other processes: dd, $ROUNDS rounds × ${#OTHERS[@]}" >&2
 for ((r = 0; r < ROUNDS; r++)); do
-  for ((k = 0; k < ${#OTHERS[@]}; k++)); do
-    i=$(( (r + k) % ${#OTHERS[@]} ))
+  for i in $(balanced_order ${#OTHERS[@]} "$r"); do
     dd_once "${OTHERS[$i]#*|}" >>"$WORK/dd.$i.dat"
   done
 done
