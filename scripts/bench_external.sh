@@ -18,15 +18,18 @@
 # the N=0 warm-up shows it). Exit rate = (N + 9) / time. Each run is
 # checked: QEMU's status 85 and "kvmscope" on its debug console; top saw
 # KVM_EXIT_IO; record's trace has N + 9 IO exits in `kvmscope stats`; perf
-# wrote its data. Configurations are interleaved, the first one rotating
-# each round; medians are reported. The issue aims at >= 0.95 of untraced
-# for top.
+# wrote its data. Configurations are interleaved, each round in another
+# order (bench_lib.sh balanced_order); medians are reported. The issue aims
+# at >= 0.95 of untraced for top.
 #
 # Usage: scripts/bench_external.sh [--build DIR] [--n N] [--rounds R]
 #   (N default 200000, R default 3). Uses DIR/app/kvmscope and
 #   DIR/tests/exit_bios.bin (DIR default ./build). Needs root (BPF), /dev/kvm,
 #   qemu-system-x86_64 and python3 (QMP); perf is optional.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/bench_lib.sh
+source "$here/bench_lib.sh"
 
 BUILD_DIR=${BUILD_DIR:-./build}
 N=${N:-200000}
@@ -258,8 +261,6 @@ run_one() {
     "$(awk -v e=$((N + 9)) -v m="$MS" 'BEGIN {print e / (m / 1000)}')" >&2
 }
 
-median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
 echo "QEMU exit rate watched: exit BIOS, N=$N, $ROUNDS rounds × $NC configurations" >&2
 [[ -z $PERF_SKIP ]] || echo "perf record skipped: $PERF_SKIP" >&2
 start_qemu "$WORK/bios0.bin"  # warm-up, and QEMU's fixed cont-to-exit time
@@ -267,7 +268,7 @@ cont_and_wait
 FIXED_MS=$MS
 for ((r = 0; r < ROUNDS; r++)); do
   echo "round $((r + 1))/$ROUNDS" >&2
-  for ((k = 0; k < NC; k++)); do run_one "${RUN[(r + k) % NC]}"; done
+  for i in $(balanced_order "$NC" "$r"); do run_one "${RUN[i]}"; done
 done
 
 echo

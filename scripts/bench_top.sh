@@ -4,13 +4,16 @@
 # `kvmscope top` counts every KVM_RUN on the host in the background (and,
 # with --emulation, kvm_emulate_insn too). Time = the guest's own "N KVM_RUN
 # calls, N exits in X ms" line (first KVM_RUN to the end of the run), so top's
-# loading and attaching are not in it. Configurations are interleaved, the
-# first one rotating each round; medians are reported. The issue aims at
-# >= 0.95 of untraced for top.
+# loading and attaching are not in it. Configurations are interleaved, each
+# round in another order (bench_lib.sh balanced_order); medians are
+# reported. The issue aims at >= 0.95 of untraced for top.
 #
 # Usage: scripts/bench_top.sh [--build DIR] [--n N] [--rounds R]
 #   (N default 200000, R default 3). Needs root (BPF) and /dev/kvm.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/bench_lib.sh
+source "$here/bench_lib.sh"
 
 BUILD_DIR=${BUILD_DIR:-./build}
 N=${N:-200000}
@@ -66,13 +69,11 @@ run_one() {
   printf '  %-24s %10.1f ms  %10.0f exits/s\n' "$name" "$ms" "$(awk -v e="$exits" -v m="$ms" 'BEGIN {print e / (m / 1000)}')" >&2
 }
 
-median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
 echo "kvmscope top cost: pio-loop, N=$N, $ROUNDS rounds × $NC configurations" >&2
 "$KVMSCOPE" run --guest pio-loop --param 1000 --no-probes -q >/dev/null 2>&1 || true  # warm-up
 for ((r = 0; r < ROUNDS; r++)); do
   echo "round $((r + 1))/$ROUNDS" >&2
-  for ((k = 0; k < NC; k++)); do run_one $(( (r + k) % NC )); done
+  for i in $(balanced_order "$NC" "$r"); do run_one "$i"; done
 done
 
 echo
