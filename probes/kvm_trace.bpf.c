@@ -87,10 +87,25 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 4096); /* the loader may set another size (tests) */
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, KVMSCOPE_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
+
+/* A stack whose bucket of `stacks` (its hash modulo the size) holds another
+ * stack is refused there (-EEXIST: without BPF_F_REUSE_STACKID an id keeps
+ * the stack it was handed out for, and the loader reads each id once). A
+ * small guest's few dozen stacks collided in one run in about ten, and the
+ * call path lost its stacks: such a stack goes here instead, its id marked
+ * KVMSCOPE_MORE_STACKS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1024);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KVMSCOPE_STACK_DEPTH * sizeof(__u64));
+} more_stacks SEC(".maps");
+
+#define KS_EEXIST 17
 
 /* A call path as far as the kernel side can tell without unwinding: the
  * event kind, a kind-specific discriminator and the previous event on this
@@ -195,6 +210,11 @@ static __always_inline __s32 take_stack(void *ctx, __u16 kind, __u32 disc, __u32
 			return -1;
 	}
 	id = bpf_get_stackid(ctx, &stacks, 0);
+	if (id == -KS_EEXIST) {
+		id = bpf_get_stackid(ctx, &more_stacks, 0);
+		if (id >= 0)
+			id |= KVMSCOPE_MORE_STACKS;
+	}
 	count(id < 0 ? KS_CNT_STACKS_FAILED : KS_CNT_STACKS_TAKEN);
 	return id < 0 ? -1 : (__s32)id;
 }

@@ -14,6 +14,8 @@
 #define KVMSCOPE_NARGS 6
 /* Frames kept per captured stack. */
 #define KVMSCOPE_STACK_DEPTH 64
+/* Set in a stack id from the overflow map (more_stacks), not `stacks`. */
+#define KVMSCOPE_MORE_STACKS 0x40000000
 
 /* What produced a record. The loader maps these to traces::KernelEventKind
  * in one switch; the numbering here is the ABI, not the C++ enum's. */
@@ -64,7 +66,7 @@ struct kvmscope_event {
 	__u32 cpu;
 	__u16 kind;     /* enum kvmscope_kind */
 	__u16 flags;    /* kind-specific: enum kvmscope_run_source for runs */
-	__s32 stack_id; /* into the stacks map; negative: none taken */
+	__s32 stack_id; /* into `stacks` (more_stacks: KVMSCOPE_MORE_STACKS set); <0: none */
 	__u32 pad;
 	__u64 a[KVMSCOPE_NARGS]; /* packed as traces/kernel_event.h documents */
 };

@@ -292,6 +292,7 @@ struct Session::Impl {
     skel->rodata->stack_mode = options.stacks == StackMode::None  ? KS_STACKS_NONE
                                : options.stacks == StackMode::All ? KS_STACKS_ALL
                                                                   : KS_STACKS_NEW;
+    if (options.stack_buckets) bpf_map__set_max_entries(skel->maps.stacks, options.stack_buckets);
     rings = RingLayoutFor(options.ring_bytes, sysconf(_SC_NPROCESSORS_ONLN));
     skel->rodata->ring_count = rings.count;
     MakeRings();
@@ -506,7 +507,10 @@ struct Session::Impl {
     if (it != stack_ids.end()) return it->second;
     uint64_t frames[KVMSCOPE_STACK_DEPTH] = {};
     int32_t id = -1;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stacks), &bpf_id, frames) == 0) {
+    const bool more = (bpf_id & KVMSCOPE_MORE_STACKS) != 0;
+    const int32_t key = bpf_id & ~KVMSCOPE_MORE_STACKS;
+    bpf_map* map = more ? skel->maps.more_stacks : skel->maps.stacks;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, frames) == 0) {
       traces::Stack stack;
       for (uint64_t f : frames) {
         if (!f) break;

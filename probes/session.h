@@ -74,6 +74,9 @@ struct SessionOptions {
   uint32_t budget_kinds = StreamBit(traces::KernelEventKind::EmulateInsn);
   uint64_t stream_budget = kDefaultStreamBudget;
   StackMode stacks = StackMode::New;
+  // The size of the kernel's first stack map (0: the object's, 4096), for
+  // tests: a small one makes stacks collide, and the second map take them.
+  uint32_t stack_buckets = 0;
   // The kernel ring buffers' size: a power of two, at least one page,
   // divided among one ring per CPU (RingLayoutFor).
   uint32_t ring_bytes = 8u << 20;

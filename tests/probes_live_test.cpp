@@ -498,6 +498,31 @@ TEST(ProbesLive, ATinyRingBufferLosesEventsAndCountsEveryOne) {
   EXPECT_EQ(c.All().size(), t.counts.total_received());
 }
 
+// Two different stacks whose hashes fall in one bucket of the first stack
+// map: the second is refused there and kept in the overflow map, so its
+// call path keeps its stacks. With one bucket, every stack but the first
+// collides: without the overflow map a run would have one distinct stack.
+TEST(ProbesLive, StacksThatCollideInTheFirstMapAreKeptInTheSecond) {
+  KVMSCOPE_REQUIRE_BPF();
+  probes::SessionOptions o = ThisProcess();
+  o.stacks = probes::StackMode::All;
+  o.stack_buckets = 1;
+  probes::Session session(o);
+  if (!session.plan().stacks_off.empty()) GTEST_SKIP() << session.plan().stacks_off;
+  Collector c;
+  Traced t = RunTraced(session, c, "pagefault");
+  ASSERT_EQ(t.outcome.verdict, vmm::Verdict::Passed) << t.outcome.detail;
+  EXPECT_GE(session.stacks().size(), 5u) << "distinct stacks";
+  EXPECT_GT(t.counts.stacks_taken, t.counts.stacks_failed);
+  size_t with_stack = 0;
+  for (const KernelEvent& ev : c.All()) {
+    if (ev.stack_id < 0) continue;
+    ++with_stack;
+    ASSERT_FALSE(session.stacks().Get(ev.stack_id).empty()) << "stack " << ev.stack_id;
+  }
+  EXPECT_GT(with_stack, 0u);
+}
+
 // The budget: the first N kvm_emulate_insn are streamed (all CPUs
 // together), then the kernel only counts them; every other kind streams
 // whole. With raw tracepoints a raw program counts them and the perf one is
